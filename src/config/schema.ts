@@ -1,0 +1,56 @@
+// The shape of mediacdn's configuration (config file keys; env vars and flags map onto them).
+import { z } from 'zod';
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+
+export const originSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(4000),
+    /** Worker processes; 0 = one per core. */
+    workers: z.number().int().min(0).max(64).default(0),
+    cacheControl: z.string().min(1).default('public, max-age=31536000, immutable'),
+    /** max-age for 404s of media names, so edges do not hammer the origin. */
+    notFoundMaxAge: z.number().int().min(0).default(60),
+    maxUploadBytes: z.number().int().positive().default(2 * GiB),
+    /** Bounded memory cache for hot small files (0 disables). */
+    memoryCacheBytes: z.number().int().min(0).default(64 * MiB),
+    memoryCacheMaxFileBytes: z.number().int().min(0).default(1 * MiB),
+    headersTimeoutMs: z.number().int().positive().default(10_000),
+    keepAliveTimeoutMs: z.number().int().positive().default(5_000),
+    requestTimeoutMs: z.number().int().min(0).default(0),
+    shutdownGraceMs: z.number().int().min(0).default(10_000),
+    /** Edge control URLs (e.g. http://127.0.0.1:8080) purged when media is deleted. */
+    purgeEdges: z.array(z.string().url()).default([]),
+  })
+  .strict();
+
+/** The edge section is validated by the edge's own schema; see src/config/edge-schema.ts. */
+export const edgeSectionSchema = z.record(z.string(), z.unknown()).default({});
+
+export const backupSchema = z
+  .object({
+    repo: z.string().min(1).optional(),
+    /** Shell command run after a successful snapshot with the snapshot path as its argument. */
+    then: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const fileSchema = z
+  .object({
+    dataDir: z.string().min(1).default('./data'),
+    databaseUrl: z.string().min(1).optional(),
+    mediaDir: z.string().min(1).optional(),
+    mediaUrl: z.string().min(1).optional(),
+    cdn: z.string().min(1).optional(),
+    token: z.string().min(16, 'the admin token must be at least 16 characters').optional(),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    origin: originSchema.default(originSchema.parse({})),
+    edge: edgeSectionSchema,
+    backup: backupSchema.default({}),
+  })
+  .strict();
+
+export type FileConfig = z.infer<typeof fileSchema>;
+export type OriginConfig = z.infer<typeof originSchema>;

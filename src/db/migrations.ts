@@ -1,0 +1,53 @@
+// Schema migrations, written once with Kysely's schema builder for both dialects; applied at start-up.
+import type { Kysely } from 'kysely';
+import type { Migration, MigrationProvider } from 'kysely/migration';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+function idColumn(dialect: Dialect): 'integer' | 'serial' {
+  return dialect === 'postgres' ? 'serial' : 'integer';
+}
+
+export function migrations(dialect: Dialect): Record<string, Migration> {
+  return {
+    '0001_library': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('media')
+          .addColumn('id', idColumn(dialect), (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          .addColumn('file_name', 'text', (c) => c.notNull().unique())
+          .addColumn('content_type', 'text', (c) => c.notNull())
+          .addColumn('byte_size', 'bigint', (c) => c.notNull())
+          .addColumn('sha256', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('duration_ms', 'integer')
+          .addColumn('width', 'integer')
+          .addColumn('height', 'integer')
+          .execute();
+        for (const table of ['songs', 'announcements', 'backgrounds']) {
+          let t = db.schema
+            .createTable(table)
+            .addColumn('id', idColumn(dialect), (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+            .addColumn('media_id', 'integer', (c) => c.notNull().references('media.id').onDelete('restrict'))
+            .addColumn('title', 'text', (c) => c.notNull());
+          if (table === 'songs') t = t.addColumn('artist', 'text').addColumn('album', 'text');
+          await t.execute();
+          await db.schema.createIndex(`${table}_media_id`).on(table).column('media_id').execute();
+        }
+        await db.schema.createIndex('media_created_at').on('media').column('created_at').execute();
+      },
+    },
+  };
+}
+
+export const SCHEMA_VERSION = '0001_library';
+
+export class StaticMigrationProvider implements MigrationProvider {
+  readonly #dialect: Dialect;
+  constructor(dialect: Dialect) {
+    this.#dialect = dialect;
+  }
+  async getMigrations(): Promise<Record<string, Migration>> {
+    return migrations(this.#dialect);
+  }
+}
