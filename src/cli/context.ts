@@ -1,0 +1,89 @@
+// What every CLI command shares: loading config with the global flags, opening the library, output.
+import { InvalidArgumentError, type Command } from 'commander';
+import { loadConfig, type Config } from '../config/index.ts';
+import { openDatabase, type Db } from '../db/connect.ts';
+import { createLocalStorage } from '../storage/local-store.ts';
+import { createLibrary, type Library } from '../media/library.ts';
+
+export type Io = {
+  out: (line: string) => void;
+  err: (line: string) => void;
+  /** True when stderr is a terminal: progress bars are drawn only then. */
+  isTTY: boolean;
+  env: Record<string, string | undefined>;
+  cwd: string;
+};
+
+export const processIo = (): Io => ({
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+  isTTY: Boolean(process.stderr.isTTY),
+  env: process.env,
+  cwd: process.cwd(),
+});
+
+/** Loads config from the global flags (--config, --data) plus per-command overrides. */
+export function configFrom(cmd: Command, io: Io, overrides: Record<string, unknown> = {}): Config {
+  const g = cmd.optsWithGlobals() as { config?: string; data?: string };
+  return loadConfig({ configFile: g.config, env: io.env, cwd: io.cwd, flags: { ...(g.data !== undefined ? { dataDir: g.data } : {}), ...overrides } });
+}
+
+export async function openLibrary(config: Config): Promise<{ lib: Library; db: Db; close(): Promise<void> }> {
+  const db = await openDatabase(config.database);
+  const lib = createLibrary({ db, storage: createLocalStorage(config.mediaDir), mediaUrl: config.mediaUrl });
+  return { lib, db, close: () => db.close() };
+}
+
+export async function withLibrary<T>(config: Config, fn: (lib: Library, db: Db) => Promise<T>): Promise<T> {
+  const { lib, db, close } = await openLibrary(config);
+  try {
+    return await fn(lib, db);
+  } finally {
+    await close();
+  }
+}
+
+/** Parses a positive integer option, naming the option in the error. */
+export function intOption(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = -1;
+  do {
+    v /= 1024;
+    i++;
+  } while (v >= 1024 && i < units.length - 1);
+  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
+}
+
+/** A one-line progress bar on a terminal; a no-op elsewhere. */
+export function progressBar(io: Io, label: string, total: number | undefined): { update(n: number): void; done(): void } {
+  if (!io.isTTY || total === undefined || total < 8 * 1024 * 1024) return { update() {}, done() {} };
+  let last = 0;
+  const draw = (n: number) => {
+    const frac = Math.min(1, n / total);
+    const width = 30;
+    const fill = Math.round(frac * width);
+    process.stderr.write(`\r${label} [${'#'.repeat(fill)}${' '.repeat(width - fill)}] ${(frac * 100).toFixed(0).padStart(3)}% ${formatBytes(n)}`);
+  };
+  return {
+    update(n) {
+      const now = Date.now();
+      if (now - last < 100) return;
+      last = now;
+      draw(n);
+    },
+    done() {
+      draw(total);
+      process.stderr.write('\n');
+    },
+  };
+}

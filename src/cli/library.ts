@@ -1,0 +1,159 @@
+// Library commands: add, ls, show, url, rm, check.
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { ingest } from '../media/ingest.ts';
+import { deleteMedia, listMedia, requireMedia } from '../media/catalog.ts';
+import { checkLibrary, describeProblem } from '../media/check.ts';
+import type { Metadata, MediaItem } from '../media/library.ts';
+import { InputError, EXIT, MediaCdnError } from '../errors.ts';
+import { METADATA_KINDS, type MetadataKind } from '../db/schema.ts';
+import { configFrom, formatBytes, intOption, progressBar, withLibrary, type Io } from './context.ts';
+
+type AddOptions = { type?: string; ext?: string; song?: boolean; announcement?: boolean; background?: boolean; title?: string; artist?: string; album?: string; json?: boolean };
+
+export function metadataFromFlags(o: AddOptions, file: string, many: boolean): Metadata | undefined {
+  const kinds = (['song', 'announcement', 'background'] as const).filter((k) => o[k]);
+  if (kinds.length > 1) throw new InputError('bad_kind', 'give only one of --song, --announcement, --background', { exitCode: EXIT.usage });
+  if ((o.artist !== undefined || o.album !== undefined) && kinds[0] !== 'song') throw new InputError('bad_field', '--artist and --album go with --song', { exitCode: EXIT.usage });
+  if (kinds.length === 0) {
+    if (o.title !== undefined) throw new InputError('kind_required', '--title needs --song, --announcement or --background', { exitCode: EXIT.usage });
+    return undefined;
+  }
+  // Without --title each file is titled after its own name (the natural name lives only in metadata).
+  const title = o.title !== undefined && !many ? o.title : (o.title ?? path.basename(file).replace(/\.[^.]+$/, ''));
+  const kind = kinds[0];
+  return kind === 'song' ? { kind, title, artist: o.artist ?? null, album: o.album ?? null } : { kind, title };
+}
+
+export function describeItem(i: MediaItem): string {
+  const facts = [i.contentType, formatBytes(i.byteSize)];
+  if (i.durationMs !== null) facts.push(`${(i.durationMs / 1000).toFixed(1)} s`);
+  if (i.width !== null) facts.push(`${i.width}x${i.height}`);
+  const meta = i.kind ? `${i.kind}: ${i.title}${i.artist ? ` — ${i.artist}` : ''}` : '(no metadata)';
+  return `${String(i.id).padStart(5)}  ${i.fileName}  ${facts.join(', ')}  ${meta}`;
+}
+
+export function registerLibrary(program: Command, io: Io): void {
+  program
+    .command('add')
+    .description('store media files in the library under fresh keys')
+    .argument('<file...>', 'files to add')
+    .option('--type <mime>', 'declared MIME type (default: from the extension, checked against the content)')
+    .option('--ext <ext>', 'extension to store under (default: from the type)')
+    .option('--song', 'record as a song')
+    .option('--announcement', 'record as an announcement')
+    .option('--background', 'record as a background')
+    .option('--title <title>', 'title (default: the file name without extension)')
+    .option('--artist <artist>', 'song artist')
+    .option('--album <album>', 'song album')
+    .option('--json', 'print JSON')
+    .action(async (files: string[], o: AddOptions, cmd: Command) => {
+      const config = configFrom(cmd, io);
+      // Check every input before storing any, so a bad argument stores nothing.
+      const sizes = new Map<string, number>();
+      for (const f of files) {
+        const st = await stat(f).catch((err: NodeJS.ErrnoException) => {
+          throw new InputError('file_unreadable', `cannot read ${f}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+        });
+        if (!st.isFile()) throw new InputError('file_unreadable', `cannot read ${f}: not a regular file`);
+        sizes.set(f, st.size);
+        metadataFromFlags(o, f, files.length > 1);
+      }
+      await withLibrary(config, async (lib) => {
+        const added: MediaItem[] = [];
+        for (const f of files) {
+          const bar = progressBar(io, path.basename(f), sizes.get(f));
+          const source = createReadStream(f);
+          const item = await ingest(lib, {
+            source,
+            declaredType: o.type,
+            ext: o.ext,
+            originalName: path.basename(f),
+            metadata: metadataFromFlags(o, f, files.length > 1),
+            onProgress: (n) => bar.update(n),
+          }).catch((err: unknown) => {
+            if (err instanceof MediaCdnError) throw new MediaCdnError(err.code, `${f}: ${err.message}`, { status: err.status, exitCode: err.exitCode, cause: err });
+            const e = err as NodeJS.ErrnoException;
+            if (e.code === 'EACCES' || e.code === 'EISDIR') throw new InputError('file_unreadable', `cannot read ${f}: ${e.message}`);
+            throw err;
+          });
+          bar.done();
+          added.push(item);
+          if (!o.json) io.out(`${item.id}\t${item.fileName}\t${item.url}`);
+        }
+        if (o.json) io.out(JSON.stringify(added.length === 1 && files.length === 1 ? added[0] : added, null, 2));
+      });
+    });
+
+  program
+    .command('ls')
+    .description('list the library')
+    .option('--kind <kind>', `only ${METADATA_KINDS.join(', ')} or none`)
+    .option('--search <text>', 'title / artist / album contains')
+    .option('--limit <n>', 'at most n items', intOption('--limit'), 100)
+    .option('--offset <n>', 'skip n items', intOption('--offset'), 0)
+    .option('--json', 'print JSON')
+    .action(async (o: { kind?: string; search?: string; limit: number; offset: number; json?: boolean }, cmd: Command) => {
+      if (o.kind !== undefined && o.kind !== 'none' && !METADATA_KINDS.includes(o.kind as MetadataKind)) {
+        throw new InputError('bad_kind', `--kind must be one of ${METADATA_KINDS.join(', ')}, none`, { exitCode: EXIT.usage });
+      }
+      await withLibrary(configFrom(cmd, io), async (lib) => {
+        const r = await listMedia(lib, { kind: o.kind as MetadataKind | 'none' | undefined, q: o.search, limit: o.limit, offset: o.offset });
+        if (o.json) io.out(JSON.stringify(r, null, 2));
+        else {
+          for (const i of r.items) io.out(describeItem(i));
+          io.out(`${r.items.length} of ${r.total} item(s)`);
+        }
+      });
+    });
+
+  program
+    .command('show')
+    .description('show one media record')
+    .argument('<id|file>', 'numeric id or stored file name')
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
+      await withLibrary(configFrom(cmd, io), async (lib) => io.out(JSON.stringify(await requireMedia(lib, ref), null, 2)));
+    });
+
+  program
+    .command('url')
+    .description('print the public link of a media record')
+    .argument('<id|file>', 'numeric id or stored file name')
+    .action(async (ref: string, _o: unknown, cmd: Command) => {
+      await withLibrary(configFrom(cmd, io), async (lib) => io.out((await requireMedia(lib, ref)).url));
+    });
+
+  program
+    .command('rm')
+    .description('delete a media record and its file')
+    .argument('<id|file>', 'numeric id or stored file name')
+    .option('--force', 'also delete the song / announcement / background pointing at it')
+    .action(async (ref: string, o: { force?: boolean }, cmd: Command) => {
+      await withLibrary(configFrom(cmd, io), async (lib) => {
+        const item = await deleteMedia(lib, ref, { force: o.force });
+        io.out(`removed ${item.id} ${item.fileName}`);
+      });
+    });
+
+  program
+    .command('check')
+    .description('verify every record has its file (size and SHA-256) and every file has a record')
+    .option('--fix', 'remove orphan files and temp files older than an hour (never records)')
+    .option('--no-hash', 'compare sizes only')
+    .option('--json', 'print JSON')
+    .action(async (o: { fix?: boolean; hash: boolean; json?: boolean }, cmd: Command) => {
+      await withLibrary(configFrom(cmd, io), async (lib) => {
+        const r = await checkLibrary(lib, { fix: o.fix, hash: o.hash });
+        if (o.json) io.out(JSON.stringify(r, null, 2));
+        else {
+          for (const p of r.problems) io.out(describeProblem(p));
+          for (const f of r.fixed) io.out(`removed ${f}`);
+          io.out(`${r.records} record(s), ${r.files} file(s), ${r.problems.length} problem(s)${o.fix ? `, ${r.fixed.length} fixed` : ''}`);
+        }
+        const unfixed = r.problems.filter((p) => !r.fixed.includes(p.fileName));
+        if (unfixed.length > 0) process.exitCode = EXIT.failure;
+      });
+    });
+}
