@@ -1,5 +1,6 @@
 // The shape of mediacdn's configuration (config file keys; env vars and flags map onto them).
 import { z } from 'zod';
+import { edgeConfigSchema } from './edge-schema.ts';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -26,8 +27,6 @@ export const originSchema = z
   })
   .strict();
 
-/** The edge section is validated by the edge's own schema; see src/config/edge-schema.ts. */
-export const edgeSectionSchema = z.record(z.string(), z.unknown()).default({});
 
 export const backupSchema = z
   .object({
@@ -47,7 +46,7 @@ export const fileSchema = z
     token: z.string().min(16, 'the admin token must be at least 16 characters').optional(),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     origin: originSchema.default(originSchema.parse({})),
-    edge: edgeSectionSchema,
+    edge: edgeConfigSchema.default(edgeConfigSchema.parse({})),
     backup: backupSchema.default({}),
   })
   .strict();

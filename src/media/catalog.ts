@@ -61,7 +61,7 @@ export async function getMedia(lib: Library, ref: number | string): Promise<Medi
 
 export async function requireMedia(lib: Library, ref: number | string): Promise<MediaItem> {
   const item = await getMedia(lib, ref);
-  if (!item) throw new NotFoundError(`no media ${typeof ref === 'string' ? JSON.stringify(ref) : ref}`);
+  if (!item) throw new NotFoundError(`no media ${typeof ref === 'string' && !/^\d+$/.test(ref) ? JSON.stringify(ref) : ref}`);
   return item;
 }
 

@@ -1,0 +1,22 @@
+// Runs the real CLI in a child process under the test's own Node (24) and collects its output.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
+export const CLI = path.join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+
+export type CliResult = { code: number | null; stdout: string; stderr: string };
+
+export function runCli(args: string[], opts: { env?: Record<string, string | undefined>; cwd?: string; input?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries({ ...process.env, LOG_LEVEL: 'warn', ...opts.env })) if (v !== undefined) env[k] = v;
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: opts.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(opts.input ?? '');
+  });
+}
