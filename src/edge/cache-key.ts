@@ -44,6 +44,16 @@ export function variantKey(primary: string, secondary: string): string {
   return JSON.stringify([primary, secondary]);
 }
 
+/** The primary key inside a variant key, or undefined for a string that is not one. */
+export function primaryOfVariant(key: string): string | undefined {
+  try {
+    const v: unknown = JSON.parse(key);
+    return Array.isArray(v) && v.length === 2 && typeof v[0] === 'string' ? v[0] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Only GET and HEAD are looked up in the cache; everything else writes through. */
 export function methodClass(method: string): MethodClass | undefined {
   return method === 'GET' || method === 'HEAD' ? 'GET' : undefined;

@@ -39,3 +39,17 @@ export class CorruptEntryError extends MediaCdnError {
 export function errorStatus(err: unknown): number {
   return err instanceof MediaCdnError ? err.status : 500;
 }
+
+/** A request target the edge cannot map to a path (e.g. `*`, or an absolute URL that does not parse). */
+export class BadTargetError extends MediaCdnError {
+  constructor(target: string) {
+    super('edge_bad_target', `Cannot serve request target ${JSON.stringify(target.slice(0, 200))}.`, { status: 400 });
+  }
+}
+
+/** `Cache-Control: only-if-cached` and nothing usable is stored (RFC 9111 §5.2.1.7). */
+export class NotCachedError extends MediaCdnError {
+  constructor() {
+    super('edge_not_cached', 'Not in the cache (only-if-cached).', { status: 504 });
+  }
+}

@@ -1,0 +1,589 @@
+// The edge's request path: pick the zone, look the request up, answer from the cache, revalidate,
+// fill (coalesced) or write through, and say how it was served (X-Cache, Age, Via).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { parseHttpDate } from '../http/http-date.ts';
+import { planResponse } from '../http/representation.ts';
+import type { BodySegment, Representation } from '../http/representation.ts';
+import type { Headers } from '../http/types.ts';
+import { parseVary, varyKey } from '../http/vary.ts';
+import { MediaCdnError } from '../errors.ts';
+import { cacheKey, methodClass, variantKey } from './cache-key.ts';
+import type { EdgeCache } from './cache.ts';
+import { Coalescer } from './coalesce.ts';
+import { BadTargetError, NotCachedError, OriginProtocolError, OriginTimeoutError, UnknownZoneError, errorStatus } from './errors.ts';
+import {
+  allowsAuthorized,
+  currentAge,
+  freshnessLifetime,
+  mergeNotModified,
+  requestDirectives,
+  responsePolicy,
+  reuseDecision,
+  staleOnErrorAllowed,
+  storability,
+} from './freshness.ts';
+import type { HeuristicOptions, ResponsePolicy } from './freshness.ts';
+import { GrowingBody } from './growing-body.ts';
+import { releaseBody } from './store.ts';
+import type { BodySource, EntryMeta } from './store.ts';
+import { CONDITIONAL_AND_RANGE, VIA, appendList, upstreamError } from './upstream.ts';
+import type { Upstream, UpstreamResponse } from './upstream.ts';
+
+/** How a request was served (after Varnish's lookup results). Stats and X-Cache are keyed by it. */
+export type Outcome = 'hit' | 'stale' | 'miss' | 'pass' | 'revalidated';
+
+/**
+ * HIT: fresh stored response. STALE: stored response served stale (client max-stale, stale-if-error).
+ * MISS: fetched from upstream and stored (or being stored). REVALIDATED: stored response validated by
+ * a 304. BYPASS: fetched from upstream and not stored (unsafe method, not storable, too large, ...).
+ */
+export const X_CACHE = {
+  hit: 'HIT',
+  stale: 'STALE',
+  miss: 'MISS',
+  pass: 'BYPASS',
+  revalidated: 'REVALIDATED',
+} as const satisfies Record<Outcome, string>;
+
+/** Emitted once per response when it is finished or aborted: the per-zone stats hook. */
+export type OutcomeEvent = { zone: string; outcome: Outcome; method: string; status: number; aborted: boolean };
+
+/** A pull zone at run time. */
+export type Zone = {
+  host: string;
+  upstream: Upstream;
+  maxObjectBytes: number;
+  heuristics: HeuristicOptions;
+  /** Stale-if-error window used when the origin sent none (0 = off). */
+  staleIfErrorSeconds: number;
+};
+
+export type HandlerOptions = {
+  zones: ReadonlyMap<string, Zone>;
+  cache: EdgeCache;
+  now: () => number;
+  coalesceTimeoutMs: number;
+  onOutcome?: (e: OutcomeEvent) => void;
+  /** Called with errors that are not the client's fault and are not sent anywhere (failed store writes). */
+  onError?: (err: unknown) => void;
+};
+
+/** What a flight (one upstream fetch shared by coalesced requests) produced. */
+type Flight =
+  | { kind: 'fill'; meta: EntryMeta; body: GrowingBody }
+  | { kind: 'not-modified'; meta: EntryMeta }
+  /** A 304 naming a different representation than the stored one: refetch. */
+  | { kind: 'changed' }
+  /** Not storable: only the leader may use `response`; followers fetch for themselves. */
+  | { kind: 'unshareable'; response: UpstreamResponse };
+
+type Ctx = {
+  req: IncomingMessage;
+  res: ServerResponse;
+  zone: Zone;
+  target: string;
+  primary: string;
+  outcome: Outcome;
+};
+
+/** Derived once per stored metadata object (hot path: no header parsing on a hit). */
+type Derived = {
+  policy: ResponsePolicy;
+  lifetime: number;
+  rep: Omit<Representation, 'size'>;
+  /** Stored end-to-end fields to send with a 200/206 (validators, type and framing come from the plan). */
+  base: Record<string, string | string[]>;
+  /** RFC 9110 §15.4.5 fields of a 304. */
+  notModified: Record<string, string | string[]>;
+  via: string;
+};
+
+/** How long a key whose response was not storable skips coalescing (Varnish's hit-for-pass). */
+const HIT_FOR_PASS_MS = 60_000;
+const HIT_FOR_PASS_MAX = 10_000;
+const NOT_IN_200: ReadonlySet<string> = new Set([
+  'age', 'content-length', 'content-range', 'content-type', 'etag', 'last-modified', 'accept-ranges', 'via', 'x-cache',
+]);
+const IN_304 = ['cache-control', 'cdn-cache-control', 'content-location', 'date', 'expires', 'vary'];
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+export class EdgeHandler {
+  readonly #zones: ReadonlyMap<string, Zone>;
+  readonly #cache: EdgeCache;
+  readonly #now: () => number;
+  readonly #flights: Coalescer<Flight>;
+  readonly #onOutcome: ((e: OutcomeEvent) => void) | undefined;
+  readonly #onError: (err: unknown) => void;
+  readonly #hitForPass = new Map<string, number>();
+  readonly #derived = new WeakMap<EntryMeta, Derived>();
+
+  constructor(opts: HandlerOptions) {
+    this.#zones = opts.zones;
+    this.#cache = opts.cache;
+    this.#now = opts.now;
+    this.#onOutcome = opts.onOutcome;
+    this.#onError = opts.onError ?? (() => {});
+    this.#flights = new Coalescer<Flight>({
+      timeoutMs: opts.coalesceTimeoutMs,
+      timeoutError: () => new OriginTimeoutError('upstream', 'waiting for a coalesced fill'),
+    });
+  }
+
+  /** Flights in progress (tests, stats). */
+  get inFlight(): number {
+    return this.#flights.size;
+  }
+
+  handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const host = zoneHostOf(req.headers.host);
+    const zone = this.#zones.get(host);
+    if (!zone) {
+      this.#emitOnClose(res, host, req.method ?? '', { outcome: 'pass' });
+      sendError(res, new UnknownZoneError(host), 'pass');
+      return;
+    }
+    let ctx: Ctx | undefined;
+    try {
+      const target = requestTarget(req.url ?? '');
+      ctx = { req, res, zone, target, primary: cacheKey({ zone: zone.host, method: 'GET', target }), outcome: 'miss' };
+    } catch (err) {
+      sendError(res, err, 'pass');
+      return;
+    }
+    const c = ctx;
+    this.#emitOnClose(res, zone.host, req.method ?? '', c);
+    const work = methodClass(req.method ?? '') ? this.#cacheable(c) : this.#writeThrough(c);
+    work.catch((err: unknown) => {
+      if (!res.headersSent) sendError(res, err, c.outcome);
+      else res.destroy(err instanceof Error ? err : undefined);
+    });
+  };
+
+  #emitOnClose(res: ServerResponse, zone: string, method: string, state: { outcome: Outcome }): void {
+    if (!this.#onOutcome) return;
+    const emit = this.#onOutcome;
+    res.once('close', () => {
+      emit({ zone, outcome: state.outcome, method, status: res.statusCode, aborted: !res.writableFinished });
+    });
+  }
+
+  async #cacheable(ctx: Ctx): Promise<void> {
+    const { req, zone } = ctx;
+    const rd = requestDirectives(req.headers);
+    const auth = req.headers.authorization !== undefined;
+    const hit = await this.#cache.lookup(ctx.primary, req.headers);
+    if (hit) {
+      const d = this.#derive(hit.meta, zone);
+      // RFC 9111 §3.5 / issue: a request with Authorization is answered from the cache only when the
+      // stored response says shared caches may reuse it (public, s-maxage, must-revalidate).
+      if (auth && !allowsAuthorized(d.policy, hit.meta.headers)) {
+        await releaseBody(hit.body);
+        return this.#fetchAndServe(ctx, false);
+      }
+      const age = this.#age(hit.meta);
+      const reuse = reuseDecision(d.lifetime, age, d.policy, rd);
+      if (reuse.kind === 'fresh') return this.#respond(ctx, hit.meta, hit.body, 'hit', age);
+      if (reuse.kind === 'stale-ok') return this.#respond(ctx, hit.meta, hit.body, 'stale', age);
+      if (rd.onlyIfCached) {
+        await releaseBody(hit.body);
+        throw new NotCachedError();
+      }
+      await releaseBody(hit.body);
+      return this.#revalidate(ctx, hit.meta, d, auth);
+    }
+    // §5.2.1.7: "a cache SHOULD either respond using a stored response ... or respond with a 504"
+    if (rd.onlyIfCached) throw new NotCachedError();
+    const hfp = this.#hitForPass.get(ctx.primary);
+    if (hfp !== undefined && hfp > this.#now()) {
+      ctx.outcome = 'pass';
+      return this.#writeThrough(ctx);
+    }
+    return this.#fetchAndServe(ctx, !auth);
+  }
+
+  async #revalidate(ctx: Ctx, stored: EntryMeta, d: Derived, auth: boolean): Promise<void> {
+    if (d.rep.etag === undefined && d.rep.lastModified === undefined) return this.#fetchAndServe(ctx, !auth);
+    const key = JSON.stringify(['validate', stored.key]);
+    const run = (release: () => void) => this.#fetch(ctx, release, stored);
+    const { leader, result } = auth ? { leader: true, result: run(() => {}) } : this.#flights.join(key, run);
+    let flight: Flight;
+    try {
+      flight = await result;
+    } catch (err) {
+      // RFC 5861 §4 stale-if-error (and the zone's default window where §4.2.4 allows it).
+      const age = this.#age(stored);
+      if (staleOnErrorAllowed(d.lifetime, age, d.policy, ctx.zone.staleIfErrorSeconds)) {
+        const hit = await this.#cache.lookup(ctx.primary, ctx.req.headers);
+        if (hit) return this.#respond(ctx, hit.meta, hit.body, 'stale', this.#age(hit.meta));
+      }
+      throw err;
+    }
+    return this.#serveFlight(ctx, flight, leader);
+  }
+
+  async #fetchAndServe(ctx: Ctx, coalesce: boolean): Promise<void> {
+    const run = (release: () => void) => this.#fetch(ctx, release, undefined);
+    const { leader, result } = coalesce ? this.#flights.join(ctx.primary, run) : { leader: true, result: run(() => {}) };
+    return this.#serveFlight(ctx, await result, leader);
+  }
+
+  async #serveFlight(ctx: Ctx, flight: Flight, leader: boolean): Promise<void> {
+    switch (flight.kind) {
+      case 'not-modified': {
+        const hit = await this.#cache.lookup(ctx.primary, ctx.req.headers);
+        if (hit) return this.#respond(ctx, hit.meta, hit.body, 'revalidated', this.#age(hit.meta));
+        // Validated but no tier kept it (evicted meanwhile): fetch it whole.
+        return this.#fetchAndServe(ctx, false);
+      }
+      case 'changed':
+        return this.#fetchAndServe(ctx, true);
+      case 'unshareable': {
+        if (!leader) return this.#fetchAndServe(ctx, false);
+        const h = ctx.req.headers;
+        if (CONDITIONAL_AND_RANGE.some((n) => h[n] !== undefined)) {
+          // The fill dropped the client's Range / conditionals; for a response we will not store, let
+          // the origin answer them itself rather than send a whole body nobody asked for.
+          flight.response.body.destroy();
+          ctx.outcome = 'pass';
+          return this.#writeThrough(ctx);
+        }
+        ctx.outcome = 'pass';
+        return this.#relay(ctx, flight.response);
+      }
+      case 'fill': {
+        const { meta } = flight;
+        // A follower shares the fill only if the response would have been selected for its request too.
+        if (!leader && meta.vary.length > 0 && varyKey(meta.vary, ctx.req.headers) !== meta.varySecondary) {
+          return this.#fetchAndServe(ctx, false);
+        }
+        let size = meta.size;
+        if (size < 0) {
+          await flight.body.whenComplete();
+          size = flight.body.length;
+        }
+        const sized = size === meta.size ? meta : { ...meta, size };
+        return this.#respond(ctx, sized, { kind: 'growing', body: flight.body }, 'miss', this.#age(meta));
+      }
+    }
+  }
+
+  /** One upstream GET for the cache: a fill, or a revalidation of `stored`. */
+  async #fetch(ctx: Ctx, release: () => void, stored: EntryMeta | undefined): Promise<Flight> {
+    const { req, zone } = ctx;
+    const headers: Headers = { ...req.headers };
+    for (const name of CONDITIONAL_AND_RANGE) delete headers[name];
+    if (stored) {
+      // RFC 9111 §4.3.1: "When generating a conditional request for validation, a cache ... MUST send
+      // the relevant entity tags (using If-Match, If-None-Match, or If-Range) if the entity tags were
+      // provided in the stored response(s) being validated" and SHOULD send Last-Modified in If-Modified-Since.
+      const d = this.#derive(stored, zone);
+      if (d.rep.etag !== undefined) headers['if-none-match'] = d.rep.etag;
+      const lm = single(stored.headers['last-modified']);
+      if (lm !== undefined) headers['if-modified-since'] = lm;
+    }
+    const requestTime = this.#now();
+    const up = await zone.upstream.request({
+      method: 'GET',
+      target: ctx.target,
+      headers,
+      clientIp: req.socket.remoteAddress ?? '',
+      zoneHost: zone.host,
+    });
+    const responseTime = this.#now();
+
+    if (stored && up.status === 304) {
+      up.body.resume();
+      const storedEtag = single(stored.headers['etag']);
+      const newEtag = single(up.headers['etag']);
+      // §4.3.4: "If the new response contains a strong validator ... If none of the stored responses
+      // contain the same strong validator, then the cache MUST NOT use the new response to update any
+      // stored responses."
+      if (newEtag !== undefined && !newEtag.startsWith('W/') && newEtag !== storedEtag) {
+        await this.#cache.purge({ kind: 'key', zone: zone.host, target: ctx.target });
+        release();
+        return { kind: 'changed' };
+      }
+      // §4.3.4: "the cache MUST ... use other header fields provided in the 304 (Not Modified) response
+      // to replace all instances of the corresponding header fields in the stored response."
+      const meta: EntryMeta = { ...stored, headers: mergeNotModified(stored.headers, up.headers), requestTime, responseTime };
+      await this.#cache.updateMeta(meta);
+      release();
+      return { kind: 'not-modified', meta };
+    }
+
+    const policy = responsePolicy(up.headers);
+    const verdict = storability({ method: 'GET', status: up.status, requestHeaders: req.headers, responseHeaders: up.headers, policy });
+    const tooBig = up.contentLength !== undefined && up.contentLength > zone.maxObjectBytes;
+    if (verdict.kind === 'skip' || tooBig) {
+      this.#rememberPass(ctx.primary);
+      // §4.4-style hygiene: a response that may no longer be stored replaces nothing, but a stale
+      // stored copy must not outlive it either.
+      if (stored) await this.#cache.purge({ kind: 'key', zone: zone.host, target: ctx.target });
+      release();
+      return { kind: 'unshareable', response: up };
+    }
+    this.#hitForPass.delete(ctx.primary);
+    const vary = parseVary(up.headers['vary']);
+    const names = vary.kind === 'fields' ? vary.names : [];
+    const secondary = varyKey(names, req.headers);
+    const meta: EntryMeta = {
+      key: variantKey(ctx.primary, secondary),
+      primaryKey: ctx.primary,
+      zone: zone.host,
+      status: up.status,
+      headers: up.headers,
+      vary: names,
+      varySecondary: secondary,
+      requestTime,
+      responseTime,
+      size: up.contentLength ?? -1,
+    };
+    const body = new GrowingBody(up.contentLength);
+    this.#pump(up, body, meta, zone, release);
+    return { kind: 'fill', meta, body };
+  }
+
+  /** Moves the upstream body into the growing body, then stores it. Independent of any client. */
+  #pump(up: UpstreamResponse, body: GrowingBody, meta: EntryMeta, zone: Zone, release: () => void): void {
+    let storing = true;
+    up.body.on('data', (chunk: Buffer) => {
+      body.push(chunk);
+      if (storing && body.length > zone.maxObjectBytes) {
+        // Larger than announced (or unannounced): serve the clients already attached, store nothing.
+        storing = false;
+        release();
+      }
+    });
+    up.body.once('error', (err) => {
+      body.fail(upstreamError(zone.upstream.origin, err));
+      release();
+    });
+    up.body.once('end', () => {
+      if (meta.size >= 0 && body.length !== meta.size) {
+        body.fail(new OriginProtocolError(zone.upstream.origin, `body of ${body.length} bytes, Content-Length ${meta.size}`));
+        release();
+        return;
+      }
+      body.end();
+      // The cache shows the entry to lookups from this call on, so the flight can close right away.
+      if (storing) this.#cache.store({ ...meta, size: body.length }, body.chunks).catch((err: unknown) => this.#onError(err));
+      release();
+    });
+  }
+
+  #rememberPass(primary: string): void {
+    if (this.#hitForPass.size >= HIT_FOR_PASS_MAX) {
+      const oldest = this.#hitForPass.keys().next();
+      if (!oldest.done) this.#hitForPass.delete(oldest.value);
+    }
+    this.#hitForPass.set(primary, this.#now() + HIT_FOR_PASS_MS);
+  }
+
+  /**
+   * Unsafe methods (and passes): forwarded as they are. RFC 9111 §4: "A cache MUST write through
+   * requests with methods that are unsafe ... to the origin server". §4.4: "A cache MUST invalidate the
+   * target URI ... when it receives a non-error status code in response to an unsafe request method
+   * (including methods whose safety is unknown)" and "MAY invalidate ... the URIs in the Location and
+   * Content-Location response header fields (if present). However, a cache MUST NOT trigger an
+   * invalidation under these conditions if the origin ... of the URI to be invalidated differs from
+   * that of the target URI".
+   */
+  async #writeThrough(ctx: Ctx): Promise<void> {
+    const { req, res, zone } = ctx;
+    const method = req.method ?? 'GET';
+    ctx.outcome = 'pass';
+    const abort = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    const hasBody = method !== 'GET' && method !== 'HEAD';
+    const up = await zone.upstream.request({
+      method,
+      target: ctx.target,
+      headers: req.headers,
+      body: hasBody ? req : undefined,
+      clientIp: req.socket.remoteAddress ?? '',
+      zoneHost: zone.host,
+      signal: abort.signal,
+    });
+    if (!SAFE.has(method) && up.status >= 200 && up.status < 400) {
+      const base = new URL(ctx.target, `http://${zone.host}`);
+      const targets = new Set([ctx.target]);
+      for (const field of ['location', 'content-location']) {
+        const v = single(up.headers[field]);
+        if (v === undefined) continue;
+        try {
+          const u = new URL(v, base);
+          if (u.host === base.host && (u.protocol === 'http:' || u.protocol === 'https:')) targets.add(u.pathname + u.search);
+        } catch {
+          // not a URL: nothing to invalidate
+        }
+      }
+      for (const target of targets) await this.#cache.purge({ kind: 'key', zone: zone.host, target });
+    }
+    return this.#relay(ctx, up);
+  }
+
+  /** Sends an upstream response on unchanged (apart from hop-by-hop fields, Via and X-Cache). */
+  async #relay(ctx: Ctx, up: UpstreamResponse): Promise<void> {
+    const { req, res } = ctx;
+    const headers: Record<string, string | string[]> = { ...up.headers, via: appendList(up.headers['via'], VIA), 'x-cache': X_CACHE[ctx.outcome] };
+    if (up.contentLength !== undefined) headers['content-length'] = String(up.contentLength);
+    res.writeHead(up.status, headers);
+    if (req.method === 'HEAD' || up.status === 204 || up.status === 304) {
+      up.body.destroy();
+      res.end();
+      return;
+    }
+    await pipeline(up.body, res).catch(() => {
+      up.body.destroy();
+      res.destroy();
+    });
+  }
+
+  /** Answers from a stored or filling response, with the origin's Range / conditional semantics. */
+  async #respond(ctx: Ctx, meta: EntryMeta, source: BodySource | { kind: 'growing'; body: GrowingBody }, outcome: Outcome, age: number): Promise<void> {
+    const { req, res } = ctx;
+    ctx.outcome = outcome;
+    const d = this.#derive(meta, ctx.zone);
+    const common = { age: String(Math.floor(age)), 'x-cache': X_CACHE[outcome], via: d.via };
+    try {
+      if (meta.status !== 200) {
+        // Other stored statuses (301, 404, 410 ...) are replayed as they are: no ranges, no 304.
+        const headers: Record<string, string | string[]> = { ...meta.headers, 'content-length': String(meta.size), ...common };
+        res.writeHead(meta.status, headers);
+        const segs: BodySegment[] = req.method === 'HEAD' || meta.size === 0 || meta.status === 204 ? [] : [{ kind: 'bytes', start: 0, end: meta.size - 1 }];
+        return await writeSegments(res, segs, source);
+      }
+      const plan = planResponse(req.method === 'HEAD' ? 'HEAD' : 'GET', req.headers, { ...d.rep, size: meta.size });
+      let headers: Record<string, string | string[]>;
+      if (plan.status === 200 || plan.status === 206) headers = { ...d.base, ...plan.headers, ...common };
+      else if (plan.status === 304) headers = { ...d.notModified, ...plan.headers, ...common };
+      else headers = { ...plan.headers, ...common };
+      res.writeHead(plan.status, headers);
+      await writeSegments(res, plan.body, source);
+    } finally {
+      if (source.kind === 'file') await releaseBody(source);
+    }
+  }
+
+  #age(meta: EntryMeta): number {
+    return currentAge(meta.headers, meta.requestTime, meta.responseTime, this.#now());
+  }
+
+  #derive(meta: EntryMeta, zone: Zone): Derived {
+    let d = this.#derived.get(meta);
+    if (d) return d;
+    const policy = responsePolicy(meta.headers);
+    const etag = single(meta.headers['etag']);
+    const lastModified = parseHttpDate(single(meta.headers['last-modified']));
+    const date = parseHttpDate(single(meta.headers['date']));
+    const base: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(meta.headers)) if (!NOT_IN_200.has(name)) base[name] = value;
+    const notModified: Record<string, string | string[]> = {};
+    for (const name of IN_304) if (meta.headers[name] !== undefined) notModified[name] = meta.headers[name];
+    d = {
+      policy,
+      lifetime: freshnessLifetime(meta.status, meta.headers, policy, meta.responseTime, zone.heuristics),
+      rep: {
+        contentType: single(meta.headers['content-type']) ?? 'application/octet-stream',
+        etag,
+        lastModified,
+        // RFC 9110 §8.8.2.2: a cache may treat Last-Modified as strong only if "the cache entry includes
+        // a Date value [that] is at least one second after the Last-Modified value".
+        lastModifiedWeak: lastModified === undefined || date === undefined || date - lastModified < 1000,
+      },
+      base,
+      notModified,
+      via: appendList(meta.headers['via'], VIA),
+    };
+    this.#derived.set(meta, d);
+    return d;
+  }
+}
+
+/** Writes plan segments from a buffer, a file or a filling body; closes nothing it does not own. */
+async function writeSegments(
+  res: ServerResponse,
+  segments: readonly BodySegment[],
+  source: BodySource | { kind: 'growing'; body: GrowingBody },
+): Promise<void> {
+  if (segments.length === 0) {
+    res.end();
+    return;
+  }
+  if (source.kind === 'buffer') {
+    const buf = source.buffer;
+    if (segments.length === 1 && segments[0].kind === 'bytes') {
+      res.end(buf.subarray(segments[0].start, segments[0].end + 1));
+      return;
+    }
+    for (const s of segments) res.write(s.kind === 'text' ? s.text : buf.subarray(s.start, s.end + 1));
+    res.end();
+    return;
+  }
+  for (const s of segments) {
+    if (s.kind === 'text') {
+      res.write(s.text);
+      continue;
+    }
+    const stream: Readable = source.kind === 'file'
+      ? source.handle.createReadStream({ start: s.start, end: s.end, autoClose: false })
+      : source.body.reader(s.start, s.end);
+    try {
+      await pipeline(stream, res, { end: false });
+    } catch (err) {
+      stream.destroy();
+      res.destroy(err instanceof Error ? err : undefined);
+      return;
+    }
+  }
+  res.end();
+}
+
+/** Converts an error into the response, in one place. */
+export function sendError(res: ServerResponse, err: unknown, outcome: Outcome): void {
+  const status = errorStatus(err);
+  const message = err instanceof MediaCdnError ? err.message : 'Internal edge error.';
+  const body = `${message}\n`;
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+    'cache-control': 'no-store',
+    'x-cache': X_CACHE[outcome],
+    via: VIA,
+  });
+  res.end(body);
+}
+
+/** The Host header's host name: lower case, port and trailing dot removed; IPv6 literals kept bracketed. */
+export function zoneHostOf(host: string | undefined): string {
+  if (!host) return '';
+  const h = host.trim().toLowerCase();
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    return end < 0 ? h : h.slice(0, end + 1);
+  }
+  const colon = h.indexOf(':');
+  return (colon < 0 ? h : h.slice(0, colon)).replace(/\.$/, '');
+}
+
+/** Origin-form path+query of the request; absolute-form is reduced to it. */
+export function requestTarget(url: string): string {
+  if (url.startsWith('/')) return url;
+  if (/^https?:\/\//i.test(url)) {
+    try {
+      const u = new URL(url);
+      return u.pathname + u.search;
+    } catch {
+      throw new BadTargetError(url);
+    }
+  }
+  throw new BadTargetError(url);
+}
+
+function single(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -1,0 +1,150 @@
+// Edge scenarios: miss then hit, Age, X-Cache, Via, zones by Host, forwarding headers, hop-by-hop fields.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import http from 'node:http';
+import { Agent, request } from 'undici';
+import { ZONE, bytes, startHarness } from './helpers/edge-harness.ts';
+import type { Harness } from './helpers/edge-harness.ts';
+
+describe('edge: hits and misses', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(() => h.close());
+
+  it('answers a miss from the origin, then a hit with no origin request', async () => {
+    const body = bytes(10_000);
+    h.origin.route('/a.mp3', { headers: { 'content-type': 'audio/mpeg', 'cache-control': 'max-age=60', etag: '"a1"' }, body });
+    const first = await h.get('/a.mp3');
+    assert.equal(first.status, 200);
+    assert.equal(first.headers['x-cache'], 'MISS');
+    assert.equal(first.headers['age'], '0');
+    assert.deepEqual(first.body, body);
+    h.clock.advance(10);
+    const second = await h.get('/a.mp3');
+    assert.equal(second.status, 200);
+    assert.equal(second.headers['x-cache'], 'HIT');
+    assert.equal(second.headers['age'], '10');
+    assert.equal(second.headers['content-type'], 'audio/mpeg');
+    assert.equal(second.headers['etag'], '"a1"');
+    assert.equal(second.headers['content-length'], '10000');
+    assert.deepEqual(second.body, body);
+    assert.equal(h.origin.count('/a.mp3'), 1);
+    const outcomes = h.events.filter((e) => e.zone === ZONE).map((e) => e.outcome);
+    assert.deepEqual(outcomes.slice(-2), ['miss', 'hit']);
+  });
+
+  it('answers HEAD from the stored GET', async () => {
+    h.origin.route('/head.bin', { headers: { 'cache-control': 'max-age=60' }, body: bytes(500) });
+    await h.get('/head.bin');
+    const head = await h.send('HEAD', '/head.bin');
+    assert.equal(head.status, 200);
+    assert.equal(head.headers['x-cache'], 'HIT');
+    assert.equal(head.headers['content-length'], '500');
+    assert.equal(head.body.length, 0);
+    assert.equal(h.origin.count('/head.bin'), 1);
+  });
+
+  it('keeps query strings apart in the key', async () => {
+    h.origin.route('/q', (req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60' });
+      res.end(req.url);
+    });
+    assert.equal((await h.get('/q?x=1')).body.toString(), '/q?x=1');
+    assert.equal((await h.get('/q?x=2')).body.toString(), '/q?x=2');
+    assert.equal((await h.get('/q?x=1')).headers['x-cache'], 'HIT');
+    assert.equal(h.origin.count('/q?x=1') + h.origin.count('/q?x=2'), 2);
+  });
+
+  it('becomes stale by the fake clock and fetches again when the response has no validator', async () => {
+    h.origin.route('/short', { headers: { 'cache-control': 'max-age=5' }, body: 'v' });
+    await h.get('/short');
+    h.clock.advance(4);
+    assert.equal((await h.get('/short')).headers['x-cache'], 'HIT');
+    h.clock.advance(2);
+    const r = await h.get('/short');
+    assert.equal(r.headers['x-cache'], 'MISS');
+    assert.equal(h.origin.count('/short'), 2);
+  });
+
+  it('adds Via and X-Forwarded-For upstream and Via downstream; drops hop-by-hop fields both ways', async () => {
+    h.origin.route('/fwd', (req, res) => {
+      res.writeHead(200, { 'cache-control': 'no-store', connection: 'x-secret', 'x-secret': 'leak', 'keep-alive': 'timeout=5', 'x-kept': 'yes' });
+      res.end('ok');
+    });
+    // node:http, because undici manages the Connection field itself.
+    const r = await rawGet(h.edge.url, '/fwd', { host: ZONE, connection: 'keep-alive, x-drop-me', 'x-drop-me': '1', 'x-forwarded-for': '203.0.113.9', 'x-keep-me': '1' });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['x-cache'], 'BYPASS');
+    assert.equal(r.headers['x-kept'], 'yes');
+    assert.equal(r.headers['x-secret'], undefined);
+    assert.match(String(r.headers['via']), /1\.1 mediacdn/);
+    const seen = h.origin.requests.filter((x) => x.url === '/fwd').at(-1)!;
+    assert.equal(seen.headers['x-drop-me'], undefined);
+    assert.equal(seen.headers['x-keep-me'], '1');
+    assert.equal(seen.headers['x-forwarded-for'], '203.0.113.9, 127.0.0.1');
+    assert.equal(seen.headers['x-forwarded-host'], ZONE);
+    assert.match(String(seen.headers['via']), /1\.1 mediacdn/);
+  });
+
+  it('selects the zone by Host, ignoring case and port; unknown hosts get a clear 404', async () => {
+    h.origin.route('/z', { headers: { 'cache-control': 'max-age=60' }, body: 'zone' });
+    const agent = new Agent();
+    try {
+      const ok = await request(`${h.edge.url}/z`, { headers: { host: 'CDN.Example.com:8080' }, dispatcher: agent });
+      assert.equal(ok.statusCode, 200);
+      assert.equal(await ok.body.text(), 'zone');
+      const unknown = await request(`${h.edge.url}/z`, { headers: { host: 'other.example.org' }, dispatcher: agent });
+      assert.equal(unknown.statusCode, 404);
+      assert.match(await unknown.body.text(), /No pull zone is configured for host "other\.example\.org"/);
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('answers 502 when the origin is unreachable and nothing is cached', async () => {
+    const h2 = await startHarness({ zones: [{ host: ZONE, origin: 'http://127.0.0.1:1' }] });
+    try {
+      const r = await h2.get('/x');
+      assert.equal(r.status, 502);
+      assert.match(r.body.toString(), /could not be reached/);
+    } finally {
+      await h2.close();
+    }
+  });
+
+  it('answers 504 when the origin does not send a response head in time', async () => {
+    const h2 = await startHarness({ headersTimeoutMs: 200 });
+    try {
+      h2.origin.route('/slow', () => {
+        // never answers
+      });
+      const r = await h2.get('/slow');
+      assert.equal(r.status, 504);
+    } finally {
+      await h2.close();
+    }
+  });
+
+  it('replays a cacheable 404 from the cache', async () => {
+    h.origin.route('/gone', { status: 404, headers: { 'cache-control': 'max-age=30', 'content-type': 'text/plain' }, body: 'nope' });
+    assert.equal((await h.get('/gone')).status, 404);
+    const again = await h.get('/gone');
+    assert.equal(again.status, 404);
+    assert.equal(again.headers['x-cache'], 'HIT');
+    assert.equal(again.body.toString(), 'nope');
+    assert.equal(h.origin.count('/gone'), 1);
+  });
+});
+
+function rawGet(base: string, target: string, headers: Record<string, string>): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${base}${target}`, { headers, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}

@@ -1,0 +1,86 @@
+// Edge scenario set-up: a counting origin, an edge in front of it with a fake clock and its own temp
+// cache folder, and a small HTTP client that sets the Host header of the zone.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Agent, request } from 'undici';
+import { startEdge } from '../../src/edge/server.ts';
+import type { EdgeHandle, EdgeRuntimeOptions } from '../../src/edge/server.ts';
+import type { OutcomeEvent } from '../../src/edge/handler.ts';
+import { startCountingOrigin } from './counting-origin.ts';
+import type { CountingOrigin } from './counting-origin.ts';
+
+export const ZONE = 'cdn.example.com';
+
+export type Reply = { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer };
+
+export type Harness = {
+  origin: CountingOrigin;
+  edge: EdgeHandle;
+  cacheDir: string;
+  /** Fake clock shared by origin (Date header) and edge; advance it to make entries stale. */
+  clock: { now: number; advance(seconds: number): void };
+  events: OutcomeEvent[];
+  get(target: string, headers?: Record<string, string>): Promise<Reply>;
+  send(method: string, target: string, headers?: Record<string, string>, body?: string): Promise<Reply>;
+  /** Stops the edge and starts a new one on the same cache folder (a restart). */
+  restart(over?: Partial<EdgeRuntimeOptions>): Promise<void>;
+  close(): Promise<void>;
+};
+
+export async function startHarness(over: Partial<EdgeRuntimeOptions> = {}): Promise<Harness> {
+  const clock = {
+    now: Date.UTC(2025, 5, 1, 12, 0, 0),
+    advance(seconds: number) {
+      this.now += seconds * 1000;
+    },
+  };
+  const now = () => clock.now;
+  const origin = await startCountingOrigin({ now });
+  const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-edge-'));
+  const events: OutcomeEvent[] = [];
+  const options = (o: Partial<EdgeRuntimeOptions>): EdgeRuntimeOptions => ({
+    host: '127.0.0.1',
+    port: 0,
+    cacheDir,
+    zones: [{ host: ZONE, origin: origin.url }],
+    now,
+    onOutcome: (e) => events.push(e),
+    ...o,
+  });
+  let edge = await startEdge(options(over));
+  const agent = new Agent({ connections: 300, keepAliveTimeout: 10_000 });
+  const send = async (method: string, target: string, headers: Record<string, string> = {}, body?: string): Promise<Reply> => {
+    const res = await request(`${h.edge.url}${target}`, { method: method as 'GET', headers: { host: ZONE, ...headers }, body, dispatcher: agent });
+    const buf = Buffer.from(await res.body.arrayBuffer());
+    return { status: res.statusCode, headers: res.headers, body: buf };
+  };
+  const h: Harness = {
+    origin,
+    edge,
+    cacheDir,
+    clock,
+    events,
+    get: (target, headers) => send('GET', target, headers),
+    send,
+    async restart(o = {}) {
+      await h.edge.close();
+      edge = await startEdge(options({ ...over, ...o }));
+      h.edge = edge;
+    },
+    async close() {
+      await agent.close();
+      await h.edge.close();
+      await origin.close();
+      await rm(cacheDir, { recursive: true, force: true });
+    },
+  };
+  return h;
+}
+
+/** Deterministic bytes of a given size (distinct per seed). */
+export function bytes(size: number, seed = 1): Buffer {
+  const b = Buffer.alloc(size);
+  for (let i = 0; i < size; i++) b[i] = (i * 7 + seed * 13 + (i >> 8)) & 0xff;
+  return b;
+}
