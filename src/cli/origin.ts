@@ -1,0 +1,130 @@
+// `mediacdn origin`: runs the origin server, in one process or in N cluster workers sharing the port,
+// prints its URLs (and the admin token when this start created it), stops gracefully on SIGTERM/SIGINT.
+import cluster, { type Worker } from 'node:cluster';
+import os from 'node:os';
+import type { Command } from 'commander';
+import type { Config } from '../config/index.ts';
+import { resolveAdminToken } from '../config/token.ts';
+import { createLogger, startOrigin, type RunningOrigin } from '../origin/server.ts';
+import { configFrom, intOption, type Io } from './context.ts';
+
+type OriginFlags = { port?: number; host?: string; workers?: number };
+
+/** Messages between the primary and the workers. */
+type ClusterMessage = { type: 'media-deleted'; fileName: string };
+
+function isClusterMessage(m: unknown): m is ClusterMessage {
+  return typeof m === 'object' && m !== null && (m as ClusterMessage).type === 'media-deleted' && typeof (m as ClusterMessage).fileName === 'string';
+}
+
+export function workerCount(configured: number): number {
+  return configured > 0 ? configured : Math.max(1, os.availableParallelism());
+}
+
+function printStart(io: Io, config: Config, url: string, token: { token: string; created: boolean }, workers: number): void {
+  io.out(`origin listening on ${url} (${workers} worker${workers === 1 ? '' : 's'})`);
+  io.out(`  media:  ${url}/media/<file>   (links use ${config.mediaUrl})`);
+  io.out(`  api:    ${url}/api/media`);
+  io.out(`  health: ${url}/healthz`);
+  if (token.created) io.out(`  admin token (created now, stored in ${config.tokenFile}; shown once):\n  ${token.token}`);
+}
+
+/** Resolves when a signal has stopped the server(s). */
+function onSignals(stop: (signal: string) => Promise<void>): void {
+  let stopping = false;
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.on(sig, () => {
+      if (stopping) return;
+      stopping = true;
+      stop(sig).then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    });
+  }
+}
+
+async function runSingle(config: Config, io: Io, flags: OriginFlags): Promise<void> {
+  const token = await resolveAdminToken(config);
+  const origin = await startOrigin({ config, logger: createLogger(config), host: flags.host, port: flags.port });
+  printStart(io, config, origin.url, token, 1);
+  onSignals(() => origin.close());
+}
+
+async function runPrimary(config: Config, io: Io, flags: OriginFlags, n: number): Promise<void> {
+  // Created here, once, so that it is printed once and every worker reads the same one.
+  const token = await resolveAdminToken(config);
+  const logger = createLogger(config);
+  let stopping = false;
+  let printed = false;
+  const spawn = (): Worker => cluster.fork({ MEDIACDN_ORIGIN_WORKER: '1' });
+  cluster.on('message', (from, msg: unknown) => {
+    // A delete through one worker's API: the others drop their cached copy at once.
+    if (!isClusterMessage(msg)) return;
+    for (const w of Object.values(cluster.workers ?? {})) if (w && w !== from) w.send(msg);
+  });
+  cluster.on('listening', (_w, address) => {
+    if (printed) return;
+    printed = true;
+    const host = flags.host ?? config.origin.host;
+    printStart(io, config, `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`, token, n);
+  });
+  cluster.on('exit', (w, code, signal) => {
+    if (stopping) return;
+    logger.error({ workerPid: w.process.pid, code, signal }, 'origin worker died; starting another');
+    spawn();
+  });
+  for (let i = 0; i < n; i++) spawn();
+  onSignals(async (sig) => {
+    stopping = true;
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            w.once('exit', () => resolve());
+            w.process.kill(sig as NodeJS.Signals);
+          }),
+      ),
+    );
+  });
+}
+
+async function runWorker(config: Config, flags: OriginFlags): Promise<void> {
+  let origin: RunningOrigin | undefined;
+  process.on('message', (msg: unknown) => {
+    if (isClusterMessage(msg)) origin?.forgetMedia(msg.fileName);
+  });
+  origin = await startOrigin({
+    config,
+    logger: createLogger(config),
+    host: flags.host,
+    port: flags.port,
+    onMediaDeleted: (item) => process.send?.({ type: 'media-deleted', fileName: item.fileName } satisfies ClusterMessage),
+  });
+  const o = origin;
+  onSignals(() => o.close());
+  // Ctrl-C in a terminal reaches every process of the group; the primary also forwards signals.
+}
+
+export function registerOrigin(program: Command, io: Io): void {
+  program
+    .command('origin')
+    .description('serve the library over HTTP: media with Range and conditional requests, and the admin API')
+    .option('--port <n>', 'port (default 4000; 0 = any free port)', intOption('--port'))
+    .option('--host <host>', 'address to listen on (default 127.0.0.1)')
+    .option('--workers <n>', 'worker processes (default: one per core; 1 = no cluster)', intOption('--workers'))
+    .action(async (flags: OriginFlags, cmd: Command) => {
+      const config = configFrom(cmd, io, {
+        origin: {
+          ...(flags.port !== undefined ? { port: flags.port } : {}),
+          ...(flags.host !== undefined ? { host: flags.host } : {}),
+          ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
+        },
+      });
+      if (cluster.isWorker) return runWorker(config, flags);
+      const n = workerCount(config.origin.workers);
+      if (n === 1) return runSingle(config, io, flags);
+      return runPrimary(config, io, flags, n);
+    });
+}

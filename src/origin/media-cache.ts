@@ -1,0 +1,227 @@
+// What the origin keeps about each hot media file between requests: its record turned into a
+// representation and ready-made header lists, the bytes of small files, and an open file handle
+// for the rest (like nginx's open_file_cache). Bounded in entries and in bytes.
+import { open, close, read, readFile } from 'node:fs';
+import type { Logger } from 'pino';
+import { getMedia } from '../media/catalog.ts';
+import type { Library, MediaItem } from '../media/library.ts';
+import { strongEtagFromHash } from '../http/etag.ts';
+import { formatHttpDate } from '../http/http-date.ts';
+import type { Representation } from '../http/representation.ts';
+
+export type CachedMedia = {
+  readonly fileName: string;
+  readonly id: number;
+  readonly sha256: string;
+  readonly path: string;
+  readonly rep: Representation & { etag: string; lastModified: number };
+  /** Flat header list of a full 200 (GET and HEAD), ready for res.writeHead. */
+  readonly headers200: readonly string[];
+  /** Flat header list of a 304. */
+  readonly headers304: readonly string[];
+  /** The whole file, for files up to memoryCacheMaxFileBytes while the byte budget allows. */
+  body: Buffer | undefined;
+  /** Read-only descriptor for positioned reads of files not held in memory. */
+  fd: number | undefined;
+  /** Reads in progress on fd; the descriptor is closed only once this is 0 and the entry is gone. */
+  refs: number;
+  evicted: boolean;
+  /** The record exists but its file does not (or has the wrong size): answered 404, logged once per check. */
+  missing: boolean;
+  checkedAt: number;
+};
+
+export type MediaCacheOptions = {
+  lib: Library;
+  logger: Logger;
+  now: () => number;
+  /** Headers added to every media response (Cache-Control, CORS, nosniff). */
+  commonHeaders: readonly string[];
+  cacheControl: string;
+  memoryCacheBytes: number;
+  memoryCacheMaxFileBytes: number;
+  maxEntries?: number;
+  /**
+   * How long a looked-up record (or its absence) is trusted. Media never change once stored, so the
+   * only way a cached entry goes wrong is a deletion made by another process (`mediacdn rm`, another
+   * worker's API call); this bounds how long such a file can still be served, while keeping the
+   * database off the hot path (one lookup per hot file per period instead of one per request).
+   * Deletions through this process's API are applied at once with forget().
+   */
+  ttlMs?: number;
+};
+
+export type MediaCache = {
+  /** A fresh entry (null = no such record) when one is cached, else undefined: then call load(). */
+  peek(name: string): CachedMedia | null | undefined;
+  load(name: string): Promise<CachedMedia | null>;
+  /** Drops what is cached about a file (after a delete, or an upload that reused a looked-up name). */
+  forget(name: string): void;
+  /** Positioned read of [start, end] from an entry's descriptor. */
+  readRange(entry: CachedMedia, start: number, end: number, cb: (err: Error | null, buf?: Buffer) => void): void;
+  stats(): { entries: number; memoryBytes: number; openFiles: number };
+  close(): void;
+};
+
+export const DEFAULT_RECORD_TTL_MS = 5_000;
+
+type Slot = { entry: CachedMedia | null; checkedAt: number };
+
+export function createMediaCache(o: MediaCacheOptions): MediaCache {
+  const ttl = o.ttlMs ?? DEFAULT_RECORD_TTL_MS;
+  const maxEntries = o.maxEntries ?? 1024;
+  // Map iteration order is insertion order: re-inserting on use makes the first key the least recent.
+  const slots = new Map<string, Slot>();
+  const loading = new Map<string, Promise<CachedMedia | null>>();
+  let memoryBytes = 0;
+  let openFiles = 0;
+  let closed = false;
+
+  function release(entry: CachedMedia): void {
+    if (entry.evicted && entry.refs === 0 && entry.fd !== undefined) {
+      const fd = entry.fd;
+      entry.fd = undefined;
+      openFiles--;
+      close(fd, () => {});
+    }
+  }
+
+  function drop(name: string, slot: Slot): void {
+    slots.delete(name);
+    const e = slot.entry;
+    if (!e) return;
+    e.evicted = true;
+    if (e.body) memoryBytes -= e.body.length;
+    e.body = undefined;
+    release(e);
+  }
+
+  function insert(name: string, slot: Slot): void {
+    const old = slots.get(name);
+    if (old && old.entry !== slot.entry) drop(name, old);
+    slots.set(name, slot);
+    if (slot.entry?.body) memoryBytes += slot.entry.body.length;
+    for (const [k, s] of slots) {
+      if (slots.size <= maxEntries && memoryBytes <= o.memoryCacheBytes) break;
+      if (k === name) continue;
+      drop(k, s);
+    }
+  }
+
+  async function lookup(name: string): Promise<CachedMedia | null> {
+    const item = await getMedia(o.lib, name);
+    const now = o.now();
+    const prev = slots.get(name);
+    // Same record as before (a re-check after the TTL): keep the bytes and the descriptor.
+    if (item && prev?.entry && prev.entry.id === item.id && prev.entry.sha256 === item.sha256 && !prev.entry.missing) {
+      prev.checkedAt = now;
+      return prev.entry;
+    }
+    if (!item) {
+      insert(name, { entry: null, checkedAt: now });
+      return null;
+    }
+    const entry = buildEntry(item, now);
+    await attachFile(entry, item);
+    if (closed) {
+      entry.evicted = true;
+      release(entry);
+    } else {
+      insert(name, { entry, checkedAt: now });
+    }
+    return entry;
+  }
+
+  function buildEntry(item: MediaItem, now: number): CachedMedia {
+    const etag = strongEtagFromHash(item.sha256);
+    const lastModified = Date.parse(item.createdAt);
+    const rep = { size: item.byteSize, contentType: item.contentType, etag, lastModified };
+    const lm = formatHttpDate(lastModified);
+    const validators = ['etag', etag, 'last-modified', lm, 'cache-control', o.cacheControl, ...o.commonHeaders];
+    return {
+      fileName: item.fileName,
+      id: item.id,
+      sha256: item.sha256,
+      path: o.lib.storage.localPath(item.fileName),
+      rep,
+      // The same fields, in the same order, as planResponse gives a 200 (see the origin tests).
+      headers200: ['accept-ranges', 'bytes', 'content-type', item.contentType, 'content-length', String(item.byteSize), ...validators],
+      headers304: validators,
+      body: undefined,
+      fd: undefined,
+      refs: 0,
+      evicted: false,
+      missing: false,
+      checkedAt: now,
+    };
+  }
+
+  async function attachFile(entry: CachedMedia, item: MediaItem): Promise<void> {
+    const small = item.byteSize <= o.memoryCacheMaxFileBytes && item.byteSize <= o.memoryCacheBytes;
+    try {
+      if (small) {
+        const buf = await new Promise<Buffer>((resolve, reject) => readFile(entry.path, (err, b) => (err ? reject(err) : resolve(b))));
+        if (buf.length !== item.byteSize) return markMissing(entry, `file is ${buf.length} bytes, the record says ${item.byteSize}`);
+        entry.body = buf;
+      } else {
+        entry.fd = await new Promise<number>((resolve, reject) => open(entry.path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
+        openFiles++;
+      }
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EISDIR') return markMissing(entry, 'file is missing');
+      throw err;
+    }
+  }
+
+  function markMissing(entry: CachedMedia, why: string): void {
+    entry.missing = true;
+    o.logger.error({ mediaId: entry.id, fileName: entry.fileName, path: entry.path }, `MEDIA FILE BROKEN: record ${entry.id} exists but its ${why}; answering 404 (run \`mediacdn check\`)`);
+  }
+
+  return {
+    peek(name) {
+      const slot = slots.get(name);
+      if (slot === undefined || o.now() - slot.checkedAt >= ttl) return undefined;
+      if (slots.size > 1) {
+        slots.delete(name);
+        slots.set(name, slot);
+      }
+      return slot.entry;
+    },
+    load(name) {
+      let p = loading.get(name);
+      if (p === undefined) {
+        p = lookup(name).finally(() => loading.delete(name));
+        loading.set(name, p);
+      }
+      return p;
+    },
+    forget(name) {
+      const slot = slots.get(name);
+      if (slot) drop(name, slot);
+    },
+    readRange(entry, start, end, cb) {
+      const fd = entry.fd;
+      if (fd === undefined) {
+        cb(new Error(`no open file for ${entry.fileName}`));
+        return;
+      }
+      const len = end - start + 1;
+      const buf = Buffer.allocUnsafe(len);
+      entry.refs++;
+      read(fd, buf, 0, len, start, (err, n) => {
+        entry.refs--;
+        release(entry);
+        if (err) cb(err);
+        else if (n !== len) cb(new Error(`short read of ${entry.fileName}: ${n} of ${len} bytes at ${start}`));
+        else cb(null, buf);
+      });
+    },
+    stats: () => ({ entries: slots.size, memoryBytes, openFiles }),
+    close() {
+      closed = true;
+      for (const [k, s] of slots) drop(k, s);
+    },
+  };
+}

@@ -1,0 +1,160 @@
+// GET / HEAD / OPTIONS for /media/<key>.<ext>: only library-shaped names are looked up; Range and
+// conditional requests are answered by the shared planner (src/http/representation.ts); bodies come
+// from memory, from one positioned read, or stream from disk with backpressure.
+import { createReadStream } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Logger } from 'pino';
+import { isLibraryFileName } from '../media/keys.ts';
+import { planResponse, type BodySegment } from '../http/representation.ts';
+import type { CachedMedia, MediaCache } from './media-cache.ts';
+
+export const MEDIA_PREFIX = '/media/';
+
+/**
+ * On every media response, whatever the request: a cache can never hold a copy without them, and
+ * nothing varies by request, so no Vary is needed (Fetch standard, CORS protocol and HTTP caches).
+ */
+export const CORS_HEADERS: readonly string[] = [
+  'access-control-allow-origin', '*',
+  'access-control-expose-headers', 'Content-Range, Content-Length, Accept-Ranges, ETag',
+];
+
+const ALLOW = 'GET, HEAD, OPTIONS';
+/** Segments up to this size are read in one positioned read; larger ones stream. */
+const ONE_READ_MAX = 128 * 1024;
+const STREAM_CHUNK = 64 * 1024;
+/** More ranges than this (after coalescing) are answered with the whole file: never amplified. */
+const MAX_RANGES = 20;
+
+export type MediaHandlerOptions = {
+  cache: MediaCache;
+  logger: Logger;
+  cacheControl: string;
+  notFoundMaxAge: number;
+};
+
+export type MediaHandler = (req: IncomingMessage, res: ServerResponse) => void;
+
+export function createMediaHandler(o: MediaHandlerOptions): MediaHandler {
+  const { cache, logger } = o;
+  const common = ['x-content-type-options', 'nosniff', ...CORS_HEADERS];
+  const notFoundBody = Buffer.from('not found\n');
+  const notFound = [
+    'content-type', 'text/plain; charset=utf-8',
+    'content-length', String(notFoundBody.length),
+    'cache-control', `public, max-age=${o.notFoundMaxAge}`,
+    ...common,
+  ];
+  const notAllowed = ['allow', ALLOW, 'content-length', '0', ...common];
+  // Range is CORS-safelisted only for one simple range; several ranges or conditional headers from
+  // script need this preflight. The answer is the same for every origin and every request.
+  const preflight = [
+    'access-control-allow-origin', '*',
+    'access-control-allow-methods', ALLOW,
+    'access-control-allow-headers', 'Range, If-Match, If-None-Match, If-Modified-Since, If-Unmodified-Since, If-Range',
+    'access-control-max-age', '86400',
+    'content-length', '0',
+  ];
+  const tailFor = (status: number): string[] =>
+    status === 200 || status === 206 || status === 304 ? ['cache-control', o.cacheControl, ...common] : common;
+
+  function sendNotFound(req: IncomingMessage, res: ServerResponse): void {
+    res.writeHead(404, notFound);
+    res.end(req.method === 'HEAD' ? undefined : notFoundBody);
+  }
+
+  function fail(res: ServerResponse, err: unknown, entry: CachedMedia): void {
+    const e = err as NodeJS.ErrnoException;
+    if (res.destroyed || e?.code === 'ERR_STREAM_PREMATURE_CLOSE') logger.debug({ fileName: entry.fileName }, 'client went away mid-body');
+    else logger.error({ err, fileName: entry.fileName }, 'error while sending media body');
+    if (e?.code === 'ENOENT') cache.forget(entry.fileName);
+    if (!res.headersSent) {
+      res.writeHead(500, ['content-length', '0', ...common]);
+      res.end();
+    } else {
+      res.destroy();
+    }
+  }
+
+  /** Whole file or one slice of it. */
+  function sendBytes(res: ServerResponse, entry: CachedMedia, start: number, end: number): void {
+    const body = entry.body;
+    if (body !== undefined) {
+      res.end(start === 0 && end === body.length - 1 ? body : body.subarray(start, end + 1));
+    } else if (end - start + 1 <= ONE_READ_MAX && entry.fd !== undefined) {
+      cache.readRange(entry, start, end, (err, buf) => (err ? fail(res, err, entry) : res.end(buf)));
+    } else {
+      // Its own descriptor, closed by pipeline when the client goes away mid-body.
+      pipeline(createReadStream(entry.path, { start, end, highWaterMark: STREAM_CHUNK }), res).catch((err) => fail(res, err, entry));
+    }
+  }
+
+  async function* multipartBody(entry: CachedMedia, segments: BodySegment[]): AsyncGenerator<Buffer> {
+    for (const s of segments) {
+      if (s.kind === 'text') yield Buffer.from(s.text, 'utf8');
+      else if (entry.body !== undefined) yield entry.body.subarray(s.start, s.end + 1);
+      else yield* createReadStream(entry.path, { start: s.start, end: s.end, highWaterMark: STREAM_CHUNK });
+    }
+  }
+
+  function serve(req: IncomingMessage, res: ServerResponse, entry: CachedMedia | null): void {
+    if (entry === null || entry.missing) return sendNotFound(req, res);
+    const h = req.headers;
+    const head = req.method === 'HEAD';
+    // Fast paths for the two most common requests; they give exactly what planResponse would.
+    if (h.range === undefined && h['if-none-match'] === undefined && h['if-modified-since'] === undefined &&
+        h['if-match'] === undefined && h['if-unmodified-since'] === undefined) {
+      res.writeHead(200, entry.headers200 as string[]);
+      if (head || entry.rep.size === 0) res.end();
+      else sendBytes(res, entry, 0, entry.rep.size - 1);
+      return;
+    }
+    if (h['if-none-match'] === entry.rep.etag && h['if-match'] === undefined && h['if-unmodified-since'] === undefined) {
+      res.writeHead(304, entry.headers304 as string[]);
+      res.end();
+      return;
+    }
+    const plan = planResponse(head ? 'HEAD' : 'GET', h, entry.rep, { maxRanges: MAX_RANGES });
+    const flat: string[] = [];
+    for (const k in plan.headers) flat.push(k, plan.headers[k]);
+    res.writeHead(plan.status, flat.concat(tailFor(plan.status)));
+    const body = plan.body;
+    if (body.length === 0) res.end();
+    else if (body.length === 1 && body[0].kind === 'bytes') sendBytes(res, entry, body[0].start, body[0].end);
+    else pipeline(Readable.from(multipartBody(entry, body)), res).catch((err) => fail(res, err, entry));
+  }
+
+  return function handleMedia(req, res) {
+    const url = req.url as string;
+    const q = url.indexOf('?');
+    // The raw target, never decoded: an encoded or dotted name cannot pass isLibraryFileName.
+    const name = q === -1 ? url.slice(MEDIA_PREFIX.length) : url.slice(MEDIA_PREFIX.length, q);
+    if (!isLibraryFileName(name)) return sendNotFound(req, res);
+    const method = req.method;
+    if (method === 'OPTIONS') {
+      res.writeHead(204, preflight);
+      res.end();
+      return;
+    }
+    if (method !== 'GET' && method !== 'HEAD') {
+      res.writeHead(405, notAllowed);
+      res.end();
+      return;
+    }
+    const hit = cache.peek(name);
+    if (hit !== undefined) return serve(req, res, hit);
+    cache.load(name).then(
+      (entry) => serve(req, res, entry),
+      (err) => {
+        logger.error({ err, fileName: name }, 'media lookup failed');
+        if (!res.headersSent) {
+          const status = typeof err?.status === 'number' && err.status >= 500 ? err.status : 503;
+          res.writeHead(status, ['content-length', '0', 'retry-after', '5', ...common]);
+          res.end();
+        }
+      },
+    );
+  };
+}

@@ -1,0 +1,175 @@
+// The origin server: media GET/HEAD/OPTIONS, the admin API, /healthz, and a hook for routes added
+// by other modules. Usable in-process (tests, `mediacdn up`) and by `mediacdn origin` in each worker.
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino, { type Logger } from 'pino';
+import type { Config } from '../config/index.ts';
+import { resolveAdminToken } from '../config/token.ts';
+import { openDatabase } from '../db/connect.ts';
+import { sql } from 'kysely';
+import { createLocalStorage } from '../storage/local-store.ts';
+import { createLibrary, type Library, type MediaItem } from '../media/library.ts';
+import { createMediaCache, type MediaCache } from './media-cache.ts';
+import { CORS_HEADERS, MEDIA_PREFIX, createMediaHandler } from './media-handler.ts';
+import { API_PREFIX, createApiHandler } from './api.ts';
+import { HttpError, sendError, sendJson } from './respond.ts';
+
+/** Answers a request and returns true, or returns false to let the origin answer 404. */
+export type ExtraRoutes = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+
+export type StartOriginOptions = {
+  config: Config;
+  /** An open library; when absent one is opened from config and closed by close(). */
+  library?: Library;
+  logger?: Logger;
+  /** Clock in ms, for the record cache's trust period. */
+  now?: () => number;
+  /** Called after a delete through the API (e.g. to purge edges or tell other workers). */
+  onMediaDeleted?: (item: MediaItem) => void;
+  /** Extra routes tried after /media/, /api/ and /healthz (the web dashboard, the playlist). */
+  extraRoutes?: ExtraRoutes;
+  /** Overrides config.origin.host / port (e.g. port 0 in tests). */
+  host?: string;
+  port?: number;
+  /** How long a looked-up record is trusted before it is checked again (see media-cache.ts). */
+  recordTtlMs?: number;
+};
+
+export type RunningOrigin = {
+  url: string;
+  port: number;
+  server: http.Server;
+  /** The admin token and whether this start generated it (print it once). */
+  token: string;
+  tokenCreated: boolean;
+  /** Drops what is cached about a file: call when another process deleted it. */
+  forgetMedia(fileName: string): void;
+  cacheStats(): ReturnType<MediaCache['stats']>;
+  /** Stops accepting, lets in-flight requests finish up to config.origin.shutdownGraceMs, then closes. */
+  close(): Promise<void>;
+};
+
+export function createLogger(config: Pick<Config, 'logLevel'>): Logger {
+  // No client addresses: pino's default serializers are not used for requests, and we log none.
+  return pino({ level: config.logLevel, base: { pid: process.pid, service: 'origin' } });
+}
+
+export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrigin> {
+  const { config } = opts;
+  const oc = config.origin;
+  const logger = opts.logger ?? createLogger(config);
+  const now = opts.now ?? Date.now;
+  const { token, created } = await resolveAdminToken(config);
+
+  let ownDb: Awaited<ReturnType<typeof openDatabase>> | undefined;
+  let lib = opts.library;
+  if (lib === undefined) {
+    ownDb = await openDatabase(config.database);
+    lib = createLibrary({ db: ownDb, storage: createLocalStorage(config.mediaDir), mediaUrl: config.mediaUrl });
+  }
+  const library = lib;
+
+  const cache = createMediaCache({
+    lib: library,
+    logger,
+    now,
+    commonHeaders: ['x-content-type-options', 'nosniff', ...CORS_HEADERS],
+    cacheControl: oc.cacheControl,
+    memoryCacheBytes: oc.memoryCacheBytes,
+    memoryCacheMaxFileBytes: oc.memoryCacheMaxFileBytes,
+    ttlMs: opts.recordTtlMs,
+  });
+  const media = createMediaHandler({ cache, logger, cacheControl: oc.cacheControl, notFoundMaxAge: oc.notFoundMaxAge });
+  const api = createApiHandler({
+    lib: library,
+    token,
+    logger,
+    maxUploadBytes: oc.maxUploadBytes,
+    onUploaded: (item) => cache.forget(item.fileName),
+    onDeleted: (item) => {
+      cache.forget(item.fileName);
+      try {
+        opts.onMediaDeleted?.(item);
+      } catch (err) {
+        logger.error({ err, fileName: item.fileName }, 'onMediaDeleted hook failed');
+      }
+    },
+  });
+
+  async function health(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'GET' && req.method !== 'HEAD') throw new HttpError(405, 'method_not_allowed', 'use GET', { allow: 'GET, HEAD' });
+    const [database, storage] = await Promise.all([
+      sql`select 1 as ok`.execute(library.db.kysely).then(() => true, () => false),
+      library.storage.check(),
+    ]);
+    const ok = database && storage;
+    sendJson(res, ok ? 200 : 503, { ok, database: database ? 'ok' : 'unreachable', storage: storage ? 'ok' : 'unreachable' });
+  }
+
+  async function rest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = req.url as string;
+    if (url === '/healthz' || url.startsWith('/healthz?')) return health(req, res);
+    if (opts.extraRoutes && (await opts.extraRoutes(req, res))) return;
+    throw new HttpError(404, 'not_found', 'not found');
+  }
+
+  const server = http.createServer(
+    {
+      headersTimeout: oc.headersTimeoutMs,
+      keepAliveTimeout: oc.keepAliveTimeoutMs,
+      requestTimeout: oc.requestTimeoutMs,
+      // Media responses build their own header lists; Date is still added by node (cached per second).
+    },
+    (req, res) => {
+      const url = req.url as string;
+      if (url.startsWith(MEDIA_PREFIX)) return media(req, res);
+      if (url.startsWith(API_PREFIX)) return api(req, res);
+      rest(req, res).catch((err) => sendError(res, err, logger, { method: req.method, path: url.split('?')[0] }));
+    },
+  );
+  server.on('clientError', (err, socket) => {
+    logger.debug({ code: (err as NodeJS.ErrnoException).code }, 'client error');
+    if (socket.writable && !(socket as { _httpMessage?: unknown })._httpMessage) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+
+  const host = opts.host ?? oc.host;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? oc.port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  logger.info({ url, tokenCreated: created }, 'origin listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    server,
+    token,
+    tokenCreated: created,
+    forgetMedia: (fileName) => cache.forget(fileName),
+    cacheStats: () => cache.stats(),
+    close() {
+      closing ??= (async () => {
+        const done = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const timer = setTimeout(() => {
+          logger.warn('shutdown grace period over: closing remaining connections');
+          server.closeAllConnections();
+        }, oc.shutdownGraceMs);
+        timer.unref();
+        await done;
+        clearTimeout(timer);
+        cache.close();
+        if (ownDb) await ownDb.close();
+        logger.info('origin stopped');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,128 @@
+// A real origin on 127.0.0.1:0 over a throw-away library (SQLite, or PostgreSQL with DATABASE_URL),
+// with its log lines captured, plus small request helpers shared by the origin tests.
+import { createReadStream } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { loadConfig, type Config } from '../../src/config/index.ts';
+import { ingest } from '../../src/media/ingest.ts';
+import type { MediaItem, Metadata } from '../../src/media/library.ts';
+import { startOrigin, type RunningOrigin, type StartOriginOptions } from '../../src/origin/server.ts';
+import { makeTestLibrary, FIXTURES, type TestLibrary } from './library.ts';
+
+export const TEST_TOKEN = 'test-admin-token-0123456789abcdef';
+
+export type TestOrigin = {
+  origin: RunningOrigin;
+  url: string;
+  tl: TestLibrary;
+  config: Config;
+  /** Parsed log lines written so far. */
+  logs: Array<Record<string, unknown>>;
+  /** Adds a file to the library directly (not through the API). */
+  add(file: string, metadata?: Metadata): Promise<MediaItem>;
+  /** Adds bytes from a file outside the fixtures folder. */
+  addPath(file: string, metadata?: Metadata): Promise<MediaItem>;
+  /** Authorization header for the admin API. */
+  auth: { authorization: string };
+  close(): Promise<void>;
+};
+
+export type TestOriginOptions = {
+  origin?: Record<string, unknown>;
+  token?: string | null;
+  now?: () => number;
+  recordTtlMs?: number;
+  onMediaDeleted?: StartOriginOptions['onMediaDeleted'];
+  extraRoutes?: StartOriginOptions['extraRoutes'];
+};
+
+export async function startTestOrigin(o: TestOriginOptions = {}): Promise<TestOrigin> {
+  const tl = await makeTestLibrary({ mediaUrl: 'http://media.test/media/' });
+  const token = o.token === undefined ? TEST_TOKEN : o.token;
+  const config = loadConfig({
+    cwd: tl.dir,
+    env: { MEDIACDN_DATA: tl.dir, ...(token !== null ? { MEDIACDN_TOKEN: token } : {}), ...(tl.testDb.url ? { DATABASE_URL: tl.testDb.url } : {}) },
+    flags: { logLevel: 'info', origin: { host: '127.0.0.1', port: 0, shutdownGraceMs: 2000, ...o.origin } },
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split('\n')) if (line) logs.push(JSON.parse(line));
+      cb();
+    },
+  });
+  const origin = await startOrigin({
+    config,
+    library: tl.lib,
+    logger: pino({ level: 'info' }, sink),
+    now: o.now,
+    recordTtlMs: o.recordTtlMs,
+    onMediaDeleted: o.onMediaDeleted,
+    extraRoutes: o.extraRoutes,
+  });
+  return {
+    origin,
+    url: origin.url,
+    tl,
+    config,
+    logs,
+    auth: { authorization: `Bearer ${origin.token}` },
+    add: (file, metadata) => ingest(tl.lib, { source: createReadStream(path.join(FIXTURES, file)), originalName: file, metadata }),
+    addPath: (file, metadata) => ingest(tl.lib, { source: createReadStream(file), originalName: path.basename(file), metadata }),
+    close: async () => {
+      await origin.close();
+      await tl.close();
+    },
+  };
+}
+
+/** A PCM WAV file of `seconds` (a quiet tone, so players have something to decode). */
+export function makeWav(seconds: number, opts: { sampleRate?: number; channels?: number } = {}): Buffer {
+  const rate = opts.sampleRate ?? 44100;
+  const channels = opts.channels ?? 2;
+  const frames = Math.round(seconds * rate);
+  const dataBytes = frames * channels * 2;
+  const buf = Buffer.alloc(44 + dataBytes);
+  buf.write('RIFF', 0, 'ascii');
+  buf.writeUInt32LE(36 + dataBytes, 4);
+  buf.write('WAVE', 8, 'ascii');
+  buf.write('fmt ', 12, 'ascii');
+  buf.writeUInt32LE(16, 16);
+  buf.writeUInt16LE(1, 20);
+  buf.writeUInt16LE(channels, 22);
+  buf.writeUInt32LE(rate, 24);
+  buf.writeUInt32LE(rate * channels * 2, 28);
+  buf.writeUInt16LE(channels * 2, 32);
+  buf.writeUInt16LE(16, 34);
+  buf.write('data', 36, 'ascii');
+  buf.writeUInt32LE(dataBytes, 40);
+  for (let i = 0; i < frames; i++) {
+    const v = Math.round(Math.sin((2 * Math.PI * 440 * i) / rate) * 3000);
+    for (let c = 0; c < channels; c++) buf.writeInt16LE(v, 44 + (i * channels + c) * 2);
+  }
+  return buf;
+}
+
+/** A WAV file of exactly `bytes` bytes (>= 46): header plus silence. */
+export function wavOfSize(bytes: number): Buffer {
+  const dataBytes = (bytes - 44) & ~1;
+  const buf = Buffer.alloc(bytes);
+  makeWav(0).copy(buf, 0, 0, 44);
+  buf.writeUInt32LE(bytes - 8, 4);
+  buf.writeUInt32LE(1, 24); // 1 Hz mono: the size is what matters here
+  buf.writeUInt32LE(2, 28);
+  buf.writeUInt16LE(1, 22);
+  buf.writeUInt32LE(dataBytes, 40);
+  return buf;
+}
+
+/** Open file descriptors of this process. */
+export async function openFdCount(): Promise<number> {
+  return (await readdir('/proc/self/fd')).length;
+}
+
+export async function fixtureBytes(name: string): Promise<Buffer> {
+  return readFile(path.join(FIXTURES, name));
+}
