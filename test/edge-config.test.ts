@@ -1,0 +1,50 @@
+// The edge configuration schema and the --zone flag.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { edgeConfigSchema, parseZoneFlag } from '../src/config/edge-schema.ts';
+
+describe('edge config schema', () => {
+  it('fills defaults', () => {
+    const c = edgeConfigSchema.parse({});
+    assert.equal(c.port, 8080);
+    assert.equal(c.workers, 1);
+    assert.deepEqual(c.zones, []);
+    assert.ok(c.memoryCacheBytes > 0 && c.diskCacheBytes > c.memoryCacheBytes && c.maxObjectBytes > 0);
+  });
+
+  it('normalises zones and applies per-zone defaults', () => {
+    const c = edgeConfigSchema.parse({ zones: [{ host: 'CDN.Example.com.', origin: 'http://127.0.0.1:4000/' }] });
+    assert.equal(c.zones[0].host, 'cdn.example.com');
+    assert.equal(c.zones[0].origin, 'http://127.0.0.1:4000');
+    assert.equal(c.zones[0].heuristicFraction, 0.1);
+  });
+
+  const bad: [string, unknown, string][] = [
+    ['unknown top-level key', { prot: 1 }, ''],
+    ['unknown zone key', { zones: [{ host: 'a.example', origin: 'http://o', ttl: 5 }] }, 'zones.0'],
+    ['host with a port', { zones: [{ host: 'a.example:80', origin: 'http://o' }] }, 'zones.0.host'],
+    ['origin that is not http', { zones: [{ host: 'a.example', origin: 'ftp://o' }] }, 'zones.0.origin'],
+    ['origin with credentials', { zones: [{ host: 'a.example', origin: 'http://u:p@o' }] }, 'zones.0.origin'],
+    ['duplicate zone', { zones: [{ host: 'a.example', origin: 'http://o' }, { host: 'A.example', origin: 'http://p' }] }, 'zones.1.host'],
+    ['negative cache size', { diskCacheBytes: -1 }, 'diskCacheBytes'],
+    ['port out of range', { port: 70000 }, 'port'],
+  ];
+  for (const [name, input, at] of bad) {
+    it(`rejects ${name} and names the option path`, () => {
+      const r = edgeConfigSchema.safeParse(input);
+      assert.equal(r.success, false);
+      assert.equal(r.error!.issues[0].path.join('.'), at);
+    });
+  }
+});
+
+describe('--zone flag', () => {
+  it('parses host=origin', () => {
+    assert.deepEqual(parseZoneFlag('cdn.example.com=http://127.0.0.1:4000'), { host: 'cdn.example.com', origin: 'http://127.0.0.1:4000' });
+  });
+  for (const flag of ['cdn.example.com', '=http://o', 'cdn.example.com=', 'cdn.example.com=not a url', 'bad_host!=http://o']) {
+    it(`rejects ${JSON.stringify(flag)}`, () => {
+      assert.throws(() => parseZoneFlag(flag), (e: Error & { code?: string }) => e.code === 'config_invalid' && e.message.startsWith('--zone'));
+    });
+  }
+});
