@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { MediaCdnError, EXIT } from '../errors.ts';
 import { processIo, type Io } from './context.ts';
 import { registerLibrary } from './library.ts';
+import { registerBackup } from './backup.ts';
 import { registerOrigin } from './origin.ts';
 
 export const VERSION = '0.1.0';
@@ -11,7 +12,7 @@ export const VERSION = '0.1.0';
 export type Registrar = (program: Command, io: Io) => void;
 
 /** Command groups; later modules add theirs here. */
-const registrars: Registrar[] = [registerLibrary, registerOrigin];
+const registrars: Registrar[] = [registerLibrary, registerBackup, registerOrigin];
 
 export function buildProgram(io: Io): Command {
   const program = new Command('mediacdn')
