@@ -193,6 +193,41 @@ describe('edge: caching policy', () => {
     assert.equal((await h.get('/err')).headers['x-cache'], 'HIT');
   });
 
+  it('serves the stale copy when revalidation meets a 5xx and the response allowed stale-if-error', async () => {
+    let fail = false;
+    h.origin.route('/sie', (_req, res) => {
+      if (fail) {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end('down');
+        return;
+      }
+      res.writeHead(200, { 'cache-control': 'max-age=10, stale-if-error=600', etag: '"s"' });
+      res.end('old but good');
+    });
+    await h.get('/sie');
+    h.clock.advance(30);
+    fail = true;
+    const r = await h.get('/sie');
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['x-cache'], 'STALE');
+    assert.equal(r.body.toString(), 'old but good');
+    assert.equal(h.origin.count('/sie'), 2);
+  });
+
+  it('passes a 5xx on when stale-if-error does not allow the stale copy', async () => {
+    let fail = false;
+    h.origin.route('/nosie', (_req, res) => {
+      res.writeHead(fail ? 503 : 200, { 'cache-control': 'max-age=10', etag: '"n"' });
+      res.end(fail ? 'down' : 'good');
+    });
+    await h.get('/nosie');
+    h.clock.advance(30);
+    fail = true;
+    const r = await h.get('/nosie');
+    assert.equal(r.status, 503);
+    assert.equal(r.headers['x-cache'], 'BYPASS');
+  });
+
   it('can purge one URL', async () => {
     h.origin.route('/purge-me', { headers: { 'cache-control': 'max-age=600' }, body: 'p' });
     await h.get('/purge-me');

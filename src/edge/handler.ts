@@ -28,7 +28,7 @@ import type { HeuristicOptions, ResponsePolicy } from './freshness.ts';
 import { GrowingBody } from './growing-body.ts';
 import { releaseBody } from './store.ts';
 import type { BodySource, EntryMeta } from './store.ts';
-import { CONDITIONAL_AND_RANGE, VIA, appendList, upstreamError } from './upstream.ts';
+import { CONDITIONAL_AND_RANGE, VIA, appendList, discardBody, upstreamError } from './upstream.ts';
 import type { Upstream, UpstreamResponse } from './upstream.ts';
 
 /** How a request was served (after Varnish's lookup results). Stats and X-Cache are keyed by it. */
@@ -98,6 +98,8 @@ type Derived = {
   /** RFC 9110 §15.4.5 fields of a 304. */
   notModified: Record<string, string | string[]>;
   via: string;
+  /** corrected_initial_age in seconds (RFC 9111 §4.2.3). */
+  initialAge: number;
 };
 
 /** How long a key whose response was not storable skips coalescing (Varnish's hit-for-pass). */
@@ -220,6 +222,16 @@ export class EdgeHandler {
       }
       throw err;
     }
+    if (flight.kind === 'unshareable' && flight.response.status >= 500) {
+      const age = this.#age(stored);
+      if (staleOnErrorAllowed(d.lifetime, age, d.policy, ctx.zone.staleIfErrorSeconds)) {
+        const hit = await this.#cache.lookup(ctx.primary, ctx.req.headers);
+        if (hit) {
+          if (leader) discardBody(flight.response.body);
+          return this.#respond(ctx, hit.meta, hit.body, 'stale', this.#age(hit.meta));
+        }
+      }
+    }
     return this.#serveFlight(ctx, flight, leader);
   }
 
@@ -245,7 +257,7 @@ export class EdgeHandler {
         if (CONDITIONAL_AND_RANGE.some((n) => h[n] !== undefined)) {
           // The fill dropped the client's Range / conditionals; for a response we will not store, let
           // the origin answer them itself rather than send a whole body nobody asked for.
-          flight.response.body.destroy();
+          discardBody(flight.response.body);
           ctx.outcome = 'pass';
           return this.#writeThrough(ctx);
         }
@@ -294,6 +306,7 @@ export class EdgeHandler {
     const responseTime = this.#now();
 
     if (stored && up.status === 304) {
+      up.body.on('error', () => {});
       up.body.resume();
       const storedEtag = single(stored.headers['etag']);
       const newEtag = single(up.headers['etag']);
@@ -320,7 +333,9 @@ export class EdgeHandler {
       this.#rememberPass(ctx.primary);
       // §4.4-style hygiene: a response that may no longer be stored replaces nothing, but a stale
       // stored copy must not outlive it either.
-      if (stored) await this.#cache.purge({ kind: 'key', zone: zone.host, target: ctx.target });
+      // A stored copy that the origin now answers differently (404, no-store ...) must not outlive it;
+      // a 5xx is an outage, not an answer: keep the copy for stale-if-error.
+      if (stored && up.status < 500) await this.#cache.purge({ kind: 'key', zone: zone.host, target: ctx.target });
       release();
       return { kind: 'unshareable', response: up };
     }
@@ -433,12 +448,12 @@ export class EdgeHandler {
     if (up.contentLength !== undefined) headers['content-length'] = String(up.contentLength);
     res.writeHead(up.status, headers);
     if (req.method === 'HEAD' || up.status === 204 || up.status === 304) {
-      up.body.destroy();
+      discardBody(up.body);
       res.end();
       return;
     }
     await pipeline(up.body, res).catch(() => {
-      up.body.destroy();
+      discardBody(up.body);
       res.destroy();
     });
   }
@@ -470,7 +485,10 @@ export class EdgeHandler {
   }
 
   #age(meta: EntryMeta): number {
-    return currentAge(meta.headers, meta.requestTime, meta.responseTime, this.#now());
+    const d = this.#derived.get(meta);
+    if (!d) return currentAge(meta.headers, meta.requestTime, meta.responseTime, this.#now());
+    // current_age = corrected_initial_age + resident_time (RFC 9111 §4.2.3), the first part precomputed.
+    return d.initialAge + Math.max(0, (this.#now() - meta.responseTime) / 1000);
   }
 
   #derive(meta: EntryMeta, zone: Zone): Derived {
@@ -498,6 +516,7 @@ export class EdgeHandler {
       base,
       notModified,
       via: appendList(meta.headers['via'], VIA),
+      initialAge: currentAge(meta.headers, meta.requestTime, meta.responseTime, meta.responseTime),
     };
     this.#derived.set(meta, d);
     return d;

@@ -136,6 +136,12 @@ export function appendList(existing: string | string[] | undefined, member: stri
   return joined.trim() === '' ? member : `${joined}, ${member}`;
 }
 
+/** Drops an upstream body we will not use; undici reports the abort as an error, which we expect. */
+export function discardBody(body: Readable): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
 function headerString(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? (v.length === 1 ? v[0] : undefined) : v;
 }
