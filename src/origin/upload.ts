@@ -124,6 +124,7 @@ function receiveMultipart(req: IncomingMessage, o: UploadOptions, fields: Record
       }
     };
     bb.on('field', (name, value, info) => {
+      if (settled) return;
       try {
         if (info.nameTruncated || info.valueTruncated) throw new InputError('field_too_long', `field ${name} is too long`);
         if (ingesting) throw new InputError('field_after_file', `field ${name} comes after the file: send metadata fields first`);
@@ -133,6 +134,10 @@ function receiveMultipart(req: IncomingMessage, o: UploadOptions, fields: Record
       }
     });
     bb.on('file', (name, stream: Readable, info) => {
+      if (settled) {
+        stream.resume();
+        return;
+      }
       if (name !== 'file' || ingesting) {
         stream.resume();
         finish(new InputError(name !== 'file' ? 'unknown_field' : 'too_many_files', name !== 'file' ? `unknown file field ${JSON.stringify(name)} (use "file")` : 'send one file per upload'));

@@ -1,6 +1,8 @@
 // A real origin on 127.0.0.1:0 over a throw-away library (SQLite, or PostgreSQL with DATABASE_URL),
 // with its log lines captured, plus small request helpers shared by the origin tests.
 import { createReadStream } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -125,4 +127,52 @@ export async function openFdCount(): Promise<number> {
 
 export async function fixtureBytes(name: string): Promise<Buffer> {
   return readFile(path.join(FIXTURES, name));
+}
+
+export type RawResponse = { status: number; headers: import('node:http').IncomingHttpHeaders; body: Buffer };
+
+/** One request with node:http: the path is sent as given, header values may be arrays (several lines). */
+export function request(url: string, opts: { method?: string; path?: string; headers?: Record<string, string | string[]>; body?: Buffer | string } = {}): Promise<RawResponse> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      { host: u.hostname, port: u.port, method: opts.method ?? 'GET', path: opts.path ?? `${u.pathname}${u.search}`, headers: opts.headers, agent: false },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode as number, headers: res.headers, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+/** Sends a request line and headers byte for byte over TCP (for targets node:http refuses to send). */
+export function rawRequest(url: string, target: string, extra = ''): Promise<{ status: number; text: string }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(Number(u.port), u.hostname, () => {
+      sock.write(Buffer.from(`GET ${target} HTTP/1.1\r\nHost: ${u.host}\r\nConnection: close\r\n${extra}\r\n`, 'latin1'));
+    });
+    const chunks: Buffer[] = [];
+    sock.on('data', (c: Buffer) => chunks.push(c));
+    sock.on('error', reject);
+    sock.on('close', () => {
+      const text = Buffer.concat(chunks).toString('latin1');
+      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), text });
+    });
+  });
+}
+
+/** Polls `probe` until it returns a value other than undefined; rejects after `timeoutMs`. */
+export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

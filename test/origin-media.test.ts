@@ -1,0 +1,269 @@
+// Media GET/HEAD/OPTIONS against a running origin: the Range and precondition table (from memory,
+// from positioned reads and from streams), HEAD, 405, CORS and preflight, traversal, missing media.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile, unlink, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { formatHttpDate } from '../src/http/http-date.ts';
+import { planResponse } from '../src/http/representation.ts';
+import type { MediaItem } from '../src/media/library.ts';
+import { startTestOrigin, request, rawRequest, makeWav, type TestOrigin, type RawResponse } from './helpers/origin.ts';
+
+type Case = {
+  name: string;
+  method?: 'GET' | 'HEAD';
+  headers: (v: { etag: string; lm: string; size: number }) => Record<string, string | string[]>;
+  status: number;
+  /** Expected body bytes [start, end] inclusive of the file, for 200/206 single-part. */
+  bytes?: (size: number) => [number, number] | 'none';
+  contentRange?: (size: number) => string;
+  parts?: (size: number) => Array<[number, number]>;
+};
+
+const HOUR = 3600_000;
+const shift = (lm: string, ms: number) => formatHttpDate(Date.parse(lm) + ms);
+
+const CASES: Case[] = [
+  { name: 'plain GET', headers: () => ({}), status: 200, bytes: (s) => [0, s - 1] },
+  { name: 'first two bytes (Safari probe)', headers: () => ({ range: 'bytes=0-1' }), status: 206, bytes: () => [0, 1], contentRange: (s) => `bytes 0-1/${s}` },
+  { name: 'suffix range', headers: () => ({ range: 'bytes=-500' }), status: 206, bytes: (s) => [s - 500, s - 1], contentRange: (s) => `bytes ${s - 500}-${s - 1}/${s}` },
+  { name: 'open-ended range', headers: () => ({ range: 'bytes=100-' }), status: 206, bytes: (s) => [100, s - 1], contentRange: (s) => `bytes 100-${s - 1}/${s}` },
+  { name: 'range past the end is clipped', headers: () => ({ range: 'bytes=10-99999999' }), status: 206, bytes: (s) => [10, s - 1], contentRange: (s) => `bytes 10-${s - 1}/${s}` },
+  { name: 'suffix longer than the file', headers: () => ({ range: 'bytes=-99999999' }), status: 206, bytes: (s) => [0, s - 1], contentRange: (s) => `bytes 0-${s - 1}/${s}` },
+  { name: 'range starting at the size → 416', headers: (v) => ({ range: `bytes=${v.size}-` }), status: 416, bytes: () => 'none', contentRange: (s) => `bytes */${s}` },
+  { name: 'inverted range is invalid → ignored', headers: () => ({ range: 'bytes=5-1' }), status: 200, bytes: (s) => [0, s - 1] },
+  { name: 'other unit → ignored', headers: () => ({ range: 'items=0-1' }), status: 200, bytes: (s) => [0, s - 1] },
+  { name: 'garbage → ignored', headers: () => ({ range: 'bytes=abc' }), status: 200, bytes: (s) => [0, s - 1] },
+  { name: 'two Range lines → ignored', headers: () => ({ range: ['bytes=0-1', 'bytes=2-3'] }), status: 200, bytes: (s) => [0, s - 1] },
+  { name: 'two ranges → multipart', headers: () => ({ range: 'bytes=0-1,20-29' }), status: 206, parts: () => [[0, 1], [20, 29]] },
+  { name: 'overlapping ranges are coalesced', headers: () => ({ range: 'bytes=0-100,50-150' }), status: 206, bytes: () => [0, 150], contentRange: (s) => `bytes 0-150/${s}` },
+  {
+    name: '21 ranges → whole file, never amplified',
+    headers: () => ({ range: `bytes=${Array.from({ length: 21 }, (_, i) => `${i * 10}-${i * 10 + 1}`).join(',')}` }),
+    status: 200,
+    bytes: (s) => [0, s - 1],
+  },
+  { name: 'If-None-Match with the ETag → 304', headers: (v) => ({ 'if-none-match': v.etag }), status: 304, bytes: () => 'none' },
+  { name: 'If-None-Match weak form matches (weak comparison)', headers: (v) => ({ 'if-none-match': `W/${v.etag}` }), status: 304, bytes: () => 'none' },
+  { name: 'If-None-Match list', headers: (v) => ({ 'if-none-match': `"nope", ${v.etag}` }), status: 304, bytes: () => 'none' },
+  { name: 'If-None-Match *', headers: () => ({ 'if-none-match': '*' }), status: 304, bytes: () => 'none' },
+  { name: 'If-None-Match other → 200', headers: () => ({ 'if-none-match': '"nope"' }), status: 200, bytes: (s) => [0, s - 1] },
+  { name: 'If-Modified-Since = Last-Modified → 304', headers: (v) => ({ 'if-modified-since': v.lm }), status: 304, bytes: () => 'none' },
+  { name: 'If-Modified-Since earlier → 200', headers: (v) => ({ 'if-modified-since': shift(v.lm, -HOUR) }), status: 200, bytes: (s) => [0, s - 1] },
+  { name: 'If-None-Match wins over If-Modified-Since', headers: (v) => ({ 'if-none-match': '"nope"', 'if-modified-since': shift(v.lm, HOUR) }), status: 200, bytes: (s) => [0, s - 1] },
+  { name: 'If-Match other → 412', headers: () => ({ 'if-match': '"nope"' }), status: 412, bytes: () => 'none' },
+  { name: 'If-Match weak never matches (strong comparison) → 412', headers: (v) => ({ 'if-match': `W/${v.etag}` }), status: 412, bytes: () => 'none' },
+  { name: 'If-Match the ETag → 200', headers: (v) => ({ 'if-match': v.etag }), status: 200, bytes: (s) => [0, s - 1] },
+  { name: 'If-Match * → 200', headers: () => ({ 'if-match': '*' }), status: 200, bytes: (s) => [0, s - 1] },
+  { name: 'If-Unmodified-Since earlier → 412', headers: (v) => ({ 'if-unmodified-since': shift(v.lm, -HOUR) }), status: 412, bytes: () => 'none' },
+  { name: 'If-Unmodified-Since later → 200', headers: (v) => ({ 'if-unmodified-since': shift(v.lm, HOUR) }), status: 200, bytes: (s) => [0, s - 1] },
+  { name: 'If-Match passing makes If-Unmodified-Since ignored', headers: (v) => ({ 'if-match': v.etag, 'if-unmodified-since': shift(v.lm, -HOUR) }), status: 200, bytes: (s) => [0, s - 1] },
+  { name: 'If-Match is evaluated before If-None-Match', headers: (v) => ({ 'if-match': '"nope"', 'if-none-match': v.etag }), status: 412, bytes: () => 'none' },
+  { name: 'If-Range with the ETag → 206', headers: (v) => ({ range: 'bytes=0-9', 'if-range': v.etag }), status: 206, bytes: () => [0, 9], contentRange: (s) => `bytes 0-9/${s}` },
+  { name: 'If-Range weak ETag → whole file', headers: (v) => ({ range: 'bytes=0-9', 'if-range': `W/${v.etag}` }), status: 200, bytes: (s) => [0, s - 1] },
+  { name: 'If-Range other ETag → whole file', headers: () => ({ range: 'bytes=0-9', 'if-range': '"nope"' }), status: 200, bytes: (s) => [0, s - 1] },
+  { name: 'If-Range exact date → 206', headers: (v) => ({ range: 'bytes=0-9', 'if-range': v.lm }), status: 206, bytes: () => [0, 9], contentRange: (s) => `bytes 0-9/${s}` },
+  { name: 'If-Range other date → whole file', headers: (v) => ({ range: 'bytes=0-9', 'if-range': shift(v.lm, HOUR) }), status: 200, bytes: (s) => [0, s - 1] },
+  { name: 'If-Range without Range is ignored', headers: () => ({ 'if-range': '"nope"' }), status: 200, bytes: (s) => [0, s - 1] },
+  { name: 'HEAD', method: 'HEAD', headers: () => ({}), status: 200, bytes: () => 'none' },
+  { name: 'HEAD ignores Range', method: 'HEAD', headers: () => ({ range: 'bytes=0-1' }), status: 200, bytes: () => 'none' },
+  { name: 'HEAD with If-None-Match → 304', method: 'HEAD', headers: (v) => ({ 'if-none-match': v.etag }), status: 304, bytes: () => 'none' },
+];
+
+function assertMediaHeaders(r: RawResponse, what: string): void {
+  assert.equal(r.headers['access-control-allow-origin'], '*', `${what}: CORS`);
+  assert.equal(r.headers['access-control-expose-headers'], 'Content-Range, Content-Length, Accept-Ranges, ETag', `${what}: exposed headers`);
+  assert.equal(r.headers['x-content-type-options'], 'nosniff', what);
+  assert.equal(r.headers['vary'], undefined, `${what}: nothing varies by request`);
+}
+
+function parseMultipart(body: Buffer, contentType: string): Array<{ range: string; type: string; bytes: Buffer }> {
+  const boundary = /boundary=("?)([^";]+)\1/.exec(contentType)?.[2];
+  assert.ok(boundary, contentType);
+  const text = body.toString('latin1');
+  const parts = text.split(`--${boundary}`).slice(1, -1);
+  assert.ok(text.endsWith(`--${boundary}--\r\n`), 'closing delimiter');
+  return parts.map((p) => {
+    const [head, ...rest] = p.replace(/^\r\n/, '').split('\r\n\r\n');
+    const data = rest.join('\r\n\r\n').replace(/\r\n$/, '');
+    return { range: /Content-Range: (.*)/.exec(head)?.[1] ?? '', type: /Content-Type: (.*)/.exec(head)?.[1] ?? '', bytes: Buffer.from(data, 'latin1') };
+  });
+}
+
+async function runTable(t: TestOrigin, item: MediaItem, file: Buffer, label: string): Promise<void> {
+  const url = `${t.url}/media/${item.fileName}`;
+  const v = { etag: `"${item.sha256}"`, lm: formatHttpDate(Date.parse(item.createdAt)), size: item.byteSize };
+  assert.equal(file.length, item.byteSize);
+  for (const c of CASES) {
+    const what = `${label}: ${c.name}`;
+    const r = await request(url, { method: c.method, headers: c.headers(v) });
+    assert.equal(r.status, c.status, what);
+    assertMediaHeaders(r, what);
+    if ([200, 206, 304].includes(c.status)) {
+      assert.equal(r.headers['cache-control'], 'public, max-age=31536000, immutable', what);
+      assert.equal(r.headers.etag, v.etag, what);
+      assert.equal(r.headers['last-modified'], v.lm, what);
+    }
+    if (c.status === 200 || c.status === 206) assert.equal(r.headers['accept-ranges'], 'bytes', what);
+    if (c.status === 200) {
+      assert.equal(r.headers['content-type'], item.contentType, what);
+      assert.equal(r.headers['content-length'], String(item.byteSize), what);
+    }
+    const bytes = c.bytes?.(v.size);
+    if (bytes === 'none') assert.equal(r.body.length, 0, `${what}: no body`);
+    else if (bytes) assert.ok(r.body.equals(file.subarray(bytes[0], bytes[1] + 1)), `${what}: body bytes ${bytes}`);
+    if (c.contentRange) assert.equal(r.headers['content-range'], c.contentRange(v.size), what);
+    if (c.parts) {
+      assert.match(r.headers['content-type'] ?? '', /^multipart\/byteranges; boundary=/, what);
+      const parts = parseMultipart(r.body, r.headers['content-type'] as string);
+      assert.equal(Number(r.headers['content-length']), r.body.length, `${what}: exact Content-Length`);
+      assert.deepEqual(
+        parts.map((p) => [p.range, p.type, p.bytes.toString('hex')]),
+        c.parts(v.size).map(([a, b]) => [`bytes ${a}-${b}/${v.size}`, item.contentType, file.subarray(a, b + 1).toString('hex')]),
+        what,
+      );
+    }
+  }
+}
+
+test('the Range and precondition table, with bodies from memory, from positioned reads and from streams', async (t) => {
+  const big = path.join(os.tmpdir(), `mediacdn-origin-big-${process.pid}.wav`);
+  await writeFile(big, makeWav(3, { sampleRate: 22050, channels: 2 })); // ~260 KiB: more than one positioned read
+  t.after(() => unlink(big).catch(() => {}));
+  for (const [label, originOpts] of [
+    ['memory', {}],
+    ['disk', { memoryCacheBytes: 0 }],
+  ] as const) {
+    const o = await startTestOrigin({ origin: originOpts });
+    try {
+      const small = await o.add('tone-3s.mp3', { kind: 'song', title: 'Tone' });
+      await runTable(o, small, await readFile(path.join(o.tl.mediaDir, small.fileName)), `${label} mp3`);
+      const large = await o.addPath(big);
+      await runTable(o, large, await readFile(big), `${label} wav ${large.byteSize} B`);
+      const stats = o.origin.cacheStats();
+      if (label === 'memory') assert.ok(stats.memoryBytes >= small.byteSize, 'small file held in memory');
+      else assert.equal(stats.memoryBytes, 0);
+    } finally {
+      await o.close();
+    }
+  }
+});
+
+test('the fast paths answer exactly what the shared planner would', async (t) => {
+  const o = await startTestOrigin();
+  t.after(() => o.close());
+  const item = await o.add('tone-3s.ogg');
+  const url = `${o.url}/media/${item.fileName}`;
+  const rep = { size: item.byteSize, contentType: item.contentType, etag: `"${item.sha256}"`, lastModified: Date.parse(item.createdAt) };
+  const extra = { 'cache-control': 'public, max-age=31536000, immutable', 'x-content-type-options': 'nosniff', 'access-control-allow-origin': '*', 'access-control-expose-headers': 'Content-Range, Content-Length, Accept-Ranges, ETag' };
+  const strip = (h: RawResponse['headers']) => Object.fromEntries(Object.entries(h).filter(([k]) => !['date', 'connection', 'keep-alive'].includes(k)));
+  for (const [method, headers] of [['GET', {}], ['HEAD', {}], ['GET', { 'if-none-match': rep.etag }], ['HEAD', { 'if-none-match': rep.etag }]] as const) {
+    const plan = planResponse(method, headers, rep);
+    const r = await request(url, { method, headers });
+    assert.equal(r.status, plan.status);
+    assert.deepEqual(strip(r.headers), { ...plan.headers, ...extra }, `${method} ${JSON.stringify(headers)}`);
+  }
+});
+
+test('OPTIONS answers CORS preflights (Range included), other methods get 405 with Allow', async (t) => {
+  const o = await startTestOrigin();
+  t.after(() => o.close());
+  const item = await o.add('tone-3s.mp3');
+  const url = `${o.url}/media/${item.fileName}`;
+  const pre = await request(url, { method: 'OPTIONS', headers: { origin: 'https://player.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'range, if-none-match' } });
+  assert.equal(pre.status, 204);
+  assert.equal(pre.headers['access-control-allow-origin'], '*');
+  assert.match(pre.headers['access-control-allow-methods'] ?? '', /\bGET\b/);
+  for (const h of ['range', 'if-none-match', 'if-range']) assert.ok((pre.headers['access-control-allow-headers'] ?? '').toLowerCase().split(/,\s*/).includes(h), h);
+  assert.ok(Number(pre.headers['access-control-max-age']) > 0);
+  for (const method of ['POST', 'PUT', 'DELETE', 'PATCH']) {
+    const r = await request(url, { method, body: method === 'DELETE' ? undefined : 'x' });
+    assert.equal(r.status, 405, method);
+    assert.equal(r.headers.allow, 'GET, HEAD, OPTIONS', method);
+    assert.equal(r.headers['access-control-allow-origin'], '*');
+  }
+  // The same CORS headers whatever the request's Origin: a cache can hold one copy for everyone.
+  const a = await request(url, { headers: { origin: 'https://a.example' } });
+  const b = await request(url);
+  assert.equal(a.headers['access-control-allow-origin'], b.headers['access-control-allow-origin']);
+});
+
+test('names outside the library form are 404 without any lookup, whatever their encoding', async (t) => {
+  const o = await startTestOrigin();
+  t.after(() => o.close());
+  const item = await o.add('tone-3s.mp3');
+  const valid = item.fileName;
+  // A file in the media folder without a record, and the secrets next to it, must never be served.
+  await writeFile(path.join(o.tl.mediaDir, 'abcdefghijklmnopqrst.mp3'), 'unlisted');
+  o.origin.forgetMedia(valid);
+  const before = o.origin.cacheStats().entries;
+  const targets = [
+    '/media/../admin-token',
+    '/media/../../etc/passwd',
+    '/media/%2e%2e/admin-token',
+    '/media/%2E%2E%2Fadmin-token',
+    '/media/..%2fmediacdn.db',
+    '/media/..%5cmediacdn.db',
+    '/media/..\\mediacdn.db',
+    '/media/%00',
+    `/media/${valid}%00`,
+    `/media/${valid.replace('.', '%00.')}`,
+    `/media/${valid}/..`,
+    `/media/${valid}/`,
+    `/media/./${valid}`,
+    `/media//${valid}`,
+    `/media/%${valid.charCodeAt(0).toString(16)}${valid.slice(1)}`,
+    `/media/${valid.toUpperCase()}`,
+    `/media/${valid} `.replace(' ', '%20'),
+    `/media/${'a'.repeat(2000)}.mp3`,
+    `/media/${valid.slice(0, 20)}.mp3abcdef`,
+    '/media/%EF%BD%81bcdefghijklmnopqrst.mp3',
+    '/media/.tmp-1-abc',
+    '/media/',
+    '/media',
+  ];
+  for (const target of targets) {
+    const r = await rawRequest(o.url, target);
+    assert.ok(r.status === 404 || r.status === 400, `${target} → ${r.status}`);
+    assert.doesNotMatch(r.text, /unlisted|SQLite/, target);
+  }
+  assert.equal(o.origin.cacheStats().entries, before, 'no name outside the library form was looked up');
+  const unlisted = await rawRequest(o.url, '/media/abcdefghijklmnopqrst.mp3');
+  assert.equal(unlisted.status, 404, 'a file without a record is not served');
+  assert.equal((await rawRequest(o.url, `/media/${valid}?v=3`)).status, 200, 'a query string does not change the name');
+});
+
+test('missing media → 404 with a short public max-age; a record whose file is gone → 404 and a loud log line', async (t) => {
+  // The MP3 (12 KiB) is read from disk on demand, the OGG (7 KiB) is held in memory: both paths.
+  const o = await startTestOrigin({ origin: { notFoundMaxAge: 60, memoryCacheMaxFileBytes: 8000 } });
+  t.after(() => o.close());
+  const r = await request(`${o.url}/media/abcdefghijklmnopqrst.mp3`);
+  assert.equal(r.status, 404);
+  assert.equal(r.headers['cache-control'], 'public, max-age=60');
+  assert.equal(r.headers['access-control-allow-origin'], '*');
+  for (const file of ['tone-3s.mp3', 'tone-3s.ogg']) {
+    const item = await o.add(file);
+    await unlink(path.join(o.tl.mediaDir, item.fileName));
+    const gone = await request(`${o.url}/media/${item.fileName}`);
+    assert.equal(gone.status, 404, file);
+    const line = o.logs.find((l) => l.fileName === item.fileName && l.level === 50);
+    assert.ok(line, `an error line names ${item.fileName}`);
+    assert.match(String(line.msg), /MEDIA FILE BROKEN/);
+  }
+});
+
+test('a deletion by another process takes effect once the record trust period is over', async (t) => {
+  let clock = 1_000_000;
+  const o = await startTestOrigin({ now: () => clock, recordTtlMs: 5000 });
+  t.after(() => o.close());
+  const item = await o.add('loop.png');
+  const url = `${o.url}/media/${item.fileName}`;
+  assert.equal((await request(url)).status, 200);
+  // Deleted behind the origin's back (as `mediacdn rm` in another process would).
+  await o.tl.lib.db.kysely.deleteFrom('media').where('id', '=', item.id).execute();
+  await unlink(path.join(o.tl.mediaDir, item.fileName));
+  assert.equal((await request(url)).status, 200, 'still trusted within the period (served from memory)');
+  clock += 5000;
+  assert.equal((await request(url)).status, 404, 'checked again after the period');
+});
