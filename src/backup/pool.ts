@@ -53,13 +53,9 @@ export async function addToPool(repo: Repo, open: () => Readable, expected: Expe
   await fsp.mkdir(path.dirname(final), { recursive: true });
   const tmp = path.join(repo.poolDir, tempName('pool'));
   try {
-    const fh = await fsp.open(tmp, 'wx', 0o444);
-    try {
-      await copyVerified(open(), createWriteStream('', { fd: fh.fd, autoClose: false } as Parameters<typeof createWriteStream>[1]), expected, onBytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await copyVerified(open(), createWriteStream(tmp, { flags: 'wx', mode: 0o444 }), expected, onBytes);
+    const fh = await fsp.open(tmp, 'r');
+    await fh.sync().finally(() => fh.close());
     await fsp.rename(tmp, final);
     await fsyncDir(path.dirname(final));
   } catch (err) {

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { Config } from '../config/index.ts';
 import { EXIT, InputError } from '../errors.ts';
 import { createSnapshot, type CreateProgress } from '../backup/create.ts';
+import { BackupError } from '../backup/errors.ts';
 import { exportSnapshot } from '../backup/export.ts';
 import { pruneRepo } from '../backup/prune.ts';
 import { listSnapshots, openRepo, removeAbandonedTemps, resolveSnapshotId, type Repo } from '../backup/repo.ts';
@@ -116,7 +117,7 @@ export function registerBackup(program: Command, io: Io): void {
         for (const p of r.problems) io.out(`problem: ${p}`);
         io.out(`snapshot ${id}: ${r.ok ? 'OK' : 'FAILED'}: dump and export loaded, ${r.filesChecked} of ${r.filesTotal} media file(s) hashed, ${r.problems.length} problem(s)`);
       }
-      if (!r.ok) process.exitCode = EXIT.failure;
+      if (!r.ok) throw new BackupError('verify_failed', `snapshot ${id} failed verification with ${r.problems.length} problem(s)`);
     });
 
   backup
