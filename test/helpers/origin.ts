@@ -107,15 +107,12 @@ export function makeWav(seconds: number, opts: { sampleRate?: number; channels?:
   return buf;
 }
 
-/** A WAV file of exactly `bytes` bytes (>= 46): header plus silence. */
+/** A 44.1 kHz stereo WAV file of exactly `bytes` bytes (>= 46): header plus silence. */
 export function wavOfSize(bytes: number): Buffer {
   const dataBytes = (bytes - 44) & ~1;
   const buf = Buffer.alloc(bytes);
   makeWav(0).copy(buf, 0, 0, 44);
   buf.writeUInt32LE(bytes - 8, 4);
-  buf.writeUInt32LE(1, 24); // 1 Hz mono: the size is what matters here
-  buf.writeUInt32LE(2, 28);
-  buf.writeUInt16LE(1, 22);
   buf.writeUInt32LE(dataBytes, 40);
   return buf;
 }
