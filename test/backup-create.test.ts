@@ -4,15 +4,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { readdir, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createSnapshot } from '../src/backup/create.ts';
 import { listPool } from '../src/backup/pool.ts';
 import { listSnapshots } from '../src/backup/repo.ts';
 import { deleteMedia } from '../src/media/catalog.ts';
 import { ingest } from '../src/media/ingest.ts';
-import { FIXTURES, makeTestLibrary } from './helpers/library.ts';
-import { addFixtures, fakeClock, makeRepo } from './helpers/backup.ts';
+import { FIXTURES } from './helpers/library.ts';
+import { backupScene, fakeClock } from './helpers/backup.ts';
 
 async function poolFiles(repo: Parameters<typeof listPool>[0]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
@@ -22,13 +22,7 @@ async function poolFiles(repo: Parameters<typeof listPool>[0]): Promise<Map<stri
 
 test('a second snapshot copies no media; a new file is copied once', async (t) => {
   const clock = fakeClock();
-  const tl = await makeTestLibrary();
-  const r = await makeRepo();
-  t.after(async () => {
-    await tl.close();
-    await r.close();
-  });
-  const items = await addFixtures(tl.lib);
+  const { tl, r, items } = await backupScene(t);
   const total = items.reduce((s, i) => s + i.byteSize, 0);
 
   const first = await createSnapshot(tl.lib, r.repo, { toolVersion: 'test', now: clock.now });
@@ -59,13 +53,7 @@ test('a second snapshot copies no media; a new file is copied once', async (t) =
 });
 
 test('a media record deleted while the backup runs: the snapshot is retaken from a fresh database copy', async (t) => {
-  const tl = await makeTestLibrary();
-  const r = await makeRepo();
-  t.after(async () => {
-    await tl.close();
-    await r.close();
-  });
-  const items = await addFixtures(tl.lib);
+  const { tl, r, items } = await backupScene(t);
   const doomed = items[2];
   let deleted = false;
   const snap = await createSnapshot(tl.lib, r.repo, {
@@ -88,13 +76,7 @@ test('a media record deleted while the backup runs: the snapshot is retaken from
 });
 
 test('a file that stays missing fails the backup and writes no snapshot', async (t) => {
-  const tl = await makeTestLibrary();
-  const r = await makeRepo();
-  t.after(async () => {
-    await tl.close();
-    await r.close();
-  });
-  const items = await addFixtures(tl.lib);
+  const { tl, r, items } = await backupScene(t);
   await rm(path.join(tl.mediaDir, items[3].fileName));
   await assert.rejects(createSnapshot(tl.lib, r.repo, { toolVersion: 'test' }), (err: Error & { code?: string }) => {
     assert.equal(err.code, 'media_missing');
@@ -106,14 +88,7 @@ test('a file that stays missing fails the backup and writes no snapshot', async 
 });
 
 test('a corrupt media file fails the backup instead of pooling bad bytes', async (t) => {
-  const tl = await makeTestLibrary();
-  const r = await makeRepo();
-  t.after(async () => {
-    await tl.close();
-    await r.close();
-  });
-  const items = await addFixtures(tl.lib);
-  const { writeFile, readFile } = await import('node:fs/promises');
+  const { tl, r, items } = await backupScene(t);
   const file = path.join(tl.mediaDir, items[0].fileName);
   const bytes = await readFile(file);
   bytes[100] ^= 0xff;
@@ -124,13 +99,7 @@ test('a corrupt media file fails the backup instead of pooling bad bytes', async
 });
 
 test('a second snapshot in the same second is refused, the first is untouched', async (t) => {
-  const tl = await makeTestLibrary();
-  const r = await makeRepo();
-  t.after(async () => {
-    await tl.close();
-    await r.close();
-  });
-  await addFixtures(tl.lib);
+  const { tl, r } = await backupScene(t);
   const now = () => new Date('2026-01-05T00:00:00.100Z');
   const first = await createSnapshot(tl.lib, r.repo, { toolVersion: 'test', now });
   await assert.rejects(createSnapshot(tl.lib, r.repo, { toolVersion: 'test', now: () => new Date('2026-01-05T00:00:00.900Z') }), { code: 'snapshot_exists' });
@@ -140,13 +109,7 @@ test('a second snapshot in the same second is refused, the first is untouched', 
 });
 
 test('a create killed just before publishing leaves no complete-looking snapshot; list removes its temp', async (t) => {
-  const tl = await makeTestLibrary();
-  const r = await makeRepo();
-  t.after(async () => {
-    await tl.close();
-    await r.close();
-  });
-  await addFixtures(tl.lib);
+  const { tl, r } = await backupScene(t);
   const main = path.join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
   const env = { ...process.env, MEDIACDN_DATA: tl.dir, MEDIACDN_BACKUP_REPO: r.dir, MEDIACDN_BACKUP_TEST_HOLD: '1', DATABASE_URL: tl.testDb.url ?? '' };
   const child = spawn(process.execPath, [main, 'backup', 'create'], { env, stdio: ['ignore', 'pipe', 'pipe'] });

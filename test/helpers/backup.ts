@@ -14,7 +14,7 @@ import { createLocalStorage } from '../../src/storage/local-store.ts';
 import pg from 'pg';
 import { openRepo, type Repo } from '../../src/backup/repo.ts';
 import { splitPgUrl } from '../../src/backup/pg-target.ts';
-import { FIXTURES } from './library.ts';
+import { FIXTURES, makeTestLibrary, type TestLibrary } from './library.ts';
 
 /** A clock that only moves when told to. */
 export function fakeClock(start = '2026-01-01T04:15:00.000Z'): { now: () => Date; advance(ms: number): void; set(iso: string): void } {
@@ -81,4 +81,39 @@ export async function wipeDatabase(target: DatabaseTarget): Promise<void> {
   } finally {
     await c.end();
   }
+}
+
+/** A test library filled with the fixtures and an empty repository, both closed when the test ends. */
+export async function backupScene(t: { after(fn: () => Promise<void>): void }, opts: { now?: () => Date } = {}): Promise<{ tl: TestLibrary; r: Awaited<ReturnType<typeof makeRepo>>; items: MediaItem[] }> {
+  const tl = await makeTestLibrary({ now: opts.now });
+  const r = await makeRepo();
+  t.after(async () => {
+    await tl.close();
+    await r.close();
+  });
+  return { tl, r, items: await addFixtures(tl.lib) };
+}
+
+/** A short valid WAV (8-bit mono PCM) whose samples depend on `seed`: unique media without fixtures. */
+export function makeWav(seed: number, samples = 800): Buffer {
+  const h = Buffer.alloc(44);
+  h.write('RIFF', 0, 'ascii');
+  h.writeUInt32LE(36 + samples, 4);
+  h.write('WAVEfmt ', 8, 'ascii');
+  h.writeUInt32LE(16, 16);
+  h.writeUInt16LE(1, 20); // PCM
+  h.writeUInt16LE(1, 22); // mono
+  h.writeUInt32LE(8000, 24);
+  h.writeUInt32LE(8000, 28);
+  h.writeUInt16LE(1, 32);
+  h.writeUInt16LE(8, 34);
+  h.write('data', 36, 'ascii');
+  h.writeUInt32LE(samples, 40);
+  const data = Buffer.alloc(samples);
+  let x = seed * 2654435761 + 1;
+  for (let i = 0; i < samples; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    data[i] = x >>> 24;
+  }
+  return Buffer.concat([h, data]);
 }
