@@ -1,0 +1,71 @@
+// Debian's nginx as a bench baseline, started on loopback from a generated config in a temp folder.
+// One worker, sendfile on, tcp_nopush OFF (with it on, responses whose body does not start on a page
+// boundary stall 40 ms each on this kernel, see BENCH.md), open_file_cache, no access log.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { freePort, stopProcess } from './proc.ts';
+
+export type NginxServer = { url: string; port: number; pid: number; stop(): Promise<void> };
+
+/** A complete nginx.conf; `http` is extra http-level directives, `server` the server block body. */
+export function nginxConf(o: { dir: string; port: number; http?: string; server: string }): string {
+  const t = (n: string) => path.join(o.dir, n);
+  return `${process.getuid?.() === 0 ? 'user root;\n' : ''}worker_processes 1;
+daemon off;
+master_process on;
+pid ${t('nginx.pid')};
+error_log ${t('error.log')} warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush off;
+  tcp_nodelay on;
+  keepalive_requests 1000000;
+  keepalive_timeout 65;
+  open_file_cache max=1000 inactive=60s;
+  open_file_cache_valid 60s;
+  client_body_temp_path ${t('client_temp')};
+  proxy_temp_path ${t('proxy_temp')};
+  fastcgi_temp_path ${t('fastcgi_temp')};
+  uwsgi_temp_path ${t('uwsgi_temp')};
+  scgi_temp_path ${t('scgi_temp')};
+  types { audio/wav wav; audio/mpeg mp3; audio/ogg ogg; image/png png; }
+  default_type application/octet-stream;
+${o.http ?? ''}
+  server {
+    listen 127.0.0.1:${o.port};
+${o.server}
+  }
+}
+`;
+}
+
+export async function startNginx(dir: string, makeConf: (port: number) => string): Promise<NginxServer> {
+  await mkdir(dir, { recursive: true });
+  const port = await freePort();
+  const conf = path.join(dir, 'nginx.conf');
+  await writeFile(conf, makeConf(port));
+  const child = spawn('nginx', ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d) => (out += d));
+  child.stderr?.on('data', (d) => (out += d));
+  // nginx prints nothing when it is up: wait until the port answers.
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}: ${out}`);
+    if (await fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false)) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`nginx did not start: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { url: `http://127.0.0.1:${port}`, port, pid: child.pid as number, stop: () => stopProcess(child, 'SIGQUIT') };
+}
+
+/** nginx serving `root` at /media/ (static files, as the origin would). */
+export function startNginxStatic(dir: string, root: string): Promise<NginxServer> {
+  return startNginx(dir, (port) => nginxConf({ dir, port, server: `    location /media/ { alias ${root}/; etag on; }` }));
+}
