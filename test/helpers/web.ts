@@ -1,0 +1,105 @@
+// A real origin with the web routes mounted, for the browser tests of the listener page and the
+// dashboard: a throw-away library whose MEDIA_URL is the origin's own /media/, demo media, a browser.
+import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { loadConfig } from '../../src/config/index.ts';
+import { ingest } from '../../src/media/ingest.ts';
+import type { Library, MediaItem, Metadata } from '../../src/media/library.ts';
+import { startOrigin, type RunningOrigin } from '../../src/origin/server.ts';
+import { createWebRoutes, PLAYLIST_PATH } from '../../src/web/routes.ts';
+import { FIXTURES, makeTestLibrary, type TestLibrary } from './library.ts';
+
+export const WEB_TOKEN = 'web-test-admin-token-0123456789';
+
+export type WebOrigin = {
+  url: string;
+  origin: RunningOrigin;
+  library: Library;
+  tl: TestLibrary;
+  add(file: string, metadata?: Metadata): Promise<MediaItem>;
+  close(): Promise<void>;
+};
+
+export type WebOriginOptions = {
+  /** Answers GET /api/edge-stats (admin) until the origin provides it; absent: the origin's 404. */
+  edgeStats?: () => unknown;
+  /** Answers GET /api/backups (admin) until the origin provides it; absent: the origin's 404. */
+  backups?: () => unknown;
+};
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+export async function startWebOrigin(opts: WebOriginOptions = {}): Promise<WebOrigin> {
+  const tl = await makeTestLibrary();
+  // MEDIA_URL is the origin's own /media/, known only once it listens on its port 0: read at use.
+  let mediaUrl = 'http://127.0.0.1/media/';
+  const library: Library = Object.freeze({
+    db: tl.lib.db,
+    storage: tl.lib.storage,
+    keySource: tl.lib.keySource,
+    now: tl.lib.now,
+    get mediaUrl() {
+      return mediaUrl;
+    },
+  });
+  const config = loadConfig({
+    cwd: tl.dir,
+    env: { MEDIACDN_DATA: tl.dir, MEDIACDN_TOKEN: WEB_TOKEN, ...(tl.testDb.url ? { DATABASE_URL: tl.testDb.url } : {}) },
+    flags: { logLevel: 'warn', origin: { host: '127.0.0.1', port: 0, shutdownGraceMs: 2000, workers: 1 } },
+  });
+  const web = createWebRoutes({ library });
+  const origin = await startOrigin({ config, library, logger: pino({ level: 'warn' }), extraRoutes: web });
+  mediaUrl = `${origin.url}/media/`;
+
+  // The origin sends every /api/ path to its admin API, so the public playlist (and, until the origin
+  // relays them, the edge statistics and the backups list) are put in front of its request listener.
+  const [originListener] = origin.server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
+  origin.server.removeAllListeners('request');
+  origin.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const pathname = (req.url ?? '').split('?')[0];
+    const adminOnly = pathname === '/api/edge-stats' ? opts.edgeStats : pathname === '/api/backups' ? opts.backups : undefined;
+    if (pathname === PLAYLIST_PATH) {
+      Promise.resolve(web(req, res)).catch((err: Error) => sendJson(res, 500, { code: 'internal_error', message: err.message }));
+    } else if (adminOnly !== undefined) {
+      if (req.headers.authorization !== `Bearer ${WEB_TOKEN}`) sendJson(res, 401, { code: 'unauthorized', message: 'a valid admin token is required' });
+      else sendJson(res, 200, adminOnly());
+    } else {
+      originListener(req, res);
+    }
+  });
+
+  return {
+    url: origin.url,
+    origin,
+    library,
+    tl,
+    add: (file, metadata) => ingest(library, { source: createReadStream(path.join(FIXTURES, file)), originalName: file, metadata }),
+    close: async () => {
+      await origin.close();
+      await tl.close();
+    },
+  };
+}
+
+/** $SCREENSHOT_DIR when set, else a fresh folder under the system's temp dir. */
+export async function screenshotDir(): Promise<string> {
+  const dir = process.env.SCREENSHOT_DIR;
+  if (dir !== undefined && dir !== '') {
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+  return mkdtemp(path.join(os.tmpdir(), 'mediacdn-screenshots-'));
+}
+
+export const VIEWPORTS = {
+  phone: { width: 390, height: 844 },
+  desktop: { width: 1366, height: 900 },
+} as const;
