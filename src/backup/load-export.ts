@@ -6,7 +6,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { sql, type Kysely } from 'kysely';
 import { Migrator } from 'kysely/migration';
-import { migrate, type Db } from '../db/connect.ts';
+import type { Db } from '../db/connect.ts';
 import { migrations, StaticMigrationProvider } from '../db/migrations.ts';
 import { TABLES } from '../db/schema.ts';
 import { BackupError } from './errors.ts';
@@ -14,9 +14,20 @@ import type { Manifest } from './manifest.ts';
 
 const BATCH = 500;
 
+/**
+ * Tables of the database the connection works in. Not Kysely's introspection: on PostgreSQL that lists
+ * every schema, and a table of the same name in another schema must not count.
+ */
+export async function existingTables(db: Db): Promise<Set<string>> {
+  const r =
+    db.dialect === 'postgres'
+      ? await sql<{ name: string }>`select table_name as name from information_schema.tables where table_schema = current_schema()`.execute(db.kysely)
+      : await sql<{ name: string }>`select name from sqlite_master where type = 'table'`.execute(db.kysely);
+  return new Set(r.rows.map((row) => row.name));
+}
+
 async function currentVersion(db: Db): Promise<string> {
-  const tables = await db.kysely.introspection.getTables({ withInternalKyselyTables: true });
-  if (!tables.some((t) => t.name === 'kysely_migration')) return '';
+  if (!(await existingTables(db)).has('kysely_migration')) return '';
   const r = await sql<{ name: string }>`select name from kysely_migration order by name desc limit 1`.execute(db.kysely);
   return r.rows[0]?.name ?? '';
 }
@@ -30,8 +41,25 @@ async function migrateToSnapshot(db: Db, manifest: Manifest): Promise<void> {
   const have = await currentVersion(db);
   if (have > wanted) throw new BackupError('restore_failed', `the target database is at schema ${have}, newer than the snapshot's ${wanted}: restore into a fresh database`);
   if (have === wanted) return;
-  const r = await new Migrator({ db: db.kysely, provider: new StaticMigrationProvider(db.dialect) }).migrateTo(wanted);
+  const r = await (await migratorFor(db)).migrateTo(wanted);
   if (r.error !== undefined) throw new BackupError('restore_failed', `migrating the target to ${wanted} failed: ${(r.error as Error).message}`, { cause: r.error });
+}
+
+/**
+ * A Migrator bound to the connection's own schema: Kysely otherwise looks for its migration tables in
+ * every schema, and a restore next to another library in the same PostgreSQL database would find theirs.
+ */
+async function migratorFor(db: Db): Promise<Migrator> {
+  const provider = new StaticMigrationProvider(db.dialect);
+  if (db.dialect !== 'postgres') return new Migrator({ db: db.kysely, provider });
+  const schema = (await sql<{ s: string }>`select current_schema() as s`.execute(db.kysely)).rows[0]?.s;
+  if (!schema) throw new BackupError('restore_failed', 'the target PostgreSQL connection has no current schema (does the search_path schema exist?)');
+  return new Migrator({ db: db.kysely, provider, migrationTableSchema: schema });
+}
+
+async function migrateToLatest(db: Db): Promise<void> {
+  const r = await (await migratorFor(db)).migrateToLatest();
+  if (r.error !== undefined) throw new BackupError('restore_failed', `migrating the restored database failed: ${(r.error as Error).message}`, { cause: r.error });
 }
 
 export async function* readNdjson(file: string): AsyncIterable<Record<string, unknown>> {
@@ -79,7 +107,7 @@ export async function loadExport(db: Db, snapshotDir: string, manifest: Manifest
       await setSequence(k, db.dialect, table, Math.max(maxId, manifest.export.sequences[table] ?? 0));
     }
   });
-  await migrate(db);
+  await migrateToLatest(db);
   return loaded;
 }
 

@@ -11,7 +11,7 @@ import { createLibrary } from '../media/library.ts';
 import { createLocalStorage } from '../storage/local-store.ts';
 import type { MediaStorage } from '../storage/store.ts';
 import { BackupError } from './errors.ts';
-import { loadExport } from './load-export.ts';
+import { existingTables, loadExport } from './load-export.ts';
 import { copyVerified, hashFile } from './pool.ts';
 import { poolPath, readManifest, snapshotDir, type Repo } from './repo.ts';
 
@@ -76,7 +76,7 @@ export async function restoreSnapshot(repo: Repo, id: string, target: RestoreTar
 /** What makes a target non-empty: rows in a library table, media files (or temp files) in the folder. */
 async function describeTarget(db: Db, storage: MediaStorage): Promise<string[]> {
   const found: string[] = [];
-  const existing = new Set((await db.kysely.introspection.getTables()).map((t) => t.name));
+  const existing = await existingTables(db);
   for (const t of TABLES) {
     if (!existing.has(t)) continue;
     const n = Number((await sql<{ n: number }>`select count(*) as n from ${sql.table(t)}`.execute(db.kysely)).rows[0].n);
@@ -90,7 +90,7 @@ async function describeTarget(db: Db, storage: MediaStorage): Promise<string[]> 
 }
 
 async function emptyTarget(db: Db, storage: MediaStorage): Promise<void> {
-  const existing = new Set((await db.kysely.introspection.getTables()).map((t) => t.name));
+  const existing = await existingTables(db);
   await db.kysely.transaction().execute(async (trx) => {
     for (const t of [...TABLES].reverse()) if (existing.has(t)) await sql`delete from ${sql.table(t)}`.execute(trx);
   });
