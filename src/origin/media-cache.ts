@@ -23,6 +23,14 @@ export type CachedMedia = {
   body: Buffer | undefined;
   /** Read-only descriptor for positioned reads of files not held in memory. */
   fd: number | undefined;
+  /**
+   * Hot 64 KiB blocks of a file not held whole (by block index, oldest first), up to
+   * memoryCacheMaxFileBytes per file and within the shared memory budget: players and edges ask for
+   * the same slices of a popular long file again and again, and a positioned read costs a thread-pool
+   * round trip that a memory copy does not.
+   */
+  blocks: Map<number, Buffer>;
+  blockBytes: number;
   /** Reads in progress on fd; the descriptor is closed only once this is 0 and the entry is gone. */
   refs: number;
   evicted: boolean;
@@ -64,6 +72,7 @@ export type MediaCache = {
 };
 
 export const DEFAULT_RECORD_TTL_MS = 5_000;
+export const BLOCK_SIZE = 64 * 1024;
 
 type Slot = { entry: CachedMedia | null; checkedAt: number };
 
@@ -93,7 +102,19 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
     e.evicted = true;
     if (e.body) memoryBytes -= e.body.length;
     e.body = undefined;
+    memoryBytes -= e.blockBytes;
+    e.blocks.clear();
+    e.blockBytes = 0;
     release(e);
+  }
+
+  /** Evicts least recently used entries (never `keep`) until both bounds hold. */
+  function enforceBounds(keep: string): void {
+    for (const [k, s] of slots) {
+      if (slots.size <= maxEntries && memoryBytes <= o.memoryCacheBytes) break;
+      if (k === keep) continue;
+      drop(k, s);
+    }
   }
 
   function insert(name: string, slot: Slot): void {
@@ -101,11 +122,73 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
     if (old && old.entry !== slot.entry) drop(name, old);
     slots.set(name, slot);
     if (slot.entry?.body) memoryBytes += slot.entry.body.length;
-    for (const [k, s] of slots) {
-      if (slots.size <= maxEntries && memoryBytes <= o.memoryCacheBytes) break;
-      if (k === name) continue;
-      drop(k, s);
+    enforceBounds(name);
+  }
+
+  function positionedRead(entry: CachedMedia, start: number, len: number, cb: (err: Error | null, buf?: Buffer) => void): void {
+    const fd = entry.fd;
+    if (fd === undefined) {
+      cb(new Error(`no open file for ${entry.fileName}`));
+      return;
     }
+    const buf = Buffer.allocUnsafe(len);
+    entry.refs++;
+    read(fd, buf, 0, len, start, (err, n) => {
+      entry.refs--;
+      release(entry);
+      if (err) cb(err);
+      else if (n !== len) cb(new Error(`short read of ${entry.fileName}: ${n} of ${len} bytes at ${start}`));
+      else cb(null, buf);
+    });
+  }
+
+  function keepBlock(entry: CachedMedia, index: number, buf: Buffer): void {
+    if (entry.evicted || entry.blocks.has(index) || buf.length > o.memoryCacheMaxFileBytes) return;
+    for (const [i, b] of entry.blocks) {
+      if (entry.blockBytes + buf.length <= o.memoryCacheMaxFileBytes) break;
+      entry.blocks.delete(i);
+      entry.blockBytes -= b.length;
+      memoryBytes -= b.length;
+    }
+    entry.blocks.set(index, buf);
+    entry.blockBytes += buf.length;
+    memoryBytes += buf.length;
+    enforceBounds(entry.fileName);
+  }
+
+  function readBlocks(entry: CachedMedia, start: number, end: number, cb: (err: Error | null, buf?: Buffer) => void): void {
+    const first = Math.floor(start / BLOCK_SIZE);
+    const last = Math.floor(end / BLOCK_SIZE);
+    const parts: Buffer[] = new Array(last - first + 1);
+    let pending = 0;
+    let failed = false;
+    const finish = () => {
+      const whole = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+      const off = start - first * BLOCK_SIZE;
+      const len = end - start + 1;
+      cb(null, off === 0 && whole.length === len ? whole : whole.subarray(off, off + len));
+    };
+    for (let i = first; i <= last; i++) {
+      const cached = entry.blocks.get(i);
+      if (cached !== undefined) {
+        parts[i - first] = cached;
+        continue;
+      }
+      pending++;
+      const at = i * BLOCK_SIZE;
+      positionedRead(entry, at, Math.min(BLOCK_SIZE, entry.rep.size - at), (err, buf) => {
+        if (failed) return;
+        if (err) {
+          failed = true;
+          cb(err);
+          return;
+        }
+        keepBlock(entry, i, buf as Buffer);
+        parts[i - first] = buf as Buffer;
+        if (--pending === 0) finish();
+      });
+    }
+    if (pending === 0) finish();
   }
 
   async function lookup(name: string): Promise<CachedMedia | null> {
@@ -148,6 +231,8 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
       headers200: ['accept-ranges', 'bytes', 'content-type', item.contentType, 'content-length', String(item.byteSize), ...validators],
       headers304: validators,
       body: undefined,
+      blocks: new Map(),
+      blockBytes: 0,
       fd: undefined,
       refs: 0,
       evicted: false,
@@ -202,21 +287,8 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
       if (slot) drop(name, slot);
     },
     readRange(entry, start, end, cb) {
-      const fd = entry.fd;
-      if (fd === undefined) {
-        cb(new Error(`no open file for ${entry.fileName}`));
-        return;
-      }
-      const len = end - start + 1;
-      const buf = Buffer.allocUnsafe(len);
-      entry.refs++;
-      read(fd, buf, 0, len, start, (err, n) => {
-        entry.refs--;
-        release(entry);
-        if (err) cb(err);
-        else if (n !== len) cb(new Error(`short read of ${entry.fileName}: ${n} of ${len} bytes at ${start}`));
-        else cb(null, buf);
-      });
+      if (o.memoryCacheMaxFileBytes >= BLOCK_SIZE && o.memoryCacheBytes >= BLOCK_SIZE) readBlocks(entry, start, end, cb);
+      else positionedRead(entry, start, end - start + 1, cb);
     },
     stats: () => ({ entries: slots.size, memoryBytes, openFiles }),
     close() {
