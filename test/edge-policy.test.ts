@@ -214,10 +214,10 @@ describe('edge: caching policy', () => {
     assert.equal(h.origin.count('/sie'), 2);
   });
 
-  it('passes a 5xx on when stale-if-error does not allow the stale copy', async () => {
+  it('passes a 5xx on when stale-if-error does not allow the stale copy (must-revalidate beats the default window)', async () => {
     let fail = false;
     h.origin.route('/nosie', (_req, res) => {
-      res.writeHead(fail ? 503 : 200, { 'cache-control': 'max-age=10', etag: '"n"' });
+      res.writeHead(fail ? 503 : 200, { 'cache-control': 'max-age=10, must-revalidate', etag: '"n"' });
       res.end(fail ? 'down' : 'good');
     });
     await h.get('/nosie');

@@ -1,12 +1,37 @@
-// The `edge` section of the configuration: listener, cache sizes, origin timeouts and pull zones.
-// The config loader validates it (naming option paths in errors); `parseZoneFlag` reads `--zone h=url`.
+// The `edge` section of the configuration: listener, cache sizes, origin timeouts, outage behaviour,
+// limits, statistics and pull zones. The config loader validates it (naming option paths in errors);
+// `parseZoneFlag` reads `--zone h=url`.
 import { z } from 'zod';
+import { parseCidr } from '../edge/ip-match.ts';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
 
 const bytes = z.number().int().min(0);
 const millis = z.number().int().positive();
+const seconds = z.number().int().min(0);
+
+/** IPv4 / IPv6 addresses and CIDR blocks (block lists, trusted proxies). */
+const ipList = z.array(
+  z.string().refine((s) => parseCidr(s) !== undefined, { message: 'must be an IPv4/IPv6 address or CIDR block such as 203.0.113.0/24 or 2001:db8::/32' }),
+);
+
+/** Token bucket per client IP: a sustained rate and a burst. */
+const rateLimitSchema = z
+  .object({
+    requestsPerSecond: z.number().positive(),
+    /** Requests allowed at once after a quiet period; default: one second's worth (at least 1). */
+    burst: z.number().int().min(1).optional(),
+  })
+  .strict();
+
+/**
+ * How the query string takes part in the cache key (and in the upstream request):
+ * keep = as sent; ignore = dropped (one object per path); sort = parameters sorted by name, so
+ * `?b=1&a=2` and `?a=2&b=1` are one object.
+ */
+export const QUERY_STRING_MODES = ['keep', 'ignore', 'sort'] as const;
+export type QueryStringMode = (typeof QUERY_STRING_MODES)[number];
 
 /** A DNS host name as the Host header carries it, lower-cased; no port, no trailing dot. */
 const zoneHost = z
@@ -42,7 +67,15 @@ export const zoneSchema = z
     /** The CDN host name clients use (the Host header selects the zone). */
     host: zoneHost,
     /** Where misses go: scheme, host, port and an optional path prefix. */
-    origin: originUrl,
+    origin: originUrl.optional(),
+    /**
+     * An upstream edge (shield) to fetch from instead of the origin, e.g. http://shield.internal:8080.
+     * The request carries Host = this zone's host, so the shield must serve the same zone. Purges sent
+     * to this edge are forwarded to the shield first.
+     */
+    shield: originUrl.optional(),
+    /** The shield's control listener for forwarded purges, when it runs one (edge.adminPort); default the shield URL. */
+    shieldAdmin: originUrl.optional(),
     /** Host header sent to the origin; default: the origin URL's host. (A shield edge wants the zone host.) */
     originHost: z.string().min(1).optional(),
     connectTimeoutMs: millis.optional(),
@@ -58,8 +91,28 @@ export const zoneSchema = z
      */
     heuristicFraction: z.number().min(0).max(1).default(0.1),
     heuristicMaxSeconds: z.number().int().min(0).default(86_400),
+    /** Origin retries for idempotent requests (connection errors, 502/503/504); default the edge-wide one. */
+    retries: z.number().int().min(0).max(10).optional(),
+    /** Stale-if-error window when the origin sent none; default the edge-wide one. 0 disables it. */
+    staleIfErrorSeconds: seconds.optional(),
+    /** Stale-while-revalidate window when the origin sent none; default the edge-wide one (0 = only when sent). */
+    staleWhileRevalidateSeconds: seconds.optional(),
+    /** Replaces the origin's Cache-Control / CDN-Cache-Control / Expires for the edge: store for this long. */
+    edgeTtlSeconds: seconds.optional(),
+    /** Replaces the Cache-Control sent to clients on cached responses with `public, max-age=<n>`. */
+    browserTtlSeconds: seconds.optional(),
+    queryString: z.enum(QUERY_STRING_MODES).default('keep'),
+    /** CORS: allowed Origins (['*'] for any); empty = no CORS headers added. */
+    corsOrigins: z.array(z.string().min(1)).default([]),
+    /** Access-Control-Max-Age of preflight answers. */
+    corsMaxAgeSeconds: seconds.default(86_400),
+    /** Per client IP; absent = unlimited. */
+    rateLimit: rateLimitSchema.optional(),
+    /** Clients refused with 403 in this zone (in addition to edge.blockList). */
+    blockList: ipList.default([]),
   })
-  .strict();
+  .strict()
+  .refine((z) => z.origin !== undefined || z.shield !== undefined, { message: 'a zone needs an origin or a shield', path: ['origin'] });
 
 export const edgeConfigSchema = z
   .object({
@@ -82,6 +135,28 @@ export const edgeConfigSchema = z
     coalesceTimeoutMs: millis.default(60_000),
     /** Idle keep-alive connections kept per origin. */
     originConnections: z.number().int().positive().default(64),
+    /** Retries of idempotent origin requests on connection errors and 502/503/504 (per zone: zones[].retries). */
+    retries: z.number().int().min(0).max(10).default(2),
+    /** Backoff before retry n (from 0): min(max, base * 2^n), scaled by a random factor in [0.5, 1). */
+    retryBaseDelayMs: z.number().int().min(0).default(100),
+    retryMaxDelayMs: z.number().int().min(0).default(2_000),
+    /** Serve a stored response this long past its freshness when the origin fails (5xx, timeout, refused, reset). */
+    staleIfErrorSeconds: seconds.default(86_400),
+    /** Serve stale while one background refresh runs, this long past freshness, even without the directive. */
+    staleWhileRevalidateSeconds: seconds.default(0),
+    /** Clients refused with 403 on every zone and on the control endpoints. */
+    blockList: ipList.default([]),
+    /** Proxies whose X-Forwarded-For is believed (e.g. a load balancer, edges in front of a shield). */
+    trustedProxies: ipList.default([]),
+    /** Requests in flight per client IP (429 beyond); 0 = unlimited. */
+    maxConnectionsPerIp: z.number().int().min(0).default(0),
+    /** Control endpoints (/_mediacdn/purge, stats, metrics) on their own listener instead of every host. */
+    adminPort: z.number().int().min(0).max(65535).optional(),
+    adminHost: z.string().min(1).default('127.0.0.1'),
+    /** How often statistics are written to <dataDir>/cache/stats.json. */
+    statsIntervalMs: millis.default(60_000),
+    /** Opt-in access log (client IPs truncated): a file path, or '-' for stdout. */
+    accessLog: z.string().min(1).optional(),
     zones: z.array(zoneSchema).default([]),
   })
   .strict()
@@ -116,7 +191,7 @@ export function parseZoneFlag(flag: string): { host: string; origin: string } {
   if (eq <= 0 || eq === flag.length - 1) {
     throw new ZoneFlagError(`expected <hostname>=<origin-url>, got ${JSON.stringify(flag)}`);
   }
-  const parsed = zoneSchema.pick({ host: true, origin: true }).safeParse({
+  const parsed = z.object({ host: zoneHost, origin: originUrl }).safeParse({
     host: flag.slice(0, eq).trim(),
     origin: flag.slice(eq + 1).trim(),
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { cacheKey, methodClass, parseCacheKey, primaryOfVariant, variantKey } from './cache-key.ts';
+import { cacheKey, methodClass, normaliseTarget, parseCacheKey, primaryOfVariant, variantKey } from './cache-key.ts';
 
 describe('cache key', () => {
   const rows: { name: string; a: [string, string]; b: [string, string]; same: boolean }[] = [
@@ -37,4 +37,24 @@ describe('cache key', () => {
     assert.equal(methodClass('POST'), undefined);
     assert.equal(methodClass('get'), undefined);
   });
+});
+
+describe('query string handling (zone option queryString)', () => {
+  const rows: [mode: 'keep' | 'ignore' | 'sort', input: string, expected: string][] = [
+    ['keep', '/a?b=1&a=2', '/a?b=1&a=2'],
+    ['keep', '/a', '/a'],
+    ['ignore', '/a?b=1&a=2', '/a'],
+    ['ignore', '/a?', '/a'],
+    ['ignore', '/a', '/a'],
+    ['sort', '/a?b=1&a=2', '/a?a=2&b=1'],
+    ['sort', '/a?a=2&b=1', '/a?a=2&b=1'],
+    ['sort', '/a?x=2&x=1&a', '/a?a&x=2&x=1'],
+    ['sort', '/a?&&b=1&', '/a?b=1'],
+    ['sort', '/a?', '/a'],
+    ['sort', '/a?q=%20&p=a+b', '/a?p=a+b&q=%20'],
+    ['sort', '/a?B=1&a=1', '/a?B=1&a=1'],
+  ];
+  for (const [mode, input, expected] of rows) {
+    it(`${mode}: ${input} → ${expected}`, () => assert.equal(normaliseTarget(input, mode), expected));
+  }
 });

@@ -58,3 +58,24 @@ export function primaryOfVariant(key: string): string | undefined {
 export function methodClass(method: string): MethodClass | undefined {
   return method === 'GET' || method === 'HEAD' ? 'GET' : undefined;
 }
+
+/**
+ * A zone's query string handling applied to a request target (used for the key AND the upstream
+ * request, so a stored object is what its key says). `sort` orders `name=value` pieces by name (stable,
+ * by the raw bytes, encodings untouched) and drops empty pieces; `ignore` drops the query.
+ */
+export function normaliseTarget(target: string, mode: 'keep' | 'ignore' | 'sort'): string {
+  if (mode === 'keep') return target;
+  const q = target.indexOf('?');
+  if (q < 0) return target;
+  const path = target.slice(0, q);
+  if (mode === 'ignore') return path;
+  const pieces = target.slice(q + 1).split('&').filter((p) => p !== '');
+  if (pieces.length === 0) return path;
+  const name = (p: string) => {
+    const eq = p.indexOf('=');
+    return eq < 0 ? p : p.slice(0, eq);
+  };
+  const sorted = pieces.map((p, i) => ({ p, n: name(p), i })).sort((a, b) => (a.n < b.n ? -1 : a.n > b.n ? 1 : a.i - b.i));
+  return `${path}?${sorted.map((x) => x.p).join('&')}`;
+}

@@ -53,3 +53,52 @@ export class NotCachedError extends MediaCdnError {
     super('edge_not_cached', 'Not in the cache (only-if-cached).', { status: 504 });
   }
 }
+
+/** An edge refusal that carries response fields of its own (Retry-After, WWW-Authenticate). */
+export class EdgeRefusal extends MediaCdnError {
+  readonly headers: Readonly<Record<string, string>>;
+  constructor(code: string, message: string, status: number, headers: Record<string, string> = {}) {
+    super(code, message, { status });
+    this.headers = headers;
+  }
+}
+
+/** The client address is on a block list (edge-wide or the zone's). */
+export class BlockedClientError extends EdgeRefusal {
+  constructor() {
+    super('edge_client_blocked', 'Requests from this address are not accepted.', 403);
+  }
+}
+
+/** RFC 6585 §4: "The 429 status code indicates that the user has sent too many requests in a given amount of time". */
+export class RateLimitedError extends EdgeRefusal {
+  constructor(retryAfterSeconds: number, what: string) {
+    super('edge_rate_limited', `Too many ${what} from this address; retry in ${retryAfterSeconds} s.`, 429, { 'retry-after': String(retryAfterSeconds) });
+  }
+}
+
+/** Control endpoints: missing or wrong bearer token. RFC 6750 §3 asks for WWW-Authenticate: Bearer. */
+export class AdminAuthError extends EdgeRefusal {
+  constructor(configured: boolean) {
+    super(
+      configured ? 'edge_unauthorized' : 'edge_admin_disabled',
+      configured ? 'This endpoint needs the admin token (Authorization: Bearer <token>).' : 'Control endpoints are disabled: the edge has no admin token.',
+      configured ? 401 : 403,
+      configured ? { 'www-authenticate': 'Bearer realm="mediacdn"' } : {},
+    );
+  }
+}
+
+/** A control request the edge cannot act on (bad purge body, unknown endpoint or method). */
+export class ControlRequestError extends EdgeRefusal {
+  constructor(message: string, status = 400, headers: Record<string, string> = {}) {
+    super(status === 404 ? 'edge_control_not_found' : status === 405 ? 'edge_method_not_allowed' : 'edge_bad_control_request', message, status, headers);
+  }
+}
+
+/** A forwarded purge did not reach the shield: this edge keeps its copies so it does not refill stale ones. */
+export class ShieldPurgeError extends MediaCdnError {
+  constructor(shield: string, detail: string, cause?: unknown) {
+    super('edge_shield_purge_failed', `Purge not applied: the shield ${shield} did not confirm it (${detail}).`, { status: 502, cause });
+  }
+}

@@ -9,7 +9,9 @@ import {
   responsePolicy,
   reuseDecision,
   staleOnErrorAllowed,
+  staleWhileRevalidateAllowed,
   storability,
+  withEdgeTtl,
 } from './freshness.ts';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);
@@ -123,7 +125,9 @@ describe('stale on error (RFC 5861 §4, RFC 9111 §4.2.4)', () => {
     { cite: 'RFC 5861 §4 stale-if-error overrides must-revalidate', res: { 'cache-control': 'max-age=10, must-revalidate, stale-if-error=100' }, age: 50, def: 0, expect: true },
     { cite: '§4.2.4 zone default never overrides must-revalidate', res: { 'cache-control': 'max-age=10, must-revalidate' }, age: 50, def: 86_400, expect: false },
     { cite: '§4.2.4 zone default window applies otherwise', res: { 'cache-control': 'max-age=10' }, age: 50, def: 86_400, expect: true },
-    { cite: '§4.2.4 off by default in this issue', res: { 'cache-control': 'max-age=10' }, age: 50, def: 0, expect: false },
+    { cite: '§4.2.4 off when the zone window is 0', res: { 'cache-control': 'max-age=10' }, age: 50, def: 0, expect: false },
+    { cite: '§4.2.4 zone default never overrides no-cache', res: { 'cache-control': 'max-age=10, no-cache' }, age: 50, def: 86_400, expect: false },
+    { cite: '§4.2.4 zone default window has an end', res: { 'cache-control': 'max-age=10' }, age: 200, def: 100, expect: false },
   ];
   for (const row of rows) {
     it(row.cite, () => {
@@ -131,6 +135,46 @@ describe('stale on error (RFC 5861 §4, RFC 9111 §4.2.4)', () => {
       assert.equal(staleOnErrorAllowed(policy.maxAge ?? 0, row.age, policy, row.def), row.expect);
     });
   }
+});
+
+describe('stale while revalidate (RFC 5861 §3, RFC 9111 §4.2.4)', () => {
+  const rows: { cite: string; res: Headers; age: number; def: number; expect: boolean }[] = [
+    { cite: 'RFC 5861 §3 within the window', res: { 'cache-control': 'max-age=10, stale-while-revalidate=30' }, age: 35, def: 0, expect: true },
+    { cite: 'RFC 5861 §3 past the window', res: { 'cache-control': 'max-age=10, stale-while-revalidate=30' }, age: 41, def: 0, expect: false },
+    { cite: 'RFC 5861 §3 the directive wins over the zone default', res: { 'cache-control': 'max-age=10, stale-while-revalidate=5' }, age: 20, def: 3600, expect: false },
+    { cite: 'zone default applies without the directive', res: { 'cache-control': 'max-age=10' }, age: 20, def: 60, expect: true },
+    { cite: 'off without directive or default', res: { 'cache-control': 'max-age=10' }, age: 11, def: 0, expect: false },
+    { cite: '§4.2.4 must-revalidate forbids it', res: { 'cache-control': 'max-age=10, must-revalidate, stale-while-revalidate=30' }, age: 20, def: 0, expect: false },
+    { cite: '§4.2.4 s-maxage implies proxy-revalidate', res: { 'cache-control': 's-maxage=10, stale-while-revalidate=30' }, age: 20, def: 0, expect: false },
+    { cite: '§4.2.4 no-cache forbids it', res: { 'cache-control': 'no-cache, stale-while-revalidate=30' }, age: 1, def: 0, expect: false },
+  ];
+  for (const row of rows) {
+    it(row.cite, () => {
+      const policy = responsePolicy(row.res);
+      assert.equal(staleWhileRevalidateAllowed(policy.maxAge ?? 0, row.age, policy, row.def), row.expect);
+    });
+  }
+});
+
+describe('edge TTL override (zone edgeTtlSeconds)', () => {
+  const rows: { name: string; res: Headers; stored: boolean }[] = [
+    { name: 'no-store is replaced', res: { 'cache-control': 'no-store' }, stored: true },
+    { name: 'private is replaced', res: { 'cache-control': 'private, max-age=5' }, stored: true },
+    { name: 'CDN-Cache-Control no-store is replaced too', res: { 'cdn-cache-control': 'no-store', 'cache-control': 'max-age=5' }, stored: true },
+  ];
+  for (const row of rows) {
+    it(row.name, () => {
+      const view = withEdgeTtl(row.res, 300);
+      const policy = responsePolicy(view);
+      assert.equal(policy.maxAge, 300);
+      assert.equal(storability({ method: 'GET', status: 200, requestHeaders: {}, responseHeaders: view, policy }).kind === 'store', row.stored);
+      assert.equal(freshnessLifetime(200, view, policy, T0), 300);
+    });
+  }
+  it('an expired Expires no longer counts', () => {
+    const view = withEdgeTtl({ expires: 'Thu, 01 Jan 1970 00:00:00 GMT' }, 60);
+    assert.equal(freshnessLifetime(200, view, responsePolicy(view), T0), 60);
+  });
 });
 
 describe('304 header update (RFC 9111 §3.2, §4.3.4)', () => {

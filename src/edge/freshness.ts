@@ -294,6 +294,36 @@ export function staleOnErrorAllowed(
 }
 
 /**
+ * RFC 5861 §3 stale-while-revalidate: "indicates that caches MAY serve the response in which it
+ * appears after it becomes stale, up to the indicated number of seconds" while "the cache SHOULD
+ * attempt to revalidate it while still serving stale responses". Without the directive the zone's
+ * `defaultSeconds` (0 = off) applies. RFC 9111 §4.2.4 still rules: never past must-revalidate,
+ * proxy-revalidate, s-maxage or no-cache, which forbid serving stale without validation.
+ */
+export function staleWhileRevalidateAllowed(
+  lifetime: number,
+  age: number,
+  policy: ResponsePolicy,
+  defaultSeconds: number,
+): boolean {
+  if (policy.mustRevalidate || policy.noCache) return false;
+  const window = policy.staleWhileRevalidate ?? defaultSeconds;
+  return window > 0 && age - lifetime <= window;
+}
+
+/**
+ * A zone's edgeTtlSeconds replaces the origin's caching fields for the edge's own decisions: the
+ * response is read as if it said `Cache-Control: max-age=<ttl>` and nothing else (no CDN-Cache-Control,
+ * no Expires). The stored headers are left as the origin sent them; only policy reads this view.
+ */
+export function withEdgeTtl(headers: Headers, ttlSeconds: number): Headers {
+  const out: Record<string, string | string[] | undefined> = { ...headers, 'cache-control': `max-age=${ttlSeconds}` };
+  delete out['cdn-cache-control'];
+  delete out['expires'];
+  return out;
+}
+
+/**
  * RFC 9111 §3.2 updating stored headers from a 304: "the cache MUST add each header field in the
  * provided response to the stored response, replacing field values that are already present, with the
  * following exceptions: Header fields excepted from storage in Section 3.1, Header fields that the

@@ -1,5 +1,6 @@
-// The edge's request path: pick the zone, look the request up, answer from the cache, revalidate,
-// fill (coalesced) or write through, and say how it was served (X-Cache, Age, Via).
+// The edge's request path: refuse blocked or over-limit clients, route control requests, pick the
+// zone, look the request up, answer from the cache (stale while revalidating, or stale on an origin
+// error), revalidate, fill (coalesced) or write through, and say how it was served (X-Cache, Age, Via).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
@@ -9,10 +10,28 @@ import type { BodySegment, Representation } from '../http/representation.ts';
 import type { Headers } from '../http/types.ts';
 import { parseVary, varyKey } from '../http/vary.ts';
 import { MediaCdnError } from '../errors.ts';
-import { cacheKey, methodClass, variantKey } from './cache-key.ts';
+import type { QueryStringMode } from '../config/edge-schema.ts';
+import { cacheKey, methodClass, normaliseTarget, variantKey } from './cache-key.ts';
 import type { EdgeCache } from './cache.ts';
+import { clientIp } from './client-ip.ts';
 import { Coalescer } from './coalesce.ts';
-import { BadTargetError, NotCachedError, OriginProtocolError, OriginTimeoutError, UnknownZoneError, errorStatus } from './errors.ts';
+import { corsHeaders, preflightHeaders } from './cors.ts';
+import type { CorsPolicy } from './cors.ts';
+import {
+  BadTargetError,
+  BlockedClientError,
+  ControlRequestError,
+  EdgeRefusal,
+  NotCachedError,
+  OriginProtocolError,
+  OriginTimeoutError,
+  RateLimitedError,
+  UnknownZoneError,
+  errorStatus,
+} from './errors.ts';
+import type { IpMatcher } from './ip-match.ts';
+import type { ConnectionLimiter, RateLimiter } from './rate-limit.ts';
+import type { StatsEvent } from './stats.ts';
 import {
   allowsAuthorized,
   currentAge,
@@ -22,7 +41,9 @@ import {
   responsePolicy,
   reuseDecision,
   staleOnErrorAllowed,
+  staleWhileRevalidateAllowed,
   storability,
+  withEdgeTtl,
 } from './freshness.ts';
 import type { HeuristicOptions, ResponsePolicy } from './freshness.ts';
 import { GrowingBody } from './growing-body.ts';
@@ -47,8 +68,27 @@ export const X_CACHE = {
   revalidated: 'REVALIDATED',
 } as const satisfies Record<Outcome, string>;
 
-/** Emitted once per response when it is finished or aborted: the per-zone stats hook. */
-export type OutcomeEvent = { zone: string; outcome: Outcome; method: string; status: number; aborted: boolean };
+/**
+ * Emitted once per zone response when it is finished or aborted: the stats and access-log hook.
+ * `bytes` counts body bytes written to the client; `clientIp` is the full address (the access log
+ * truncates it); `ms` is from request to close on the edge clock.
+ */
+export type OutcomeEvent = {
+  zone: string;
+  outcome: Outcome;
+  method: string;
+  target: string;
+  status: number;
+  aborted: boolean;
+  bytes: number;
+  clientIp: string;
+  /** When the request arrived (edge clock) and how long it took, in ms. */
+  time: number;
+  ms: number;
+  httpVersion: string;
+  referer: string | undefined;
+  userAgent: string | undefined;
+};
 
 /** A pull zone at run time. */
 export type Zone = {
@@ -58,6 +98,17 @@ export type Zone = {
   heuristics: HeuristicOptions;
   /** Stale-if-error window used when the origin sent none (0 = off). */
   staleIfErrorSeconds: number;
+  /** Stale-while-revalidate window used when the origin sent none (0 = off). */
+  staleWhileRevalidateSeconds: number;
+  /** Replaces the origin's caching fields for the edge's decisions. */
+  edgeTtlSeconds: number | undefined;
+  /** Replaces Cache-Control sent to clients on responses from the cache. */
+  browserTtlSeconds: number | undefined;
+  queryString: QueryStringMode;
+  cors: CorsPolicy;
+  rateLimiter: RateLimiter | undefined;
+  /** The zone's own block list. */
+  blocked: IpMatcher;
 };
 
 export type HandlerOptions = {
@@ -66,9 +117,22 @@ export type HandlerOptions = {
   now: () => number;
   coalesceTimeoutMs: number;
   onOutcome?: (e: OutcomeEvent) => void;
+  /** Per-zone statistics (responses, stale served, background refreshes, origin bytes). */
+  onStats?: (zone: string, e: StatsEvent) => void;
   /** Called with errors that are not the client's fault and are not sent anywhere (failed store writes). */
   onError?: (err: unknown) => void;
+  /** Whose X-Forwarded-For is believed; default nobody. */
+  trustedProxies?: IpMatcher;
+  /** Edge-wide block list (zones and control endpoints). */
+  blocked?: IpMatcher;
+  /** Requests in flight per client IP. */
+  connections?: ConnectionLimiter;
+  /** Answers /_mediacdn/ requests; absent → 404 (they live on the admin listener, or nowhere). */
+  control?: (req: IncomingMessage, res: ServerResponse) => void;
 };
+
+/** The reserved path prefix of control endpoints, on every host; never forwarded to an origin. */
+export const CONTROL_PREFIX = '/_mediacdn/';
 
 /** What a flight (one upstream fetch shared by coalesced requests) produced. */
 type Flight =
@@ -83,9 +147,13 @@ type Ctx = {
   req: IncomingMessage;
   res: ServerResponse;
   zone: Zone;
+  /** The request target after the zone's query string handling (key and upstream request). */
   target: string;
   primary: string;
   outcome: Outcome;
+  clientIp: string;
+  /** Fields added to every response of this request (CORS). */
+  extra: Record<string, string> | undefined;
 };
 
 /** Derived once per stored metadata object (hot path: no header parsing on a hit). */
@@ -97,6 +165,8 @@ type Derived = {
   base: Record<string, string | string[]>;
   /** RFC 9110 §15.4.5 fields of a 304. */
   notModified: Record<string, string | string[]>;
+  /** Every stored field, for statuses replayed as they are (301, 404 ...); browser TTL applied. */
+  replay: Record<string, string | string[]>;
   via: string;
   /** corrected_initial_age in seconds (RFC 9111 §4.2.3). */
   initialAge: number;
@@ -117,7 +187,14 @@ export class EdgeHandler {
   readonly #now: () => number;
   readonly #flights: Coalescer<Flight>;
   readonly #onOutcome: ((e: OutcomeEvent) => void) | undefined;
+  readonly #onStats: ((zone: string, e: StatsEvent) => void) | undefined;
   readonly #onError: (err: unknown) => void;
+  readonly #trusted: IpMatcher;
+  readonly #blocked: IpMatcher;
+  readonly #connections: ConnectionLimiter | undefined;
+  readonly #control: HandlerOptions['control'];
+  /** Background refreshes (stale-while-revalidate) still running. */
+  readonly #background = new Set<Promise<void>>();
   readonly #hitForPass = new Map<string, number>();
   readonly #derived = new WeakMap<EntryMeta, Derived>();
 
@@ -126,7 +203,12 @@ export class EdgeHandler {
     this.#cache = opts.cache;
     this.#now = opts.now;
     this.#onOutcome = opts.onOutcome;
+    this.#onStats = opts.onStats;
     this.#onError = opts.onError ?? (() => {});
+    this.#trusted = opts.trustedProxies ?? (() => false);
+    this.#blocked = opts.blocked ?? (() => false);
+    this.#connections = opts.connections;
+    this.#control = opts.control;
     this.#flights = new Coalescer<Flight>({
       timeoutMs: opts.coalesceTimeoutMs,
       timeoutError: () => new OriginTimeoutError('upstream', 'waiting for a coalesced fill'),
@@ -138,37 +220,116 @@ export class EdgeHandler {
     return this.#flights.size;
   }
 
+  /** Resolves when no background refresh is running (tests; graceful shutdown). */
+  async idle(): Promise<void> {
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
+  }
+
   handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const host = zoneHostOf(req.headers.host);
-    const zone = this.#zones.get(host);
-    if (!zone) {
-      this.#emitOnClose(res, host, req.method ?? '', { outcome: 'pass' });
-      sendError(res, new UnknownZoneError(host), 'pass');
-      return;
-    }
-    let ctx: Ctx | undefined;
+    const ip = clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], this.#trusted);
+    let target: string;
     try {
-      const target = requestTarget(req.url ?? '');
-      ctx = { req, res, zone, target, primary: cacheKey({ zone: zone.host, method: 'GET', target }), outcome: 'miss' };
+      target = requestTarget(req.url ?? '');
     } catch (err) {
       sendError(res, err, 'pass');
       return;
     }
-    const c = ctx;
-    this.#emitOnClose(res, zone.host, req.method ?? '', c);
-    const work = methodClass(req.method ?? '') ? this.#cacheable(c) : this.#writeThrough(c);
+    if (this.#blocked(ip)) {
+      sendError(res, new BlockedClientError(), 'pass');
+      return;
+    }
+    if (target.startsWith(CONTROL_PREFIX) || target === CONTROL_PREFIX.slice(0, -1)) {
+      if (this.#control) this.#control(req, res);
+      else sendError(res, new ControlRequestError('Control endpoints are not served on this listener.', 404), 'pass');
+      return;
+    }
+    const host = zoneHostOf(req.headers.host);
+    const zone = this.#zones.get(host);
+    if (!zone) {
+      sendError(res, new UnknownZoneError(host), 'pass');
+      return;
+    }
+    const method = req.method ?? '';
+    const normalised = normaliseTarget(target, zone.queryString);
+    const c: Ctx = {
+      req,
+      res,
+      zone,
+      target: normalised,
+      primary: cacheKey({ zone: zone.host, method: 'GET', target: normalised }),
+      outcome: 'miss',
+      clientIp: ip,
+      extra: corsHeaders(zone.cors, single(req.headers.origin)),
+    };
+    this.#account(c, target);
+    try {
+      this.#admit(c);
+    } catch (err) {
+      c.outcome = 'pass';
+      sendError(res, err, 'pass', c.extra);
+      return;
+    }
+    const preflight = preflightHeaders(zone.cors, method, req.headers);
+    if (preflight) {
+      c.outcome = 'pass';
+      res.writeHead(204, { ...preflight, via: VIA, 'x-cache': X_CACHE.pass });
+      res.end();
+      return;
+    }
+    const work = methodClass(method) ? this.#cacheable(c) : this.#writeThrough(c);
     work.catch((err: unknown) => {
-      if (!res.headersSent) sendError(res, err, c.outcome);
+      if (!res.headersSent) sendError(res, err, c.outcome, c.extra);
       else res.destroy(err instanceof Error ? err : undefined);
     });
   };
 
-  #emitOnClose(res: ServerResponse, zone: string, method: string, state: { outcome: Outcome }): void {
-    if (!this.#onOutcome) return;
-    const emit = this.#onOutcome;
+  /** Block list, connections per IP, rate limit: throws the refusal. */
+  #admit(ctx: Ctx): void {
+    const { zone, clientIp: ip, res } = ctx;
+    if (zone.blocked(ip)) throw new BlockedClientError();
+    if (this.#connections) {
+      const release = this.#connections.acquire(ip);
+      if (!release) throw new RateLimitedError(1, 'concurrent requests');
+      res.once('close', release);
+    }
+    if (zone.rateLimiter) {
+      const r = zone.rateLimiter.take(ip);
+      if (!r.ok) throw new RateLimitedError(r.retryAfterSeconds, 'requests');
+    }
+  }
+
+  /** Counts body bytes written and reports the response once it is finished or aborted. */
+  #account(ctx: Ctx, rawTarget: string): void {
+    const onOutcome = this.#onOutcome;
+    const onStats = this.#onStats;
+    if (!onOutcome && !onStats) return;
+    const { res, zone } = ctx;
+    const started = this.#now();
+    const counter = countBodyBytes(res);
     res.once('close', () => {
-      emit({ zone, outcome: state.outcome, method, status: res.statusCode, aborted: !res.writableFinished });
+      const aborted = !res.writableFinished;
+      const bytes = counter.bytes;
+      onStats?.(zone.host, { kind: 'response', status: res.statusCode, outcome: ctx.outcome, bytes, aborted });
+      onOutcome?.({
+        zone: zone.host,
+        outcome: ctx.outcome,
+        method: ctx.req.method ?? '',
+        target: rawTarget,
+        status: res.statusCode,
+        aborted,
+        bytes,
+        clientIp: ctx.clientIp,
+        time: started,
+        ms: this.#now() - started,
+        httpVersion: ctx.req.httpVersion,
+        referer: single(ctx.req.headers.referer),
+        userAgent: single(ctx.req.headers['user-agent']),
+      });
     });
+  }
+
+  #stat(zone: Zone, e: StatsEvent): void {
+    this.#onStats?.(zone.host, e);
   }
 
   async #cacheable(ctx: Ctx): Promise<void> {
@@ -188,12 +349,19 @@ export class EdgeHandler {
       const reuse = reuseDecision(d.lifetime, age, d.policy, rd);
       if (reuse.kind === 'fresh') return this.#respond(ctx, hit.meta, hit.body, 'hit', age);
       if (reuse.kind === 'stale-ok') return this.#respond(ctx, hit.meta, hit.body, 'stale', age);
+      if (
+        !auth && reuse.reason === 'stale' &&
+        staleWhileRevalidateAllowed(d.lifetime, age, d.policy, zone.staleWhileRevalidateSeconds)
+      ) {
+        this.#refreshInBackground(ctx, hit.meta, d);
+        return this.#respond(ctx, hit.meta, hit.body, 'stale', age);
+      }
       if (rd.onlyIfCached) {
         await releaseBody(hit.body);
         throw new NotCachedError();
       }
       await releaseBody(hit.body);
-      return this.#revalidate(ctx, hit.meta, d, auth);
+      return this.#refresh(ctx, hit.meta, d, auth);
     }
     // §5.2.1.7: "a cache SHOULD either respond using a stored response ... or respond with a 504"
     if (rd.onlyIfCached) throw new NotCachedError();
@@ -205,34 +373,63 @@ export class EdgeHandler {
     return this.#fetchAndServe(ctx, !auth);
   }
 
-  async #revalidate(ctx: Ctx, stored: EntryMeta, d: Derived, auth: boolean): Promise<void> {
-    if (d.rep.etag === undefined && d.rep.lastModified === undefined) return this.#fetchAndServe(ctx, !auth);
-    const key = JSON.stringify(['validate', stored.key]);
-    const run = (release: () => void) => this.#fetch(ctx, release, stored);
+  /**
+   * A stale stored response must be brought up to date: validated (when it has a validator) or
+   * fetched again, coalesced. When the origin fails — refused, reset, timed out, or a 5xx — the stale
+   * copy is served instead (stale-if-error) while its window allows.
+   */
+  async #refresh(ctx: Ctx, stored: EntryMeta, d: Derived, auth: boolean): Promise<void> {
+    const validate = d.rep.etag !== undefined || d.rep.lastModified !== undefined;
+    const key = validate ? JSON.stringify(['validate', stored.key]) : ctx.primary;
+    const run = (release: () => void) => this.#fetch(ctx, release, validate ? stored : undefined);
     const { leader, result } = auth ? { leader: true, result: run(() => {}) } : this.#flights.join(key, run);
     let flight: Flight;
     try {
       flight = await result;
     } catch (err) {
-      // RFC 5861 §4 stale-if-error (and the zone's default window where §4.2.4 allows it).
-      const age = this.#age(stored);
-      if (staleOnErrorAllowed(d.lifetime, age, d.policy, ctx.zone.staleIfErrorSeconds)) {
-        const hit = await this.#cache.lookup(ctx.primary, ctx.req.headers);
-        if (hit) return this.#respond(ctx, hit.meta, hit.body, 'stale', this.#age(hit.meta));
-      }
+      if (await this.#staleOnError(ctx, stored, d)) return;
       throw err;
     }
-    if (flight.kind === 'unshareable' && flight.response.status >= 500) {
-      const age = this.#age(stored);
-      if (staleOnErrorAllowed(d.lifetime, age, d.policy, ctx.zone.staleIfErrorSeconds)) {
-        const hit = await this.#cache.lookup(ctx.primary, ctx.req.headers);
-        if (hit) {
-          if (leader) discardBody(flight.response.body);
-          return this.#respond(ctx, hit.meta, hit.body, 'stale', this.#age(hit.meta));
-        }
-      }
+    if (flight.kind === 'unshareable' && isOutage(flight.response.status)) {
+      const response = flight.response;
+      if (await this.#staleOnError(ctx, stored, d, () => leader && discardBody(response.body))) return;
     }
     return this.#serveFlight(ctx, flight, leader);
+  }
+
+  /** RFC 5861 §4 stale-if-error (and the zone's default window where RFC 9111 §4.2.4 allows it). */
+  async #staleOnError(ctx: Ctx, stored: EntryMeta, d: Derived, before?: () => void): Promise<boolean> {
+    if (!staleOnErrorAllowed(d.lifetime, this.#age(stored), d.policy, ctx.zone.staleIfErrorSeconds)) return false;
+    const hit = await this.#cache.lookup(ctx.primary, ctx.req.headers);
+    if (!hit) return false;
+    before?.();
+    this.#stat(ctx.zone, { kind: 'stale-if-error' });
+    await this.#respond(ctx, hit.meta, hit.body, 'stale', this.#age(hit.meta));
+    return true;
+  }
+
+  /**
+   * RFC 5861 §3: the stale copy is served now and one refresh runs in the background. "One per key":
+   * it is a flight under the same key a foreground refresh would use, so while it runs no other
+   * refresh starts and foreground requests that must not be served stale join it.
+   */
+  #refreshInBackground(ctx: Ctx, stored: EntryMeta, d: Derived): void {
+    const validate = d.rep.etag !== undefined || d.rep.lastModified !== undefined;
+    const key = validate ? JSON.stringify(['validate', stored.key]) : ctx.primary;
+    if (this.#flights.has(key)) return;
+    const bg: Ctx = { ...ctx };
+    const { leader, result } = this.#flights.join(key, (release) => this.#fetch(bg, release, validate ? stored : undefined));
+    if (!leader) return;
+    this.#stat(ctx.zone, { kind: 'stale-while-revalidate' });
+    const task = result
+      .then(async (flight) => {
+        if (flight.kind === 'unshareable') discardBody(flight.response.body);
+        else if (flight.kind === 'fill') await flight.body.whenComplete();
+      })
+      // Already counted as an origin error; the stale copy stays for the next request to try again.
+      .catch(() => {})
+      .finally(() => this.#background.delete(task));
+    this.#background.add(task);
   }
 
   async #fetchAndServe(ctx: Ctx, coalesce: boolean): Promise<void> {
@@ -300,7 +497,7 @@ export class EdgeHandler {
       method: 'GET',
       target: ctx.target,
       headers,
-      clientIp: req.socket.remoteAddress ?? '',
+      clientIp: ctx.clientIp,
       zoneHost: zone.host,
     });
     const responseTime = this.#now();
@@ -326,8 +523,16 @@ export class EdgeHandler {
       return { kind: 'not-modified', meta };
     }
 
-    const policy = responsePolicy(up.headers);
-    const verdict = storability({ method: 'GET', status: up.status, requestHeaders: req.headers, responseHeaders: up.headers, policy });
+    if (isOutage(up.status)) {
+      // Deviation: a 500/502/503/504 is never stored, even with an explicit lifetime. It is an outage,
+      // not an answer: the stored copy (if any) stays for stale-if-error, and no hit-for-pass is
+      // remembered, so the key caches again as soon as the origin recovers.
+      release();
+      return { kind: 'unshareable', response: up };
+    }
+    const policyHeaders = zone.edgeTtlSeconds === undefined ? up.headers : withEdgeTtl(up.headers, zone.edgeTtlSeconds);
+    const policy = responsePolicy(policyHeaders);
+    const verdict = storability({ method: 'GET', status: up.status, requestHeaders: req.headers, responseHeaders: policyHeaders, policy });
     const tooBig = up.contentLength !== undefined && up.contentLength > zone.maxObjectBytes;
     if (verdict.kind === 'skip' || tooBig) {
       this.#rememberPass(ctx.primary);
@@ -363,7 +568,9 @@ export class EdgeHandler {
   /** Moves the upstream body into the growing body, then stores it. Independent of any client. */
   #pump(up: UpstreamResponse, body: GrowingBody, meta: EntryMeta, zone: Zone, release: () => void): void {
     let storing = true;
+    const onStats = this.#onStats;
     up.body.on('data', (chunk: Buffer) => {
+      onStats?.(zone.host, { kind: 'origin-bytes', bytes: chunk.length });
       body.push(chunk);
       if (storing && body.length > zone.maxObjectBytes) {
         // Larger than announced (or unannounced): serve the clients already attached, store nothing.
@@ -419,7 +626,7 @@ export class EdgeHandler {
       target: ctx.target,
       headers: req.headers,
       body: hasBody ? req : undefined,
-      clientIp: req.socket.remoteAddress ?? '',
+      clientIp: ctx.clientIp,
       zoneHost: zone.host,
       signal: abort.signal,
     });
@@ -446,11 +653,16 @@ export class EdgeHandler {
     const { req, res } = ctx;
     const headers: Record<string, string | string[]> = { ...up.headers, via: appendList(up.headers['via'], VIA), 'x-cache': X_CACHE[ctx.outcome] };
     if (up.contentLength !== undefined) headers['content-length'] = String(up.contentLength);
-    res.writeHead(up.status, headers);
+    res.writeHead(up.status, withExtra(headers, ctx.extra));
     if (req.method === 'HEAD' || up.status === 204 || up.status === 304) {
       discardBody(up.body);
       res.end();
       return;
+    }
+    const onStats = this.#onStats;
+    if (onStats) {
+      const host = ctx.zone.host;
+      up.body.on('data', (chunk: Buffer) => onStats(host, { kind: 'origin-bytes', bytes: chunk.length }));
     }
     await pipeline(up.body, res).catch(() => {
       discardBody(up.body);
@@ -467,8 +679,8 @@ export class EdgeHandler {
     try {
       if (meta.status !== 200) {
         // Other stored statuses (301, 404, 410 ...) are replayed as they are: no ranges, no 304.
-        const headers: Record<string, string | string[]> = { ...meta.headers, 'content-length': String(meta.size), ...common };
-        res.writeHead(meta.status, headers);
+        const headers: Record<string, string | string[]> = { ...d.replay, 'content-length': String(meta.size), ...common };
+        res.writeHead(meta.status, withExtra(headers, ctx.extra));
         const segs: BodySegment[] = req.method === 'HEAD' || meta.size === 0 || meta.status === 204 ? [] : [{ kind: 'bytes', start: 0, end: meta.size - 1 }];
         return await writeSegments(res, segs, source);
       }
@@ -477,7 +689,7 @@ export class EdgeHandler {
       if (plan.status === 200 || plan.status === 206) headers = { ...d.base, ...plan.headers, ...common };
       else if (plan.status === 304) headers = { ...d.notModified, ...plan.headers, ...common };
       else headers = { ...plan.headers, ...common };
-      res.writeHead(plan.status, headers);
+      res.writeHead(plan.status, withExtra(headers, ctx.extra));
       await writeSegments(res, plan.body, source);
     } finally {
       if (source.kind === 'file') await releaseBody(source);
@@ -494,7 +706,8 @@ export class EdgeHandler {
   #derive(meta: EntryMeta, zone: Zone): Derived {
     let d = this.#derived.get(meta);
     if (d) return d;
-    const policy = responsePolicy(meta.headers);
+    const policyHeaders = zone.edgeTtlSeconds === undefined ? meta.headers : withEdgeTtl(meta.headers, zone.edgeTtlSeconds);
+    const policy = responsePolicy(policyHeaders);
     const etag = single(meta.headers['etag']);
     const lastModified = parseHttpDate(single(meta.headers['last-modified']));
     const date = parseHttpDate(single(meta.headers['date']));
@@ -502,9 +715,21 @@ export class EdgeHandler {
     for (const [name, value] of Object.entries(meta.headers)) if (!NOT_IN_200.has(name)) base[name] = value;
     const notModified: Record<string, string | string[]> = {};
     for (const name of IN_304) if (meta.headers[name] !== undefined) notModified[name] = meta.headers[name];
+    const replay: Record<string, string | string[]> = { ...meta.headers };
+    delete replay['x-cache'];
+    delete replay['age'];
+    if (zone.browserTtlSeconds !== undefined) {
+      // The zone's browser TTL replaces what the origin told clients (Cache-Control, Expires); CDN-
+      // Cache-Control is for CDNs and goes too, so a downstream CDN follows the same TTL.
+      for (const h of [base, notModified, replay]) {
+        delete h['expires'];
+        delete h['cdn-cache-control'];
+        h['cache-control'] = `public, max-age=${zone.browserTtlSeconds}`;
+      }
+    }
     d = {
       policy,
-      lifetime: freshnessLifetime(meta.status, meta.headers, policy, meta.responseTime, zone.heuristics),
+      lifetime: freshnessLifetime(meta.status, policyHeaders, policy, meta.responseTime, zone.heuristics),
       rep: {
         contentType: single(meta.headers['content-type']) ?? 'application/octet-stream',
         etag,
@@ -515,6 +740,7 @@ export class EdgeHandler {
       },
       base,
       notModified,
+      replay,
       via: appendList(meta.headers['via'], VIA),
       initialAge: currentAge(meta.headers, meta.requestTime, meta.responseTime, meta.responseTime),
     };
@@ -563,18 +789,54 @@ async function writeSegments(
 }
 
 /** Converts an error into the response, in one place. */
-export function sendError(res: ServerResponse, err: unknown, outcome: Outcome): void {
+export function sendError(res: ServerResponse, err: unknown, outcome: Outcome, extra?: Record<string, string>): void {
   const status = errorStatus(err);
   const message = err instanceof MediaCdnError ? err.message : 'Internal edge error.';
   const body = `${message}\n`;
-  res.writeHead(status, {
+  const headers: Record<string, string> = {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': String(Buffer.byteLength(body)),
     'cache-control': 'no-store',
     'x-cache': X_CACHE[outcome],
     via: VIA,
-  });
+    ...(err instanceof EdgeRefusal ? err.headers : {}),
+  };
+  res.writeHead(status, withExtra(headers, extra));
   res.end(body);
+}
+
+/** 500/502/503/504 from upstream: an outage (stale-if-error applies, nothing is stored). 501 is an answer. */
+function isOutage(status: number): boolean {
+  return status === 500 || status === 502 || status === 503 || status === 504;
+}
+
+/** Adds per-request fields (CORS) to response fields; Vary members are appended, not replaced. */
+function withExtra<T extends Record<string, string | string[]>>(headers: T, extra: Record<string, string> | undefined): T {
+  if (!extra) return headers;
+  const out: Record<string, string | string[]> = { ...headers };
+  for (const [name, value] of Object.entries(extra)) {
+    out[name] = name === 'vary' && out['vary'] !== undefined ? appendList(out['vary'], value) : value;
+  }
+  return out as T;
+}
+
+/** Wraps res.write / res.end to count body bytes (what statistics call bytes served to clients). */
+function countBodyBytes(res: ServerResponse): { readonly bytes: number } {
+  const counter = { bytes: 0 };
+  const size = (chunk: unknown, encoding: unknown): number =>
+    typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8') : chunk instanceof Uint8Array ? chunk.byteLength : 0;
+  const w = res as unknown as { write: (...a: unknown[]) => boolean; end: (...a: unknown[]) => ServerResponse };
+  const write = w.write;
+  const end = w.end;
+  w.write = function (this: ServerResponse, ...a: unknown[]) {
+    counter.bytes += size(a[0], a[1]);
+    return write.apply(this, a);
+  };
+  w.end = function (this: ServerResponse, ...a: unknown[]) {
+    if (typeof a[0] !== 'function') counter.bytes += size(a[0], a[1]);
+    return end.apply(this, a);
+  };
+  return counter;
 }
 
 /** The Host header's host name: lower case, port and trailing dot removed; IPv6 literals kept bracketed. */

@@ -1,89 +1,204 @@
-// Starts an edge: one HTTP listener serving every configured pull zone from a shared two-tier cache.
-// The composition root (CLI) passes validated options; tests pass a fake clock.
+// Starts an edge: one HTTP listener serving every configured pull zone from a shared two-tier cache,
+// control endpoints (purge, stats, metrics) on it or on a separate admin listener, statistics kept in
+// memory and saved periodically. The composition root (CLI) passes validated options; tests pass a
+// fake clock.
+import { createWriteStream } from 'node:fs';
 import { createServer } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { edgeConfigSchema } from '../config/edge-schema.ts';
 import type { EdgeConfigInput } from '../config/edge-schema.ts';
 import { EdgeCache } from './cache.ts';
 import type { PurgeSelector } from './cache.ts';
-import { EdgeHandler } from './handler.ts';
+import { createControlHandler } from './control.ts';
+import type { ControlZone } from './control.ts';
+import { BlockedClientError, ControlRequestError } from './errors.ts';
+import { CONTROL_PREFIX, EdgeHandler, requestTarget, sendError } from './handler.ts';
 import type { OutcomeEvent, Zone } from './handler.ts';
+import { formatAccessLogLine } from './access-log.ts';
+import { clientIp } from './client-ip.ts';
+import { createIpMatcher } from './ip-match.ts';
+import { ConnectionLimiter, RateLimiter } from './rate-limit.ts';
+import { EdgeStats } from './stats.ts';
 import { Upstream } from './upstream.ts';
 
 export type EdgeRuntimeOptions = Omit<EdgeConfigInput, 'workers'> & {
   /** Disk tier root; each zone's entries live in <cacheDir>/<zone>/ (the CLI passes $MEDIACDN_DATA/cache). */
   cacheDir: string;
-  /** Clock for every freshness and age decision; default Date.now. */
+  /** Clock for every freshness, age, rate-limit and statistics decision; default Date.now. */
   now?: () => number;
-  /** Per-response hook for statistics: zone, outcome (hit/miss/...), status. */
+  /** Admin bearer token for /_mediacdn/ endpoints (the CLI passes resolveAdminToken(config)); absent = disabled. */
+  adminToken?: string;
+  /** Where statistics are saved; default <cacheDir>/stats.json; false = kept in memory only. */
+  statsFile?: string | false;
+  /** Retry jitter source in [0, 1); default Math.random. */
+  random?: () => number;
+  /** Per-response hook (access log, tests): zone, outcome (hit/miss/...), status, bytes, client. */
   onOutcome?: (e: OutcomeEvent) => void;
   /** Errors nobody else sees (a failed disk write); default: ignored. */
   onError?: (err: unknown) => void;
+  /** Survivable problems (unreadable stats file, failed save); default process.emitWarning. */
+  onWarning?: (message: string) => void;
 };
 
 export type EdgeHandle = {
   url: string;
   port: number;
   address: string;
-  /** Removes stored responses of a zone (one URL path, a path prefix or everything); returns the count. */
+  /** The admin listener's URL when edge.adminPort is set (control endpoints live there only). */
+  adminUrl: string | undefined;
+  /** Removes stored responses of a zone on THIS edge only (no forwarding to a shield); returns the count. */
   purge(selector: PurgeSelector): Promise<number>;
   /** Bytes and entries per tier. */
   usage(): ReturnType<EdgeCache['usage']>;
+  stats: EdgeStats;
+  /** Resolves when no background refresh (stale-while-revalidate) is running. */
+  idle(): Promise<void>;
+  /** Stops accepting, ends connections, saves statistics, closes the tiers. */
   close(): Promise<void>;
 };
 
 export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle> {
-  const { cacheDir, now = Date.now, onOutcome, onError, ...rest } = options;
+  const { cacheDir, now = Date.now, adminToken, statsFile, random, onOutcome, onError, onWarning, ...rest } = options;
   const config = edgeConfigSchema.parse(rest);
+  const root = path.resolve(cacheDir);
+  const stats = new EdgeStats({ now, onWarning, maxZones: Math.max(1, config.zones.length) });
+  const file = statsFile === false ? undefined : (statsFile ?? path.join(root, 'stats.json'));
+  if (file) await stats.load(file);
   const cache = await EdgeCache.open({
-    cacheDir: path.resolve(cacheDir),
+    cacheDir: root,
     memoryCacheBytes: config.memoryCacheBytes,
     memoryObjectMaxBytes: config.memoryObjectMaxBytes,
     diskCacheBytes: config.diskCacheBytes,
     now,
   });
   const zones = new Map<string, Zone>();
+  const controlZones = new Map<string, ControlZone>();
   for (const z of config.zones) {
+    const upstreamUrl = (z.shield ?? z.origin)!;
     zones.set(z.host, {
       host: z.host,
       upstream: new Upstream({
-        origin: z.origin,
-        originHost: z.originHost,
+        origin: upstreamUrl,
+        // A shield serves zones by Host like any edge: ask it for this zone.
+        originHost: z.originHost ?? (z.shield !== undefined ? z.host : undefined),
         connectTimeoutMs: z.connectTimeoutMs ?? config.connectTimeoutMs,
         headersTimeoutMs: z.headersTimeoutMs ?? config.headersTimeoutMs,
         bodyTimeoutMs: z.bodyTimeoutMs ?? config.bodyTimeoutMs,
         connections: config.originConnections,
+        retries: z.retries ?? config.retries,
+        retryBaseDelayMs: config.retryBaseDelayMs,
+        retryMaxDelayMs: config.retryMaxDelayMs,
+        random,
+        onEvent: (e) => stats.record(z.host, e),
       }),
       maxObjectBytes: z.maxObjectBytes ?? config.maxObjectBytes,
       heuristics: { heuristicFraction: z.heuristicFraction, heuristicMaxSeconds: z.heuristicMaxSeconds },
-      staleIfErrorSeconds: 0,
+      staleIfErrorSeconds: z.staleIfErrorSeconds ?? config.staleIfErrorSeconds,
+      staleWhileRevalidateSeconds: z.staleWhileRevalidateSeconds ?? config.staleWhileRevalidateSeconds,
+      edgeTtlSeconds: z.edgeTtlSeconds,
+      browserTtlSeconds: z.browserTtlSeconds,
+      queryString: z.queryString,
+      cors: { origins: z.corsOrigins, maxAgeSeconds: z.corsMaxAgeSeconds },
+      rateLimiter: z.rateLimit
+        ? new RateLimiter({ ratePerSecond: z.rateLimit.requestsPerSecond, burst: z.rateLimit.burst ?? Math.max(1, Math.ceil(z.rateLimit.requestsPerSecond)), now })
+        : undefined,
+      blocked: createIpMatcher(z.blockList),
     });
+    controlZones.set(z.host, { host: z.host, queryString: z.queryString, shieldAdmin: z.shield !== undefined ? (z.shieldAdmin ?? z.shield) : undefined });
   }
-  const handler = new EdgeHandler({ zones, cache, now, coalesceTimeoutMs: config.coalesceTimeoutMs, onOutcome, onError });
+  const control = createControlHandler({
+    token: adminToken,
+    zones: controlZones,
+    purge: (selector) => cache.purge(selector),
+    statsJson: () => stats.snapshot(),
+    metricsText: () => stats.toPrometheus(),
+  });
+  const trustedProxies = createIpMatcher(config.trustedProxies);
+  const blocked = createIpMatcher(config.blockList);
+  const separateAdmin = config.adminPort !== undefined;
+  // No per-client logs unless asked for; then every line carries a truncated address only.
+  const log = config.accessLog === undefined ? undefined : config.accessLog === '-' ? process.stdout : createWriteStream(config.accessLog, { flags: 'a', mode: 0o600 });
+  const outcome = !log
+    ? onOutcome
+    : (e: OutcomeEvent) => {
+        log.write(`${formatAccessLogLine({ ...e, target: e.target, durationMs: e.ms })}\n`);
+        onOutcome?.(e);
+      };
+  const handler = new EdgeHandler({
+    zones,
+    cache,
+    now,
+    coalesceTimeoutMs: config.coalesceTimeoutMs,
+    onOutcome: outcome,
+    onStats: (zone, e) => stats.record(zone, e),
+    onError,
+    trustedProxies,
+    blocked,
+    connections: config.maxConnectionsPerIp > 0 ? new ConnectionLimiter({ maxPerKey: config.maxConnectionsPerIp }) : undefined,
+    control: separateAdmin ? undefined : control,
+  });
+  const servers: Server[] = [];
   const server = createServer({ keepAliveTimeout: 65_000 }, handler.handle);
+  servers.push(server);
+  const main = await listen(server, config.port, config.host);
+  let adminUrl: string | undefined;
+  if (separateAdmin) {
+    const admin = createServer((req: IncomingMessage, res: ServerResponse) => {
+      // The same front door as the main listener: block list first, then only /_mediacdn/.
+      if (blocked(clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], trustedProxies))) return sendError(res, new BlockedClientError(), 'pass');
+      let target = '';
+      try {
+        target = requestTarget(req.url ?? '');
+      } catch {
+        // answered below as not found
+      }
+      if (!target.startsWith(CONTROL_PREFIX)) return sendError(res, new ControlRequestError('The admin listener serves /_mediacdn/ endpoints only.', 404), 'pass');
+      control(req, res);
+    });
+    servers.push(admin);
+    adminUrl = (await listen(admin, config.adminPort!, config.adminHost)).url;
+  }
+  const persisting = file ? stats.startPersisting(file, config.statsIntervalMs) : undefined;
+  return {
+    url: main.url,
+    port: main.port,
+    address: main.address,
+    adminUrl,
+    purge: (selector) => cache.purge(selector),
+    usage: () => cache.usage(),
+    stats,
+    idle: () => handler.idle(),
+    async close() {
+      await Promise.all(
+        servers.map(
+          (s) =>
+            new Promise<void>((resolve) => {
+              s.close(() => resolve());
+              s.closeAllConnections();
+            }),
+        ),
+      );
+      // Clients are gone; background refreshes still waiting on an upstream are abandoned.
+      await Promise.all([...zones.values()].map((z) => z.upstream.destroy()));
+      await handler.idle();
+      await persisting?.stop();
+      await cache.close();
+      if (log && log !== process.stdout) await new Promise<void>((resolve) => (log as ReturnType<typeof createWriteStream>).end(resolve));
+    },
+  };
+}
+
+async function listen(server: Server, port: number, host: string): Promise<{ url: string; port: number; address: string }> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(config.port, config.host, () => {
+    server.listen(port, host, () => {
       server.off('error', reject);
       resolve();
     });
   });
   const addr = server.address() as AddressInfo;
   const urlHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  return {
-    url: `http://${urlHost}:${addr.port}`,
-    port: addr.port,
-    address: addr.address,
-    purge: (selector) => cache.purge(selector),
-    usage: () => cache.usage(),
-    async close() {
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      await Promise.all([...zones.values()].map((z) => z.upstream.close()));
-      await cache.close();
-    },
-  };
+  return { url: `http://${urlHost}:${addr.port}`, port: addr.port, address: addr.address };
 }

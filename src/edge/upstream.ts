@@ -1,8 +1,11 @@
-// The edge's HTTP client towards one origin: an undici keep-alive pool with connect / first-byte /
-// body-idle timeouts, forwarding headers (Via, X-Forwarded-*) added after hop-by-hop fields are removed.
+// The edge's HTTP client towards one origin (or shield edge): an undici keep-alive pool with connect /
+// first-byte / body-idle timeouts, retries with backoff and jitter for idempotent requests, forwarding
+// headers (Via, X-Forwarded-*) added after hop-by-hop fields are removed, and events for statistics.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
 import { stripHopByHop } from '../http/hop-by-hop.ts';
 import type { Headers } from '../http/types.ts';
 import { OriginTimeoutError, OriginUnreachableError } from './errors.ts';
@@ -19,7 +22,28 @@ export type UpstreamOptions = {
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
   connections: number;
+  /** Retries after a connection error or a 502/503/504, for idempotent requests without a body. */
+  retries?: number;
+  /** Backoff before retry n (from 0): min(max, base * 2^n) * (0.5 + random() / 2). */
+  retryBaseDelayMs?: number;
+  retryMaxDelayMs?: number;
+  /** Jitter source in [0, 1); default Math.random (tests inject a fixed one). */
+  random?: () => number;
+  /** Milliseconds for response times (monotonic is best); default performance.now. */
+  clock?: () => number;
+  onEvent?: (e: UpstreamEvent) => void;
 };
+
+/** What statistics learn from the client (the same shapes as the stats module's events). */
+export type UpstreamEvent =
+  | { kind: 'origin-response'; status: number; ms: number }
+  | { kind: 'origin-error'; code: string }
+  | { kind: 'retry' };
+
+/** RFC 9110 §9.2.2: methods whose intended effect of several identical requests is that of one. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+/** Upstream answers that say "try again" rather than "this is the answer". */
+const RETRY_STATUS = new Set([502, 503, 504]);
 
 export type UpstreamRequest = {
   method: string;
@@ -48,13 +72,25 @@ export const CONDITIONAL_AND_RANGE = ['range', 'if-range', 'if-match', 'if-none-
 
 export class Upstream {
   readonly origin: string;
+  readonly retries: number;
   readonly #pool: Pool;
   readonly #prefix: string;
   readonly #originHost: string | undefined;
+  readonly #baseDelay: number;
+  readonly #maxDelay: number;
+  readonly #random: () => number;
+  readonly #clock: () => number;
+  readonly #emit: (e: UpstreamEvent) => void;
 
   constructor(opts: UpstreamOptions) {
     const url = new URL(opts.origin);
     this.origin = opts.origin;
+    this.retries = opts.retries ?? 0;
+    this.#baseDelay = opts.retryBaseDelayMs ?? 100;
+    this.#maxDelay = opts.retryMaxDelayMs ?? 2_000;
+    this.#random = opts.random ?? Math.random;
+    this.#clock = opts.clock ?? (() => performance.now());
+    this.#emit = opts.onEvent ?? (() => {});
     this.#prefix = url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, '');
     this.#originHost = opts.originHost;
     this.#pool = new Pool(url.origin, {
@@ -68,28 +104,88 @@ export class Upstream {
     });
   }
 
+  /**
+   * Sends the request; retries idempotent requests without a body on a connection error (refused,
+   * reset, connect timeout) or a 502/503/504, up to `retries` times. Retries happen before this
+   * resolves, i.e. before the caller could have sent a byte to its client. A response-head timeout is
+   * not retried: the origin is up but slow, and another attempt would double the wait.
+   */
   async request(r: UpstreamRequest): Promise<UpstreamResponse> {
     const headers = forwardRequestHeaders(r.headers, r.clientIp, r.zoneHost);
     if (this.#originHost !== undefined) headers['host'] = this.#originHost;
-    try {
-      const res = await this.#pool.request({
-        method: r.method as 'GET',
-        path: this.#prefix + r.target,
-        headers,
-        body: r.body ?? null,
-        signal: r.signal,
-      });
+    // RFC 9110 §9.2.2: "A user agent, proxy, or other client can automatically retry a request ... if it
+    // knows that the request method is idempotent". A streamed request body cannot be sent twice.
+    const retryable = IDEMPOTENT.has(r.method) && r.body === undefined;
+    for (let attempt = 0; ; attempt++) {
+      const last = !retryable || attempt >= this.retries;
+      const started = this.#clock();
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await this.#pool.request({
+          method: r.method as 'GET',
+          path: this.#prefix + r.target,
+          headers,
+          body: r.body ?? null,
+          signal: r.signal,
+        });
+      } catch (err) {
+        const mapped = upstreamError(this.origin, err);
+        this.#emit({ kind: 'origin-error', code: errorCodeOf(err) });
+        if (last || !isConnectionError(err) || r.signal?.aborted) throw mapped;
+        await this.#backoff(attempt, r.signal);
+        continue;
+      }
+      this.#emit({ kind: 'origin-response', status: res.statusCode, ms: this.#clock() - started });
+      if (!last && RETRY_STATUS.has(res.statusCode)) {
+        discardBody(res.body);
+        await this.#backoff(attempt, r.signal);
+        continue;
+      }
       const cl = headerString(res.headers['content-length']);
       const contentLength = cl !== undefined && /^[0-9]+$/.test(cl) ? Number(cl) : undefined;
       return { status: res.statusCode, headers: endToEnd(res.headers), contentLength, body: res.body };
-    } catch (err) {
-      throw upstreamError(this.origin, err);
     }
+  }
+
+  /** Full-range exponential backoff with "equal jitter": half fixed, half random, so retries spread out. */
+  retryDelayMs(attempt: number): number {
+    const cap = Math.min(this.#maxDelay, this.#baseDelay * 2 ** attempt);
+    return Math.round(cap * (0.5 + this.#random() / 2));
+  }
+
+  async #backoff(attempt: number, signal: AbortSignal | undefined): Promise<void> {
+    this.#emit({ kind: 'retry' });
+    const ms = this.retryDelayMs(attempt);
+    if (ms > 0) await sleep(ms, undefined, { signal }).catch(() => {});
   }
 
   close(): Promise<void> {
     return this.#pool.close();
   }
+
+  /** Ends every connection now, failing requests in flight (shutdown, after the listeners closed). */
+  destroy(): Promise<void> {
+    return this.#pool.destroy();
+  }
+}
+
+/** The stable code of a failure for statistics (ECONNREFUSED, UND_ERR_HEADERS_TIMEOUT, ...). */
+export function errorCodeOf(err: unknown): string {
+  let found = 'unknown';
+  let e: unknown = err;
+  // Our errors and undici's socket errors wrap the system error (ECONNRESET ...): prefer the innermost code.
+  for (let depth = 0; depth < 4 && e !== null && typeof e === 'object'; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && !code.startsWith('edge_')) found = code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return found;
+}
+
+/** Refused, reset, unreachable, DNS failure, connect timeout: the request never reached a handler. */
+export function isConnectionError(err: unknown): boolean {
+  const code = errorCodeOf(err);
+  return /^(ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|UND_ERR_CONNECT_TIMEOUT|UND_ERR_SOCKET|UND_ERR_CLOSED)$/.test(code);
 }
 
 /** Maps undici failures to our errors: timeouts → 504, everything else → 502. */

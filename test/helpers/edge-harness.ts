@@ -11,6 +11,8 @@ import { startCountingOrigin } from './counting-origin.ts';
 import type { CountingOrigin } from './counting-origin.ts';
 
 export const ZONE = 'cdn.example.com';
+/** The admin bearer token every harness edge accepts. */
+export const ADMIN_TOKEN = 'edge-test-admin-token-0123456789';
 
 export type Reply = { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer };
 
@@ -44,6 +46,11 @@ export async function startHarness(over: Partial<EdgeRuntimeOptions> = {}): Prom
     port: 0,
     cacheDir,
     zones: [{ host: ZONE, origin: origin.url }],
+    // Retries happen, but their backoff stays tiny (and jitter fixed) so tests never wait on it.
+    retryBaseDelayMs: 1,
+    retryMaxDelayMs: 2,
+    random: () => 0.5,
+    adminToken: ADMIN_TOKEN,
     now,
     onOutcome: (e) => events.push(e),
     ...o,
