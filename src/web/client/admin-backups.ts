@@ -43,14 +43,14 @@ export function createBackupsView(): { refresh(): void } {
       list = normalizeBackups(await api<unknown>('GET', '/api/backups'));
     } catch (err) {
       if (err instanceof ApiError && (err.status === 404 || err.status === 501)) {
-        body.replaceChildren(emptyState('refresh', 'Backups are not available here', h('span', {}, 'This server does not list backups. Make one with ', h('code', {}, 'mediacdn backup create'), '.')));
+        body.replaceChildren(emptyState('archive', 'Backups are not available here', h('span', {}, 'This server does not list backups. Make one with ', h('code', {}, 'mediacdn backup create'), '.')));
       } else if (!(err instanceof ApiError && err.status === 401)) {
         body.replaceChildren(h('p', { class: 'banner banner-error', role: 'alert' }, `Backups could not be loaded: ${(err as Error).message}`));
       }
       return;
     }
     if (list.length === 0) {
-      body.replaceChildren(emptyState('refresh', 'No backups yet', h('span', {}, 'Make the first with ', h('code', {}, 'mediacdn backup create'), ' and check it with ', h('code', {}, 'mediacdn backup verify'), '.')));
+      body.replaceChildren(emptyState('archive', 'No backups yet', h('span', {}, 'Make the first with ', h('code', {}, 'mediacdn backup create'), ' and check it with ', h('code', {}, 'mediacdn backup verify'), '.')));
       return;
     }
     const now = Date.now();

@@ -18,7 +18,8 @@ export function createStatsView(): { start(): void; stop(): void } {
   const section = one('#stats');
   const body = one('.stats-body', section);
   const zoneSelect = one<HTMLSelectElement>('.zone-select', section);
-  const rangeButtons = [...section.querySelectorAll<HTMLButtonElement>('.segmented button')];
+  const rangeGroup = one('.segmented', section);
+  const rangeButtons = [...rangeGroup.querySelectorAll<HTMLButtonElement>('button')];
   let minutes = 60;
   let snapshot: WireSnapshot | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -39,7 +40,7 @@ export function createStatsView(): { start(): void; stop(): void } {
     const hosts = Object.keys(snapshot.zones).sort();
     zoneSelect.hidden = hosts.length < 2;
     if (hosts.length === 0) {
-      body.replaceChildren(emptyState('refresh', 'No traffic through the edge yet', 'Play something on the listener page: the figures appear here within a minute.'));
+      body.replaceChildren(emptyState('chart', 'No traffic through the edge yet', 'Play something on the listener page: the figures appear here within a minute.'));
       return;
     }
     const wanted = zoneSelect.value || localStorage.getItem(ZONE_KEY) || hosts[0];
@@ -117,11 +118,13 @@ export function createStatsView(): { start(): void; stop(): void } {
       const body_ = await api<unknown>('GET', '/api/edge-stats');
       if (!isSnapshot(body_)) throw new Error('the statistics are in a format this page does not know');
       snapshot = body_;
+      rangeGroup.hidden = false;
       render();
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return;
       if (err instanceof ApiError && (err.status === 404 || err.status === 501)) {
-        body.replaceChildren(emptyState('refresh', 'Edge statistics are not available', h('span', {}, 'This origin does not relay an edge’s statistics. Start everything with ', h('code', {}, 'mediacdn up'), ' to see hit rate, bandwidth and origin timings here.')));
+        rangeGroup.hidden = true;
+        body.replaceChildren(emptyState('chart', 'Edge statistics are not available', h('span', {}, 'This origin does not relay an edge’s statistics. Start everything with ', h('code', {}, 'mediacdn up'), ' to see hit rate, bandwidth and origin timings here.')));
         return; // no point polling a server that has no such endpoint
       } else if (snapshot === undefined) {
         body.replaceChildren(h('p', { class: 'banner banner-error', role: 'alert' }, `Edge statistics could not be loaded: ${(err as Error).message}`));

@@ -49,7 +49,7 @@ export function formatPercent(ratio: number | null): string {
 
 export function formatMs(ms: number | null): string {
   if (ms === null || !Number.isFinite(ms)) return '–';
-  if (ms === 0) return '0 ms';
+  if (Number.isInteger(ms) && ms < 1000) return `${ms} ms`;
   return ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${ms >= 10 ? ms.toFixed(0) : ms.toFixed(1)} ms`;
 }
 

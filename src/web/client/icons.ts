@@ -18,6 +18,8 @@ const PATHS = {
   check: 'M5 12.5l4.5 4.5L19 7.5',
   alert: 'M12 4.5l8.5 15h-17zM12 10v4M12 16.8v.2',
   refresh: 'M19.5 12a7.5 7.5 0 1 1-2.2-5.3M19.5 4.5v4h-4',
+  chart: 'M4.5 19.5h15M7 16v-4M11 16V8M15 16v-6M19 16V5.5',
+  archive: 'M4 5h16v4H4zM5.5 9v10h13V9M10 13h4',
 } as const;
 
 export type IconName = keyof typeof PATHS;
