@@ -25,6 +25,10 @@ export type CountingOrigin = {
   /** Requests for `path` (exact path+query), optionally of one method; without path, all requests. */
   count(path?: string, method?: string): number;
   route(path: string, spec: StaticRoute | RouteHandler): void;
+  /** Stops listening and drops every connection: the port now refuses connections. */
+  stop(): Promise<void>;
+  /** Listens again on the same port. */
+  resume(): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -89,7 +93,23 @@ export async function startCountingOrigin(opts: CountingOriginOptions = {}): Pro
     route(path, spec) {
       routes.set(path, spec);
     },
+    stop() {
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+    resume() {
+      return new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+    },
     close() {
+      if (!server.listening) return Promise.resolve();
       return new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -7,6 +7,9 @@ import { Agent, request } from 'undici';
 import { startEdge } from '../../src/edge/server.ts';
 import type { EdgeHandle, EdgeRuntimeOptions } from '../../src/edge/server.ts';
 import type { OutcomeEvent } from '../../src/edge/handler.ts';
+import type { ZoneConfigInput } from '../../src/config/edge-schema.ts';
+import { emptyFigures, viewFigures } from '../../src/edge/stats.ts';
+import type { FiguresView } from '../../src/edge/stats.ts';
 import { startCountingOrigin } from './counting-origin.ts';
 import type { CountingOrigin } from './counting-origin.ts';
 
@@ -24,13 +27,18 @@ export type Harness = {
   clock: { now: number; advance(seconds: number): void };
   events: OutcomeEvent[];
   get(target: string, headers?: Record<string, string>): Promise<Reply>;
+  /** Zone totals as the statistics hold them, once every response so far has been accounted. */
+  totals(): Promise<FiguresView>;
+  /** An authorised request to a control endpoint (/_mediacdn/...). */
+  control(method: string, target: string, body?: unknown, token?: string): Promise<Reply>;
   send(method: string, target: string, headers?: Record<string, string>, body?: string): Promise<Reply>;
   /** Stops the edge and starts a new one on the same cache folder (a restart). */
   restart(over?: Partial<EdgeRuntimeOptions>): Promise<void>;
   close(): Promise<void>;
 };
 
-export async function startHarness(over: Partial<EdgeRuntimeOptions> = {}): Promise<Harness> {
+/** Sets up origin and edge; `zone` adds per-zone options to the one zone (ZONE → the counting origin). */
+export async function startHarness(over: Partial<EdgeRuntimeOptions> = {}, zone: Partial<ZoneConfigInput> = {}): Promise<Harness> {
   const clock = {
     now: Date.UTC(2025, 5, 1, 12, 0, 0),
     advance(seconds: number) {
@@ -45,7 +53,7 @@ export async function startHarness(over: Partial<EdgeRuntimeOptions> = {}): Prom
     host: '127.0.0.1',
     port: 0,
     cacheDir,
-    zones: [{ host: ZONE, origin: origin.url }],
+    zones: [{ host: ZONE, origin: origin.url, ...zone }],
     // Retries happen, but their backoff stays tiny (and jitter fixed) so tests never wait on it.
     retryBaseDelayMs: 1,
     retryMaxDelayMs: 2,
@@ -70,6 +78,19 @@ export async function startHarness(over: Partial<EdgeRuntimeOptions> = {}): Prom
     events,
     get: (target, headers) => send('GET', target, headers),
     send,
+    async totals() {
+      // A response is accounted on its 'close' event, which can trail the client's receipt by a tick.
+      const answered = () => h.events.length;
+      for (let i = 0; i < 100; i++) {
+        const t = h.edge.stats.snapshot().zones[ZONE]?.totals ?? viewFigures(emptyFigures());
+        if (t.requests >= answered()) return t;
+        await new Promise((r) => setImmediate(r));
+      }
+      throw new Error('statistics never caught up with the responses');
+    },
+    control(method, target, body, token = ADMIN_TOKEN) {
+      return send(method, target, { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body === undefined ? undefined : JSON.stringify(body));
+    },
     async restart(o = {}) {
       await h.edge.close();
       edge = await startEdge(options({ ...over, ...o }));

@@ -1,0 +1,112 @@
+// Edge scenarios for origin retries: connection errors and 502/503/504 are retried for idempotent
+// requests, up to the zone's count, never once the response has started; every retry is counted.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { request } from 'undici';
+import { ZONE, startHarness } from './helpers/edge-harness.ts';
+import type { Harness } from './helpers/edge-harness.ts';
+
+describe('edge: origin retries', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({}, { retries: 3 });
+  });
+  after(() => h.close());
+
+  /** A route failing `failures` times with `status` (0 = connection reset), then answering 200. */
+  function flaky(path: string, failures: number, status: number): void {
+    let seen = 0;
+    h.origin.route(path, (_req, res) => {
+      if (seen++ < failures) {
+        if (status === 0) return void res.socket?.destroy();
+        res.writeHead(status);
+        res.end('failing');
+        return;
+      }
+      res.writeHead(200, { 'cache-control': 'max-age=60' });
+      res.end('finally');
+    });
+  }
+
+  for (const status of [502, 503, 504, 0]) {
+    it(`retries a GET after ${status === 0 ? 'a connection reset' : status} and serves the success`, async () => {
+      const path = `/flaky-${status}`;
+      flaky(path, 2, status);
+      const before = await h.totals();
+      const r = await h.get(path);
+      assert.equal(r.status, 200);
+      assert.equal(r.body.toString(), 'finally');
+      assert.equal(r.headers['x-cache'], 'MISS');
+      assert.equal(h.origin.count(path), 3);
+      assert.equal((await h.totals()).originRetries - before.originRetries, 2);
+    });
+  }
+
+  it('gives up after the zone count and passes the last answer on', async () => {
+    flaky('/always-503', 100, 503);
+    const before = await h.totals();
+    const r = await h.get('/always-503');
+    assert.equal(r.status, 503);
+    assert.equal(h.origin.count('/always-503'), 1 + 3);
+    const after = await h.totals();
+    assert.equal(after.originRetries - before.originRetries, 3);
+    assert.equal((after.originNon2xx['503'] ?? 0) - (before.originNon2xx['503'] ?? 0), 4);
+  });
+
+  it('does not retry a 500 (an answer, not a transient failure)', async () => {
+    flaky('/500', 100, 500);
+    assert.equal((await h.get('/500')).status, 500);
+    assert.equal(h.origin.count('/500'), 1);
+  });
+
+  it('does not retry a POST (not idempotent, and its body was streamed)', async () => {
+    flaky('/post', 100, 503);
+    const r = await h.send('POST', '/post', {}, 'payload');
+    assert.equal(r.status, 503);
+    assert.equal(h.origin.count('/post', 'POST'), 1);
+  });
+
+  it('never retries once a byte went to the client: a body cut short is not fetched again', async () => {
+    h.origin.route('/cut', (_req, res) => {
+      res.writeHead(200, { 'content-length': '100000', 'cache-control': 'max-age=60' });
+      res.write(Buffer.alloc(1000, 1), () => setImmediate(() => res.socket?.destroy()));
+    });
+    const res = await request(`${h.edge.url}/cut`, { headers: { host: ZONE } });
+    assert.equal(res.statusCode, 200);
+    await assert.rejects(res.body.arrayBuffer());
+    assert.equal(h.origin.count('/cut'), 1);
+    // And the broken fill was not stored.
+    h.origin.route('/cut', { headers: { 'cache-control': 'max-age=60' }, body: 'whole' });
+    const again = await h.get('/cut');
+    assert.equal(again.headers['x-cache'], 'MISS');
+    assert.equal(again.body.toString(), 'whole');
+  });
+
+  it('retries while the origin refuses connections, then reports the refusal', async () => {
+    const before = await h.totals();
+    await h.origin.stop();
+    try {
+      const r = await h.get('/down');
+      assert.equal(r.status, 502);
+      const after = await h.totals();
+      assert.equal(after.originRetries - before.originRetries, 3);
+      assert.equal(after.originErrors - before.originErrors, 4);
+    } finally {
+      await h.origin.resume();
+    }
+  });
+});
+
+describe('edge: retries off', () => {
+  it('makes one attempt with retries 0', async () => {
+    const h = await startHarness({ retries: 0 });
+    try {
+      h.origin.route('/x', { status: 503, body: 'busy' });
+      assert.equal((await h.get('/x')).status, 503);
+      assert.equal(h.origin.count('/x'), 1);
+      assert.equal((await h.totals()).originRetries, 0);
+    } finally {
+      await h.close();
+    }
+  });
+});
