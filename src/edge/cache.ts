@@ -34,6 +34,8 @@ export class EdgeCache {
   readonly #pending = new Map<string, Pending>();
   /** primary key → variant keys present in at least one tier. */
   readonly #variants = new Map<string, Set<string>>();
+  /** Tier writes in progress (whenWritten). */
+  readonly #writes = new Set<Promise<unknown>>();
 
   private constructor(memory: MemoryStore | undefined, disk: DiskStore | undefined, memoryObjectMaxBytes: number) {
     this.memory = memory;
@@ -121,12 +123,20 @@ export class EdgeCache {
       this.disk ? this.disk.put(pending.meta, body) : false,
       ...deletions,
     ]);
-    return writes
+    const done = writes
       .then(([inMemory, onDisk]) => inMemory || onDisk)
       .finally(() => {
         if (this.#pending.get(meta.key) === pending) this.#pending.delete(meta.key);
         this.#forgetIfGone(meta.key);
+        this.#writes.delete(done);
       });
+    this.#writes.add(done);
+    return done;
+  }
+
+  /** Resolves when every store() started so far has reached its tiers (tests, shutdown). */
+  async whenWritten(): Promise<void> {
+    while (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
   }
 
   /** After a 304: new headers and times for a stored variant, in every tier holding it. */
@@ -139,6 +149,9 @@ export class EdgeCache {
 
   /** Removes stored responses; returns how many variants were removed. */
   async purge(selector: PurgeSelector): Promise<number> {
+    // A write still on its way to a tier would land after the delete and outlive the purge: let the
+    // writes started so far finish first.
+    await Promise.allSettled([...this.#writes]);
     const primaries: string[] = [];
     for (const primary of this.#variants.keys()) {
       const parts = parseCacheKey(primary);

@@ -53,7 +53,7 @@ export type EdgeHandle = {
   /** Bytes and entries per tier. */
   usage(): ReturnType<EdgeCache['usage']>;
   stats: EdgeStats;
-  /** Resolves when no background refresh (stale-while-revalidate) is running. */
+  /** Resolves when no background refresh (stale-while-revalidate) runs and every cache write reached its tier. */
   idle(): Promise<void>;
   /** Stops accepting, ends connections, saves statistics, closes the tiers. */
   close(): Promise<void>;
@@ -169,7 +169,10 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
     purge: (selector) => cache.purge(selector),
     usage: () => cache.usage(),
     stats,
-    idle: () => handler.idle(),
+    async idle() {
+      await handler.idle();
+      await cache.whenWritten();
+    },
     async close() {
       await Promise.all(
         servers.map(
