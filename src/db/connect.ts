@@ -76,7 +76,10 @@ export async function openDatabase(target: DatabaseTarget, opts: OpenOptions = {
 }
 
 export async function migrate(db: Db): Promise<void> {
-  const migrator = new Migrator({ db: db.kysely, provider: new StaticMigrationProvider(db.dialect) });
+  // On PostgreSQL, bind the migration tables to the current schema: Kysely otherwise looks for them in
+  // every schema of the database and can mistake another library's tables for ours.
+  const schema = db.dialect === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(db.kysely)).rows[0]?.s : undefined;
+  const migrator = new Migrator({ db: db.kysely, provider: new StaticMigrationProvider(db.dialect), ...(schema ? { migrationTableSchema: schema } : {}) });
   const { error, results } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error');
