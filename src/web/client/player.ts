@@ -44,7 +44,7 @@ function setStatus(state: 'idle' | 'playing' | 'paused' | 'announcement' | 'erro
 
 function showTrack(t: PlaylistTrack): void {
   titleEl.textContent = t.title;
-  artistEl.textContent = t.kind === 'announcement' ? 'Station announcement' : t.artist ?? 'Unknown artist';
+  artistEl.textContent = t.kind === 'announcement' ? 'Station announcement' : [t.artist ?? 'Unknown artist', t.album].filter((s) => s).join(' · ');
   const d = t.durationMs === null ? NaN : t.durationMs / 1000;
   durationEl.textContent = formatClock(d);
   elapsed.textContent = formatClock(0);
@@ -137,6 +137,7 @@ function setVolume(v: number): void {
   audio.volume = Math.min(1, Math.max(0, v));
   audio.muted = false;
   volume.value = String(Math.round(audio.volume * 100));
+  updateVolume();
   try {
     localStorage.setItem(VOLUME_KEY, String(audio.volume));
   } catch {
@@ -177,10 +178,13 @@ audio.addEventListener('error', () => {
 
 playBtn.addEventListener('click', togglePlay);
 skipBtn.addEventListener('click', advance);
-muteBtn.addEventListener('click', () => {
+/** The controls follow at once; 'volumechange' (a queued event) keeps them right for other sources. */
+function toggleMute(): void {
   if (audio.volume === 0) setVolume(0.5);
   else audio.muted = !audio.muted;
-});
+  updateVolume();
+}
+muteBtn.addEventListener('click', toggleMute);
 volume.addEventListener('input', () => setVolume(Number(volume.value) / 100));
 seek.addEventListener('input', () => {
   seeking = true;
@@ -224,7 +228,7 @@ document.addEventListener('keydown', (ev) => {
       break;
     case 'm':
     case 'M':
-      audio.muted = !audio.muted;
+      toggleMute();
       break;
   }
 });
