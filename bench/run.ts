@@ -2,7 +2,7 @@
 // wrk -t1 -c50, every server running at once, rounds interleaved test by test and server by server,
 // medians of the rounds, bodies byte-compared with curl first, peak RSS per server.
 // Writes bench/results/origin.md. BENCH_DURATION (s), BENCH_ROUNDS and BENCH_WORKERS ("1,2") shorten or change it.
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import os from 'node:os';
@@ -76,12 +76,10 @@ async function startSirv(root: string): Promise<Server> {
 }
 
 function versions(): string {
+  // nginx -v prints to stderr, wrk -v exits 1: take whatever either stream says.
   const v = (cmd: string, args: string[]) => {
-    try {
-      return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
-    } catch (err) {
-      return String((err as { stderr?: string }).stderr ?? '').trim();
-    }
+    const r = spawnSync(cmd, args, { encoding: 'utf8' });
+    return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
   };
   return `Node ${process.version}, ${v('nginx', ['-v']).replace('nginx version: ', '')}, ${v('wrk', ['-v']).split('\n')[0].split(' [')[0]}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`;
 }

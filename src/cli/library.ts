@@ -10,8 +10,17 @@ import type { Metadata, MediaItem } from '../media/library.ts';
 import { InputError, EXIT, MediaCdnError } from '../errors.ts';
 import { METADATA_KINDS, type MetadataKind } from '../db/schema.ts';
 import { configFrom, formatBytes, intOption, progressBar, withLibrary, type Io } from './context.ts';
+import { readAdminToken } from '../config/token.ts';
+import { createOriginClient, type OriginClient } from '../origin/client.ts';
+import type { Config } from '../config/index.ts';
 
-type AddOptions = { type?: string; ext?: string; song?: boolean; announcement?: boolean; background?: boolean; title?: string; artist?: string; album?: string; json?: boolean };
+const REMOTE_HELP = 'use the admin API of the origin at <url> (token from MEDIACDN_TOKEN or the data folder)';
+
+async function remoteClient(config: Config, url: string): Promise<OriginClient> {
+  return createOriginClient(url, await readAdminToken(config));
+}
+
+type AddOptions = { type?: string; ext?: string; song?: boolean; announcement?: boolean; background?: boolean; title?: string; artist?: string; album?: string; json?: boolean; remote?: string };
 
 export function metadataFromFlags(o: AddOptions, file: string, many: boolean): Metadata | undefined {
   const kinds = (['song', 'announcement', 'background'] as const).filter((k) => o[k]);
@@ -49,6 +58,7 @@ export function registerLibrary(program: Command, io: Io): void {
     .option('--artist <artist>', 'song artist')
     .option('--album <album>', 'song album')
     .option('--json', 'print JSON')
+    .option('--remote <url>', REMOTE_HELP)
     .action(async (files: string[], o: AddOptions, cmd: Command) => {
       const config = configFrom(cmd, io);
       // Check every input before storing any, so a bad argument stores nothing.
@@ -60,6 +70,20 @@ export function registerLibrary(program: Command, io: Io): void {
         if (!st.isFile()) throw new InputError('file_unreadable', `cannot read ${f}: not a regular file`);
         sizes.set(f, st.size);
         metadataFromFlags(o, f, files.length > 1);
+      }
+      if (o.remote !== undefined) {
+        const client = await remoteClient(config, o.remote);
+        const added: MediaItem[] = [];
+        for (const f of files) {
+          const item = await client.upload(f, { name: path.basename(f), type: o.type, ext: o.ext, metadata: metadataFromFlags(o, f, files.length > 1) }).catch((err: unknown) => {
+            if (err instanceof MediaCdnError) throw new MediaCdnError(err.code, `${f}: ${err.message}`, { status: err.status, exitCode: err.exitCode, cause: err });
+            throw err;
+          });
+          added.push(item);
+          if (!o.json) io.out(`${item.id}\t${item.fileName}\t${item.url}`);
+        }
+        if (o.json) io.out(JSON.stringify(added.length === 1 && files.length === 1 ? added[0] : added, null, 2));
+        return;
       }
       await withLibrary(config, async (lib) => {
         const added: MediaItem[] = [];
@@ -95,18 +119,22 @@ export function registerLibrary(program: Command, io: Io): void {
     .option('--limit <n>', 'at most n items', intOption('--limit'), 100)
     .option('--offset <n>', 'skip n items', intOption('--offset'), 0)
     .option('--json', 'print JSON')
-    .action(async (o: { kind?: string; search?: string; limit: number; offset: number; json?: boolean }, cmd: Command) => {
+    .option('--remote <url>', REMOTE_HELP)
+    .action(async (o: { kind?: string; search?: string; limit: number; offset: number; json?: boolean; remote?: string }, cmd: Command) => {
       if (o.kind !== undefined && o.kind !== 'none' && !METADATA_KINDS.includes(o.kind as MetadataKind)) {
         throw new InputError('bad_kind', `--kind must be one of ${METADATA_KINDS.join(', ')}, none`, { exitCode: EXIT.usage });
       }
-      await withLibrary(configFrom(cmd, io), async (lib) => {
-        const r = await listMedia(lib, { kind: o.kind as MetadataKind | 'none' | undefined, q: o.search, limit: o.limit, offset: o.offset });
-        if (o.json) io.out(JSON.stringify(r, null, 2));
-        else {
-          for (const i of r.items) io.out(describeItem(i));
-          io.out(`${r.items.length} of ${r.total} item(s)`);
-        }
-      });
+      const config = configFrom(cmd, io);
+      const query = { kind: o.kind as MetadataKind | 'none' | undefined, q: o.search, limit: o.limit, offset: o.offset };
+      const r =
+        o.remote !== undefined
+          ? await (await remoteClient(config, o.remote)).list(query)
+          : await withLibrary(config, (lib) => listMedia(lib, query));
+      if (o.json) io.out(JSON.stringify(r, null, 2));
+      else {
+        for (const i of r.items) io.out(describeItem(i));
+        io.out(`${r.items.length} of ${r.total} item(s)`);
+      }
     });
 
   program
@@ -130,11 +158,14 @@ export function registerLibrary(program: Command, io: Io): void {
     .description('delete a media record and its file')
     .argument('<id|file>', 'numeric id or stored file name')
     .option('--force', 'also delete the song / announcement / background pointing at it')
-    .action(async (ref: string, o: { force?: boolean }, cmd: Command) => {
-      await withLibrary(configFrom(cmd, io), async (lib) => {
-        const item = await deleteMedia(lib, ref, { force: o.force });
-        io.out(`removed ${item.id} ${item.fileName}`);
-      });
+    .option('--remote <url>', REMOTE_HELP)
+    .action(async (ref: string, o: { force?: boolean; remote?: string }, cmd: Command) => {
+      const config = configFrom(cmd, io);
+      const item =
+        o.remote !== undefined
+          ? await (await remoteClient(config, o.remote)).remove(ref, { force: o.force })
+          : await withLibrary(config, (lib) => deleteMedia(lib, ref, { force: o.force }));
+      io.out(`removed ${item.id} ${item.fileName}`);
     });
 
   program

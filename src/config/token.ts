@@ -70,3 +70,8 @@ export function bearerMatches(authorization: string | undefined, token: string):
   const expected = createHash('sha256').update(token).digest();
   return timingSafeEqual(given, expected) && m !== null;
 }
+
+/** The token a client should send: config.token, else the one stored in tokenFile; never creates one. */
+export async function readAdminToken(config: Pick<Config, 'token' | 'tokenFile'>): Promise<string | undefined> {
+  return config.token ?? (await readTokenFile(config.tokenFile));
+}

@@ -1,0 +1,75 @@
+// `mediacdn origin` as a real process with two cluster workers: prints its URL, serves, forgets a
+// file deleted through either worker, and stops cleanly on SIGTERM; `add|ls|rm --remote` use its API.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { run } from '../src/cli/main.ts';
+import type { Io } from '../src/cli/context.ts';
+import { makeTestDatabase } from './helpers/db.ts';
+import { FIXTURES } from './helpers/library.ts';
+import { request, TEST_TOKEN } from './helpers/origin.ts';
+
+const MAIN = path.join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
+
+function cliIo(env: Record<string, string | undefined>, cwd: string): Io & { lines: string[]; errors: string[] } {
+  const lines: string[] = [];
+  const errors: string[] = [];
+  return { out: (l) => lines.push(l), err: (l) => errors.push(l), isTTY: false, env, cwd, lines, errors };
+}
+
+test('mediacdn origin --workers 2: serves, applies deletes in every worker, stops on SIGTERM; add/ls/rm --remote', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-cli-origin-'));
+  const testDb = await makeTestDatabase(dir);
+  t.after(async () => {
+    await testDb.cleanup();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const env = { ...process.env, MEDIACDN_DATA: dir, MEDIACDN_TOKEN: TEST_TOKEN, LOG_LEVEL: 'warn', DATABASE_URL: testDb.url ?? '' };
+  const child = spawn(process.execPath, [MAIN, 'origin', '--port', '0', '--workers', '2'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = () => {
+      const m = /origin listening on (http:\/\/\S+) \(2 workers\)/.exec(out);
+      if (m) resolve(m[1]);
+    };
+    child.stdout.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`origin exited with ${code}: ${out}`)));
+  });
+
+  // A client in another process (no database of its own needed) talks to the API.
+  const clientDir = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-cli-client-'));
+  t.after(() => rm(clientDir, { recursive: true, force: true }));
+  const io = cliIo({ MEDIACDN_TOKEN: TEST_TOKEN, MEDIACDN_DATA: clientDir }, clientDir);
+  assert.equal(await run(['add', '--remote', url, '--song', '--title', 'Remote tone', '--artist', 'CLI', path.join(FIXTURES, 'tone-3s.mp3')], io), 0, io.errors.join('\n'));
+  const [id, fileName] = io.lines[0].split('\t');
+  assert.equal(await run(['add', '--remote', url, path.join(FIXTURES, 'not-audio.mp3')], io), 4, 'rejected content → exit 4');
+  assert.match(io.errors.at(-1) ?? '', /not-audio\.mp3: .*does not match/);
+
+  io.lines.length = 0;
+  assert.equal(await run(['ls', '--remote', url, '--json'], io), 0);
+  const listed = JSON.parse(io.lines.join('\n'));
+  assert.equal(listed.total, 1);
+  assert.deepEqual([listed.items[0].title, listed.items[0].artist], ['Remote tone', 'CLI']);
+
+  // Warm both workers' caches (new connections are spread over the workers), then delete through one.
+  for (let i = 0; i < 8; i++) assert.equal((await request(`${url}/media/${fileName}`)).status, 200);
+  assert.equal(await run(['rm', '--remote', url, id], io), 1, 'in use by a song → refused');
+  assert.equal(await run(['rm', '--remote', url, '--force', id], io), 0, io.errors.join('\n'));
+  for (let i = 0; i < 8; i++) assert.equal((await request(`${url}/media/${fileName}`)).status, 404, `request ${i} after the delete`);
+
+  const wrong = cliIo({ MEDIACDN_TOKEN: 'wrong-token-wrong-token', MEDIACDN_DATA: clientDir }, clientDir);
+  assert.equal(await run(['ls', '--remote', url], wrong), 2);
+  assert.match(wrong.errors.join('\n'), /admin token/);
+
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  assert.equal(await exit, 0, out);
+});
