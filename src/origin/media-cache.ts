@@ -43,8 +43,9 @@ export type MediaCacheOptions = {
   lib: Library;
   logger: Logger;
   now: () => number;
-  /** Headers added to every media response (Cache-Control, CORS, nosniff). */
-  commonHeaders: readonly string[];
+  /** Headers after the validators and Cache-Control: of a 200, and of a 304 (no body, so no nosniff). */
+  tail200: readonly string[];
+  tail304: readonly string[];
   cacheControl: string;
   memoryCacheBytes: number;
   memoryCacheMaxFileBytes: number;
@@ -220,7 +221,7 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
     const lastModified = Date.parse(item.createdAt);
     const rep = { size: item.byteSize, contentType: item.contentType, etag, lastModified };
     const lm = formatHttpDate(lastModified);
-    const validators = ['etag', etag, 'last-modified', lm, 'cache-control', o.cacheControl, ...o.commonHeaders];
+    const validators = ['etag', etag, 'last-modified', lm, 'cache-control', o.cacheControl];
     return {
       fileName: item.fileName,
       id: item.id,
@@ -228,8 +229,8 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
       path: o.lib.storage.localPath(item.fileName),
       rep,
       // The same fields, in the same order, as planResponse gives a 200 (see the origin tests).
-      headers200: ['accept-ranges', 'bytes', 'content-type', item.contentType, 'content-length', String(item.byteSize), ...validators],
-      headers304: validators,
+      headers200: ['accept-ranges', 'bytes', 'content-type', item.contentType, 'content-length', String(item.byteSize), ...validators, ...o.tail200],
+      headers304: [...validators, ...o.tail304],
       body: undefined,
       blocks: new Map(),
       blockBytes: 0,

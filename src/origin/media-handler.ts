@@ -22,6 +22,9 @@ export const CORS_HEADERS: readonly string[] = [
 ];
 
 const ALLOW = 'GET, HEAD, OPTIONS';
+/** After Cache-Control on a 200/206; a 304 has no body to sniff, so it carries only the CORS part. */
+export const MEDIA_TAIL_200: readonly string[] = ['x-content-type-options', 'nosniff', ...CORS_HEADERS];
+
 /** Segments up to this size are read in one positioned read; larger ones stream. */
 const ONE_READ_MAX = 128 * 1024;
 const STREAM_CHUNK = 64 * 1024;
@@ -57,8 +60,8 @@ export function createMediaHandler(o: MediaHandlerOptions): MediaHandler {
     'access-control-max-age', '86400',
     'content-length', '0',
   ];
-  const tailFor = (status: number): string[] =>
-    status === 200 || status === 206 || status === 304 ? ['cache-control', o.cacheControl, ...common] : common;
+  const tailFor = (status: number): readonly string[] =>
+    status === 200 || status === 206 ? ['cache-control', o.cacheControl, ...common] : status === 304 ? ['cache-control', o.cacheControl, ...CORS_HEADERS] : common;
 
   function sendNotFound(req: IncomingMessage, res: ServerResponse): void {
     res.writeHead(404, notFound);

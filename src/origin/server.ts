@@ -10,7 +10,7 @@ import { sql } from 'kysely';
 import { createLocalStorage } from '../storage/local-store.ts';
 import { createLibrary, type Library, type MediaItem } from '../media/library.ts';
 import { createMediaCache, type MediaCache } from './media-cache.ts';
-import { CORS_HEADERS, MEDIA_PREFIX, createMediaHandler } from './media-handler.ts';
+import { CORS_HEADERS, MEDIA_PREFIX, MEDIA_TAIL_200, createMediaHandler } from './media-handler.ts';
 import { API_PREFIX, createApiHandler } from './api.ts';
 import { HttpError, sendError, sendJson } from './respond.ts';
 
@@ -73,7 +73,8 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
     lib: library,
     logger,
     now,
-    commonHeaders: ['x-content-type-options', 'nosniff', ...CORS_HEADERS],
+    tail200: MEDIA_TAIL_200,
+    tail304: CORS_HEADERS,
     cacheControl: oc.cacheControl,
     memoryCacheBytes: oc.memoryCacheBytes,
     memoryCacheMaxFileBytes: oc.memoryCacheMaxFileBytes,
