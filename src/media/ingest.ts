@@ -131,6 +131,8 @@ function decideExtension(type: string, ext: string | undefined): string {
   return extensionFor(type);
 }
 
+const MAX_INT32 = 2 ** 31 - 1;
+
 type Facts = { durationMs: number | null; width: number | null; height: number | null };
 
 async function readFacts(file: string, type: string): Promise<Facts> {
@@ -139,12 +141,15 @@ async function readFacts(file: string, type: string): Promise<Facts> {
   try {
     if (cls === 'audio' || cls === 'video') {
       const meta = await parseFile(file, { duration: false, skipCovers: true });
-      if (meta.format.duration !== undefined && Number.isFinite(meta.format.duration)) facts.durationMs = Math.round(meta.format.duration * 1000);
-      if (cls === 'video' && meta.format.duration === undefined) facts.durationMs = null;
+      const ms = meta.format.duration !== undefined ? Math.round(meta.format.duration * 1000) : undefined;
+      // A header can claim anything; a duration that does not fit the column is treated as unknown.
+      if (ms !== undefined && Number.isFinite(ms) && ms >= 0 && ms <= MAX_INT32) facts.durationMs = ms;
     } else if (cls === 'image') {
       const dim = await imageSizeFromFile(file);
-      facts.width = dim.width ?? null;
-      facts.height = dim.height ?? null;
+      if (dim.width > 0 && dim.width <= MAX_INT32 && dim.height > 0 && dim.height <= MAX_INT32) {
+        facts.width = dim.width;
+        facts.height = dim.height;
+      }
     }
   } catch {
     // Facts are best effort: the type check already passed on magic numbers.

@@ -22,6 +22,8 @@ export type ApiOptions = {
   maxUploadBytes: number;
   onUploaded?: (item: MediaItem) => void;
   onDeleted?: (item: MediaItem) => void;
+  /** More read-only admin endpoints: GET /api/<name> answers the JSON the function returns. */
+  adminJson?: Readonly<Record<string, () => Promise<unknown>>>;
 };
 
 const patchSchema = z
@@ -94,6 +96,12 @@ export function createApiHandler(o: ApiOptions): (req: IncomingMessage, res: Ser
     const url = new URL(req.url as string, 'http://origin.invalid');
     const method = req.method as string;
     const parts = url.pathname.slice(API_PREFIX.length).split('/');
+    const extra = parts.length === 1 && parts[0] !== 'media' && o.adminJson && Object.hasOwn(o.adminJson, parts[0]) ? o.adminJson[parts[0]] : undefined;
+    if (extra) {
+      allowOnly(method, ['GET']);
+      onlyParams(url.searchParams, []);
+      return sendJson(res, 200, await extra());
+    }
     if (parts[0] !== 'media' || parts.length > 2) throw new HttpError(404, 'not_found', `no API route ${url.pathname}`);
 
     if (parts.length === 1) {

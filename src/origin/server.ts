@@ -28,6 +28,10 @@ export type StartOriginOptions = {
   onMediaDeleted?: (item: MediaItem) => void;
   /** Extra routes tried after /media/, /api/ and /healthz (the web dashboard, the playlist). */
   extraRoutes?: ExtraRoutes;
+  /** Paths under /api/ that are public and go to extraRoutes instead of the admin API (e.g. /api/playlist). */
+  publicApiPaths?: readonly string[];
+  /** Read-only admin JSON endpoints added to the API: GET /api/<name>. */
+  adminJson?: Readonly<Record<string, () => Promise<unknown>>>;
   /** Overrides config.origin.host / port (e.g. port 0 in tests). */
   host?: string;
   port?: number;
@@ -86,6 +90,7 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
     token,
     logger,
     maxUploadBytes: oc.maxUploadBytes,
+    adminJson: opts.adminJson,
     onUploaded: (item) => cache.forget(item.fileName),
     onDeleted: (item) => {
       cache.forget(item.fileName);
@@ -114,6 +119,9 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
     throw new HttpError(404, 'not_found', 'not found');
   }
 
+  const publicApi = opts.publicApiPaths ?? [];
+  const isPublicApi = (url: string) => publicApi.some((p) => url === p || url.startsWith(`${p}?`));
+
   const server = http.createServer(
     {
       headersTimeout: oc.headersTimeoutMs,
@@ -124,7 +132,7 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
     (req, res) => {
       const url = req.url as string;
       if (url.startsWith(MEDIA_PREFIX)) return media(req, res);
-      if (url.startsWith(API_PREFIX)) return api(req, res);
+      if (url.startsWith(API_PREFIX) && !isPublicApi(url)) return api(req, res);
       rest(req, res).catch((err) => sendError(res, err, logger, { method: req.method, path: url.split('?')[0] }));
     },
   );

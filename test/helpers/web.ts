@@ -2,7 +2,6 @@
 // dashboard: a throw-away library whose MEDIA_URL is the origin's own /media/, demo media, a browser.
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -25,17 +24,11 @@ export type WebOrigin = {
 };
 
 export type WebOriginOptions = {
-  /** Answers GET /api/edge-stats (admin) until the origin provides it; absent: the origin's 404. */
+  /** Answers GET /api/edge-stats (admin); absent: the origin's 404. */
   edgeStats?: () => unknown;
-  /** Answers GET /api/backups (admin) until the origin provides it; absent: the origin's 404. */
+  /** Answers GET /api/backups (admin); absent: the origin's 404. */
   backups?: () => unknown;
 };
-
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), 'cache-control': 'no-store' });
-  res.end(body);
-}
 
 export async function startWebOrigin(opts: WebOriginOptions = {}): Promise<WebOrigin> {
   const tl = await makeTestLibrary();
@@ -56,25 +49,11 @@ export async function startWebOrigin(opts: WebOriginOptions = {}): Promise<WebOr
     flags: { logLevel: 'warn', origin: { host: '127.0.0.1', port: 0, shutdownGraceMs: 2000, workers: 1 } },
   });
   const web = createWebRoutes({ library });
-  const origin = await startOrigin({ config, library, logger: pino({ level: 'warn' }), extraRoutes: web });
+  const adminJson: Record<string, () => Promise<unknown>> = {};
+  if (opts.edgeStats) adminJson['edge-stats'] = async () => opts.edgeStats!();
+  if (opts.backups) adminJson['backups'] = async () => opts.backups!();
+  const origin = await startOrigin({ config, library, logger: pino({ level: 'warn' }), extraRoutes: web, publicApiPaths: [PLAYLIST_PATH], adminJson });
   mediaUrl = `${origin.url}/media/`;
-
-  // The origin sends every /api/ path to its admin API, so the public playlist (and, until the origin
-  // relays them, the edge statistics and the backups list) are put in front of its request listener.
-  const [originListener] = origin.server.listeners('request') as Array<(req: IncomingMessage, res: ServerResponse) => void>;
-  origin.server.removeAllListeners('request');
-  origin.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const pathname = (req.url ?? '').split('?')[0];
-    const adminOnly = pathname === '/api/edge-stats' ? opts.edgeStats : pathname === '/api/backups' ? opts.backups : undefined;
-    if (pathname === PLAYLIST_PATH) {
-      Promise.resolve(web(req, res)).catch((err: Error) => sendJson(res, 500, { code: 'internal_error', message: err.message }));
-    } else if (adminOnly !== undefined) {
-      if (req.headers.authorization !== `Bearer ${WEB_TOKEN}`) sendJson(res, 401, { code: 'unauthorized', message: 'a valid admin token is required' });
-      else sendJson(res, 200, adminOnly());
-    } else {
-      originListener(req, res);
-    }
-  });
 
   return {
     url: origin.url,
