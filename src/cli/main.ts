@@ -6,13 +6,17 @@ import { processIo, type Io } from './context.ts';
 import { registerLibrary } from './library.ts';
 import { registerBackup } from './backup.ts';
 import { registerOrigin } from './origin.ts';
+import { registerEdge } from './edge.ts';
+import { registerPurge } from './purge.ts';
+import { registerStats } from './stats.ts';
+import { registerUp } from './up.ts';
 
 export const VERSION = '0.1.0';
 
 export type Registrar = (program: Command, io: Io) => void;
 
 /** Command groups; later modules add theirs here. */
-const registrars: Registrar[] = [registerLibrary, registerBackup, registerOrigin];
+const registrars: Registrar[] = [registerLibrary, registerBackup, registerOrigin, registerEdge, registerPurge, registerStats, registerUp];
 
 export function buildProgram(io: Io): Command {
   const program = new Command('mediacdn')

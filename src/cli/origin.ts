@@ -6,7 +6,9 @@ import type { Command } from 'commander';
 import type { Config } from '../config/index.ts';
 import { resolveAdminToken } from '../config/token.ts';
 import { createLogger, startOrigin, type RunningOrigin } from '../origin/server.ts';
-import { configFrom, intOption, type Io } from './context.ts';
+import type { MediaItem } from '../media/library.ts';
+import { configFrom, intOption, openLibrary, type Io } from './context.ts';
+import { originExtras } from './compose.ts';
 
 type OriginFlags = { port?: number; host?: string; workers?: number };
 
@@ -25,6 +27,7 @@ function printStart(io: Io, config: Config, url: string, token: { token: string;
   io.out(`origin listening on ${url} (${workers} worker${workers === 1 ? '' : 's'})`);
   io.out(`  media:  ${url}/media/<file>   (links use ${config.mediaUrl})`);
   io.out(`  api:    ${url}/api/media`);
+  io.out(`  listener page: ${url}/   dashboard: ${url}/admin`);
   io.out(`  health: ${url}/healthz`);
   if (token.created) io.out(`  admin token (created now, stored in ${config.tokenFile}; shown once):\n  ${token.token}`);
 }
@@ -44,9 +47,33 @@ function onSignals(stop: (signal: string) => Promise<void>): void {
   }
 }
 
+/**
+ * Starts one origin process with the library, the web pages and the dashboard's endpoints; deleted
+ * media are purged from the configured edges (origin.purgeEdges), which also supply the statistics.
+ */
+async function startFull(config: Config, flags: OriginFlags, onDeleted?: (item: MediaItem) => void): Promise<RunningOrigin> {
+  const logger = createLogger(config);
+  const { token } = await resolveAdminToken(config);
+  const { lib, close: closeDb } = await openLibrary(config);
+  const extras = originExtras({ config, library: lib, token, logger, edges: config.origin.purgeEdges, zoneHosts: config.edge.zones.map((z) => z.host) });
+  const origin = await startOrigin({
+    config,
+    library: lib,
+    logger,
+    host: flags.host,
+    port: flags.port,
+    ...extras,
+    onMediaDeleted: (item) => {
+      extras.onMediaDeleted?.(item);
+      onDeleted?.(item);
+    },
+  });
+  return { ...origin, close: async () => { await origin.close(); await closeDb(); } };
+}
+
 async function runSingle(config: Config, io: Io, flags: OriginFlags): Promise<void> {
   const token = await resolveAdminToken(config);
-  const origin = await startOrigin({ config, logger: createLogger(config), host: flags.host, port: flags.port });
+  const origin = await startFull(config, flags);
   printStart(io, config, origin.url, token, 1);
   onSignals(() => origin.close());
 }
@@ -95,13 +122,7 @@ async function runWorker(config: Config, flags: OriginFlags): Promise<void> {
   process.on('message', (msg: unknown) => {
     if (isClusterMessage(msg)) origin?.forgetMedia(msg.fileName);
   });
-  origin = await startOrigin({
-    config,
-    logger: createLogger(config),
-    host: flags.host,
-    port: flags.port,
-    onMediaDeleted: (item) => process.send?.({ type: 'media-deleted', fileName: item.fileName } satisfies ClusterMessage),
-  });
+  origin = await startFull(config, flags, (item) => process.send?.({ type: 'media-deleted', fileName: item.fileName } satisfies ClusterMessage));
   const o = origin;
   onSignals(() => o.close());
   // Ctrl-C in a terminal reaches every process of the group; the primary also forwards signals.
@@ -110,7 +131,7 @@ async function runWorker(config: Config, flags: OriginFlags): Promise<void> {
 export function registerOrigin(program: Command, io: Io): void {
   program
     .command('origin')
-    .description('serve the library over HTTP: media with Range and conditional requests, and the admin API')
+    .description('serve the library over HTTP: media with Range and conditional requests, the admin API, the listener page and dashboard')
     .option('--port <n>', 'port (default 4000; 0 = any free port)', intOption('--port'))
     .option('--host <host>', 'address to listen on (default 127.0.0.1)')
     .option('--workers <n>', 'worker processes (default: one per core; 1 = no cluster)', intOption('--workers'))

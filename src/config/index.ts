@@ -14,6 +14,8 @@ export type Config = Readonly<{
   mediaDir: string;
   /** Base of media links, always ending in '/'. */
   mediaUrl: string;
+  /** Whether mediaUrl was configured (MEDIA_URL or CDN) or is the default, which `up` points at its edge. */
+  mediaUrlSource: 'default' | 'mediaUrl' | 'cdn';
   /** Admin bearer token from config/env; when absent the origin generates and stores one in tokenFile. */
   token: string | undefined;
   tokenFile: string;
@@ -163,6 +165,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     database,
     mediaDir: c.mediaDir !== undefined ? path.resolve(cwd, c.mediaDir) : path.join(dataDir, 'media'),
     mediaUrl: normaliseMediaUrl(c.mediaUrl, c.cdn, c.origin.port),
+    mediaUrlSource: c.cdn !== undefined ? 'cdn' : c.mediaUrl !== undefined ? 'mediaUrl' : 'default',
     token: c.token,
     tokenFile: path.join(dataDir, 'admin-token'),
     logLevel: c.logLevel,

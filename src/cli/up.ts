@@ -1,0 +1,119 @@
+// `mediacdn up` (what `npm start` runs): the whole system in one command on the embedded default.
+// Starts the origin and one edge with a pull zone in front of it, points media links at the edge,
+// adds generated demo content to an empty library, prints the URLs, stops cleanly on Ctrl-C.
+import { createServer } from 'node:net';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { resolveAdminToken } from '../config/token.ts';
+import { listMedia } from '../media/catalog.ts';
+import { addDemoContent } from '../media/demo.ts';
+import { createLibrary } from '../media/library.ts';
+import { openDatabase } from '../db/connect.ts';
+import { createLocalStorage } from '../storage/local-store.ts';
+import { createLogger, startOrigin } from '../origin/server.ts';
+import { startEdge } from '../edge/server.ts';
+import { configFrom, intOption, type Io } from './context.ts';
+import { originExtras } from './compose.ts';
+
+type UpFlags = { originPort?: number; edgePort?: number; host: string; demo: boolean };
+
+/** A free TCP port on `host` (asked of the kernel), for `--origin-port 0` / `--edge-port 0`. */
+async function freePort(host: string): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(0, host, resolve));
+  const { port } = srv.address() as { port: number };
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+export type RunningSystem = { originUrl: string; edgeUrl: string; mediaUrl: string; token: string; close(): Promise<void> };
+
+export async function startSystem(cmd: Command, io: Io, flags: UpFlags): Promise<RunningSystem> {
+  const base = configFrom(cmd, io);
+  const host = flags.host;
+  const originPort = flags.originPort ?? base.origin.port;
+  const edgePort = flags.edgePort ?? base.edge.port;
+  const op = originPort === 0 ? await freePort(host) : originPort;
+  const ep = edgePort === 0 ? await freePort(host) : edgePort;
+  const publicHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host === '127.0.0.1' ? 'localhost' : host;
+  const edgeUrl = `http://${publicHost}:${ep}`;
+  const originUrl = `http://${publicHost}:${op}`;
+  // Every media link goes through the edge unless the user configured links of their own.
+  const mediaUrl = base.mediaUrlSource === 'default' ? `${edgeUrl}/media/` : base.mediaUrl;
+  const zones =
+    base.edge.zones.length > 0
+      ? base.edge.zones
+      : [...new Set(['localhost', '127.0.0.1', publicHost])].map((h) => ({ host: h, origin: `http://127.0.0.1:${op}` }));
+  const config = configFrom(cmd, io, { origin: { port: op, host }, edge: { port: ep, host, zones } });
+  const logger = createLogger(config);
+  const token = await resolveAdminToken(config);
+
+  const db = await openDatabase(config.database);
+  const library = createLibrary({ db, storage: createLocalStorage(config.mediaDir), mediaUrl });
+  let demo = 0;
+  if (flags.demo && (await listMedia(library, { limit: 1 })).total === 0) demo = (await addDemoContent(library)).length;
+
+  const edge = await startEdge({ ...config.edge, cacheDir: path.join(config.dataDir, 'cache'), adminToken: token.token });
+  const extras = originExtras({
+    config,
+    library,
+    token: token.token,
+    logger,
+    edges: [edge.adminUrl ?? `http://127.0.0.1:${edge.port}`, ...config.origin.purgeEdges],
+    zoneHosts: config.edge.zones.map((z) => z.host),
+    edgeStats: async () => edge.stats.snapshot(),
+  });
+  const origin = await startOrigin({ config, library, logger, ...extras });
+
+  io.out(`mediacdn is up (data in ${config.dataDir}, ${config.database.kind === 'sqlite' ? `SQLite ${config.database.path}` : 'PostgreSQL'})`);
+  io.out(`  listener page: ${originUrl}/`);
+  io.out(`  dashboard:     ${originUrl}/admin`);
+  io.out(`  edge (CDN):    ${edgeUrl}/   zones: ${config.edge.zones.map((z) => `${z.host} → ${z.origin}`).join(', ')}`);
+  io.out(`  media links:   ${mediaUrl}<file>`);
+  if (demo > 0) io.out(`  added ${demo} demo items (generated tones and a looping background, titled "Demo: …")`);
+  if (token.created) io.out(`  admin token (created now, stored in ${config.tokenFile}; shown once):\n  ${token.token}`);
+  else io.out(`  admin token: in ${config.token ? 'MEDIACDN_TOKEN' : config.tokenFile}`);
+  io.out('Press Ctrl-C to stop.');
+
+  let closing: Promise<void> | undefined;
+  return {
+    originUrl,
+    edgeUrl,
+    mediaUrl,
+    token: token.token,
+    close: () =>
+      (closing ??= (async () => {
+        await origin.close();
+        await edge.close();
+        await db.close();
+      })()),
+  };
+}
+
+export function registerUp(program: Command, io: Io): void {
+  program
+    .command('up')
+    .description('start the origin and an edge in front of it (demo content on an empty library)')
+    .option('--origin-port <n>', 'origin port (default 4000; 0 = any free port)', intOption('--origin-port'))
+    .option('--edge-port <n>', 'edge port (default 8080; 0 = any free port)', intOption('--edge-port'))
+    .option('--host <host>', 'address both listen on', '127.0.0.1')
+    .option('--no-demo', 'do not add demo content to an empty library')
+    .action(async (flags: UpFlags, cmd: Command) => {
+      const system = await startSystem(cmd, io, flags);
+      let stopping = false;
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+        process.on(sig, () => {
+          if (stopping) return;
+          stopping = true;
+          io.out('stopping…');
+          system.close().then(
+            () => process.exit(0),
+            (err: unknown) => {
+              io.err(`mediacdn: shutdown failed: ${(err as Error).message}`);
+              process.exit(1);
+            },
+          );
+        });
+      }
+    });
+}
