@@ -1,0 +1,102 @@
+// The edge commands as a user runs them: `mediacdn edge` in a child process (URLs printed, graceful
+// SIGTERM that saves statistics), `mediacdn purge` and `mediacdn stats` against it, refused --workers.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { request } from 'undici';
+import { CLI, runCli } from './helpers/cli.ts';
+import { ADMIN_TOKEN, ZONE } from './helpers/edge-harness.ts';
+import { startCountingOrigin } from './helpers/counting-origin.ts';
+import type { CountingOrigin } from './helpers/counting-origin.ts';
+
+describe('mediacdn edge / purge / stats', () => {
+  let origin: CountingOrigin;
+  let data: string;
+  let env: Record<string, string>;
+  let child: ReturnType<typeof spawn>;
+  let edgeUrl = '';
+  let output = '';
+
+  before(async () => {
+    origin = await startCountingOrigin();
+    origin.route('/media/a.mp3', { headers: { 'cache-control': 'max-age=600', 'content-type': 'audio/mpeg' }, body: 'abc' });
+    data = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-edge-cli-'));
+    env = { MEDIACDN_DATA: data, MEDIACDN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'warn' };
+    child = spawn(process.execPath, [CLI, 'edge', '--port', '0', '--host', '127.0.0.1', '--zone', `${ZONE}=${origin.url}`], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
+    edgeUrl = await new Promise<string>((resolve, reject) => {
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        output += d;
+        const m = /edge listening on (http:\/\/\S+)/.exec(output);
+        if (m && output.includes('control:')) resolve(m[1]);
+      });
+      child.once('exit', (code) => reject(new Error(`edge exited with ${code}: ${output}`)));
+    });
+  });
+  after(async () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await origin.close();
+    await rm(data, { recursive: true, force: true });
+  });
+
+  it('prints its URL, zones and control endpoints, and serves the zone', async () => {
+    assert.match(output, new RegExp(`zone ${ZONE.replace(/\./g, '\\.')} → ${origin.url}`));
+    assert.match(output, /\/_mediacdn\/purge/);
+    for (const expected of ['MISS', 'HIT']) {
+      const r = await request(`${edgeUrl}/media/a.mp3`, { headers: { host: ZONE } });
+      assert.equal(r.headers['x-cache'], expected);
+      assert.equal(await r.body.text(), 'abc');
+    }
+  });
+
+  it('mediacdn purge <url> --edge purges it and reports the count', async () => {
+    const r = await runCli(['purge', `http://${ZONE}/media/a.mp3`, '--edge', edgeUrl], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), `${edgeUrl}: removed 1`);
+    const zone = await runCli(['purge', '--zone', ZONE, '--edge', edgeUrl], { env });
+    assert.equal(zone.stdout.trim(), `${edgeUrl}: removed 0`);
+  });
+
+  it('mediacdn purge refuses ambiguous targets and reports a failing edge with exit code 1', async () => {
+    const both = await runCli(['purge', `http://${ZONE}/x`, '--zone', ZONE, '--edge', edgeUrl], { env });
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /exactly one of/);
+    const bad = await runCli(['purge', '--zone', ZONE, '--edge', edgeUrl], { env: { ...env, MEDIACDN_TOKEN: 'wrong-token-wrong-token' } });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /HTTP 401/);
+  });
+
+  it('mediacdn stats prints a readable summary of the running edge', async () => {
+    const r = await runCli(['stats', '--edge', edgeUrl, '--zone', ZONE], { env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`zone ${ZONE.replace(/\./g, '\\.')}`));
+    assert.match(r.stdout, /requests\s+2\s+2\s+2/);
+    assert.match(r.stdout, /cache hit rate\s+50\.0%/);
+  });
+
+  it('stops on SIGTERM, saving its statistics to <data>/cache/stats.json', async () => {
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    assert.ok(existsSync(path.join(data, 'cache', 'stats.json')));
+  });
+
+  it('refuses more than one worker with a clear message', async () => {
+    const r = await runCli(['edge', '--port', '0', '--workers', '2', '--zone', `${ZONE}=${origin.url}`], { env });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /one process for now/);
+  });
+
+  it('refuses to start without zones', async () => {
+    const r = await runCli(['edge', '--port', '0'], { env });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /no pull zones/);
+  });
+});
