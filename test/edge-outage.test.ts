@@ -181,6 +181,31 @@ describe('edge: stale-if-error window', () => {
   });
 });
 
+describe('edge: origin known to be down', () => {
+  for (const downMs of [60_000, 0]) {
+    it(`${downMs > 0 ? 'answers stale at once' : 'tries the origin every time'} after a refused connection with originDownMs ${downMs}`, async () => {
+      const h = await startHarness({ originDownMs: downMs });
+      try {
+        for (const p of ['/d1', '/d2', '/d3']) {
+          h.origin.route(p, { headers: { 'cache-control': 'max-age=10' }, body: p });
+          await h.get(p);
+        }
+        await h.origin.stop();
+        h.clock.advance(30);
+        for (const p of ['/d1', '/d2', '/d3']) assert.equal((await h.get(p)).headers['x-cache'], 'STALE');
+        const t = await h.totals();
+        // One request with its two retries found the origin down; with the window, the others did not try.
+        assert.equal(t.originErrors, downMs > 0 ? 3 : 9);
+        assert.equal(t.staleIfErrorServed, 3);
+        // Something never cached still tries the origin (there is nothing to fall back on).
+        assert.equal((await h.get('/new')).status, 502);
+      } finally {
+        await h.close();
+      }
+    });
+  }
+});
+
 describe('edge: stale-while-revalidate', () => {
   it('serves STALE at once and makes exactly one background refresh for many concurrent requests', async () => {
     const h = await startHarness();

@@ -142,6 +142,11 @@ export const edgeConfigSchema = z
     retryMaxDelayMs: z.number().int().min(0).default(2_000),
     /** Serve a stored response this long past its freshness when the origin fails (5xx, timeout, refused, reset). */
     staleIfErrorSeconds: seconds.default(86_400),
+    /**
+     * After an origin connection failure (retries included), requests with a stale copy are answered
+     * from it without trying the origin for this long; 0 = every request tries.
+     */
+    originDownMs: z.number().int().min(0).default(1_000),
     /** Serve stale while one background refresh runs, this long past freshness, even without the directive. */
     staleWhileRevalidateSeconds: seconds.default(0),
     /** Clients refused with 403 on every zone and on the control endpoints. */

@@ -379,6 +379,9 @@ export class EdgeHandler {
    * copy is served instead (stale-if-error) while its window allows.
    */
   async #refresh(ctx: Ctx, stored: EntryMeta, d: Derived, auth: boolean): Promise<void> {
+    // The origin just failed to connect for someone else: answer stale now rather than queue up more
+    // connection attempts (one request per downForMs window probes it again).
+    if (ctx.zone.upstream.down && (await this.#staleOnError(ctx, stored, d))) return;
     const validate = d.rep.etag !== undefined || d.rep.lastModified !== undefined;
     const key = validate ? JSON.stringify(['validate', stored.key]) : ctx.primary;
     const run = (release: () => void) => this.#fetch(ctx, release, validate ? stored : undefined);

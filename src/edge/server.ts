@@ -90,6 +90,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
         retries: z.retries ?? config.retries,
         retryBaseDelayMs: config.retryBaseDelayMs,
         retryMaxDelayMs: config.retryMaxDelayMs,
+        downForMs: config.originDownMs,
         random,
         onEvent: (e) => stats.record(z.host, e),
       }),

@@ -27,6 +27,12 @@ export type UpstreamOptions = {
   /** Backoff before retry n (from 0): min(max, base * 2^n) * (0.5 + random() / 2). */
   retryBaseDelayMs?: number;
   retryMaxDelayMs?: number;
+  /**
+   * After a request failed to connect even with its retries, the origin counts as down for this long:
+   * requests that have a stale copy to fall back on answer with it at once instead of waiting for
+   * connection attempts of their own (Varnish's grace with a sick backend). 0 = off.
+   */
+  downForMs?: number;
   /** Jitter source in [0, 1); default Math.random (tests inject a fixed one). */
   random?: () => number;
   /** Milliseconds for response times (monotonic is best); default performance.now. */
@@ -81,6 +87,8 @@ export class Upstream {
   readonly #random: () => number;
   readonly #clock: () => number;
   readonly #emit: (e: UpstreamEvent) => void;
+  readonly #downForMs: number;
+  #downUntil = 0;
 
   constructor(opts: UpstreamOptions) {
     const url = new URL(opts.origin);
@@ -91,6 +99,7 @@ export class Upstream {
     this.#random = opts.random ?? Math.random;
     this.#clock = opts.clock ?? (() => performance.now());
     this.#emit = opts.onEvent ?? (() => {});
+    this.#downForMs = opts.downForMs ?? 0;
     this.#prefix = url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, '');
     this.#originHost = opts.originHost;
     this.#pool = new Pool(url.origin, {
@@ -131,11 +140,13 @@ export class Upstream {
       } catch (err) {
         const mapped = upstreamError(this.origin, err);
         this.#emit({ kind: 'origin-error', code: errorCodeOf(err) });
+        if (last && isConnectionError(err)) this.#downUntil = this.#clock() + this.#downForMs;
         if (last || !isConnectionError(err) || r.signal?.aborted) throw mapped;
         await this.#backoff(attempt, r.signal);
         continue;
       }
       this.#emit({ kind: 'origin-response', status: res.statusCode, ms: this.#clock() - started });
+      this.#downUntil = 0;
       if (!last && RETRY_STATUS.has(res.statusCode)) {
         discardBody(res.body);
         await this.#backoff(attempt, r.signal);
@@ -145,6 +156,11 @@ export class Upstream {
       const contentLength = cl !== undefined && /^[0-9]+$/.test(cl) ? Number(cl) : undefined;
       return { status: res.statusCode, headers: endToEnd(res.headers), contentLength, body: res.body };
     }
+  }
+
+  /** True while the origin counts as down (see downForMs); requests still go through when asked to. */
+  get down(): boolean {
+    return this.#downUntil > this.#clock();
   }
 
   /** Full-range exponential backoff with "equal jitter": half fixed, half random, so retries spread out. */
