@@ -19,6 +19,18 @@ describe('edge config schema', () => {
     assert.equal(c.zones[0].heuristicFraction, 0.1);
   });
 
+  it('defaults for outages, retries and limits', () => {
+    const c = edgeConfigSchema.parse({ zones: [{ host: 'a.example', shield: 'http://10.0.0.1:8080/' }] });
+    assert.equal(c.staleIfErrorSeconds, 86_400);
+    assert.equal(c.staleWhileRevalidateSeconds, 0);
+    assert.equal(c.retries, 2);
+    assert.equal(c.maxConnectionsPerIp, 0);
+    assert.equal(c.adminPort, undefined);
+    assert.equal(c.zones[0].shield, 'http://10.0.0.1:8080');
+    assert.equal(c.zones[0].queryString, 'keep');
+    assert.deepEqual(c.zones[0].corsOrigins, []);
+  });
+
   const bad: [string, unknown, string][] = [
     ['unknown top-level key', { prot: 1 }, ''],
     ['unknown zone key', { zones: [{ host: 'a.example', origin: 'http://o', ttl: 5 }] }, 'zones.0'],
@@ -28,6 +40,14 @@ describe('edge config schema', () => {
     ['duplicate zone', { zones: [{ host: 'a.example', origin: 'http://o' }, { host: 'A.example', origin: 'http://p' }] }, 'zones.1.host'],
     ['negative cache size', { diskCacheBytes: -1 }, 'diskCacheBytes'],
     ['port out of range', { port: 70000 }, 'port'],
+    ['zone with neither origin nor shield', { zones: [{ host: 'a.example' }] }, 'zones.0.origin'],
+    ['shield that is not a URL', { zones: [{ host: 'a.example', shield: 'edge1:8080' }] }, 'zones.0.shield'],
+    ['block list entry that is no address', { blockList: ['10.0.0.0/8', 'example.com'] }, 'blockList.1'],
+    ['IPv6 CIDR prefix over 128', { zones: [{ host: 'a.example', origin: 'http://o', blockList: ['2001:db8::/129'] }] }, 'zones.0.blockList.0'],
+    ['trusted proxy that is no address', { trustedProxies: ['proxy.local'] }, 'trustedProxies.0'],
+    ['unknown query string mode', { zones: [{ host: 'a.example', origin: 'http://o', queryString: 'drop' }] }, 'zones.0.queryString'],
+    ['rate limit of zero', { zones: [{ host: 'a.example', origin: 'http://o', rateLimit: { requestsPerSecond: 0 } }] }, 'zones.0.rateLimit.requestsPerSecond'],
+    ['retries over 10', { retries: 11 }, 'retries'],
   ];
   for (const [name, input, at] of bad) {
     it(`rejects ${name} and names the option path`, () => {
