@@ -69,3 +69,29 @@ export async function startNginx(dir: string, makeConf: (port: number) => string
 export function startNginxStatic(dir: string, root: string): Promise<NginxServer> {
   return startNginx(dir, (port) => nginxConf({ dir, port, server: `    location /media/ { alias ${root}/; etag on; }` }));
 }
+
+/**
+ * nginx as a caching reverse proxy (the edge baseline): proxy_cache on disk in `dir`, proxy_cache_lock on,
+ * keep-alive to `upstream` (scheme, host, port and a path prefix that every request is put under), and
+ * `X-Cache` saying HIT / MISS like our edge.
+ */
+export function startNginxProxyCache(dir: string, upstream: string): Promise<NginxServer> {
+  const u = new URL(upstream);
+  const prefix = u.pathname.replace(/\/+$/, '');
+  return startNginx(dir, (port) =>
+    nginxConf({
+      dir,
+      port,
+      http: `  proxy_cache_path ${path.join(dir, 'cache')} levels=1:2 keys_zone=edge:16m max_size=4g inactive=1d use_temp_path=off;
+  upstream origin { server ${u.host}; keepalive 64; }`,
+      server: `    location / {
+      proxy_pass http://origin${prefix}/;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_cache edge;
+      proxy_cache_lock on;
+      add_header X-Cache $upstream_cache_status always;
+    }`,
+    }),
+  );
+}

@@ -1,0 +1,96 @@
+// What both bench sections share: a temporary media library with the bench files, our origin started
+// as its own process on it, and the versions line of a report.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import os from 'node:os';
+import path from 'node:path';
+import { openDatabase } from '../../src/db/connect.ts';
+import { createLocalStorage } from '../../src/storage/local-store.ts';
+import { createLibrary } from '../../src/media/library.ts';
+import { ingest } from '../../src/media/ingest.ts';
+import { wavOfSize } from '../../test/helpers/origin.ts';
+import { startProcess } from './proc.ts';
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+export const ROOT = path.join(import.meta.dirname, '..', '..');
+
+/** A server under test: its base URL and the pid whose process tree holds its memory. */
+export type Server = { name: string; url: string; pid: number; stop(): Promise<void> };
+
+/** One bench file: `key` names it in tests, `bytes` is its size, `seed` makes equal sizes differ. */
+export type FileSpec = { key: string; bytes: number; seed?: number };
+
+/** Media in the library: the file name under /media/ and the exact bytes, by key. */
+export type BenchLibrary = { dataDir: string; mediaDir: string; names: Map<string, string>; bytes: Map<string, Buffer> };
+
+/** The files of the origin and edge rows. */
+export const BENCH_FILES: FileSpec[] = [
+  { key: '4k', bytes: 4 * KiB },
+  { key: '64k', bytes: 64 * KiB },
+  { key: '1m', bytes: 1 * MiB },
+  { key: '32m', bytes: 32 * MiB },
+];
+
+/** The 64 KiB slice from the middle of the 32 MiB file that the range rows ask for. */
+export const RANGE_OF_32M: [number, number] = [16 * MiB, 16 * MiB + 64 * KiB - 1];
+
+/** A WAV file of exactly `bytes` bytes whose samples depend on `seed`, so every file has its own hash. */
+export function benchWav(bytes: number, seed = 0): Buffer {
+  const data = wavOfSize(bytes);
+  for (let i = 44; i < data.length; i += 997) data[i] = (i + seed * 31) & 0xff;
+  if (seed !== 0) data.writeUInt32BE(seed, 44);
+  return data;
+}
+
+/** Ingests `files` into a new SQLite library under `dataDir` (the origin's data folder). */
+export async function prepareLibrary(dataDir: string, files: FileSpec[]): Promise<BenchLibrary> {
+  const mediaDir = path.join(dataDir, 'media');
+  const db = await openDatabase({ kind: 'sqlite', path: path.join(dataDir, 'mediacdn.db') });
+  const lib = createLibrary({ db, storage: createLocalStorage(mediaDir), mediaUrl: '/media/' });
+  const names = new Map<string, string>();
+  const bytes = new Map<string, Buffer>();
+  try {
+    for (const f of files) {
+      const data = benchWav(f.bytes, f.seed);
+      const item = await ingest(lib, { source: Readable.from([data]), declaredType: 'audio/wav' });
+      names.set(f.key, item.fileName);
+      bytes.set(f.key, data);
+    }
+  } finally {
+    await db.close();
+  }
+  return { dataDir, mediaDir, names, bytes };
+}
+
+/** `mediacdn origin --workers N` on a free loopback port, as its own process. */
+export async function startOriginProcess(dataDir: string, workers: number): Promise<Server> {
+  const p = await startProcess({
+    cmd: process.execPath,
+    args: [path.join(ROOT, 'src/cli/main.ts'), 'origin', '--port', '0', '--workers', String(workers)],
+    env: { ...process.env, MEDIACDN_DATA: dataDir, MEDIACDN_TOKEN: 'bench-token-0123456789abcdef', LOG_LEVEL: 'warn', DATABASE_URL: '' },
+    ready: /origin listening on (http:\/\/\S+)/,
+  });
+  return { name: `origin ×${workers}`, url: p.match[1], pid: p.pid, stop: p.stop };
+}
+
+function toolOutput(cmd: string, args: string[]): string {
+  // nginx -v prints to stderr, wrk -v exits 1: take whatever either stream says; a missing tool says so.
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.error) return `${cmd} (${(r.error as NodeJS.ErrnoException).code ?? r.error.message})`;
+  return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+}
+
+/** "Node v24.x, nginx/1.22.1, wrk debian/4.1.0, sirv 3.0.2, 2 × CPU model". */
+export function versions(): string {
+  const nginx = toolOutput('nginx', ['-v']).replace(/^nginx version:\s*/, '') || 'nginx ?';
+  const wrk = toolOutput('wrk', ['-v']).split('\n')[0].split(' [')[0] || 'wrk ?';
+  let sirv = '?';
+  try {
+    sirv = JSON.parse(readFileSync(path.join(ROOT, 'node_modules/sirv/package.json'), 'utf8')).version;
+  } catch {
+    // not installed: the origin section says so when it starts sirv
+  }
+  return `Node ${process.version}, ${nginx}, ${wrk}, sirv ${sirv}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`;
+}
