@@ -6,6 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { parseHttpDate } from '../http/http-date.ts';
 import { planResponse } from '../http/representation.ts';
+import { parseRange } from '../http/range.ts';
 import type { BodySegment, Representation } from '../http/representation.ts';
 import type { Headers } from '../http/types.ts';
 import { parseVary, varyKey } from '../http/vary.ts';
@@ -170,7 +171,10 @@ type Derived = {
   via: string;
   /** corrected_initial_age in seconds (RFC 9111 §4.2.3). */
   initialAge: number;
+  full200?: string[];
+  partial?: string[];
 };
+const NO_DIRECTIVES = requestDirectives({});
 
 /** How long a key whose response was not storable skips coalescing (Varnish's hit-for-pass). */
 const HIT_FOR_PASS_MS = 60_000;
@@ -225,8 +229,21 @@ export class EdgeHandler {
     while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
   }
 
+  readonly #socketIps = new WeakMap<object, string>();
+
+  #clientIp(req: IncomingMessage): string {
+    const xff = req.headers['x-forwarded-for'];
+    if (xff !== undefined) return clientIp(req.socket.remoteAddress, xff, this.#trusted);
+    let ip = this.#socketIps.get(req.socket);
+    if (ip === undefined) {
+      ip = clientIp(req.socket.remoteAddress, undefined, this.#trusted);
+      this.#socketIps.set(req.socket, ip);
+    }
+    return ip;
+  }
+
   handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const ip = clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], this.#trusted);
+    const ip = this.#clientIp(req);
     let target: string;
     try {
       target = requestTarget(req.url ?? '');
@@ -261,6 +278,7 @@ export class EdgeHandler {
       clientIp: ip,
       extra: corsHeaders(zone.cors, single(req.headers.origin)),
     };
+    if (c.extra === undefined && this.#fastHit(c, method, target)) return;
     this.#account(c, target);
     try {
       this.#admit(c);
@@ -282,6 +300,71 @@ export class EdgeHandler {
       else res.destroy(err instanceof Error ? err : undefined);
     });
   };
+
+  /**
+   * The hot path: a fresh 200 held in memory, asked for with a plain GET (no Range, no conditionals,
+   * no Authorization, no request Cache-Control / Pragma), answered synchronously from prebuilt headers.
+   */
+  #fastHit(ctx: Ctx, method: string, rawTarget: string): boolean {
+    const { req, res, zone } = ctx;
+    if (method !== 'GET' || this.#connections || zone.rateLimiter) return false;
+    const h = req.headers;
+    if (h['if-none-match'] !== undefined || h['if-modified-since'] !== undefined || h['if-match'] !== undefined ||
+      h['if-unmodified-since'] !== undefined || h['if-range'] !== undefined || h.authorization !== undefined || h['cache-control'] !== undefined ||
+      h.pragma !== undefined) return false;
+    if (zone.blocked(ctx.clientIp)) return false;
+    const meta = this.#cache.select(ctx.primary, h);
+    if (!meta || meta.status !== 200) return false;
+    const hit = this.#cache.memory?.getSync(meta.key);
+    if (!hit || hit.body.kind !== 'buffer') return false;
+    const d = this.#derive(meta, zone);
+    const age = this.#age(meta);
+    if (reuseDecision(d.lifetime, age, d.policy, NO_DIRECTIVES).kind !== 'fresh') return false;
+    let status = 200;
+    let body = hit.body.buffer;
+    let headers: string[];
+    if (h.range !== undefined) {
+      // One satisfiable range only; anything else (several, 416, ignore) takes the full path.
+      const r = parseRange(h.range, meta.size);
+      if (r.kind !== 'ranges' || r.ranges.length !== 1) return false;
+      const { start, end } = r.ranges[0];
+      status = 206;
+      body = body.subarray(start, end + 1);
+      headers = (d.partial ??= this.#full200(meta, d).filter((_, i, a) => a[i - (i % 2)] !== 'content-length'));
+      headers = headers.slice();
+      headers.push('content-range', `bytes ${start}-${end}/${meta.size}`, 'content-length', String(end - start + 1));
+    } else {
+      headers = (d.full200 ??= this.#full200(meta, d)).slice();
+    }
+    ctx.outcome = 'hit';
+    headers.push('age', String(Math.floor(age)));
+    res.writeHead(status, headers);
+    res.end(body);
+    const onStats = this.#onStats;
+    const onOutcome = this.#onOutcome;
+    if (onStats || onOutcome) {
+      const started = onOutcome ? this.#now() : 0;
+      const bytes = body.length;
+      res.once('close', () => {
+        const aborted = !res.writableFinished;
+        onStats?.(zone.host, { kind: 'response', status, outcome: 'hit', bytes, aborted });
+        onOutcome?.({ zone: zone.host, outcome: 'hit', method, target: rawTarget, status, aborted, bytes, clientIp: ctx.clientIp, time: started, ms: this.#now() - started,
+          httpVersion: req.httpVersion, referer: single(h.referer), userAgent: single(h['user-agent']) });
+      });
+    }
+    return true;
+  }
+
+  /** The flat header list of a plain 200 from the cache (everything but Age). */
+  #full200(meta: EntryMeta, d: Derived): string[] {
+    const plan = planResponse('GET', {}, { ...d.rep, size: meta.size });
+    const out: string[] = [];
+    for (const [k, v] of Object.entries({ ...d.base, ...plan.headers, 'x-cache': X_CACHE.hit, via: d.via })) {
+      if (Array.isArray(v)) for (const x of v) out.push(k, x);
+      else out.push(k, v);
+    }
+    return out;
+  }
 
   /** Block list, connections per IP, rate limit: throws the refusal. */
   #admit(ctx: Ctx): void {
@@ -336,7 +419,8 @@ export class EdgeHandler {
     const { req, zone } = ctx;
     const rd = requestDirectives(req.headers);
     const auth = req.headers.authorization !== undefined;
-    const hit = await this.#cache.lookup(ctx.primary, req.headers);
+    const sel = this.#cache.select(ctx.primary, req.headers);
+    const hit = (sel && this.#cache.memory?.getSync(sel.key)) || (await this.#cache.lookup(ctx.primary, req.headers));
     if (hit) {
       const d = this.#derive(hit.meta, zone);
       // RFC 9111 §3.5 / issue: a request with Authorization is answered from the cache only when the
