@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { formatHttpDate } from '../src/http/http-date.ts';
 import { planResponse } from '../src/http/representation.ts';
+import { mediaEtag } from '../src/origin/media-cache.ts';
 import type { MediaItem } from '../src/media/library.ts';
 import { startTestOrigin, request, rawRequest, makeWav, type TestOrigin, type RawResponse } from './helpers/origin.ts';
 
@@ -100,7 +101,7 @@ function parseMultipart(body: Buffer, contentType: string): Array<{ range: strin
 
 async function runTable(t: TestOrigin, item: MediaItem, file: Buffer, label: string): Promise<void> {
   const url = `${t.url}/media/${item.fileName}`;
-  const v = { etag: `"${item.sha256}"`, lm: formatHttpDate(Date.parse(item.createdAt)), size: item.byteSize };
+  const v = { etag: mediaEtag(item.sha256), lm: formatHttpDate(Date.parse(item.createdAt)), size: item.byteSize };
   assert.equal(file.length, item.byteSize);
   for (const c of CASES) {
     const what = `${label}: ${c.name}`;
@@ -165,7 +166,7 @@ test('the fast paths answer exactly what the shared planner would', async (t) =>
   t.after(() => o.close());
   const item = await o.add('tone-3s.ogg');
   const url = `${o.url}/media/${item.fileName}`;
-  const rep = { size: item.byteSize, contentType: item.contentType, etag: `"${item.sha256}"`, lastModified: Date.parse(item.createdAt) };
+  const rep = { size: item.byteSize, contentType: item.contentType, etag: mediaEtag(item.sha256), lastModified: Date.parse(item.createdAt) };
   const extra = { 'cache-control': 'public, max-age=31536000, immutable', 'x-content-type-options': 'nosniff', 'access-control-allow-origin': '*', 'access-control-expose-headers': 'Content-Range, Content-Length, Accept-Ranges, ETag' };
   const strip = (h: RawResponse['headers']) => Object.fromEntries(Object.entries(h).filter(([k]) => !['date', 'connection', 'keep-alive'].includes(k)));
   for (const [method, headers] of [['GET', {}], ['HEAD', {}], ['GET', { 'if-none-match': rep.etag }], ['HEAD', { 'if-none-match': rep.etag }]] as const) {

@@ -217,7 +217,7 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
   }
 
   function buildEntry(item: MediaItem, now: number): CachedMedia {
-    const etag = strongEtagFromHash(item.sha256);
+    const etag = mediaEtag(item.sha256);
     const lastModified = Date.parse(item.createdAt);
     const rep = { size: item.byteSize, contentType: item.contentType, etag, lastModified };
     const lm = formatHttpDate(lastModified);
@@ -297,4 +297,13 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
       for (const [k, s] of slots) drop(k, s);
     },
   };
+}
+
+/**
+ * The strong ETag of a stored file: the first 128 bits of its SHA-256, base64url. An entity tag only
+ * has to tell representations of one URL apart, and a stored file never changes; the short form
+ * keeps every revalidation (If-None-Match in, ETag out) about 90 bytes smaller than the hex digest.
+ */
+export function mediaEtag(sha256Hex: string): string {
+  return strongEtagFromHash(Buffer.from(sha256Hex.slice(0, 32), 'hex').toString('base64url'));
 }
