@@ -19,9 +19,10 @@ const TESTS: OriginTest[] = [
   { name: 'If-None-Match → 304', file: '4k', revalidate: true },
 ];
 
-async function startSirv(root: string): Promise<Server> {
-  const p = await startProcess({ cmd: process.execPath, args: [path.join(ROOT, 'bench/servers/sirv-server.ts'), root], ready: /sirv listening on (http:\/\/\S+)/ });
-  return { name: 'sirv', url: p.match[1], pid: p.pid, stop: p.stop };
+async function startSirv(root: string, rfc304 = false): Promise<Server> {
+  const args = [path.join(ROOT, 'bench/servers/sirv-server.ts'), root, ...(rfc304 ? ['--rfc-304'] : [])];
+  const p = await startProcess({ cmd: process.execPath, args, ready: /sirv listening on (http:\/\/\S+)/ });
+  return { name: rfc304 ? 'sirv, RFC 304' : 'sirv', url: p.match[1], pid: p.pid, stop: p.stop };
 }
 
 export async function runOriginBench(o: { lib: BenchLibrary; workDir: string; durationSec: number; rounds: number; workers: number[] }): Promise<string> {
@@ -31,6 +32,7 @@ export async function runOriginBench(o: { lib: BenchLibrary; workDir: string; du
     const nginx = await startNginxStatic(path.join(o.workDir, 'nginx-static'), lib.mediaDir);
     servers.push({ name: 'nginx', url: nginx.url, pid: nginx.pid, stop: nginx.stop });
     servers.push(await startSirv(lib.mediaDir));
+    servers.push(await startSirv(lib.mediaDir, true));
     for (const w of o.workers) servers.push(await startOriginProcess(lib.dataDir, w));
 
     // Each server's own ETag for the revalidation row, and a byte-for-byte check of every answer.
@@ -78,6 +80,9 @@ ${new Date().toISOString().slice(0, 10)} · ${versions()}
 \`wrk -t1 -c50 -d${o.durationSec}s\` on 127.0.0.1, every server running at once, ${o.rounds} interleaved round(s), medians.
 Ratios are to nginx static (one worker, sendfile on, tcp_nopush off, open_file_cache). \`origin ×N\` is
 \`mediacdn origin --workers N\`; sirv runs in one process. Bodies were byte-compared with curl first.
+Plain sirv answers a revalidation with a bare 304 (no ETag, Cache-Control or CORS headers), which RFC
+9110 §15.4.5 does not allow; \`sirv, RFC 304\` is the same sirv adding what our origin sends on every
+304 (ETag, Cache-Control, Last-Modified, CORS), so that row compares the same answer.
 
 ${table}
 `;
