@@ -5,9 +5,9 @@ import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { sql, type Kysely } from 'kysely';
-import { Migrator } from 'kysely/migration';
 import type { Db } from '../db/connect.ts';
-import { migrations, StaticMigrationProvider } from '../db/migrations.ts';
+import { migrations } from '../db/migrations.ts';
+import { migrateTo } from '../db/migrate.ts';
 import { TABLES } from '../db/schema.ts';
 import { BackupError } from './errors.ts';
 import type { Manifest } from './manifest.ts';
@@ -41,25 +41,15 @@ async function migrateToSnapshot(db: Db, manifest: Manifest): Promise<void> {
   const have = await currentVersion(db);
   if (have > wanted) throw new BackupError('restore_failed', `the target database is at schema ${have}, newer than the snapshot's ${wanted}: restore into a fresh database`);
   if (have === wanted) return;
-  const r = await (await migratorFor(db)).migrateTo(wanted);
-  if (r.error !== undefined) throw new BackupError('restore_failed', `migrating the target to ${wanted} failed: ${(r.error as Error).message}`, { cause: r.error });
-}
-
-/**
- * A Migrator bound to the connection's own schema: Kysely otherwise looks for its migration tables in
- * every schema, and a restore next to another library in the same PostgreSQL database would find theirs.
- */
-async function migratorFor(db: Db): Promise<Migrator> {
-  const provider = new StaticMigrationProvider(db.dialect);
-  if (db.dialect !== 'postgres') return new Migrator({ db: db.kysely, provider });
-  const schema = (await sql<{ s: string }>`select current_schema() as s`.execute(db.kysely)).rows[0]?.s;
-  if (!schema) throw new BackupError('restore_failed', 'the target PostgreSQL connection has no current schema (does the search_path schema exist?)');
-  return new Migrator({ db: db.kysely, provider, migrationTableSchema: schema });
+  await migrateTo(db, wanted).catch((err: unknown) => {
+    throw new BackupError('restore_failed', `migrating the target to ${wanted} failed: ${(err as Error).message}`, { cause: err });
+  });
 }
 
 async function migrateToLatest(db: Db): Promise<void> {
-  const r = await (await migratorFor(db)).migrateToLatest();
-  if (r.error !== undefined) throw new BackupError('restore_failed', `migrating the restored database failed: ${(r.error as Error).message}`, { cause: r.error });
+  await migrateTo(db).catch((err: unknown) => {
+    throw new BackupError('restore_failed', `migrating the restored database failed: ${(err as Error).message}`, { cause: err });
+  });
 }
 
 export async function* readNdjson(file: string): AsyncIterable<Record<string, unknown>> {

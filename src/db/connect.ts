@@ -3,12 +3,12 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import { Migrator } from 'kysely/migration';
 import pg from 'pg';
 import type { DatabaseSync } from 'node:sqlite';
 import type { DatabaseTarget } from '../config/index.ts';
 import { DatabaseUnavailableError, MediaCdnError } from '../errors.ts';
-import { StaticMigrationProvider, type Dialect } from './migrations.ts';
+import type { Dialect } from './migrations.ts';
+import { migrateTo } from './migrate.ts';
 import type { Database } from './schema.ts';
 import { openSqlite } from './sqlite-adapter.ts';
 
@@ -76,15 +76,7 @@ export async function openDatabase(target: DatabaseTarget, opts: OpenOptions = {
 }
 
 export async function migrate(db: Db): Promise<void> {
-  // On PostgreSQL, bind the migration tables to the current schema: Kysely otherwise looks for them in
-  // every schema of the database and can mistake another library's tables for ours.
-  const schema = db.dialect === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(db.kysely)).rows[0]?.s : undefined;
-  const migrator = new Migrator({ db: db.kysely, provider: new StaticMigrationProvider(db.dialect), ...(schema ? { migrationTableSchema: schema } : {}) });
-  const { error, results } = await migrator.migrateToLatest();
-  if (error !== undefined) {
-    const failed = results?.find((r) => r.status === 'Error');
-    throw new MediaCdnError('migration_failed', `database migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? error}`, { cause: error });
-  }
+  await migrateTo(db);
 }
 
 /** Latest applied migration name, recorded in backup manifests. */

@@ -1,6 +1,6 @@
 // Schema migrations, written once with Kysely's schema builder for both dialects; applied at start-up.
 import type { Kysely } from 'kysely';
-import type { Migration, MigrationProvider } from 'kysely/migration';
+import type { Migration } from 'kysely/migration';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -41,13 +41,3 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
 }
 
 export const SCHEMA_VERSION = '0001_library';
-
-export class StaticMigrationProvider implements MigrationProvider {
-  readonly #dialect: Dialect;
-  constructor(dialect: Dialect) {
-    this.#dialect = dialect;
-  }
-  async getMigrations(): Promise<Record<string, Migration>> {
-    return migrations(this.#dialect);
-  }
-}
