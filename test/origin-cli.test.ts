@@ -62,7 +62,7 @@ test('mediacdn origin --workers 2: serves, applies deletes in every worker, stop
   // Warm both workers' caches (new connections are spread over the workers), then delete through one.
   for (let i = 0; i < 8; i++) assert.equal((await request(`${url}/media/${fileName}`)).status, 200);
   assert.equal(await run(['rm', '--remote', url, id], io), 1, 'in use by a song → refused');
-  assert.equal(await run(['rm', '--remote', url, '--force', id], io), 0, io.errors.join('\n'));
+  assert.equal(await run(['rm', '--remote', url, '--force', id], io), 0, `${io.errors.join('\n')}\nserver: ${out}`);
   for (let i = 0; i < 8; i++) assert.equal((await request(`${url}/media/${fileName}`)).status, 404, `request ${i} after the delete`);
 
   const wrong = cliIo({ MEDIACDN_TOKEN: 'wrong-token-wrong-token', MEDIACDN_DATA: clientDir }, clientDir);

@@ -11,7 +11,10 @@ export function openSqlite(file: string, opts: { busyTimeoutMs?: number } = {}):
   const adapter: SqliteDatabase = {
     close: () => raw.close(),
     prepare(sql: string): SqliteStatement {
-      const stmt = raw.prepare(sql);
+      // Kysely opens transactions with a plain (deferred) BEGIN. Every transaction of ours writes, and a
+      // deferred one that reads first fails at once with SQLITE_BUSY when another process wrote since
+      // its read began; BEGIN IMMEDIATE takes the write lock up front, waiting out the busy timeout.
+      const stmt = raw.prepare(/^\s*begin\s*$/i.test(sql) ? 'begin immediate' : sql);
       const reader = stmt.columns().length > 0;
       const args = (params: ReadonlyArray<unknown>) => params.map(toSqlite);
       return {
