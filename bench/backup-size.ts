@@ -18,25 +18,13 @@ import { verifySnapshot } from '../src/backup/verify.ts';
 import { restoreSnapshot } from '../src/backup/restore.ts';
 import { openRepo } from '../src/backup/repo.ts';
 import { withSearchPath } from '../test/helpers/db.ts';
+import { wavHeader } from '../src/media/wav.ts';
 
 const files = Number(process.argv[2] ?? 1000);
 const bytesPerFile = Number(process.argv[3] ?? 1_050_000);
 
 function wav(size: number): Buffer {
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0, 'ascii');
-  h.writeUInt32LE(36 + size, 4);
-  h.write('WAVEfmt ', 8, 'ascii');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(44100, 24);
-  h.writeUInt32LE(44100, 28);
-  h.writeUInt16LE(1, 32);
-  h.writeUInt16LE(8, 34);
-  h.write('data', 36, 'ascii');
-  h.writeUInt32LE(size, 40);
-  return Buffer.concat([h, randomBytes(size)]);
+  return Buffer.concat([wavHeader(size, { sampleRate: 44100, channels: 1, bitsPerSample: 8 }), randomBytes(size)]);
 }
 
 /** Allocated bytes under a folder (what `du` reports), counting hard-linked inodes once. */

@@ -4,6 +4,7 @@
 import { Readable } from 'node:stream';
 import { ingest } from './ingest.ts';
 import type { Library, MediaItem, Metadata } from './library.ts';
+import { wavHeader } from './wav.ts';
 
 const RATE = 22_050;
 
@@ -11,18 +12,7 @@ const RATE = 22_050;
 export function toneWav(notes: ReadonlyArray<readonly [number, number]>, volume = 0.3): Buffer {
   const total = notes.reduce((n, [, s]) => n + Math.round(s * RATE), 0);
   const buf = Buffer.alloc(44 + total * 2);
-  buf.write('RIFF', 0, 'ascii');
-  buf.writeUInt32LE(36 + total * 2, 4);
-  buf.write('WAVEfmt ', 8, 'ascii');
-  buf.writeUInt32LE(16, 16);
-  buf.writeUInt16LE(1, 20); // PCM
-  buf.writeUInt16LE(1, 22); // mono
-  buf.writeUInt32LE(RATE, 24);
-  buf.writeUInt32LE(RATE * 2, 28);
-  buf.writeUInt16LE(2, 32);
-  buf.writeUInt16LE(16, 34);
-  buf.write('data', 36, 'ascii');
-  buf.writeUInt32LE(total * 2, 40);
+  wavHeader(total * 2, { sampleRate: RATE, channels: 1, bitsPerSample: 16 }).copy(buf);
   let off = 44;
   for (const [freq, seconds] of notes) {
     const n = Math.round(seconds * RATE);

@@ -15,6 +15,7 @@ import pg from 'pg';
 import { openRepo, type Repo } from '../../src/backup/repo.ts';
 import { splitPgUrl } from '../../src/backup/pg-target.ts';
 import { FIXTURES, makeTestLibrary, type TestLibrary } from './library.ts';
+import { wavHeader } from '../../src/media/wav.ts';
 
 /** A clock that only moves when told to. */
 export function fakeClock(start = '2026-01-01T04:15:00.000Z'): { now: () => Date; advance(ms: number): void; set(iso: string): void } {
@@ -96,19 +97,7 @@ export async function backupScene(t: { after(fn: () => Promise<void>): void }, o
 
 /** A short valid WAV (8-bit mono PCM) whose samples depend on `seed`: unique media without fixtures. */
 export function makeWav(seed: number, samples = 800): Buffer {
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0, 'ascii');
-  h.writeUInt32LE(36 + samples, 4);
-  h.write('WAVEfmt ', 8, 'ascii');
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20); // PCM
-  h.writeUInt16LE(1, 22); // mono
-  h.writeUInt32LE(8000, 24);
-  h.writeUInt32LE(8000, 28);
-  h.writeUInt16LE(1, 32);
-  h.writeUInt16LE(8, 34);
-  h.write('data', 36, 'ascii');
-  h.writeUInt32LE(samples, 40);
+  const h = wavHeader(samples, { sampleRate: 8000, channels: 1, bitsPerSample: 8 });
   const data = Buffer.alloc(samples);
   let x = seed * 2654435761 + 1;
   for (let i = 0; i < samples; i++) {

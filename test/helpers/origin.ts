@@ -12,6 +12,7 @@ import { ingest } from '../../src/media/ingest.ts';
 import type { MediaItem, Metadata } from '../../src/media/library.ts';
 import { startOrigin, type RunningOrigin, type StartOriginOptions } from '../../src/origin/server.ts';
 import { makeTestLibrary, FIXTURES, type TestLibrary } from './library.ts';
+import { wavHeader } from '../../src/media/wav.ts';
 
 export const TEST_TOKEN = 'test-admin-token-0123456789abcdef';
 
@@ -87,19 +88,7 @@ export function makeWav(seconds: number, opts: { sampleRate?: number; channels?:
   const frames = Math.round(seconds * rate);
   const dataBytes = frames * channels * 2;
   const buf = Buffer.alloc(44 + dataBytes);
-  buf.write('RIFF', 0, 'ascii');
-  buf.writeUInt32LE(36 + dataBytes, 4);
-  buf.write('WAVE', 8, 'ascii');
-  buf.write('fmt ', 12, 'ascii');
-  buf.writeUInt32LE(16, 16);
-  buf.writeUInt16LE(1, 20);
-  buf.writeUInt16LE(channels, 22);
-  buf.writeUInt32LE(rate, 24);
-  buf.writeUInt32LE(rate * channels * 2, 28);
-  buf.writeUInt16LE(channels * 2, 32);
-  buf.writeUInt16LE(16, 34);
-  buf.write('data', 36, 'ascii');
-  buf.writeUInt32LE(dataBytes, 40);
+  wavHeader(dataBytes, { sampleRate: rate, channels, bitsPerSample: 16 }).copy(buf);
   for (let i = 0; i < frames; i++) {
     const v = Math.round(Math.sin((2 * Math.PI * 440 * i) / rate) * 3000);
     for (let c = 0; c < channels; c++) buf.writeInt16LE(v, 44 + (i * channels + c) * 2);
