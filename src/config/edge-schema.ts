@@ -34,7 +34,7 @@ export const QUERY_STRING_MODES = ['keep', 'ignore', 'sort'] as const;
 export type QueryStringMode = (typeof QUERY_STRING_MODES)[number];
 
 /** A DNS host name as the Host header carries it, lower-cased; no port, no trailing dot. */
-const zoneHost = z
+export const zoneHost = z
   .string()
   .min(1)
   .max(253)
@@ -43,7 +43,7 @@ const zoneHost = z
     message: 'must be a host name such as cdn.example.com (no scheme, port or path)',
   });
 
-const originUrl = z
+export const originUrl = z
   .string()
   .min(1)
   .refine(

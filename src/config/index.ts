@@ -23,6 +23,10 @@ export type Config = Readonly<{
   origin: FileConfig['origin'];
   edge: FileConfig['edge'];
   backup: Readonly<{ repo: string; then: string | undefined }>;
+  /** Every edge and shield of the CDN; read it through `fleetOf(config)` (src/config/fleet.ts). */
+  fleet: FileConfig['fleet'];
+  /** The geo DNS server (`mediacdn dns`); geoipDatabase is an absolute path. */
+  dns: FileConfig['dns'];
   /** Where the values came from, for `mediacdn config`. */
   configFile: string | undefined;
 }>;
@@ -39,6 +43,7 @@ const ENV_MAP: ReadonlyArray<readonly [string, string, 'string' | 'number']> = [
   ['MEDIACDN_ORIGIN_PORT', 'origin.port', 'number'],
   ['MEDIACDN_EDGE_PORT', 'edge.port', 'number'],
   ['MEDIACDN_BACKUP_REPO', 'backup.repo', 'string'],
+  ['MEDIACDN_DNS_PORT', 'dns.port', 'number'],
 ];
 
 export const ENV_VARS = ENV_MAP.map(([name, key]) => ({ name, key }));
@@ -172,6 +177,8 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     origin: c.origin,
     edge: c.edge,
     backup: { repo: c.backup.repo !== undefined ? path.resolve(cwd, c.backup.repo) : path.join(dataDir, 'backups'), then: c.backup.then },
+    fleet: c.fleet,
+    dns: { ...c.dns, geoipDatabase: c.dns.geoipDatabase !== undefined ? path.resolve(cwd, c.dns.geoipDatabase) : undefined },
     configFile,
   };
   return deepFreeze(config);

@@ -1,6 +1,7 @@
 // The shape of mediacdn's configuration (config file keys; env vars and flags map onto them).
 import { z } from 'zod';
 import { edgeConfigSchema } from './edge-schema.ts';
+import { checkFleetReferences, dnsConfigSchema, fleetSchema } from './fleet-schema.ts';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -48,8 +49,12 @@ export const fileSchema = z
     origin: originSchema.default(originSchema.parse({})),
     edge: edgeConfigSchema.default(edgeConfigSchema.parse({})),
     backup: backupSchema.default({}),
+    /** Every edge (and shield) of the CDN: read by the origin (purges), the DNS server and the CLI (stats). */
+    fleet: fleetSchema.default([]),
+    dns: dnsConfigSchema.default(dnsConfigSchema.parse({})),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => checkFleetReferences(c.fleet, c.dns, ctx));
 
 export type FileConfig = z.infer<typeof fileSchema>;
 export type OriginConfig = z.infer<typeof originSchema>;
