@@ -24,12 +24,41 @@ export function buildProgram(io: Io): Command {
     .version(VERSION)
     .option('-c, --config <file>', 'config file (default: ./mediacdn.config.json when present)')
     .option('-d, --data <dir>', 'data directory (MEDIACDN_DATA, default ./data)')
-    .showHelpAfterError()
-    .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+    // Usage errors are reported by run() as one line that names the command's help.
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()), outputError: () => {} });
   for (const register of registrars) register(program, io);
-  for (const cmd of program.commands) cmd.exitOverride();
+  const override = (cmd: Command): void => {
+    cmd.exitOverride((err) => {
+      throw new UsageFailure(err, cmd);
+    });
+    for (const sub of cmd.commands) override(sub);
+  };
+  override(program);
   return program;
+}
+
+/** A commander error together with the command it was raised for (whose --help the message names). */
+class UsageFailure extends Error {
+  readonly error: CommanderError;
+  readonly command: Command;
+  constructor(error: CommanderError, command: Command) {
+    super(error.message);
+    this.error = error;
+    this.command = command;
+  }
+}
+
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c !== null; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** Commander's message as one line: without its "error: " prefix, the option's own reason for a bad value. */
+export function usageLine(err: CommanderError, cmd: Command): string {
+  let msg = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+  if (err.code === 'commander.invalidArgument') msg = msg.replace(/^(option|command-argument value) '[^']*' .*? is invalid\. /, '');
+  return `mediacdn: ${msg} (see ${commandPath(cmd)} --help)`;
 }
 
 /** Runs the CLI and returns the exit code (does not call process.exit). */
@@ -39,8 +68,12 @@ export async function run(argv: string[], io: Io = processIo()): Promise<number>
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (err) {
-    if (err instanceof CommanderError) {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+    if (err instanceof UsageFailure) {
+      const e = err.error;
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
+      // A command group without a subcommand: commander has printed its help on stderr.
+      if (e.code === 'commander.help') return e.exitCode === 0 ? 0 : EXIT.usage;
+      io.err(usageLine(e, err.command));
       return EXIT.usage;
     }
     if (err instanceof MediaCdnError) {
@@ -52,8 +85,13 @@ export async function run(argv: string[], io: Io = processIo()): Promise<number>
   }
 }
 
-if (import.meta.main) {
-  const code = await run(process.argv.slice(2));
-  // Servers keep the process alive on their own; one-shot commands exit with their code.
-  process.exitCode = code;
+/**
+ * Runs the CLI on this process's arguments. Servers keep the process alive on their own; one-shot
+ * commands leave with their exit code. Called by bin/mediacdn.js (where this module is imported, not
+ * the entry point) and below when this file is run directly.
+ */
+export async function main(): Promise<void> {
+  process.exitCode = await run(process.argv.slice(2));
 }
+
+if (import.meta.main) await main();

@@ -1,0 +1,61 @@
+// The `mediacdn` bin run the ways the README runs it: `npx mediacdn …` in the checkout (as a user's
+// shell would, with the machine's own node first on PATH), the pinned Node 24 on bin/mediacdn.js, and
+// the machine's older Node on bin/mediacdn.js (which re-runs itself under the pinned one).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { runProgram, type CliResult } from './helpers/cli.ts';
+
+const ROOT = path.join(import.meta.dirname, '..');
+const BIN = path.join(ROOT, 'bin', 'mediacdn.js');
+const PINNED_NODE = path.join(ROOT, 'node_modules', '.bin', 'node');
+const SYSTEM_NODE = '/usr/bin/node';
+
+/** PATH as a user's shell has it: without the node_modules/.bin that `npm test` puts first. */
+const userPath = (process.env.PATH ?? '')
+  .split(path.delimiter)
+  .filter((p) => !p.includes(`node_modules${path.sep}.bin`))
+  .join(path.delimiter);
+
+type Runner = { name: string; run: (args: string[], dataDir: string) => Promise<CliResult> };
+
+const env = (dataDir: string) => ({ PATH: userPath, MEDIACDN_DATA: dataDir, DATABASE_URL: undefined, MEDIACDN_TOKEN: undefined, LOG_LEVEL: undefined });
+
+const runners: Runner[] = [
+  { name: 'npx --no -- mediacdn', run: (args, d) => runProgram('npx', ['--no', '--', 'mediacdn', ...args], { cwd: ROOT, env: env(d) }) },
+  { name: 'node_modules/.bin/node bin/mediacdn.js', run: (args, d) => runProgram(PINNED_NODE, [BIN, ...args], { cwd: ROOT, env: env(d) }) },
+];
+if (existsSync(SYSTEM_NODE)) {
+  runners.push({ name: `${SYSTEM_NODE} bin/mediacdn.js`, run: (args, d) => runProgram(SYSTEM_NODE, [BIN, ...args], { cwd: ROOT, env: env(d) }) });
+}
+
+for (const runner of runners) {
+  test(`bin: ${runner.name} runs one-shot commands with their output and exit codes`, async () => {
+    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-bin-'));
+    try {
+      const help = await runner.run(['--help'], dataDir);
+      assert.equal(help.code, 0, help.stderr);
+      assert.match(help.stdout, /^Usage: mediacdn /);
+
+      const version = await runner.run(['--version'], dataDir);
+      assert.equal(version.code, 0, version.stderr);
+      assert.equal(version.stdout.trim(), '0.1.0');
+
+      const ls = await runner.run(['ls', '--json'], dataDir);
+      assert.equal(ls.code, 0, ls.stderr);
+      assert.deepEqual(JSON.parse(ls.stdout), { items: [], total: 0 });
+      assert.ok(existsSync(path.join(dataDir, 'mediacdn.db')), 'ls opened the library in the data folder');
+
+      const bad = await runner.run(['ls', '--limit', 'abc'], dataDir);
+      assert.equal(bad.code, 2);
+      assert.equal(bad.stdout, '');
+      const errLines = bad.stderr.split('\n').filter((l) => l.startsWith('mediacdn:') || l.startsWith('error:') || l.startsWith('Usage:'));
+      assert.deepEqual(errLines, ['mediacdn: --limit must be a whole number, got "abc" (see mediacdn ls --help)']);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+}
