@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { openDatabase } from '../src/db/connect.ts';
 import { appliedMigrations, migrateTo } from '../src/db/migrate.ts';
-import { makeTestDatabase, PG_URL } from './helpers/db.ts';
+import { makeTestDatabase, NEEDS_PG, PG_URL } from './helpers/db.ts';
 
 test('concurrent start-ups apply each migration once, and a restart applies nothing', async (t) => {
   const tdb = await makeTestDatabase();
@@ -20,7 +20,7 @@ test('concurrent start-ups apply each migration once, and a restart applies noth
   await assert.rejects(migrateTo(dbs[3], '9999_future'), { code: 'migration_failed' });
 });
 
-test('on PostgreSQL, schemas created and dropped alongside do not disturb a migration', { skip: PG_URL === undefined || PG_URL === '' ? 'runs in the PostgreSQL pass of CI (DATABASE_URL)' : false }, async (t) => {
+test('on PostgreSQL, schemas created and dropped alongside do not disturb a migration', { skip: NEEDS_PG }, async (t) => {
   const admin = new pg.Client({ connectionString: PG_URL });
   await admin.connect();
   t.after(() => admin.end());

@@ -134,7 +134,9 @@ async function countPgDump(file: string, manifest: Manifest, postgresUrl: string
     await admin.query(`CREATE DATABASE ${quoteIdent(scratchName)}`);
     try {
       const scratchUrl = withDatabase(url, scratchName);
-      await runTool('pg_restore', ['--exit-on-error', '--no-owner', '--no-acl', `--dbname=${scratchUrl}`, file]);
+      // A dump of `public` holds CREATE SCHEMA public, which every new database already has: --clean
+      // --if-exists drops the empty one first (and is a no-op for any other schema).
+      await runTool('pg_restore', ['--exit-on-error', '--no-owner', '--no-acl', '--clean', '--if-exists', `--dbname=${scratchUrl}`, file]);
       const c = new pg.Client({ connectionString: scratchUrl });
       await c.connect();
       try {
