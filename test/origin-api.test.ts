@@ -5,21 +5,9 @@ import assert from 'node:assert/strict';
 import { stat, readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { MediaItem } from '../src/media/library.ts';
-import { startTestOrigin, request, fixtureBytes, waitFor, TEST_TOKEN } from './helpers/origin.ts';
+import { startTestOrigin, request, fixtureBytes, waitFor, multipart, TEST_TOKEN } from './helpers/origin.ts';
 
 const json = (r: { body: Buffer }) => JSON.parse(r.body.toString('utf8'));
-
-function multipart(parts: Array<{ name: string; value?: string; filename?: string; type?: string; data?: Buffer }>): { body: Buffer; type: string } {
-  const boundary = 'test-boundary-3f9a';
-  const chunks: Buffer[] = [];
-  for (const p of parts) {
-    let head = `--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"${p.filename ? `; filename="${p.filename}"` : ''}\r\n`;
-    if (p.type) head += `Content-Type: ${p.type}\r\n`;
-    chunks.push(Buffer.from(`${head}\r\n`), p.data ?? Buffer.from(p.value ?? ''), Buffer.from('\r\n'));
-  }
-  chunks.push(Buffer.from(`--${boundary}--\r\n`));
-  return { body: Buffer.concat(chunks), type: `multipart/form-data; boundary=${boundary}` };
-}
 
 test('every API route wants the bearer token: missing or wrong → 401; /healthz is public', async (t) => {
   const o = await startTestOrigin();

@@ -22,6 +22,8 @@ export const originSchema = z
     headersTimeoutMs: z.number().int().positive().default(10_000),
     keepAliveTimeoutMs: z.number().int().positive().default(5_000),
     requestTimeoutMs: z.number().int().min(0).default(0),
+    /** A request body that sends no byte for this long is cut (408); 0 = never. */
+    bodyIdleTimeoutMs: z.number().int().min(0).default(30_000),
     shutdownGraceMs: z.number().int().min(0).default(10_000),
     /** Edge control URLs (e.g. http://127.0.0.1:8080) purged when media is deleted. */
     purgeEdges: z.array(z.string().url()).default([]),

@@ -153,7 +153,7 @@ export function createApiHandler(o: ApiOptions): (req: IncomingMessage, res: Ser
     route(req, res).catch((err) => {
       // A body we stopped reading (413, 415 mid-upload): answer, then close rather than parse the rest.
       if (!req.complete) {
-        res.setHeader('connection', 'close');
+        if (!res.headersSent) res.setHeader('connection', 'close');
         req.resume();
       }
       sendError(res, err, o.logger, { method: req.method, path: (req.url ?? '').split('?')[0] });

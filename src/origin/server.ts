@@ -13,6 +13,8 @@ import { createMediaCache, type MediaCache } from './media-cache.ts';
 import { CORS_HEADERS, MEDIA_PREFIX, MEDIA_TAIL_200, createMediaHandler } from './media-handler.ts';
 import { API_PREFIX, createApiHandler } from './api.ts';
 import { HttpError, sendError, sendJson } from './respond.ts';
+import { answerClientError } from '../server/client-error.ts';
+import { connectionsCheckingInterval, watchBodyIdle } from '../server/slow-client.ts';
 
 /** Answers a request and returns true, or returns false to let the origin answer 404. */
 export type ExtraRoutes = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
@@ -127,20 +129,39 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
       headersTimeout: oc.headersTimeoutMs,
       keepAliveTimeout: oc.keepAliveTimeoutMs,
       requestTimeout: oc.requestTimeoutMs,
+      connectionsCheckingInterval: connectionsCheckingInterval(oc.headersTimeoutMs),
       // Media responses build their own header lists; Date is still added by node (cached per second).
     },
     (req, res) => {
       const url = req.url as string;
+      watchBodyIdle(req, oc.bodyIdleTimeoutMs, () => cutIdleBody(req, res));
       if (url.startsWith(MEDIA_PREFIX)) return media(req, res);
       if (url.startsWith(API_PREFIX) && !isPublicApi(url)) return api(req, res);
       rest(req, res).catch((err) => sendError(res, err, logger, { method: req.method, path: url.split('?')[0] }));
     },
   );
   server.on('clientError', (err, socket) => {
-    logger.debug({ code: (err as NodeJS.ErrnoException).code }, 'client error');
-    if (socket.writable && !(socket as { _httpMessage?: unknown })._httpMessage) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    else socket.destroy();
+    const answer = answerClientError(err, socket);
+    logger.debug({ code: (err as NodeJS.ErrnoException).code, status: answer?.status }, 'client error');
   });
+
+  /**
+   * A body that stopped arriving: 408 if nothing was answered yet, then the request is destroyed (its
+   * handler sees the abort and cleans up, e.g. an upload's temp file) and the connection with it. The
+   * request must be destroyed explicitly: once a response has finished, closing the socket no
+   * longer aborts the request it answered.
+   */
+  function cutIdleBody(req: IncomingMessage, res: ServerResponse): void {
+    if (res.headersSent) {
+      req.destroy();
+      return;
+    }
+    res.once('finish', () => req.destroy());
+    sendError(res, new HttpError(408, 'body_timeout', `no byte of the request body arrived for ${oc.bodyIdleTimeoutMs} ms`, { connection: 'close' }), logger, {
+      method: req.method,
+      path: (req.url ?? '').split('?')[0],
+    });
+  }
 
   const host = opts.host ?? oc.host;
   await new Promise<void>((resolve, reject) => {

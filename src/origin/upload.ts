@@ -90,6 +90,14 @@ export async function receiveUpload(req: IncomingMessage, o: UploadOptions): Pro
   return receiveMultipart(req, o, fields);
 }
 
+/**
+ * Multipart: fields first, then one `file` part that streams into ingest(). On any failure (a bad
+ * field, a second file, a torn form, a client gone) the form stops being read, the file part in
+ * flight is destroyed so that its ingest removes its temp file, a file already stored is deleted,
+ * and only then does the promise reject: when the 4xx goes out, nothing of the upload is left.
+ * Every file stream gets an error listener at once: busboy destroys the part in progress with an
+ * error when the form is cut, and an unlistened 'error' would take the whole process down.
+ */
 function receiveMultipart(req: IncomingMessage, o: UploadOptions, fields: Record<string, string>): Promise<MediaItem> {
   return new Promise<MediaItem>((resolve, reject) => {
     let bb: busboy.Busboy;
@@ -99,29 +107,36 @@ function receiveMultipart(req: IncomingMessage, o: UploadOptions, fields: Record
         limits: { files: 1, fields: UPLOAD_FIELDS.size, parts: UPLOAD_FIELDS.size + 1, fieldSize: 4096, fileSize: o.maxBytes + 1 },
       });
     } catch (err) {
-      reject(new InputError('bad_multipart', `malformed multipart request: ${(err as Error).message}`));
+      reject(badMultipart(err));
       return;
     }
     let settled = false;
+    let file: Readable | undefined;
     let ingesting: Promise<MediaItem> | undefined;
-    const finish = (err: unknown, item?: MediaItem) => {
-      if (settled) return;
-      settled = true;
+    const stopReading = () => {
       req.unpipe(bb);
       req.off('close', stopOnAbort);
-      if (err) {
-        bb.destroy();
-        // A file that was stored anyway (the error came from a field after it) does not stay.
-        ingesting?.then((item) => deleteMedia(o.lib, item.id, { force: true }), () => undefined).catch(() => undefined);
-        reject(err);
-      } else resolve(item as MediaItem);
+    };
+    const fail = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      stopReading();
+      file?.destroy(err instanceof Error ? err : new Error(String(err)));
+      bb.destroy();
+      const stored = ingesting ?? Promise.resolve(undefined);
+      stored
+        .then((item) => (item ? deleteMedia(o.lib, item.id, { force: true }) : undefined), () => undefined)
+        .catch(() => undefined)
+        .finally(() => reject(err));
+    };
+    const succeed = (item: MediaItem) => {
+      if (settled) return;
+      settled = true;
+      stopReading();
+      resolve(item);
     };
     const stopOnAbort = () => {
-      if (!req.complete) {
-        const err = new InputError('upload_aborted', 'the client went away during the upload');
-        bb.destroy(err);
-        finish(err);
-      }
+      if (!req.complete) fail(new InputError('upload_aborted', 'the client went away during the upload'));
     };
     bb.on('field', (name, value, info) => {
       if (settled) return;
@@ -130,21 +145,20 @@ function receiveMultipart(req: IncomingMessage, o: UploadOptions, fields: Record
         if (ingesting) throw new InputError('field_after_file', `field ${name} comes after the file: send metadata fields first`);
         addField(fields, name, value);
       } catch (err) {
-        finish(err);
+        fail(err);
       }
     });
     bb.on('file', (name, stream: Readable, info) => {
-      if (settled) {
+      stream.on('error', () => undefined); // reported through ingest() or busboy's own 'error'
+      if (settled || name !== 'file' || ingesting) {
         stream.resume();
-        return;
-      }
-      if (name !== 'file' || ingesting) {
-        stream.resume();
-        finish(new InputError(name !== 'file' ? 'unknown_field' : 'too_many_files', name !== 'file' ? `unknown file field ${JSON.stringify(name)} (use "file")` : 'send one file per upload'));
+        if (name !== 'file') fail(new InputError('unknown_field', `unknown file field ${JSON.stringify(name)} (use "file")`));
+        else fail(new InputError('too_many_files', 'send one file per upload'));
         return;
       }
       try {
         const metadata = metadataFromFields(fields);
+        file = stream;
         ingesting = ingest(o.lib, {
           source: stream,
           declaredType: declared(fields.type ?? info.mimeType),
@@ -155,26 +169,25 @@ function receiveMultipart(req: IncomingMessage, o: UploadOptions, fields: Record
         });
       } catch (err) {
         stream.resume();
-        finish(err);
+        fail(err);
         return;
       }
-      ingesting.then(
-        () => undefined,
-        (err) => {
-          stream.resume();
-          finish(err);
-        },
-      );
+      ingesting.then(undefined, fail);
     });
-    bb.on('filesLimit', () => finish(new InputError('too_many_files', 'send one file per upload')));
-    bb.on('fieldsLimit', () => finish(new InputError('too_many_fields', 'too many fields')));
-    bb.on('partsLimit', () => finish(new InputError('too_many_fields', 'too many parts')));
-    bb.on('error', (err) => finish(err instanceof InputError ? err : new InputError('bad_multipart', `malformed multipart request: ${(err as Error).message}`)));
+    bb.on('filesLimit', () => fail(new InputError('too_many_files', 'send one file per upload')));
+    bb.on('fieldsLimit', () => fail(new InputError('too_many_fields', 'too many fields')));
+    bb.on('partsLimit', () => fail(new InputError('too_many_fields', 'too many parts')));
+    bb.on('error', (err) => fail(err instanceof InputError ? err : badMultipart(err)));
     bb.on('close', () => {
-      if (!ingesting) return finish(new InputError('file_required', 'the form has no "file" part'));
-      ingesting.then((item) => finish(null, item), (err) => finish(err));
+      if (settled) return;
+      if (!ingesting) return fail(new InputError('file_required', 'the form has no "file" part'));
+      ingesting.then(succeed, fail);
     });
     req.once('close', stopOnAbort);
     req.pipe(bb);
   });
+}
+
+function badMultipart(err: unknown): InputError {
+  return new InputError('bad_multipart', `malformed multipart request: ${(err as Error).message}`);
 }

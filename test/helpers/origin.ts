@@ -162,3 +162,68 @@ export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undef
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+export type RawExchange = {
+  /** Every byte the server sent until it closed the connection (or until the wait ran out). */
+  text: string;
+  /** Status of the first response, 0 when none came. */
+  status: number;
+  /** Body of the first response (by its Content-Length). */
+  body: string;
+  /** How many responses the bytes hold (a smuggled request would show as a second one). */
+  responses: number;
+  /** True when the server closed the connection; false when the wait ran out first. */
+  closed: boolean;
+};
+
+/**
+ * Writes `chunks` over one TCP connection, waiting `gapMs` between them (a slow client), optionally
+ * half-closes, and collects what comes back until the server closes or `waitMs` passes.
+ */
+export function sendRaw(url: string, chunks: Array<string | Buffer>, opts: { gapMs?: number; halfClose?: boolean; waitMs?: number } = {}): Promise<RawExchange> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const sock = net.connect(Number(u.port), u.hostname);
+    const got: Buffer[] = [];
+    let closed = false;
+    const done = () => {
+      clearTimeout(timer);
+      sock.destroy();
+      const text = Buffer.concat(got).toString('latin1');
+      const head = /^HTTP\/1\.1 (\d{3})[^\r\n]*\r\n([\s\S]*?)\r\n\r\n/.exec(text);
+      const length = Number(/^content-length:\s*(\d+)/im.exec(head?.[2] ?? '')?.[1] ?? 0);
+      const body = head ? text.slice(head[0].length, head[0].length + length) : '';
+      resolve({ text, status: Number(head?.[1] ?? 0), body, responses: text.match(/(^|\r\n)HTTP\/1\.1 \d{3} /g)?.length ?? 0, closed });
+    };
+    const timer = setTimeout(done, opts.waitMs ?? 10_000);
+    sock.on('data', (c: Buffer) => got.push(c));
+    sock.on('error', () => undefined);
+    sock.on('close', () => {
+      closed = true;
+      done();
+    });
+    sock.on('connect', async () => {
+      for (const [i, c] of chunks.entries()) {
+        if (i > 0 && opts.gapMs) await new Promise((r) => setTimeout(r, opts.gapMs));
+        if (sock.destroyed) return;
+        sock.write(c);
+      }
+      if (opts.halfClose) sock.end();
+    });
+  });
+}
+
+export type FormPart = { name: string; value?: string; filename?: string; type?: string; data?: Buffer };
+
+/** A multipart/form-data body; `close: false` leaves out the closing boundary (a torn form). */
+export function multipart(parts: FormPart[], opts: { boundary?: string; close?: boolean } = {}): { body: Buffer; type: string } {
+  const boundary = opts.boundary ?? 'test-boundary-3f9a';
+  const chunks: Buffer[] = [];
+  for (const p of parts) {
+    let head = `--${boundary}\r\nContent-Disposition: form-data; name="${p.name}"${p.filename ? `; filename="${p.filename}"` : ''}\r\n`;
+    if (p.type) head += `Content-Type: ${p.type}\r\n`;
+    chunks.push(Buffer.from(`${head}\r\n`), p.data ?? Buffer.from(p.value ?? ''), Buffer.from('\r\n'));
+  }
+  if (opts.close !== false) chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { body: Buffer.concat(chunks), type: `multipart/form-data; boundary=${boundary}` };
+}
