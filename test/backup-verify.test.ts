@@ -2,7 +2,7 @@
 // truncated dump, a truncated export, a manifest of an unknown version.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createSnapshot } from '../src/backup/create.ts';
 import { listSnapshots, poolPath, readManifest, readVerification } from '../src/backup/repo.ts';
@@ -22,29 +22,49 @@ test('a sound snapshot verifies and the result is recorded for list and prune', 
   assert.equal(entry.state === 'complete' && entry.verification?.ok, true);
 });
 
-test('a corrupt pooled file is caught, with or without sampling; a missing one too', async (t) => {
+/** Flips one bit in the middle of a file, keeping its size (what `create` compares). */
+async function flipBit(file: string): Promise<void> {
+  const bytes = await readFile(file);
+  bytes[bytes.length >> 1] ^= 0x01;
+  await rm(file, { force: true });
+  await writeFile(file, bytes);
+}
+
+test('a corrupt pooled file is caught, with or without sampling, and set aside; a missing one too', async (t) => {
   const { tl, r, items } = await backupScene(t);
   const snap = await createSnapshot(tl.lib, r.repo, { toolVersion: 'test', now: () => new Date('2026-04-01T00:00:00Z') });
   const victim = poolPath(r.repo, items[1].sha256);
-  const bytes = await readFile(victim);
-  bytes[bytes.length >> 1] ^= 0x01; // one flipped bit, same size
-  await rm(victim, { force: true });
-  await writeFile(victim, bytes);
-  const full = await verifySnapshot(r.repo, snap.id, opts);
-  assert.equal(full.ok, false);
-  assert.equal(full.problems.length, 1);
-  assert.match(full.problems[0], new RegExp(`media ${items[1].fileName}: pooled copy is corrupt`));
-  assert.equal((await readVerification(r.repo, snap.id))?.ok, false, 'the failure is recorded');
-
+  await flipBit(victim);
+  const elsewhere = await verifySnapshot(r.repo, snap.id, { ...opts, sample: 1, randomIndex: () => 3 });
+  assert.deepEqual([elsewhere.ok, elsewhere.filesChecked], [true, 1]);
   // A sample of 1 whose random choice lands on the victim (index 1 of the manifest's file list).
   const sampled = await verifySnapshot(r.repo, snap.id, { ...opts, sample: 1, randomIndex: () => 1 });
   assert.deepEqual([sampled.ok, sampled.filesChecked, sampled.filesTotal], [false, 1, 5]);
-  const elsewhere = await verifySnapshot(r.repo, snap.id, { ...opts, sample: 1, randomIndex: () => 3 });
-  assert.deepEqual([elsewhere.ok, elsewhere.filesChecked], [true, 1]);
+  assert.equal(sampled.problems.length, 1);
+  assert.match(sampled.problems[0], new RegExp(`media ${items[1].fileName}: pooled copy is corrupt: .*; moved to damaged/${items[1].sha256}, the next backup create copies it`));
+  assert.equal((await readVerification(r.repo, snap.id))?.ok, false, 'the failure is recorded');
+  await assert.rejects(stat(victim), { code: 'ENOENT' });
+  assert.equal((await stat(path.join(r.dir, 'damaged', items[1].sha256))).size, items[1].byteSize, 'kept for inspection');
 
   await rm(poolPath(r.repo, items[4].sha256));
-  const missing = await verifySnapshot(r.repo, snap.id, opts);
-  assert.ok(missing.problems.some((p) => p.includes(`media ${items[4].fileName}: pooled file ${items[4].sha256} is missing`)), missing.problems.join('\n'));
+  const full = await verifySnapshot(r.repo, snap.id, opts);
+  assert.deepEqual(full.problems, [`media ${items[1].fileName}: pooled file ${items[1].sha256} is missing`, `media ${items[4].fileName}: pooled file ${items[4].sha256} is missing`]);
+});
+
+test('after verify found a corrupt pooled file, the next create pools a good copy and every snapshot verifies again', async (t) => {
+  const { tl, r, items } = await backupScene(t);
+  const first = await createSnapshot(tl.lib, r.repo, { toolVersion: 'test', now: () => new Date('2026-04-01T00:00:00Z') });
+  await flipBit(poolPath(r.repo, items[2].sha256));
+  // create trusts a pooled file of the right name and size: this snapshot lists the damaged copy.
+  const second = await createSnapshot(tl.lib, r.repo, { toolVersion: 'test', now: () => new Date('2026-04-02T00:00:00Z') });
+  assert.deepEqual([second.stats.filesCopied, second.stats.filesReused], [0, 5]);
+  const found = await verifySnapshot(r.repo, second.id, opts);
+  assert.equal(found.ok, false);
+  assert.match(found.problems.join('\n'), new RegExp(`media ${items[2].fileName}: pooled copy is corrupt`));
+
+  const third = await createSnapshot(tl.lib, r.repo, { toolVersion: 'test', now: () => new Date('2026-04-03T00:00:00Z') });
+  assert.deepEqual([third.stats.filesCopied, third.stats.bytesCopied, third.stats.filesReused], [1, items[2].byteSize, 4]);
+  for (const id of [third.id, second.id, first.id]) assert.deepEqual((await verifySnapshot(r.repo, id, opts)).problems, [], `snapshot ${id}`);
 });
 
 test('a truncated database dump fails verification', async (t) => {

@@ -1,5 +1,6 @@
 // The backup repository on disk: `snapshots/<id>/` (manifest.json, db/, export/, verification.json),
-// `pool/<sha256[0:2]>/<sha256>` shared media, a `lock` file, and `.tmp-*` entries of unfinished work.
+// `pool/<sha256[0:2]>/<sha256>` shared media, `damaged/` pooled copies that failed verify, a `lock`
+// file, and `.tmp-*` entries of unfinished work.
 import { constants, promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -10,6 +11,8 @@ import { isSnapshotId, parseManifest, type Manifest } from './manifest.ts';
 export type Repo = { readonly root: string; readonly snapshotsDir: string; readonly poolDir: string };
 
 export const TEMP_PREFIX = '.tmp-';
+/** Where verify moves pooled copies that no longer match their SHA-256. */
+export const DAMAGED_DIR = 'damaged';
 
 export function openRepo(root: string): Repo {
   return { root, snapshotsDir: path.join(root, 'snapshots'), poolDir: path.join(root, 'pool') };

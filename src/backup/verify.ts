@@ -13,8 +13,8 @@ import { runTool } from './db-copy.ts';
 import { loadExport } from './load-export.ts';
 import type { Manifest } from './manifest.ts';
 import { splitPgUrl, withDatabase, quoteIdent } from './pg-target.ts';
-import { hashFile } from './pool.ts';
-import { poolPath, readManifest, snapshotDir, writeVerification, VERIFICATION_VERSION, type Repo, type VerificationRecord } from './repo.ts';
+import { checkPooled, hashFile, type PooledCheck } from './pool.ts';
+import { readManifest, snapshotDir, writeVerification, VERIFICATION_VERSION, type Repo, type VerificationRecord } from './repo.ts';
 
 export type VerifyOptions = {
   /** Hash only this many randomly chosen pooled files (default: all). */
@@ -66,13 +66,18 @@ export async function verifySnapshot(repo: Repo, id: string, opts: VerifyOptions
   });
 
   const files = chooseSample(manifest.files, opts.sample, opts.randomIndex ?? randomInt);
+  // Two records may hold the same bytes: each pooled file is hashed (and perhaps set aside) once.
+  const checked = new Map<string, Promise<PooledCheck>>();
   for (const f of files) {
     await attempt(`media ${f.name}`, async () => {
-      const actual = await hashFile(poolPath(repo, f.sha256)).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') throw new Error(`pooled file ${f.sha256} is missing`);
-        throw err;
-      });
-      if (actual.bytes !== f.bytes || actual.sha256 !== f.sha256) throw new Error(`pooled copy is corrupt: ${actual.bytes} bytes with SHA-256 ${actual.sha256}, recorded ${f.bytes} bytes with ${f.sha256}`);
+      let check = checked.get(f.sha256);
+      if (check === undefined) checked.set(f.sha256, (check = checkPooled(repo, f)));
+      const c = await check;
+      if (c.state === 'missing') throw new Error(`pooled file ${f.sha256} is missing`);
+      if (c.state === 'damaged') {
+        const where = c.movedTo !== undefined ? `; moved to ${c.movedTo}, the next backup create copies it from the library again` : '';
+        throw new Error(`pooled copy is corrupt: ${c.bytes} bytes with SHA-256 ${c.sha256}, recorded ${f.bytes} bytes with ${f.sha256}${where}`);
+      }
     });
   }
 
