@@ -83,6 +83,12 @@ export const zoneSchema = z
     headersTimeoutMs: millis.optional(),
     /** Longest silence while the body streams in. */
     bodyTimeoutMs: millis.optional(),
+    /**
+     * The largest request head the origin (or shield) accepts. Requests whose forwarded head (the
+     * client's fields plus the edge's Via / X-Forwarded-*) would be larger get 431 from the edge.
+     * Default 16 KiB (Node's limit); for a shield, the edge's own maxHeaderBytes.
+     */
+    originMaxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).optional(),
     /** Objects above this are passed through uncached; default the edge-wide maxObjectBytes. */
     maxObjectBytes: bytes.optional(),
     /**
@@ -120,6 +126,8 @@ export const edgeConfigSchema = z
     host: z.string().min(1).default('0.0.0.0'),
     /** Worker processes sharing the port (the CLI forks them); 0 = one per core. */
     workers: z.number().int().min(0).max(64).default(1),
+    /** Largest request head (request line and header fields) a client may send; larger gets 431. */
+    maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
     /** In-memory LRU tier for small hot objects (0 disables it). */
     memoryCacheBytes: bytes.default(256 * MiB),
     /** Largest object kept in the memory tier. */

@@ -103,6 +103,16 @@ export class EdgeCache {
     return best;
   }
 
+  /** Every stored variant of a primary key (no tier access, no recency change). */
+  variants(primaryKey: string): EntryMeta[] {
+    const out: EntryMeta[] = [];
+    for (const key of this.#variants.get(primaryKey) ?? []) {
+      const meta = this.#peek(key);
+      if (meta) out.push(meta);
+    }
+    return out;
+  }
+
   /**
    * Stores a complete response in the tiers that take it. Variants under other Vary names are dropped.
    * The entry is visible to lookups as soon as this is called (from memory while the disk write runs),

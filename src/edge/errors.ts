@@ -29,6 +29,17 @@ export class OriginProtocolError extends MediaCdnError {
   }
 }
 
+/**
+ * RFC 6585 §5: 431 "the server is unwilling to process the request because its header fields are too
+ * large". Answered by the edge when the head it would forward (the client's fields plus its own) is
+ * larger than the upstream accepts: the upstream never gets a request it would refuse because of us.
+ */
+export class RequestHeadTooLargeError extends MediaCdnError {
+  constructor(bytes: number, limit: number) {
+    super('edge_request_header_too_large', `The request's header fields are too large to forward (${bytes} bytes with the edge's forwarding fields; the origin accepts under ${limit}).`, { status: 431 });
+  }
+}
+
 /** A stored entry failed its integrity check; callers drop it and refetch. */
 export class CorruptEntryError extends MediaCdnError {
   constructor(message: string) {

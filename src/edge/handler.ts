@@ -4,6 +4,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
+import { parseCacheControl } from '../http/cache-control.ts';
 import { parseHttpDate } from '../http/http-date.ts';
 import { planResponse } from '../http/representation.ts';
 import { parseRange } from '../http/range.ts';
@@ -51,7 +52,7 @@ import { GrowingBody } from './growing-body.ts';
 import { releaseBody } from './store.ts';
 import type { BodySource, EntryMeta } from './store.ts';
 import { CONDITIONAL_AND_RANGE, VIA, appendList, discardBody, upstreamError } from './upstream.ts';
-import type { Upstream, UpstreamResponse } from './upstream.ts';
+import type { Upstream, UpstreamRequest, UpstreamResponse } from './upstream.ts';
 
 /** How a request was served (after Varnish's lookup results). Stats and X-Cache are keyed by it. */
 export type Outcome = 'hit' | 'stale' | 'miss' | 'pass' | 'revalidated';
@@ -467,6 +468,8 @@ export class EdgeHandler {
     // connection attempts (one request per downForMs window probes it again).
     if (ctx.zone.upstream.down && (await this.#staleOnError(ctx, stored, d))) return;
     const validate = d.rep.etag !== undefined || d.rep.lastModified !== undefined;
+    // Checked before others may join: a request the origin would refuse for its size leads no flight.
+    ctx.zone.upstream.assertForwardable(this.#fillRequest(ctx, validate ? stored : undefined));
     const key = validate ? JSON.stringify(['validate', stored.key]) : ctx.primary;
     const run = (release: () => void) => this.#fetch(ctx, release, validate ? stored : undefined);
     const { leader, result } = auth ? { leader: true, result: run(() => {}) } : this.#flights.join(key, run);
@@ -504,6 +507,11 @@ export class EdgeHandler {
     const validate = d.rep.etag !== undefined || d.rep.lastModified !== undefined;
     const key = validate ? JSON.stringify(['validate', stored.key]) : ctx.primary;
     if (this.#flights.has(key)) return;
+    try {
+      ctx.zone.upstream.assertForwardable(this.#fillRequest(ctx, validate ? stored : undefined));
+    } catch {
+      return; // this client's head is too large to forward: the next request refreshes
+    }
     const bg: Ctx = { ...ctx };
     const { leader, result } = this.#flights.join(key, (release) => this.#fetch(bg, release, validate ? stored : undefined));
     if (!leader) return;
@@ -520,6 +528,7 @@ export class EdgeHandler {
   }
 
   async #fetchAndServe(ctx: Ctx, coalesce: boolean): Promise<void> {
+    ctx.zone.upstream.assertForwardable(this.#fillRequest(ctx, undefined));
     const run = (release: () => void) => this.#fetch(ctx, release, undefined);
     const { leader, result } = coalesce ? this.#flights.join(ctx.primary, run) : { leader: true, result: run(() => {}) };
     return this.#serveFlight(ctx, await result, leader);
@@ -565,8 +574,8 @@ export class EdgeHandler {
     }
   }
 
-  /** One upstream GET for the cache: a fill, or a revalidation of `stored`. */
-  async #fetch(ctx: Ctx, release: () => void, stored: EntryMeta | undefined): Promise<Flight> {
+  /** The upstream GET of a fill, or of a revalidation of `stored`. */
+  #fillRequest(ctx: Ctx, stored: EntryMeta | undefined): UpstreamRequest {
     const { req, zone } = ctx;
     const headers: Headers = { ...req.headers };
     for (const name of CONDITIONAL_AND_RANGE) delete headers[name];
@@ -579,14 +588,14 @@ export class EdgeHandler {
       const lm = single(stored.headers['last-modified']);
       if (lm !== undefined) headers['if-modified-since'] = lm;
     }
+    return { method: 'GET', target: ctx.target, headers, clientIp: ctx.clientIp, zoneHost: zone.host };
+  }
+
+  /** One upstream GET for the cache: a fill, or a revalidation of `stored`. */
+  async #fetch(ctx: Ctx, release: () => void, stored: EntryMeta | undefined): Promise<Flight> {
+    const { req, zone } = ctx;
     const requestTime = this.#now();
-    const up = await zone.upstream.request({
-      method: 'GET',
-      target: ctx.target,
-      headers,
-      clientIp: ctx.clientIp,
-      zoneHost: zone.host,
-    });
+    const up = await zone.upstream.request(this.#fillRequest(ctx, stored));
     const responseTime = this.#now();
 
     if (stored && up.status === 304) {
@@ -621,13 +630,18 @@ export class EdgeHandler {
     const policy = responsePolicy(policyHeaders);
     const verdict = storability({ method: 'GET', status: up.status, requestHeaders: req.headers, responseHeaders: policyHeaders, policy });
     const tooBig = up.contentLength !== undefined && up.contentLength > zone.maxObjectBytes;
-    if (verdict.kind === 'skip' || tooBig) {
-      this.#rememberPass(ctx.primary);
-      // §4.4-style hygiene: a response that may no longer be stored replaces nothing, but a stale
-      // stored copy must not outlive it either.
-      // A stored copy that the origin now answers differently (404, no-store ...) must not outlive it;
-      // a 5xx is an outage, not an answer: keep the copy for stale-if-error.
-      if (stored && up.status < 500) await this.#cache.purge({ kind: 'key', zone: zone.host, target: ctx.target });
+    // An error answer goes to this client only while a successful response is stored for the URL: what
+    // one client's request made the origin refuse must not replace what everyone else gets.
+    const errorOverStored = up.status >= 400 && this.#cache.variants(ctx.primary).some((m) => m.status < 400);
+    if (verdict.kind === 'skip' || tooBig || errorOverStored) {
+      // Only the origin's own word about the object switches caching off for the key (hit-for-pass)
+      // or removes the stored copy: a success it marked not storable (no-store, private, too large
+      // ...). An error answer, or an answer to a request carrying Authorization or no-store, may be
+      // about this one request: it changes nothing for anyone else.
+      if (up.status < 400 && !requestShapesAnswer(req.headers)) {
+        this.#rememberPass(ctx.primary);
+        if (stored) await this.#cache.purge({ kind: 'key', zone: zone.host, target: ctx.target });
+      }
       release();
       return { kind: 'unshareable', response: up };
     }
@@ -890,6 +904,15 @@ export function sendError(res: ServerResponse, err: unknown, outcome: Outcome, e
   };
   res.writeHead(status, withExtra(headers, extra));
   res.end(body);
+}
+
+/**
+ * A request whose answer may be about the request rather than the object: with Authorization the
+ * origin may answer for that user (§3.5), and request no-store forbids storing the answer (§5.2.1.5)
+ * without saying anything about the object.
+ */
+function requestShapesAnswer(headers: Headers): boolean {
+  return headers.authorization !== undefined || parseCacheControl(headers['cache-control']).has('no-store');
 }
 
 /** 500/502/503/504 from upstream: an outage (stale-if-error applies, nothing is stored). 501 is an answer. */

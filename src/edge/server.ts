@@ -21,7 +21,7 @@ import { clientIp } from './client-ip.ts';
 import { createIpMatcher } from './ip-match.ts';
 import { ConnectionLimiter, RateLimiter } from './rate-limit.ts';
 import { EdgeStats } from './stats.ts';
-import { Upstream } from './upstream.ts';
+import { NODE_MAX_HEADER_BYTES, Upstream } from './upstream.ts';
 
 export type EdgeRuntimeOptions = Omit<EdgeConfigInput, 'workers'> & {
   /** Disk tier root; each zone's entries live in <cacheDir>/<zone>/ (the CLI passes $MEDIACDN_DATA/cache). */
@@ -86,6 +86,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
         connectTimeoutMs: z.connectTimeoutMs ?? config.connectTimeoutMs,
         headersTimeoutMs: z.headersTimeoutMs ?? config.headersTimeoutMs,
         bodyTimeoutMs: z.bodyTimeoutMs ?? config.bodyTimeoutMs,
+        maxHeaderBytes: z.originMaxHeaderBytes ?? (z.shield !== undefined ? config.maxHeaderBytes : NODE_MAX_HEADER_BYTES),
         connections: config.originConnections,
         retries: z.retries ?? config.retries,
         retryBaseDelayMs: config.retryBaseDelayMs,
@@ -141,7 +142,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
     control: separateAdmin ? undefined : control,
   });
   const servers: Server[] = [];
-  const server = createServer({ keepAliveTimeout: 65_000 }, handler.handle);
+  const server = createServer({ keepAliveTimeout: 65_000, maxHeaderSize: config.maxHeaderBytes }, handler.handle);
   servers.push(server);
   const main = await listen(server, config.port, config.host);
   let adminUrl: string | undefined;

@@ -8,10 +8,13 @@ import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import { stripHopByHop } from '../http/hop-by-hop.ts';
 import type { Headers } from '../http/types.ts';
-import { OriginTimeoutError, OriginUnreachableError } from './errors.ts';
+import { OriginTimeoutError, OriginUnreachableError, RequestHeadTooLargeError } from './errors.ts';
 
 /** Our Via member (RFC 9110 §7.6.3: received-protocol received-by); a pseudonym, not a host name. */
 export const VIA = '1.1 mediacdn';
+
+/** Node's default limit on a request head (--max-http-header-size), so what a Node origin accepts. */
+export const NODE_MAX_HEADER_BYTES = 16 * 1024;
 
 export type UpstreamOptions = {
   /** Origin URL: scheme, host, port, optional path prefix (no trailing slash). */
@@ -22,6 +25,12 @@ export type UpstreamOptions = {
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
   connections: number;
+  /**
+   * The largest request head the upstream accepts. A request whose forwarded head (the client's
+   * fields plus the ones the edge adds) would be larger is refused with 431 before anything is sent,
+   * so the upstream never sees a request it cannot parse because of what the edge added.
+   */
+  maxHeaderBytes?: number;
   /** Retries after a connection error or a 502/503/504, for idempotent requests without a body. */
   retries?: number;
   /** Backoff before retry n (from 0): min(max, base * 2^n) * (0.5 + random() / 2). */
@@ -88,6 +97,9 @@ export class Upstream {
   readonly #clock: () => number;
   readonly #emit: (e: UpstreamEvent) => void;
   readonly #downForMs: number;
+  readonly #maxHeaderBytes: number;
+  /** `host: <origin host>\r\n` as undici writes it when the request names no Host. */
+  readonly #hostLineBytes: number;
   #downUntil = 0;
 
   constructor(opts: UpstreamOptions) {
@@ -102,6 +114,8 @@ export class Upstream {
     this.#downForMs = opts.downForMs ?? 0;
     this.#prefix = url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, '');
     this.#originHost = opts.originHost;
+    this.#maxHeaderBytes = opts.maxHeaderBytes ?? NODE_MAX_HEADER_BYTES;
+    this.#hostLineBytes = `host: ${opts.originHost ?? url.host}\r\n`.length;
     this.#pool = new Pool(url.origin, {
       connections: opts.connections,
       connect: { timeout: opts.connectTimeoutMs },
@@ -120,8 +134,8 @@ export class Upstream {
    * not retried: the origin is up but slow, and another attempt would double the wait.
    */
   async request(r: UpstreamRequest): Promise<UpstreamResponse> {
-    const headers = forwardRequestHeaders(r.headers, r.clientIp, r.zoneHost);
-    if (this.#originHost !== undefined) headers['host'] = this.#originHost;
+    const headers = this.#forwardHeaders(r);
+    this.#checkHeadSize(r, headers);
     // RFC 9110 §9.2.2: "A user agent, proxy, or other client can automatically retry a request ... if it
     // knows that the request method is idempotent". A streamed request body cannot be sent twice.
     const retryable = IDEMPOTENT.has(r.method) && r.body === undefined;
@@ -156,6 +170,35 @@ export class Upstream {
       const contentLength = cl !== undefined && /^[0-9]+$/.test(cl) ? Number(cl) : undefined;
       return { status: res.statusCode, headers: endToEnd(res.headers), contentLength, body: res.body };
     }
+  }
+
+  /**
+   * Throws RequestHeadTooLargeError (431) when the forwarded head of `r` would exceed what the
+   * upstream accepts. Callers check before they let other requests wait on this one.
+   */
+  assertForwardable(r: Pick<UpstreamRequest, 'method' | 'target' | 'headers' | 'clientIp' | 'zoneHost' | 'body'>): void {
+    this.#checkHeadSize(r, this.#forwardHeaders(r));
+  }
+
+  #forwardHeaders(r: Pick<UpstreamRequest, 'headers' | 'clientIp' | 'zoneHost'>): Record<string, string | string[]> {
+    const headers = forwardRequestHeaders(r.headers, r.clientIp, r.zoneHost);
+    if (this.#originHost !== undefined) headers['host'] = this.#originHost;
+    return headers;
+  }
+
+  /**
+   * The head counted as undici writes it (request line, every field line with ": " and CRLF, Host,
+   * Connection, body framing, the blank line): never less than what a Node upstream counts against
+   * its limit (target, field names and values only).
+   */
+  #checkHeadSize(r: Pick<UpstreamRequest, 'method' | 'target' | 'body'>, headers: Record<string, string | string[]>): void {
+    let bytes = `${r.method} ${this.#prefix}${r.target} HTTP/1.1\r\n`.length + 'connection: keep-alive\r\n'.length + 2;
+    if (r.body !== undefined) bytes += 'transfer-encoding: chunked\r\n'.length;
+    if (headers['host'] === undefined) bytes += this.#hostLineBytes;
+    for (const [name, value] of Object.entries(headers)) {
+      for (const v of Array.isArray(value) ? value : [value]) bytes += name.length + v.length + 4;
+    }
+    if (bytes >= this.#maxHeaderBytes) throw new RequestHeadTooLargeError(bytes, this.#maxHeaderBytes);
   }
 
   /** True while the origin counts as down (see downForMs); requests still go through when asked to. */
