@@ -5,6 +5,7 @@ import { KIND_TABLE, METADATA_KINDS } from '../db/schema.ts';
 import { ConflictError, InputError, NotFoundError } from '../errors.ts';
 import { fileUrl, type Library, type MediaItem } from './library.ts';
 import { isLibraryFileName } from './keys.ts';
+import { checkTextField } from './text.ts';
 
 function baseQuery(db: Kysely<Database>) {
   return db
@@ -78,6 +79,7 @@ export async function listMedia(lib: Library, opts: ListOptions = {}): Promise<{
   else if (opts.kind === 'announcement') q = q.where('announcements.id', 'is not', null);
   else if (opts.kind === 'background') q = q.where('backgrounds.id', 'is not', null);
   else if (opts.kind === 'none') q = q.where('songs.id', 'is', null).where('announcements.id', 'is', null).where('backgrounds.id', 'is', null);
+  if (opts.q !== undefined) checkTextField('q', opts.q);
   if (opts.q !== undefined && opts.q.trim() !== '') {
     const pattern = `%${opts.q.trim().toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
     q = q.where((eb) =>
@@ -103,7 +105,9 @@ export async function updateMetadata(lib: Library, id: number, patch: MetadataPa
   if (!METADATA_KINDS.includes(kind)) throw new InputError('bad_kind', `kind must be one of ${METADATA_KINDS.join(', ')}`);
   const title = (patch.title ?? current.title ?? '').trim();
   if (title === '') throw new InputError('title_required', `a ${kind} needs a title`);
-  if (title.length > 500) throw new InputError('title_too_long', 'title is longer than 500 characters');
+  checkTextField('title', title);
+  checkTextField('artist', patch.artist);
+  checkTextField('album', patch.album);
   if (kind !== 'song' && (patch.artist != null || patch.album != null)) throw new InputError('bad_field', `a ${kind} has no artist or album`);
   await lib.db.kysely.transaction().execute(async (trx) => {
     if (kind !== current.kind) {

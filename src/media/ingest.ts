@@ -12,6 +12,7 @@ import { KIND_TABLE } from '../db/schema.ts';
 import { canonicalType, extensionFor, extensionMatches, mediaClass, sniffedMatches, typeForExtension, typeForSniffed, ALLOWED_TYPES } from './media-types.ts';
 import type { Library, MediaItem, Metadata } from './library.ts';
 import { getMedia } from './catalog.ts';
+import { checkTextField } from './text.ts';
 
 export type IngestInput = {
   source: Readable;
@@ -160,7 +161,11 @@ async function readFacts(file: string, type: string): Promise<Facts> {
 export function validateMetadata(m: Metadata): void {
   if (!(m.kind in KIND_TABLE)) throw new InputError('bad_kind', `kind must be one of ${Object.keys(KIND_TABLE).join(', ')}`);
   if (typeof m.title !== 'string' || m.title.trim() === '') throw new InputError('title_required', `a ${m.kind} needs a title`);
-  if (m.title.length > 500) throw new InputError('title_too_long', 'title is longer than 500 characters');
+  checkTextField('title', m.title);
+  if (m.kind === 'song') {
+    checkTextField('artist', m.artist);
+    checkTextField('album', m.album);
+  }
 }
 
 export async function insertMetadata(trx: Library['db']['kysely'], mediaId: number, m: Metadata): Promise<void> {
