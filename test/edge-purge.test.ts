@@ -189,3 +189,82 @@ describe('edge: media deletion through the origin purges the edge', () => {
     }
   });
 });
+
+describe('edge: a purge during a fill', () => {
+  /** An origin route answering `old` (head and half the body, the rest on release) until switched to `fresh`. */
+  function versionedRoute(h: Harness, target: string, old: Buffer, fresh: Buffer) {
+    let current: 'old' | 'fresh' = 'old';
+    let releaseOld: () => void = () => {};
+    const oldReleased = new Promise<void>((r) => (releaseOld = r));
+    h.origin.route(target, (_req, res) => {
+      const body = current === 'old' ? old : fresh;
+      res.writeHead(200, { 'content-length': String(body.length), 'cache-control': 'max-age=600' });
+      if (current === 'fresh') return res.end(body);
+      res.write(body.subarray(0, body.length / 2));
+      void oldReleased.then(() => res.end(body.subarray(body.length / 2)));
+    });
+    return { switchToFresh: () => (current = 'fresh'), releaseOld };
+  }
+
+  it('does not store the old copy when the purge arrives while the body is still coming', async () => {
+    const h = await startHarness();
+    try {
+      const old = bytes(64 * 1024, 1);
+      const fresh = bytes(64 * 1024, 2);
+      const route = versionedRoute(h, '/f/x.mp3', old, fresh);
+      const first = request(`${h.edge.url}/f/x.mp3`, { headers: { host: ZONE } });
+      const firstRes = await first; // head arrived: the fill is in flight
+      route.switchToFresh();
+      const purged = await h.control('POST', '/_mediacdn/purge', { url: `http://${ZONE}/f/x.mp3` });
+      assert.equal(purged.status, 200);
+      // A request after the purge must not join the fill of the old copy.
+      const during = await h.get('/f/x.mp3');
+      assert.ok(during.body.equals(fresh), 'a request after the purge got the old bytes');
+      route.releaseOld();
+      assert.ok(Buffer.from(await firstRes.body.arrayBuffer()).equals(old)); // the client that came first gets what it asked for
+      await h.edge.idle();
+      const later = await h.get('/f/x.mp3');
+      assert.ok(later.body.equals(fresh), `after the old fill ended the edge answered the old copy (${later.headers['x-cache']})`);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('does not store the old copy when a whole-zone purge arrives mid-fill, across a restart', async () => {
+    const h = await startHarness();
+    try {
+      const old = bytes(32 * 1024, 3);
+      const fresh = bytes(32 * 1024, 4);
+      const route = versionedRoute(h, '/f/y.mp3', old, fresh);
+      const firstRes = await request(`${h.edge.url}/f/y.mp3`, { headers: { host: ZONE } });
+      route.switchToFresh();
+      await h.control('POST', '/_mediacdn/purge', { zone: ZONE });
+      route.releaseOld();
+      await firstRes.body.arrayBuffer();
+      await h.edge.idle();
+      await h.restart();
+      const next = await h.get('/f/y.mp3');
+      assert.ok(next.body.equals(fresh), `served ${next.headers['x-cache']} with the old bytes`);
+      assert.equal(next.headers['x-cache'], 'MISS');
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('still stores a fill when an unrelated URL is purged meanwhile', async () => {
+    const h = await startHarness();
+    try {
+      const body = bytes(16 * 1024, 5);
+      const route = versionedRoute(h, '/f/z.mp3', body, body);
+      const res = await request(`${h.edge.url}/f/z.mp3`, { headers: { host: ZONE } });
+      await h.control('POST', '/_mediacdn/purge', { url: `http://${ZONE}/f/other.mp3` });
+      route.releaseOld();
+      await res.body.arrayBuffer();
+      await h.edge.idle();
+      assert.equal((await h.get('/f/z.mp3')).headers['x-cache'], 'HIT');
+      assert.equal(h.origin.count('/f/z.mp3'), 1);
+    } finally {
+      await h.close();
+    }
+  });
+});

@@ -26,6 +26,9 @@ export type PurgeSelector =
 
 type Pending = { meta: EntryMeta; body: readonly Buffer[]; buffer: Buffer | undefined };
 
+/** How many recent purges are remembered to decide whether a fill that started before them may be stored. */
+const RECENT_PURGES = 1024;
+
 export class EdgeCache {
   readonly memory: MemoryStore | undefined;
   readonly disk: DiskStore | undefined;
@@ -36,6 +39,10 @@ export class EdgeCache {
   readonly #variants = new Map<string, Set<string>>();
   /** Tier writes in progress (whenWritten). */
   readonly #writes = new Set<Promise<unknown>>();
+  /** Purges so far: a fill notes the epoch before it asks upstream, and its store checks the purges since. */
+  #epoch = 0;
+  /** The last RECENT_PURGES purges, oldest first, with the epoch each one started. */
+  readonly #recentPurges: { epoch: number; selector: PurgeSelector }[] = [];
 
   private constructor(memory: MemoryStore | undefined, disk: DiskStore | undefined, memoryObjectMaxBytes: number) {
     this.memory = memory;
@@ -117,8 +124,12 @@ export class EdgeCache {
    * Stores a complete response in the tiers that take it. Variants under other Vary names are dropped.
    * The entry is visible to lookups as soon as this is called (from memory while the disk write runs),
    * so a fill can stop being joinable right away.
+   *
+   * `since` is the epoch() the response's fetch started in: when a purge that covers this key began
+   * after it, the response may be the copy the purge was meant to remove, and it is not stored.
    */
-  store(meta: EntryMeta, body: readonly Buffer[]): Promise<boolean> {
+  store(meta: EntryMeta, body: readonly Buffer[], since?: number): Promise<boolean> {
+    if (since !== undefined && this.purgedSince(since, meta.primaryKey)) return Promise.resolve(false);
     const stale = [...(this.#variants.get(meta.primaryKey) ?? [])].filter((k) => {
       const m = this.#peek(k);
       return k !== meta.key && (!m || m.vary.join() !== meta.vary.join());
@@ -157,18 +168,36 @@ export class EdgeCache {
     return results[0] || results[1];
   }
 
+  /** The purge epoch: take it before asking upstream, pass it to store() with the response. */
+  epoch(): number {
+    return this.#epoch;
+  }
+
+  /** Whether a purge begun after `epoch` covers the primary key (true when that is too long ago to tell). */
+  purgedSince(epoch: number, primaryKey: string): boolean {
+    if (epoch >= this.#epoch) return false;
+    const oldest = this.#recentPurges[0];
+    if (oldest === undefined || oldest.epoch > epoch + 1) return true;
+    const parts = parseCacheKey(primaryKey);
+    if (!parts) return true;
+    for (let i = this.#recentPurges.length - 1; i >= 0 && this.#recentPurges[i].epoch > epoch; i--) {
+      if (selects(this.#recentPurges[i].selector, parts)) return true;
+    }
+    return false;
+  }
+
   /** Removes stored responses; returns how many variants were removed. */
   async purge(selector: PurgeSelector): Promise<number> {
+    // First of all, synchronously: fills in flight from now on see this purge and do not store.
+    this.#recentPurges.push({ epoch: ++this.#epoch, selector });
+    if (this.#recentPurges.length > RECENT_PURGES) this.#recentPurges.shift();
     // A write still on its way to a tier would land after the delete and outlive the purge: let the
     // writes started so far finish first.
     await Promise.allSettled([...this.#writes]);
     const primaries: string[] = [];
     for (const primary of this.#variants.keys()) {
       const parts = parseCacheKey(primary);
-      if (!parts || parts.zone !== selector.zone) continue;
-      if (selector.kind === 'key' && parts.target !== selector.target) continue;
-      if (selector.kind === 'prefix' && !parts.target.startsWith(selector.prefix)) continue;
-      primaries.push(primary);
+      if (parts && selects(selector, parts)) primaries.push(primary);
     }
     let removed = 0;
     for (const primary of primaries) {
@@ -213,4 +242,11 @@ export class EdgeCache {
     const set = primary === undefined ? undefined : this.#variants.get(primary);
     if (set?.delete(key) && set.size === 0) this.#variants.delete(primary!);
   }
+}
+
+function selects(selector: PurgeSelector, parts: { zone: string; target: string }): boolean {
+  if (parts.zone !== selector.zone) return false;
+  if (selector.kind === 'key') return parts.target === selector.target;
+  if (selector.kind === 'prefix') return parts.target.startsWith(selector.prefix);
+  return true;
 }

@@ -50,4 +50,27 @@ describe('Coalescer', () => {
     await assert.rejects(follower.result, /timeout k/);
     assert.equal(c.has('k'), false);
   });
+
+  it('does not let newcomers join a flight superseded since it started; its own callers keep it', async () => {
+    let generation = 0;
+    const purged = new Set<string>();
+    const c = new Coalescer<string>({ ...opts(10_000), generation: () => generation, superseded: (k) => purged.has(k) });
+    let finishOld: (v: string) => void = () => {};
+    const old = c.join('k', () => new Promise<string>((r) => (finishOld = r)));
+    const sameGeneration = c.join('k', async () => 'unused');
+    assert.equal(sameGeneration.leader, false);
+    generation = 1; // a purge of another key
+    assert.equal(c.join('other', async () => 'o').leader, true);
+    assert.equal(c.join('k', async () => 'unused').leader, false, 'a purge of another key does not split the flight');
+    purged.add('k');
+    generation = 2; // a purge of this key
+    assert.equal(c.has('k'), false);
+    const fresh = c.join('k', async () => 'fresh');
+    assert.equal(fresh.leader, true);
+    await new Promise((r) => setImmediate(r)); // start() runs on the next tick
+    finishOld('old');
+    assert.equal(await old.result, 'old');
+    assert.equal(await sameGeneration.result, 'old');
+    assert.equal(await fresh.result, 'fresh');
+  });
 });

@@ -13,7 +13,7 @@ import type { Headers } from '../http/types.ts';
 import { parseVary, varyKey } from '../http/vary.ts';
 import { MediaCdnError } from '../errors.ts';
 import type { QueryStringMode } from '../config/edge-schema.ts';
-import { cacheKey, methodClass, normaliseTarget, variantKey } from './cache-key.ts';
+import { cacheKey, methodClass, normaliseTarget, primaryOfVariant, variantKey } from './cache-key.ts';
 import type { EdgeCache } from './cache.ts';
 import { clientIp } from './client-ip.ts';
 import { Coalescer } from './coalesce.ts';
@@ -217,6 +217,9 @@ export class EdgeHandler {
     this.#flights = new Coalescer<Flight>({
       timeoutMs: opts.coalesceTimeoutMs,
       timeoutError: () => new OriginTimeoutError('upstream', 'waiting for a coalesced fill'),
+      // A request that arrives after a purge of its key never joins a fill that started before it.
+      generation: () => opts.cache.epoch(),
+      superseded: (key, startedIn) => opts.cache.purgedSince(startedIn, primaryOfFlight(key)),
     });
   }
 
@@ -470,7 +473,7 @@ export class EdgeHandler {
     const validate = d.rep.etag !== undefined || d.rep.lastModified !== undefined;
     // Checked before others may join: a request the origin would refuse for its size leads no flight.
     ctx.zone.upstream.assertForwardable(this.#fillRequest(ctx, validate ? stored : undefined));
-    const key = validate ? JSON.stringify(['validate', stored.key]) : ctx.primary;
+    const key = validate ? validationFlightKey(stored.key) : ctx.primary;
     const run = (release: () => void) => this.#fetch(ctx, release, validate ? stored : undefined);
     const { leader, result } = auth ? { leader: true, result: run(() => {}) } : this.#flights.join(key, run);
     let flight: Flight;
@@ -505,7 +508,7 @@ export class EdgeHandler {
    */
   #refreshInBackground(ctx: Ctx, stored: EntryMeta, d: Derived): void {
     const validate = d.rep.etag !== undefined || d.rep.lastModified !== undefined;
-    const key = validate ? JSON.stringify(['validate', stored.key]) : ctx.primary;
+    const key = validate ? validationFlightKey(stored.key) : ctx.primary;
     if (this.#flights.has(key)) return;
     try {
       ctx.zone.upstream.assertForwardable(this.#fillRequest(ctx, validate ? stored : undefined));
@@ -595,6 +598,8 @@ export class EdgeHandler {
   async #fetch(ctx: Ctx, release: () => void, stored: EntryMeta | undefined): Promise<Flight> {
     const { req, zone } = ctx;
     const requestTime = this.#now();
+    // Taken before asking upstream: a purge from here on may be aimed at the copy this fetch gets.
+    const epoch = this.#cache.epoch();
     const up = await zone.upstream.request(this.#fillRequest(ctx, stored));
     const responseTime = this.#now();
 
@@ -662,12 +667,12 @@ export class EdgeHandler {
       size: up.contentLength ?? -1,
     };
     const body = new GrowingBody(up.contentLength);
-    this.#pump(up, body, meta, zone, release);
+    this.#pump(up, body, meta, zone, release, epoch);
     return { kind: 'fill', meta, body };
   }
 
   /** Moves the upstream body into the growing body, then stores it. Independent of any client. */
-  #pump(up: UpstreamResponse, body: GrowingBody, meta: EntryMeta, zone: Zone, release: () => void): void {
+  #pump(up: UpstreamResponse, body: GrowingBody, meta: EntryMeta, zone: Zone, release: () => void, epoch: number): void {
     let storing = true;
     const onStats = this.#onStats;
     up.body.on('data', (chunk: Buffer) => {
@@ -691,7 +696,7 @@ export class EdgeHandler {
       }
       body.end();
       // The cache shows the entry to lookups from this call on, so the flight can close right away.
-      if (storing) this.#cache.store({ ...meta, size: body.length }, body.chunks).catch((err: unknown) => this.#onError(err));
+      if (storing) this.#cache.store({ ...meta, size: body.length }, body.chunks, epoch).catch((err: unknown) => this.#onError(err));
       release();
     });
   }
@@ -887,6 +892,18 @@ async function writeSegments(
     }
   }
   res.end();
+}
+
+/** Flights are keyed by the primary cache key (fills) or by the stored variant being revalidated. */
+function validationFlightKey(variant: string): string {
+  return JSON.stringify(['validate', variant]);
+}
+
+/** The primary cache key a flight key belongs to. */
+function primaryOfFlight(key: string): string {
+  if (!key.startsWith('["validate",')) return key;
+  const v = JSON.parse(key) as [string, string];
+  return primaryOfVariant(v[1]) ?? key;
 }
 
 /** Converts an error into the response, in one place. */
