@@ -139,6 +139,8 @@ export const edgeConfigSchema = z
     connectTimeoutMs: millis.default(5_000),
     headersTimeoutMs: millis.default(30_000),
     bodyTimeoutMs: millis.default(30_000),
+    /** Longest silence while a client sends a request body: then 408 and the connection closes (0 = off). */
+    clientBodyIdleTimeoutMs: z.number().int().min(0).default(30_000),
     /** How long a coalesced waiter waits for the response head of someone else's fill. */
     coalesceTimeoutMs: millis.default(60_000),
     /** Idle keep-alive connections kept per origin. */

@@ -40,6 +40,13 @@ export class RequestHeadTooLargeError extends MediaCdnError {
   }
 }
 
+/** A client's request body sent no byte for the idle timeout (RFC 9110 §15.5.9 408 Request Timeout). */
+export class RequestBodyTimeoutError extends MediaCdnError {
+  constructor(idleMs: number) {
+    super('edge_body_timeout', `No byte of the request body arrived for ${idleMs} ms.`, { status: 408 });
+  }
+}
+
 /** A stored entry failed its integrity check; callers drop it and refetch. */
 export class CorruptEntryError extends MediaCdnError {
   constructor(message: string) {

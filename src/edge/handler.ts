@@ -12,6 +12,7 @@ import type { BodySegment, Representation } from '../http/representation.ts';
 import type { Headers } from '../http/types.ts';
 import { parseVary, varyKey } from '../http/vary.ts';
 import { MediaCdnError } from '../errors.ts';
+import { watchBodyIdle } from '../server/slow-client.ts';
 import type { QueryStringMode } from '../config/edge-schema.ts';
 import { cacheKey, methodClass, normaliseTarget, primaryOfVariant, variantKey } from './cache-key.ts';
 import type { EdgeCache } from './cache.ts';
@@ -28,6 +29,7 @@ import {
   OriginProtocolError,
   OriginTimeoutError,
   RateLimitedError,
+  RequestBodyTimeoutError,
   UnknownZoneError,
   errorStatus,
 } from './errors.ts';
@@ -129,6 +131,8 @@ export type HandlerOptions = {
   blocked?: IpMatcher;
   /** Requests in flight per client IP. */
   connections?: ConnectionLimiter;
+  /** Longest silence while a client sends a request body; then 408 and the connection closes (0 = off). */
+  clientBodyIdleTimeoutMs?: number;
   /** Answers /_mediacdn/ requests; absent → 404 (they live on the admin listener, or nowhere). */
   control?: (req: IncomingMessage, res: ServerResponse) => void;
 };
@@ -198,6 +202,7 @@ export class EdgeHandler {
   readonly #blocked: IpMatcher;
   readonly #connections: ConnectionLimiter | undefined;
   readonly #control: HandlerOptions['control'];
+  readonly #bodyIdleMs: number;
   /** Background refreshes (stale-while-revalidate) still running. */
   readonly #background = new Set<Promise<void>>();
   readonly #hitForPass = new Map<string, number>();
@@ -214,6 +219,7 @@ export class EdgeHandler {
     this.#blocked = opts.blocked ?? (() => false);
     this.#connections = opts.connections;
     this.#control = opts.control;
+    this.#bodyIdleMs = opts.clientBodyIdleTimeoutMs ?? 0;
     this.#flights = new Coalescer<Flight>({
       timeoutMs: opts.coalesceTimeoutMs,
       timeoutError: () => new OriginTimeoutError('upstream', 'waiting for a coalesced fill'),
@@ -221,6 +227,20 @@ export class EdgeHandler {
       generation: () => opts.cache.epoch(),
       superseded: (key, startedIn) => opts.cache.purgedSince(startedIn, primaryOfFlight(key)),
     });
+  }
+
+  /**
+   * A request body that stopped arriving (slowloris on the body): 408 if nothing was answered yet, and
+   * the request is destroyed — which aborts its upstream request — with its connection.
+   */
+  #cutIdleBody(req: IncomingMessage, res: ServerResponse): void {
+    if (res.headersSent) {
+      req.destroy();
+      return;
+    }
+    res.once('finish', () => req.destroy());
+    res.shouldKeepAlive = false;
+    sendError(res, new RequestBodyTimeoutError(this.#bodyIdleMs), 'pass');
   }
 
   /** Flights in progress (tests, stats). */
@@ -247,6 +267,7 @@ export class EdgeHandler {
   }
 
   handle = (req: IncomingMessage, res: ServerResponse): void => {
+    watchBodyIdle(req, this.#bodyIdleMs, () => this.#cutIdleBody(req, res));
     const ip = this.#clientIp(req);
     let target: string;
     try {
@@ -727,7 +748,7 @@ export class EdgeHandler {
       if (!res.writableFinished) abort.abort();
     });
     const hasBody = method !== 'GET' && method !== 'HEAD';
-    const up = await zone.upstream.request({
+    const forward: UpstreamRequest = {
       method,
       target: ctx.target,
       headers: req.headers,
@@ -735,7 +756,15 @@ export class EdgeHandler {
       clientIp: ctx.clientIp,
       zoneHost: zone.host,
       signal: abort.signal,
-    });
+    };
+    zone.upstream.assertForwardable(forward);
+    // RFC 9110 §10.1.1: a proxy receiving a 100-continue expectation "MUST ... either send an immediate
+    // response with a final status code ... or begin forwarding the request toward the origin server".
+    // Our upstream client cannot relay the origin's 100 (undici refuses Expect on HTTP/1.1), so the edge
+    // invites the body itself, now that it forwards the request, and drops Expect from it (upstream.ts).
+    // Refusals before this point (zone, limits, 431) are answered without inviting the body.
+    if (hasBody && expectsContinue(req)) res.writeContinue();
+    const up = await zone.upstream.request(forward);
     if (!SAFE.has(method) && up.status >= 200 && up.status < 400) {
       const base = new URL(ctx.target, `http://${zone.host}`);
       const targets = new Set([ctx.target]);
@@ -921,6 +950,12 @@ export function sendError(res: ServerResponse, err: unknown, outcome: Outcome, e
   };
   res.writeHead(status, withExtra(headers, extra));
   res.end(body);
+}
+
+/** An HTTP/1.1 request with `Expect: 100-continue` (§10.1.1: ignored in an HTTP/1.0 request). */
+function expectsContinue(req: IncomingMessage): boolean {
+  const expect = req.headers.expect;
+  return expect !== undefined && expect.trim().toLowerCase() === '100-continue' && req.httpVersion !== '1.0';
 }
 
 /**

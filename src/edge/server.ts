@@ -138,11 +138,14 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
     onError,
     trustedProxies,
     blocked,
+    clientBodyIdleTimeoutMs: config.clientBodyIdleTimeoutMs,
     connections: config.maxConnectionsPerIp > 0 ? new ConnectionLimiter({ maxPerKey: config.maxConnectionsPerIp }) : undefined,
     control: separateAdmin ? undefined : control,
   });
   const servers: Server[] = [];
   const server = createServer({ keepAliveTimeout: 65_000, maxHeaderSize: config.maxHeaderBytes }, handler.handle);
+  // Expect: 100-continue goes to the handler too, which sends 100 Continue only once it forwards the body.
+  server.on('checkContinue', handler.handle);
   servers.push(server);
   const main = await listen(server, config.port, config.host);
   let adminUrl: string | undefined;

@@ -258,14 +258,16 @@ export function upstreamError(origin: string, err: unknown): Error {
 }
 
 /**
- * The fields sent upstream: the client's, minus hop-by-hop ones (RFC 9110 §7.6.1) and Host (the pool
- * sets the origin's), plus Via (§7.6.3: "A proxy MUST send an appropriate Via header field") and
+ * The fields sent upstream: the client's, minus hop-by-hop ones (RFC 9110 §7.6.1), Expect and Host (the
+ * pool sets the origin's), plus Via (§7.6.3: "A proxy MUST send an appropriate Via header field") and
  * X-Forwarded-For / -Host / -Proto, added after stripping so a client cannot have them removed.
  */
 export function forwardRequestHeaders(client: Headers, clientIp: string, zoneHost: string): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(stripHopByHop(client))) {
-    if (value === undefined || name === 'host') continue;
+    // Expect: the edge meets a 100-continue expectation itself (it answers 100 Continue once it
+    // forwards the request), so the expectation ends at this hop.
+    if (value === undefined || name === 'host' || name === 'expect') continue;
     out[name] = value;
   }
   out['via'] = appendList(out['via'], VIA);
