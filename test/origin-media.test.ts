@@ -7,7 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { formatHttpDate } from '../src/http/http-date.ts';
 import { planResponse } from '../src/http/representation.ts';
-import { mediaEtag } from '../src/origin/media-cache.ts';
+import pino from 'pino';
+import { createMediaCache, mediaEtag } from '../src/origin/media-cache.ts';
 import type { MediaItem } from '../src/media/library.ts';
 import { startTestOrigin, request, rawRequest, makeWav, type TestOrigin, type RawResponse } from './helpers/origin.ts';
 
@@ -279,4 +280,32 @@ test('a deletion by another process takes effect once the record trust period is
   assert.equal((await request(url)).status, 200, 'still trusted within the period (served from memory)');
   clock += 5000;
   assert.equal((await request(url)).status, 404, 'checked again after the period');
+});
+
+test('the record trust period counts from the start of the lookup, and forget() cancels a lookup in flight', async (t) => {
+  let clock = 1_000_000;
+  const o = await startTestOrigin({ now: () => clock, recordTtlMs: 5000 });
+  t.after(() => o.close());
+  const silent = pino({ level: 'silent' });
+  const cache = createMediaCache({
+    lib: o.tl.lib, logger: silent, now: () => clock, tail200: [], tail304: [], cacheControl: 'public',
+    memoryCacheBytes: 1 << 20, memoryCacheMaxFileBytes: 1 << 20, ttlMs: 5000,
+  });
+  t.after(() => cache.close());
+  const a = await o.add('loop.png');
+  // The clock moves while the query runs: the record is trusted from when it was asked for.
+  const loading = cache.load(a.fileName);
+  clock += 4999;
+  assert.ok(await loading);
+  assert.ok(cache.peek(a.fileName), 'trusted until start + ttl');
+  clock += 1;
+  assert.equal(cache.peek(a.fileName), undefined, 'not trusted past start + ttl, however long the query took');
+  // A deletion in this process while a lookup runs: what the lookup read is not kept.
+  const b = await o.add('tone-3s.mp3');
+  const inFlight = cache.load(b.fileName);
+  cache.forget(b.fileName);
+  await o.tl.lib.db.kysely.deleteFrom('media').where('id', '=', b.id).execute();
+  assert.equal(await inFlight, null);
+  assert.equal(cache.peek(b.fileName), undefined, 'nothing cached from the cancelled lookup');
+  assert.equal(await cache.load(b.fileName), null, 'a new lookup sees the deletion');
 });

@@ -25,6 +25,11 @@ export const originSchema = z
     /** A request body that sends no byte for this long is cut (408); 0 = never. */
     bodyIdleTimeoutMs: z.number().int().min(0).default(30_000),
     shutdownGraceMs: z.number().int().min(0).default(10_000),
+    /**
+     * How long a looked-up media record is trusted before it is checked again (src/origin/media-cache.ts).
+     * A deletion made by another process is served at most this long: edges are purged after it.
+     */
+    recordTtlMs: z.number().int().min(0).max(60_000).default(5_000),
     /** Edge control URLs (e.g. http://127.0.0.1:8080) purged when media is deleted. */
     purgeEdges: z.array(z.string().url()).default([]),
   })

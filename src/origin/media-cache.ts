@@ -55,9 +55,11 @@ export type MediaCacheOptions = {
    * only way a cached entry goes wrong is a deletion made by another process (`mediacdn rm`, another
    * worker's API call); this bounds how long such a file can still be served, while keeping the
    * database off the hot path (one lookup per hot file per period instead of one per request).
-   * Deletions through this process's API are applied at once with forget().
+   * Deletions through this process's API are applied at once with forget(). The period counts from
+   * the start of the lookup, so a record read before a deletion is never trusted past deletion + ttlMs:
+   * whoever deletes may rely on every origin having stopped serving the file by then.
    */
-  ttlMs?: number;
+  ttlMs: number;
 };
 
 export type MediaCache = {
@@ -72,17 +74,18 @@ export type MediaCache = {
   close(): void;
 };
 
-export const DEFAULT_RECORD_TTL_MS = 5_000;
 export const BLOCK_SIZE = 64 * 1024;
 
 type Slot = { entry: CachedMedia | null; checkedAt: number };
+/** A lookup in progress; forget() cancels it, so that what it read before a deletion is not kept. */
+type Loading = { promise: Promise<CachedMedia | null>; cancelled: boolean };
 
 export function createMediaCache(o: MediaCacheOptions): MediaCache {
-  const ttl = o.ttlMs ?? DEFAULT_RECORD_TTL_MS;
+  const ttl = o.ttlMs;
   const maxEntries = o.maxEntries ?? 1024;
   // Map iteration order is insertion order: re-inserting on use makes the first key the least recent.
   const slots = new Map<string, Slot>();
-  const loading = new Map<string, Promise<CachedMedia | null>>();
+  const loading = new Map<string, Loading>();
   let memoryBytes = 0;
   let openFiles = 0;
   let closed = false;
@@ -192,9 +195,12 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
     if (pending === 0) finish();
   }
 
-  async function lookup(name: string): Promise<CachedMedia | null> {
-    const item = await getMedia(o.lib, name);
+  async function lookup(name: string, flight: Loading): Promise<CachedMedia | null> {
+    // Taken before the query: the answer may predate a deletion committed while it ran.
     const now = o.now();
+    const item = await getMedia(o.lib, name);
+    // Forgotten meanwhile (deleted through this process): the record read may predate the deletion.
+    if (flight.cancelled) return null;
     const prev = slots.get(name);
     // Same record as before (a re-check after the TTL): keep the bytes and the descriptor.
     if (item && prev?.entry && prev.entry.id === item.id && prev.entry.sha256 === item.sha256 && !prev.entry.missing) {
@@ -207,6 +213,11 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
     }
     const entry = buildEntry(item, now);
     await attachFile(entry, item);
+    if (flight.cancelled) {
+      entry.evicted = true;
+      release(entry);
+      return null;
+    }
     if (closed) {
       entry.evicted = true;
       release(entry);
@@ -276,14 +287,21 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
       return slot.entry;
     },
     load(name) {
-      let p = loading.get(name);
-      if (p === undefined) {
-        p = lookup(name).finally(() => loading.delete(name));
-        loading.set(name, p);
-      }
-      return p;
+      const current = loading.get(name);
+      if (current !== undefined) return current.promise;
+      const flight: Loading = { promise: Promise.resolve(null), cancelled: false };
+      flight.promise = lookup(name, flight).finally(() => {
+        if (loading.get(name) === flight) loading.delete(name);
+      });
+      loading.set(name, flight);
+      return flight.promise;
     },
     forget(name) {
+      const flight = loading.get(name);
+      if (flight !== undefined) {
+        flight.cancelled = true;
+        loading.delete(name);
+      }
       const slot = slots.get(name);
       if (slot) drop(name, slot);
     },

@@ -37,7 +37,7 @@ export type StartOriginOptions = {
   /** Overrides config.origin.host / port (e.g. port 0 in tests). */
   host?: string;
   port?: number;
-  /** How long a looked-up record is trusted before it is checked again (see media-cache.ts). */
+  /** Overrides config.origin.recordTtlMs: how long a looked-up record is trusted (see media-cache.ts). */
   recordTtlMs?: number;
 };
 
@@ -84,7 +84,7 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
     cacheControl: oc.cacheControl,
     memoryCacheBytes: oc.memoryCacheBytes,
     memoryCacheMaxFileBytes: oc.memoryCacheMaxFileBytes,
-    ttlMs: opts.recordTtlMs,
+    ttlMs: opts.recordTtlMs ?? oc.recordTtlMs,
   });
   const media = createMediaHandler({ cache, logger, cacheControl: oc.cacheControl, notFoundMaxAge: oc.notFoundMaxAge });
   const api = createApiHandler({
