@@ -103,6 +103,31 @@ describe('edge: hits and misses', () => {
     }
   });
 
+  it('selects the zone by the authority of an absolute-form target, not by Host (RFC 9112 §3.2.2)', async () => {
+    h.origin.route('/abs', { headers: { 'cache-control': 'max-age=60' }, body: 'absolute' });
+    /** Sends one raw request line and Host; returns the status and body. */
+    const raw = (line: string, host: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const { hostname, port } = new URL(h.edge.url);
+        const req = http.request({ hostname, port, method: 'GET', path: line, headers: { host } });
+        req.on('response', (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const byAuthority = await raw(`http://${ZONE}/abs`, 'nope.example');
+    assert.deepEqual(byAuthority, { status: 200, body: 'absolute' });
+    const withPort = await raw(`http://CDN.example.com:8080/abs`, 'nope.example');
+    assert.equal(withPort.status, 200);
+    const unknown = await raw('http://fake.test/abs', ZONE);
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.body, /No pull zone is configured for host "fake\.test"/);
+  });
+
   it('answers 502 when the origin is unreachable and nothing is cached', async () => {
     const h2 = await startHarness({ zones: [{ host: ZONE, origin: 'http://127.0.0.1:1' }] });
     try {

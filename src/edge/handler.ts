@@ -285,7 +285,7 @@ export class EdgeHandler {
       else sendError(res, new ControlRequestError('Control endpoints are not served on this listener.', 404), 'pass');
       return;
     }
-    const host = zoneHostOf(req.headers.host);
+    const host = zoneHostOf(absoluteFormAuthority(req.url ?? '') ?? req.headers.host);
     const zone = this.#zones.get(host);
     if (!zone) {
       sendError(res, new UnknownZoneError(host), 'pass');
@@ -1011,6 +1011,21 @@ export function zoneHostOf(host: string | undefined): string {
   }
   const colon = h.indexOf(':');
   return (colon < 0 ? h : h.slice(0, colon)).replace(/\.$/, '');
+}
+
+/**
+ * The authority of an absolute-form request target, which selects the zone: RFC 9112 §3.2.2 "When an
+ * origin server receives a request with an absolute-form of request-target, the origin server MUST
+ * ignore the received Host header field (if any) and instead use the host information of the
+ * request-target." Undefined for origin-form targets.
+ */
+export function absoluteFormAuthority(url: string): string | undefined {
+  if (!/^https?:\/\//i.test(url)) return undefined;
+  try {
+    return new URL(url).host;
+  } catch {
+    return undefined; // requestTarget refuses it
+  }
 }
 
 /** Origin-form path+query of the request; absolute-form is reduced to it. */
