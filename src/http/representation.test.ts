@@ -9,6 +9,8 @@ const LM_TEXT = 'Mon, 15 Jan 2024 12:00:00 GMT';
 const REP: Representation = { size: 100, contentType: 'audio/mpeg', etag: '"abc"', lastModified: LM };
 const META = { 'accept-ranges': 'bytes', etag: '"abc"', 'last-modified': LM_TEXT };
 const opts = { boundary: () => 'B0UND' };
+/** Large enough that a few ranges' multipart framing stays well under the whole representation. */
+const BIG: Representation = { ...REP, size: 10_000 };
 
 const full = (rep = REP): ResponsePlan => ({
   status: 200,
@@ -65,14 +67,21 @@ test('planResponse', async (t) => {
     ['no validators: 200', 'GET', {}, { size: 3, contentType: 'text/plain' }, {
       status: 200, headers: { 'accept-ranges': 'bytes', 'content-type': 'text/plain', 'content-length': '3' }, body: [{ kind: 'bytes', start: 0, end: 2 }],
     }],
-    ['multi-range, request order kept', 'GET', { range: 'bytes=50-59,0-9' }, REP, (p) => {
+    ['multi-range, request order kept', 'GET', { range: 'bytes=50-59,0-9' }, BIG, (p) => {
       assert.equal(p.status, 206);
       assert.equal(p.headers['content-type'], 'multipart/byteranges; boundary=B0UND');
       assert.equal(p.headers['content-range'], undefined);
       assert.deepEqual(p.body.filter((s) => s.kind === 'bytes'), [{ kind: 'bytes', start: 50, end: 59 }, { kind: 'bytes', start: 0, end: 9 }]);
     }],
-    ['multi-range with overlap coalesced', 'GET', { range: 'bytes=0-9,5-14,90-' }, REP, (p) => {
-      assert.deepEqual(p.body.filter((s) => s.kind === 'bytes'), [{ kind: 'bytes', start: 0, end: 14 }, { kind: 'bytes', start: 90, end: 99 }]);
+    ['multi-range with overlap coalesced', 'GET', { range: 'bytes=0-9,5-14,9990-' }, BIG, (p) => {
+      assert.deepEqual(p.body.filter((s) => s.kind === 'bytes'), [{ kind: 'bytes', start: 0, end: 14 }, { kind: 'bytes', start: 9990, end: 9999 }]);
+    }],
+    // Never more than the whole: 20 one-byte ranges of a 431-byte file were a 1,820-byte 206.
+    ['20 one-byte ranges of 431 bytes → 200', 'GET', { range: 'bytes=' + Array.from({ length: 20 }, (_, i) => `${i * 20}-${i * 20}`).join(',') }, { ...REP, size: 431 }, full({ ...REP, size: 431 })],
+    ['two ranges whose framing outweighs 100 bytes → 200', 'GET', { range: 'bytes=0-1,50-51' }, REP, full()],
+    ['the same two ranges of 10,000 bytes → 206', 'GET', { range: 'bytes=0-1,50-51' }, BIG, (p) => {
+      assert.equal(p.status, 206);
+      assert.ok(Number(p.headers['content-length']) < 10_000);
     }],
   ];
   for (const [name, method, headers, rep, want] of rows) {
@@ -90,17 +99,17 @@ function serialise(body: BodySegment[], file: Buffer): Buffer {
 }
 
 test('multipart body: exact Content-Length and the RFC 9110 §14.6 layout', () => {
-  const file = Buffer.from(Array.from({ length: 100 }, (_, i) => i));
-  const plan = planResponse('GET', { range: 'bytes=0-1,10-12,-2' }, { ...REP, contentType: 'audio/ogg; codecs="vorbis"' }, opts);
+  const file = Buffer.from(Array.from({ length: 1000 }, (_, i) => i & 0xff));
+  const plan = planResponse('GET', { range: 'bytes=0-1,10-12,-2' }, { ...REP, size: 1000, contentType: 'audio/ogg; codecs="vorbis"' }, opts);
   const wire = serialise(plan.body, file);
   assert.equal(plan.headers['content-length'], String(wire.length));
   const expected = Buffer.concat([
-    Buffer.from('--B0UND\r\nContent-Type: audio/ogg; codecs="vorbis"\r\nContent-Range: bytes 0-1/100\r\n\r\n'),
+    Buffer.from('--B0UND\r\nContent-Type: audio/ogg; codecs="vorbis"\r\nContent-Range: bytes 0-1/1000\r\n\r\n'),
     file.subarray(0, 2),
-    Buffer.from('\r\n--B0UND\r\nContent-Type: audio/ogg; codecs="vorbis"\r\nContent-Range: bytes 10-12/100\r\n\r\n'),
+    Buffer.from('\r\n--B0UND\r\nContent-Type: audio/ogg; codecs="vorbis"\r\nContent-Range: bytes 10-12/1000\r\n\r\n'),
     file.subarray(10, 13),
-    Buffer.from('\r\n--B0UND\r\nContent-Type: audio/ogg; codecs="vorbis"\r\nContent-Range: bytes 98-99/100\r\n\r\n'),
-    file.subarray(98, 100),
+    Buffer.from('\r\n--B0UND\r\nContent-Type: audio/ogg; codecs="vorbis"\r\nContent-Range: bytes 998-999/1000\r\n\r\n'),
+    file.subarray(998, 1000),
     Buffer.from('\r\n--B0UND--\r\n'),
   ]);
   assert.deepEqual(wire, expected);
@@ -118,16 +127,29 @@ test('multipart Content-Length is exact for many shapes, including non-ASCII con
   }
 });
 
+test('a multipart answer is sent only while it costs less than the whole representation', () => {
+  // Two one-byte parts with boundary B0UND and type audio/mpeg: each part head is about 70 bytes.
+  const two = 'bytes=0-0,9-9';
+  const at = (size: number) => planResponse('GET', { range: two }, { ...REP, size }, opts);
+  // The framing depends on the size only through its digits in Content-Range: all sizes here have 3.
+  const cost = Number(at(999).headers['content-length']);
+  assert.ok(cost > 100 && cost < 998, String(cost));
+  assert.equal(at(cost + 1).status, 206);
+  assert.equal(Number(at(cost + 1).headers['content-length']), cost);
+  assert.equal(at(cost).status, 200, 'as large as the whole → the whole');
+  assert.equal(at(cost - 1).status, 200);
+});
+
 test('boundary needing quotes is quoted; an invalid one is refused', () => {
-  const plan = planResponse('GET', { range: 'bytes=0-0,5-5' }, REP, { boundary: () => 'a b:c' });
+  const plan = planResponse('GET', { range: 'bytes=0-0,5-5' }, BIG, { boundary: () => 'a b:c' });
   assert.equal(plan.headers['content-type'], 'multipart/byteranges; boundary="a b:c"');
-  assert.throws(() => planResponse('GET', { range: 'bytes=0-0,5-5' }, REP, { boundary: () => 'bad\r\n' }), { code: 'ERR_HTTP_INVALID_ARGUMENT' });
-  assert.throws(() => planResponse('GET', { range: 'bytes=0-0,5-5' }, REP, { boundary: () => 'x'.repeat(71) }), { code: 'ERR_HTTP_INVALID_ARGUMENT' });
+  assert.throws(() => planResponse('GET', { range: 'bytes=0-0,5-5' }, BIG, { boundary: () => 'bad\r\n' }), { code: 'ERR_HTTP_INVALID_ARGUMENT' });
+  assert.throws(() => planResponse('GET', { range: 'bytes=0-0,5-5' }, BIG, { boundary: () => 'x'.repeat(71) }), { code: 'ERR_HTTP_INVALID_ARGUMENT' });
 });
 
 test('custom maxRanges is honoured', () => {
-  assert.equal(planResponse('GET', { range: 'bytes=0-0,5-5,9-9' }, REP, { maxRanges: 2 }).status, 200);
-  assert.equal(planResponse('GET', { range: 'bytes=0-0,5-5' }, REP, { maxRanges: 2, boundary: () => 'b' }).status, 206);
+  assert.equal(planResponse('GET', { range: 'bytes=0-0,5-5,9-9' }, BIG, { maxRanges: 2 }).status, 200);
+  assert.equal(planResponse('GET', { range: 'bytes=0-0,5-5' }, BIG, { maxRanges: 2, boundary: () => 'b' }).status, 206);
 });
 
 test('nonsensical representations are programmer errors', () => {

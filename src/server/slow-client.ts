@@ -13,26 +13,32 @@ export function hasBody(headers: IncomingHttpHeaders): boolean {
  * Calls `onIdle` once when no byte of the request body arrives for `idleMs` (detected between idleMs
  * and 2 × idleMs after the last byte). An upload at any steady speed never trips it, however long it
  * takes; a client that trickles a byte now and then, or stops, does. Bytes that arrived but that the
- * server has not read yet (its own backpressure) count as activity. Stops by itself when the body is
- * complete or the request is gone. `idleMs` 0 turns it off.
+ * server has not read yet (its own backpressure) count as activity, and so does a check that comes
+ * late: when this process was too busy to run it on time, the bytes may be waiting in the socket, and
+ * the client is not to blame. Stops by itself when the body is complete or the request is gone.
+ * `idleMs` 0 turns it off.
  */
 export function watchBodyIdle(req: IncomingMessage, idleMs: number, onIdle: () => void): void {
   if (idleMs <= 0 || req.complete || !hasBody(req.headers)) return;
   const socket = req.socket;
   let seen = socket.bytesRead;
+  let checked = performance.now();
   const stop = () => {
     clearInterval(timer);
     req.off('close', stop);
   };
   const timer = setInterval(() => {
     if (req.complete || req.destroyed || socket.destroyed) return stop();
-    const now = socket.bytesRead;
-    if (now === seen && req.readableLength === 0) {
+    const bytes = socket.bytesRead;
+    const now = performance.now();
+    const late = now - checked > 2 * idleMs;
+    checked = now;
+    if (bytes === seen && req.readableLength === 0 && !late) {
       stop();
       onIdle();
       return;
     }
-    seen = now;
+    seen = bytes;
   }, idleMs);
   timer.unref();
   req.once('close', stop);
