@@ -1,10 +1,16 @@
 // Edge scenarios: the disk tier — survives a restart, drops corrupt entries and refetches them,
-// holds its byte limit under a workload three times its size, passes large objects through.
+// holds its byte limit under a workload three times its size, passes large objects through, cleans up
+// after writes that fail (full disk).
 import assert from 'node:assert/strict';
-import { readdir, stat, truncate, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ZONE, bytes, startHarness } from './helpers/edge-harness.ts';
+import { request } from 'undici';
+import { CLI } from './helpers/cli.ts';
+import { startCountingOrigin } from './helpers/counting-origin.ts';
+import { ADMIN_TOKEN, ZONE, bytes, startHarness } from './helpers/edge-harness.ts';
 
 async function filesUnder(dir: string): Promise<string[]> {
   const out: string[] = [];
@@ -102,6 +108,57 @@ describe('edge: disk tier', () => {
       assert.equal(h.edge.usage().disk?.entries, 0);
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe('edge: a cache disk that refuses writes', () => {
+  it('cleans up after every failed write: no temp files left, answers unaffected (mediacdn edge under ulimit -f)', async () => {
+    // A file size limit (RLIMIT_FSIZE, 8 KiB) makes writes fail part-way with EFBIG, as a full disk does
+    // with ENOSPC, without privileges: records and bodies over 8 KiB cannot be written.
+    const origin = await startCountingOrigin();
+    const data = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-edge-full-'));
+    const big = 'b'.repeat(12 * 1024);
+    origin.route('/small', { headers: { 'cache-control': 'max-age=600' }, body: 'small' });
+    origin.route('/big-record', { headers: { 'cache-control': 'max-age=600', 'x-big': big }, body: 'record too large' });
+    origin.route('/big-body', { headers: { 'cache-control': 'max-age=600' }, body: bytes(20_000, 2) });
+    origin.route('/update', { headers: { 'cache-control': 'max-age=600', etag: '"u"' }, body: 'update', validate: true, notModifiedHeaders: { 'x-big': big } });
+    const child = spawn('bash', ['-c', 'ulimit -f 8 && exec "$0" "$@"', process.execPath, CLI, 'edge', '--port', '0', '--host', '127.0.0.1', '--zone', `${ZONE}=${origin.url}`], {
+      env: { ...process.env, MEDIACDN_DATA: data, MEDIACDN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.setEncoding('utf8').on('data', (d: string) => {
+          output += d;
+          const m = /edge listening on (http:\/\/\S+)/.exec(output);
+          if (m) resolve(m[1]);
+        });
+        child.once('exit', (code) => reject(new Error(`edge exited with ${code}: ${output}`)));
+      });
+      const get = async (target: string, headers: Record<string, string> = {}) => {
+        const r = await request(`${url}${target}`, { headers: { host: ZONE, ...headers } });
+        return { status: r.statusCode, body: Buffer.from(await r.body.arrayBuffer()) };
+      };
+      for (let round = 0; round < 3; round++) {
+        assert.equal((await get('/small')).body.toString(), 'small');
+        assert.equal((await get('/big-record')).body.toString(), 'record too large');
+        assert.ok((await get('/big-body')).body.equals(bytes(20_000, 2)));
+        assert.equal((await get('/update', { 'cache-control': 'no-cache' })).body.toString(), 'update');
+      }
+      // The failed writes were reported, so the test knows the limit bit.
+      assert.match(output, /EFBIG|too large/i);
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+      const left = (await filesUnder(path.join(data, 'cache'))).filter((f) => f.endsWith('.tmp'));
+      assert.deepEqual(left, []);
+    } finally {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await origin.close();
+      await rm(data, { recursive: true, force: true });
     }
   });
 });

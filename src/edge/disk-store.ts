@@ -204,10 +204,16 @@ export class DiskStore implements CacheStore {
     };
   }
 
+  /** Writes the record beside its final name and renames it; a failed write (full disk) leaves nothing behind. */
   async #writeRecord(dir: string, hash: string, record: DiskRecord): Promise<void> {
     const tmp = path.join(dir, `${hash}.${randomBytes(6).toString('hex')}.meta.tmp`);
-    await writeFile(tmp, JSON.stringify(record));
-    await rename(tmp, path.join(dir, `${hash}.meta`));
+    try {
+      await writeFile(tmp, JSON.stringify(record));
+      await rename(tmp, path.join(dir, `${hash}.meta`));
+    } catch (err) {
+      await unlink(tmp).catch(() => {});
+      throw err;
+    }
   }
 
   /** Forgets an entry now and removes its files in the background (open handles keep reading). */
