@@ -58,3 +58,21 @@ export class DatabaseUnavailableError extends MediaCdnError {
     super('database_unavailable', message, { status: 503, exitCode: EXIT.database, cause });
   }
 }
+
+/** The disk under the media storage or the database is full: 507 Insufficient Storage (RFC 4918 §11.5). */
+export class StorageFullError extends MediaCdnError {
+  constructor(message: string, cause?: unknown) {
+    super('storage_full', message, { status: 507, exitCode: EXIT.failure, cause });
+  }
+}
+
+/**
+ * True for the errors that mean "no space left": ENOSPC / EDQUOT from the file system, SQLITE_FULL
+ * (node:sqlite reports the primary result code 13 in `errcode`), PostgreSQL's disk_full (53100).
+ */
+export function isOutOfSpace(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, errcode } = err as { code?: unknown; errcode?: unknown };
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === '53100') return true;
+  return code === 'ERR_SQLITE_ERROR' && typeof errcode === 'number' && (errcode & 0xff) === 13;
+}

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileTypeFromFile } from 'file-type';
 import { parseFile } from 'music-metadata';
 import { imageSizeFromFile } from 'image-size/fromFile';
-import { InputError, MediaCdnError, EXIT } from '../errors.ts';
+import { InputError, MediaCdnError, StorageFullError, EXIT, isOutOfSpace } from '../errors.ts';
 import { KIND_TABLE } from '../db/schema.ts';
 import { canonicalType, extensionFor, extensionMatches, mediaClass, sniffedMatches, typeForExtension, typeForSniffed, ALLOWED_TYPES } from './media-types.ts';
 import type { Library, MediaItem, Metadata } from './library.ts';
@@ -31,6 +31,15 @@ export type IngestInput = {
 const MAX_KEY_ATTEMPTS = 8;
 
 export async function ingest(lib: Library, input: IngestInput): Promise<MediaItem> {
+  try {
+    return await store(lib, input);
+  } catch (err) {
+    if (isOutOfSpace(err)) throw new StorageFullError(`no space left to store the file (${(err as Error).message})`, err);
+    throw err;
+  }
+}
+
+async function store(lib: Library, input: IngestInput): Promise<MediaItem> {
   const declared = resolveDeclaredType(input);
   if (input.metadata) validateMetadata(input.metadata);
   const pending = await lib.storage.beginWrite();

@@ -1,7 +1,7 @@
 // JSON responses of the origin's API, and the one place where errors become `{code, message}`.
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { MediaCdnError } from '../errors.ts';
+import { MediaCdnError, isOutOfSpace } from '../errors.ts';
 import { InvalidHttpArgumentError } from '../http/types.ts';
 
 export function sendJson(res: ServerResponse, status: number, value: unknown, extra: Record<string, string> = {}): void {
@@ -26,8 +26,9 @@ export class HttpError extends MediaCdnError {
 }
 
 /**
- * Errors with a code and a status (MediaCdnError and its subclasses) keep them; anything else is a
- * bug or an outage: 500 with a generic message, logged with its stack. A 5xx is always logged.
+ * Errors with a code and a status (MediaCdnError and its subclasses) keep them; a full disk is 507;
+ * anything else is a bug or an outage: 500 with a generic message, logged with its stack. A 5xx is
+ * always logged.
  */
 export function sendError(res: ServerResponse, err: unknown, logger: Logger, context: Record<string, unknown> = {}): void {
   let status = 500;
@@ -41,6 +42,10 @@ export function sendError(res: ServerResponse, err: unknown, logger: Logger, con
     if (err instanceof HttpError) headers = err.headers;
   } else if (err instanceof InvalidHttpArgumentError) {
     code = err.code;
+  } else if (isOutOfSpace(err)) {
+    status = 507;
+    code = 'storage_full';
+    message = 'no space left on the server';
   }
   if (status >= 500) logger.error({ err, ...context }, `request failed: ${code}`);
   else logger.debug({ code, status, ...context }, message);

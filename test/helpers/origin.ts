@@ -10,6 +10,7 @@ import pino from 'pino';
 import { loadConfig, type Config } from '../../src/config/index.ts';
 import { ingest } from '../../src/media/ingest.ts';
 import type { MediaItem, Metadata } from '../../src/media/library.ts';
+import type { MediaStorage } from '../../src/storage/store.ts';
 import { startOrigin, type RunningOrigin, type StartOriginOptions } from '../../src/origin/server.ts';
 import { makeTestLibrary, FIXTURES, type TestLibrary } from './library.ts';
 import { wavHeader } from '../../src/media/wav.ts';
@@ -39,6 +40,8 @@ export type TestOriginOptions = {
   recordTtlMs?: number;
   onMediaDeleted?: StartOriginOptions['onMediaDeleted'];
   extraRoutes?: StartOriginOptions['extraRoutes'];
+  /** Wraps the library's storage (to inject faults such as a full disk). */
+  wrapStorage?: (storage: MediaStorage) => MediaStorage;
 };
 
 export async function startTestOrigin(o: TestOriginOptions = {}): Promise<TestOrigin> {
@@ -58,7 +61,7 @@ export async function startTestOrigin(o: TestOriginOptions = {}): Promise<TestOr
   });
   const origin = await startOrigin({
     config,
-    library: tl.lib,
+    library: o.wrapStorage ? { ...tl.lib, storage: o.wrapStorage(tl.lib.storage) } : tl.lib,
     logger: pino({ level: 'info' }, sink),
     now: o.now,
     recordTtlMs: o.recordTtlMs,
