@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Headers } from '../http/types.ts';
 import {
+  ageHeaderSeconds,
   currentAge,
   freshnessLifetime,
   mergeNotModified,
@@ -88,10 +89,32 @@ describe('current age (RFC 9111 §4.2.3)', () => {
     { cite: '§4.2.3 apparent age when Date is in the past', res: { date: httpDate(T0 - 50_000) }, req: T0, resp: T0, now: T0, expect: 50 },
     { cite: '§4.2.3 a Date in the future does not make age negative', res: { date: httpDate(T0 + 50_000) }, req: T0, resp: T0, now: T0, expect: 0 },
     { cite: '§5.1 an invalid Age is ignored', res: { date: httpDate(T0), age: '-5' }, req: T0, resp: T0, now: T0, expect: 0 },
+    { cite: '§5.1 a list-based Age takes its first member', res: { date: httpDate(T0), age: '7200, 0' }, req: T0, resp: T0, now: T0, expect: 7200 },
+    { cite: '§5.1 several Age lines: the first line counts', res: { date: httpDate(T0), age: ['30', '0'] }, req: T0, resp: T0, now: T0, expect: 30 },
   ];
   for (const row of rows) {
     it(row.cite, () => assert.equal(currentAge(row.res, row.req, row.resp, row.now), row.expect));
   }
+});
+
+describe('Age field value (RFC 9111 §5.1, §1.2.2)', () => {
+  const rows: [Headers[string], number][] = [
+    ['7200, 0', 7200],
+    [' 7200 ,0', 7200],
+    ['0, 7200', 0],
+    [['120', '7200'], 120],
+    ['60', 60],
+    ['', 0],
+    ['-1', 0],
+    ['1.5', 0],
+    ['abc, 60', 0],
+    ['\u0661', 0],
+    ['99999999999999999999', 2 ** 31],
+    ['2147483649', 2 ** 31],
+    ['000000000000060', 60],
+    [undefined, 0],
+  ];
+  for (const [value, want] of rows) it(JSON.stringify(value), () => assert.equal(ageHeaderSeconds(value), want));
 });
 
 describe('reuse of a stored response (RFC 9111 §4, §4.2.4, §5.2)', () => {

@@ -1,9 +1,9 @@
 // Shared-cache policy (RFC 9111, RFC 9213 CDN-Cache-Control): may a response be stored, how long is it
 // fresh, how old is it, may a stored one answer this request. Pure: headers and `now` in, decisions out.
-import { ccFieldNames, ccSeconds, hasConflictingDuplicates, parseCacheControl } from '../http/cache-control.ts';
+import { ccFieldNames, ccSeconds, hasConflictingDuplicates, parseCacheControl, parseDeltaSeconds } from '../http/cache-control.ts';
 import type { CacheControl } from '../http/cache-control.ts';
 import { parseHttpDate } from '../http/http-date.ts';
-import { joinFieldLines } from '../http/types.ts';
+import { joinFieldLines, trimOws } from '../http/types.ts';
 import type { Headers } from '../http/types.ts';
 import { parseVary } from '../http/vary.ts';
 
@@ -192,11 +192,18 @@ export function currentAge(headers: Headers, requestTime: number, responseTime: 
   return correctedInitialAge + residentTime;
 }
 
-/** §5.1 Age = delta-seconds; "If the field value is invalid ... the cache SHOULD ignore it" (treat as 0). */
-function ageHeaderSeconds(v: Headers[string]): number {
-  const s = Array.isArray(v) ? v[0] : v;
-  if (s === undefined || !/^\s*[0-9]+\s*$/.test(s)) return 0;
-  return Math.min(Number(s.trim()), 2 ** 31);
+/**
+ * §5.1 Age = delta-seconds. "Although it is defined as a singleton header field, a cache encountering a
+ * message with a list-based Age field value SHOULD use the first member of the field value, discarding
+ * subsequent ones. If the field value (after discarding additional members, as per above) is invalid
+ * (e.g., it contains something other than a non-negative integer), a cache SHOULD ignore the field."
+ * Several field lines are a list too: the first line's first member counts.
+ */
+export function ageHeaderSeconds(v: Headers[string]): number {
+  const line = Array.isArray(v) ? v[0] : v;
+  if (line === undefined) return 0;
+  const comma = line.indexOf(',');
+  return parseDeltaSeconds(trimOws(comma < 0 ? line : line.slice(0, comma))) ?? 0;
 }
 
 /** The request's own cache directives (RFC 9111 §5.2.1, §5.4 Pragma). */

@@ -68,7 +68,12 @@ function parseWithDuplicates(header: HeaderValue): { cc: CacheControl; conflict:
  */
 export function ccSeconds(cc: CacheControl, name: string): number | undefined {
   const v = cc.get(name.toLowerCase());
-  if (typeof v !== 'string' || !/^[0-9]+$/.test(v)) return undefined;
+  return typeof v === 'string' ? parseDeltaSeconds(v) : undefined;
+}
+
+/** delta-seconds = 1*DIGIT (§1.2.2), clamped at 2^31; undefined for anything else. */
+export function parseDeltaSeconds(v: string): number | undefined {
+  if (!/^[0-9]+$/.test(v)) return undefined;
   const stripped = v.replace(/^0+(?=\d)/, '');
   if (stripped.length > 10) return DELTA_SECONDS_MAX;
   return Math.min(Number(stripped), DELTA_SECONDS_MAX);

@@ -28,6 +28,8 @@ test('parseHttpDate', async (t) => {
     ['Sun Nov 06 08:49:37 1994', T],
     ['  Sun, 06 Nov 1994 08:49:37 GMT\t', T], // OWS
     ['sun, 06 nov 1994 08:49:37 GMT', T], // robust about case
+    ['Sun, 06 Nov 1994 08:49:37 gmt', T], // lower-case zone (§5.6.7 recipients may be robust)
+    ['SUNDAY, 06-NOV-94 08:49:37 Gmt', T],
     ['Mon, 06 Nov 1994 08:49:37 GMT', T], // day name not checked against the date
     ['Sat, 31 Dec 2016 23:59:60 GMT', Date.UTC(2017, 0, 1)], // leap second
     ['Thu, 29 Feb 2024 00:00:00 GMT', Date.UTC(2024, 1, 29)],

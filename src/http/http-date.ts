@@ -28,10 +28,10 @@ function cap(s: string): string {
   return s[0].toUpperCase() + s.slice(1);
 }
 
-// IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
-const IMF = /^([A-Za-z]{3}), (\d{2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+// IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT ("GMT" in any case too: senders write "gmt" now and then)
+const IMF = /^([A-Za-z]{3}), (\d{2}) ([A-Za-z]{3}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) [Gg][Mm][Tt]$/;
 // rfc850-date: Sunday, 06-Nov-94 08:49:37 GMT
-const RFC850 = /^([A-Za-z]{6,9}), (\d{2})-([A-Za-z]{3})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const RFC850 = /^([A-Za-z]{6,9}), (\d{2})-([A-Za-z]{3})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) [Gg][Mm][Tt]$/;
 // asctime-date: Sun Nov  6 08:49:37 1994   (day is 2DIGIT or SP DIGIT)
 const ASCTIME = /^([A-Za-z]{3}) ([A-Za-z]{3}) (\d{2}| \d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
 

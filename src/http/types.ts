@@ -48,8 +48,9 @@ export function joinFieldLines(v: HeaderValue): string | undefined {
  * trims OWS around each member and drops empty members ("a recipient MUST parse and ignore a
  * reasonable number of empty list elements"). Never throws; an unterminated quote runs to the end.
  * `escapes: false` is for entity-tags, whose opaque-tag may contain a backslash that is not an escape.
+ * `delimiter: ';'` splits a member into its parameters the same way.
  */
-export function splitList(value: string, escapes = true): string[] {
+export function splitList(value: string, escapes = true, delimiter = ','): string[] {
   const out: string[] = [];
   let start = 0;
   let quoted = false;
@@ -60,7 +61,7 @@ export function splitList(value: string, escapes = true): string[] {
       else if (c === '"') quoted = false;
     } else if (c === '"') {
       quoted = true;
-    } else if (c === ',') {
+    } else if (c === delimiter) {
       const member = trimOws(value.slice(start, i));
       if (member !== '') out.push(member);
       start = i + 1;

@@ -29,6 +29,30 @@ test('varyKey', async (t) => {
     ['delimiters in values cannot collide', ['a', 'b'], { a: '","b', b: 'x' }, '[["a","\\",\\"b"],["b","x"]]'],
   ];
   for (const [name, names, headers, want] of rows) await t.test(name, () => assert.equal(varyKey(names, headers), want));
+  // RFC 9111 §4.1 normalisation: values that mean the same select the same variant, others do not.
+  const same: Array<[string, string | string[], string | string[]]> = [
+    ['accept-encoding', 'gzip, br', 'BR,GZIP'],
+    ['accept-encoding', 'gzip;q=0.5, br', ['br', 'Gzip ; Q=0.5']],
+    ['accept-encoding', 'gzip,  deflate', 'gzip,deflate'],
+    ['accept-language', 'en-US, fr;q=0.5', 'en-us,fr; q=0.5'],
+    ['accept', 'Text/HTML; Charset=utf-8, */*;q=0.1', 'text/html;charset=utf-8 , */*; q=0.1'],
+    ['accept', 'a/b, c/d', ['a/b', 'c/d']],
+  ];
+  for (const [field, a, b] of same) {
+    await t.test(`${field}: ${JSON.stringify(a)} ≡ ${JSON.stringify(b)}`, () => assert.equal(varyKey([field], { [field]: a }), varyKey([field], { [field]: b })));
+  }
+  const different: Array<[string, string, string]> = [
+    ['accept-encoding', 'gzip', 'br'],
+    ['accept-encoding', 'gzip;q=0.5', 'gzip;q=0.6'],
+    ['accept-language', 'en, fr', 'fr, en'],
+    ['accept', 'text/html, application/json', 'application/json, text/html'],
+    ['accept', 'text/plain; format="Flowed"', 'text/plain; format="flowed"'],
+    ['x-custom', 'Value', 'value'],
+    ['x-custom', 'a,b', 'b,a'],
+  ];
+  for (const [field, a, b] of different) {
+    await t.test(`${field}: ${JSON.stringify(a)} ≢ ${JSON.stringify(b)}`, () => assert.notEqual(varyKey([field], { [field]: a }), varyKey([field], { [field]: b })));
+  }
   assert.equal(varyKey(['accept'], { accept: ['a', 'b'] }), varyKey(['accept'], { accept: 'a, b' }));
   assert.notEqual(varyKey(['a', 'b'], { a: 'x', b: undefined }), varyKey(['a', 'b'], { a: undefined, b: 'x' }));
 });

@@ -1,0 +1,48 @@
+// Edge scenarios: RFC 9111 / RFC 9213 read to the letter — list-based Age, lower-case "gmt" in dates,
+// Vary-ed request headers normalised before matching.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startHarness } from './helpers/edge-harness.ts';
+import type { Harness } from './helpers/edge-harness.ts';
+
+describe('edge: RFC 9111 field values', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(() => h.close());
+
+  it('Age: 7200, 0 takes the first member (§5.1): an object older than its lifetime is stale', async () => {
+    h.origin.route('/age-list', { headers: { 'cache-control': 'max-age=3600', age: '7200, 0' }, body: 'old' });
+    assert.equal((await h.get('/age-list')).headers['x-cache'], 'MISS');
+    const again = await h.get('/age-list');
+    assert.notEqual(again.headers['x-cache'], 'HIT');
+    assert.equal(h.origin.count('/age-list'), 2);
+  });
+
+  it('accepts Expires with a lower-case "gmt" (RFC 9110 §5.6.7 robust recipients)', async () => {
+    const expires = new Date(h.clock.now + 600_000).toUTCString().replace('GMT', 'gmt');
+    h.origin.route('/gmt', { headers: { expires }, body: 'gmt' });
+    assert.equal((await h.get('/gmt')).headers['x-cache'], 'MISS');
+    h.clock.advance(300);
+    assert.equal((await h.get('/gmt')).headers['x-cache'], 'HIT');
+    h.clock.advance(301);
+    assert.notEqual((await h.get('/gmt')).headers['x-cache'], 'HIT');
+  });
+
+  it('normalises Vary-ed request headers (§4.1): same meaning, same variant', async () => {
+    h.origin.route('/negotiated', (req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=600', vary: 'Accept-Encoding, Accept-Language' });
+      res.end(`for ${req.headers['accept-encoding']} / ${req.headers['accept-language']}`);
+    });
+    const first = await h.get('/negotiated', { 'accept-encoding': 'gzip, br', 'accept-language': 'en-US, fr;q=0.5' });
+    assert.equal(first.headers['x-cache'], 'MISS');
+    const same = await h.get('/negotiated', { 'accept-encoding': 'BR,gzip', 'accept-language': 'en-us,fr; q=0.5' });
+    assert.equal(same.headers['x-cache'], 'HIT');
+    assert.equal(same.body.toString(), first.body.toString());
+    // Different values are different variants: order of languages may change the answer.
+    assert.equal((await h.get('/negotiated', { 'accept-encoding': 'gzip', 'accept-language': 'en-US, fr;q=0.5' })).headers['x-cache'], 'MISS');
+    assert.equal((await h.get('/negotiated', { 'accept-encoding': 'gzip, br', 'accept-language': 'fr;q=0.5, en-US' })).headers['x-cache'], 'MISS');
+    assert.equal(h.origin.count('/negotiated'), 3);
+  });
+});
