@@ -1,5 +1,5 @@
 // Edge scenarios: RFC 9111 / RFC 9213 read to the letter — list-based Age, lower-case "gmt" in dates,
-// Vary-ed request headers normalised before matching.
+// Vary-ed request headers normalised before matching, CDN-Cache-Control as a Structured Field.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startHarness } from './helpers/edge-harness.ts';
@@ -28,6 +28,23 @@ describe('edge: RFC 9111 field values', () => {
     assert.equal((await h.get('/gmt')).headers['x-cache'], 'HIT');
     h.clock.advance(301);
     assert.notEqual((await h.get('/gmt')).headers['x-cache'], 'HIT');
+  });
+
+  for (const [name, cdn] of [['unknown type', 'max-age=10000, &&&&&'], ['wrong type', 'max-age="10000"'], ['space before =', 'max-age =10000']]) {
+    it(`ignores a CDN-Cache-Control that is not a valid Structured Field (${name}) and obeys Cache-Control: no-store (RFC 9213 §2.1)`, async () => {
+      const path = `/cdn-invalid-${encodeURIComponent(name)}`;
+      h.origin.route(path, { headers: { 'cdn-cache-control': cdn, 'cache-control': 'no-store' }, body: 'x' });
+      await h.get(path);
+      const again = await h.get(path);
+      assert.equal(again.headers['x-cache'], 'BYPASS');
+      assert.equal(h.origin.count(path), 2);
+    });
+  }
+
+  it('obeys a valid CDN-Cache-Control over Cache-Control: no-store', async () => {
+    h.origin.route('/cdn-valid', { headers: { 'cdn-cache-control': 'foobar, max-age=10000', 'cache-control': 'no-store' }, body: 'x' });
+    await h.get('/cdn-valid');
+    assert.equal((await h.get('/cdn-valid')).headers['x-cache'], 'HIT');
   });
 
   it('normalises Vary-ed request headers (§4.1): same meaning, same variant', async () => {

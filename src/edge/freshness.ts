@@ -1,6 +1,6 @@
 // Shared-cache policy (RFC 9111, RFC 9213 CDN-Cache-Control): may a response be stored, how long is it
 // fresh, how old is it, may a stored one answer this request. Pure: headers and `now` in, decisions out.
-import { ccFieldNames, ccSeconds, hasConflictingDuplicates, parseCacheControl, parseDeltaSeconds } from '../http/cache-control.ts';
+import { ccFieldNames, ccSeconds, hasConflictingDuplicates, parseCacheControl, parseDeltaSeconds, parseTargetedCacheControl } from '../http/cache-control.ts';
 import type { CacheControl } from '../http/cache-control.ts';
 import { parseHttpDate } from '../http/http-date.ts';
 import { joinFieldLines, trimOws } from '../http/types.ts';
@@ -39,20 +39,23 @@ export const DEFAULT_HEURISTICS: HeuristicOptions = { heuristicFraction: 0.1, he
  * field with a valid, non-empty value and use its value to determine the caching policy for the
  * response, and it MUST ignore the Cache-Control and Expires header fields in that response, unless no
  * valid, non-empty value is available from the listed header fields." Our target list is
- * [CDN-Cache-Control]. Deviation: we read it with the Cache-Control parser, not a Structured Fields
- * parser; a value from which no directive can be read counts as not valid.
+ * [CDN-Cache-Control], read as a Structured Field dictionary (parseTargetedCacheControl).
  */
+function selectDirectives(headers: Headers): { source: ResponsePolicy['source']; cc: CacheControl } {
+  const cdn = parseTargetedCacheControl(headers['cdn-cache-control']);
+  return cdn !== undefined ? { source: 'cdn-cache-control', cc: cdn } : { source: 'cache-control', cc: parseCacheControl(headers['cache-control']) };
+}
+
 export function responsePolicy(headers: Headers): ResponsePolicy {
-  const cdn = parseCacheControl(headers['cdn-cache-control']);
-  const useCdn = cdn.size > 0;
-  const cc: CacheControl = useCdn ? cdn : parseCacheControl(headers['cache-control']);
-  const field = useCdn ? headers['cdn-cache-control'] : headers['cache-control'];
+  const { source, cc } = selectDirectives(headers);
+  const useCdn = source === 'cdn-cache-control';
   const sMaxAge = ccSeconds(cc, 's-maxage');
   const maxAge = ccSeconds(cc, 'max-age');
   // §4.2.1: "When there is more than one value present for a given directive (e.g., two Expires header
   // field lines or multiple Cache-Control: max-age directives), either the first occurrence should be
   // used or the response should be considered stale." We take the stricter reading: stale (lifetime 0).
-  const conflicting = hasConflictingDuplicates(field);
+  // (A Structured Field dictionary has no duplicates: a repeated key replaces the earlier one.)
+  const conflicting = !useCdn && hasConflictingDuplicates(headers['cache-control']);
   let expires: number | undefined;
   if (!useCdn && headers['expires'] !== undefined) {
     const v = headers['expires'];
@@ -61,7 +64,7 @@ export function responsePolicy(headers: Headers): ResponsePolicy {
     expires = Array.isArray(v) && v.length !== 1 ? NaN : (parseHttpDate(joinFieldLines(v)) ?? NaN);
   }
   return {
-    source: useCdn ? 'cdn-cache-control' : 'cache-control',
+    source,
     noStore: cc.has('no-store'),
     private: ccFieldNames(cc, 'private') !== undefined,
     noCache: ccFieldNames(cc, 'no-cache') !== undefined,
@@ -111,7 +114,7 @@ export function storability(x: StoreInput): Storability {
   // "if the cache is shared: the Authorization header field is not present in the request (see Section
   // 11.6.2 of [HTTP]) or a response directive is present that explicitly allows shared caching (see
   // Section 3.5)" — §3.5 names must-revalidate, public and s-maxage.
-  if (x.requestHeaders['authorization'] !== undefined && !allowsAuthorized(policy, x.responseHeaders)) {
+  if (x.requestHeaders['authorization'] !== undefined && !allowsAuthorized(x.responseHeaders)) {
     return skip('authorization');
   }
   // §4.1: "A stored response with a Vary header field value containing a member "*" always fails to
@@ -133,10 +136,8 @@ function skip(reason: string): Storability {
 }
 
 /** §3.5: may a response to a request with Authorization be reused for other requests? */
-export function allowsAuthorized(policy: ResponsePolicy, responseHeaders: Headers): boolean {
-  const cc = policy.source === 'cdn-cache-control'
-    ? parseCacheControl(responseHeaders['cdn-cache-control'])
-    : parseCacheControl(responseHeaders['cache-control']);
+export function allowsAuthorized(responseHeaders: Headers): boolean {
+  const { cc } = selectDirectives(responseHeaders);
   return cc.has('must-revalidate') || cc.has('public') || cc.has('s-maxage');
 }
 

@@ -450,7 +450,7 @@ export class EdgeHandler {
       const d = this.#derive(hit.meta, zone);
       // RFC 9111 §3.5 / issue: a request with Authorization is answered from the cache only when the
       // stored response says shared caches may reuse it (public, s-maxage, must-revalidate).
-      if (auth && !allowsAuthorized(d.policy, hit.meta.headers)) {
+      if (auth && !allowsAuthorized(hit.meta.headers)) {
         await releaseBody(hit.body);
         return this.#fetchAndServe(ctx, false);
       }

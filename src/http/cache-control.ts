@@ -1,6 +1,8 @@
-// Cache-Control (RFC 9111 §5.2): a forgiving parser, delta-seconds and field-name-list helpers, a formatter.
-// Parsing never throws: a directive we cannot read is skipped, the rest still count.
+// Cache-Control (RFC 9111 §5.2): a forgiving parser, delta-seconds and field-name-list helpers, a formatter;
+// and targeted fields such as CDN-Cache-Control (RFC 9213), read strictly as Structured Fields.
+// Parsing never throws: a Cache-Control directive we cannot read is skipped, the rest still count.
 
+import { parseDictionary } from './structured-fields.ts';
 import { InvalidHttpArgumentError, isToken, joinFieldLines, quote, splitList, trimOws, unquote } from './types.ts';
 import type { HeaderValue } from './types.ts';
 
@@ -57,6 +59,56 @@ function parseWithDuplicates(header: HeaderValue): { cc: CacheControl; conflict:
     else if (prev !== arg) conflict = true;
   }
   return { cc, conflict };
+}
+
+/** Directives whose value RFC 9213 §2.1 maps to an Integer (delta-seconds). */
+const INTEGER_DIRECTIVES: ReadonlySet<string> = new Set(['max-age', 's-maxage', 'stale-while-revalidate', 'stale-if-error']);
+/** Directives that may carry a field-name list, as a String; without one they are Booleans. */
+const FIELD_LIST_DIRECTIVES: ReadonlySet<string> = new Set(['private', 'no-cache']);
+/** Directives without a value: Booleans. */
+const BOOLEAN_DIRECTIVES: ReadonlySet<string> = new Set([
+  'no-store', 'no-transform', 'public', 'must-revalidate', 'proxy-revalidate', 'must-understand', 'immutable',
+]);
+
+/**
+ * A targeted cache-control field (RFC 9213 §2.1, e.g. CDN-Cache-Control), as directives in the shape
+ * parseCacheControl returns, or undefined when the field must be ignored. "Targeted fields are
+ * Dictionary Structured Fields", whose directive values map to "Booleans ... when the member has no
+ * separate value, Integers ... for directives that take a delta-seconds, and Strings ... for
+ * directives that take a field-name list"; "Implementations SHOULD NOT consume values that violate
+ * these inferred constraints" and "If a targeted field in a given response is empty, or a parsing
+ * error is encountered, that field SHOULD be ignored by the cache". A known directive of the wrong
+ * type makes the whole field invalid, so the cache falls back to Cache-Control rather than half-obey
+ * it. Parameters are ignored ("Parameters received on cache directives are to be ignored").
+ */
+export function parseTargetedCacheControl(header: HeaderValue): CacheControl | undefined {
+  const dict = parseDictionary(header);
+  if (dict === undefined || dict.size === 0) return undefined;
+  const cc = new Map<string, string | true>();
+  for (const [name, member] of dict) {
+    if (member.kind === 'inner-list') {
+      if (INTEGER_DIRECTIVES.has(name) || FIELD_LIST_DIRECTIVES.has(name) || BOOLEAN_DIRECTIVES.has(name)) return undefined;
+      continue; // an extension directive we do not read
+    }
+    const v = member.value;
+    if (INTEGER_DIRECTIVES.has(name)) {
+      if (v.type !== 'integer' || v.value < 0) return undefined;
+      cc.set(name, String(Math.min(v.value, DELTA_SECONDS_MAX)));
+    } else if (FIELD_LIST_DIRECTIVES.has(name)) {
+      if (v.type === 'string') cc.set(name, v.value);
+      else if (v.type === 'boolean') {
+        if (v.value) cc.set(name, true);
+      } else return undefined;
+    } else if (BOOLEAN_DIRECTIVES.has(name)) {
+      if (v.type !== 'boolean') return undefined;
+      if (v.value) cc.set(name, true);
+    } else if (v.type === 'boolean') {
+      if (v.value) cc.set(name, true);
+    } else {
+      cc.set(name, v.type === 'byte-sequence' ? v.value.toString('base64') : String(v.value));
+    }
+  }
+  return cc;
 }
 
 /**
