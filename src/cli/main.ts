@@ -10,13 +10,14 @@ import { registerEdge } from './edge.ts';
 import { registerPurge } from './purge.ts';
 import { registerStats } from './stats.ts';
 import { registerUp } from './up.ts';
+import { registerDns } from './dns.ts';
 
 export const VERSION = '0.1.0';
 
 export type Registrar = (program: Command, io: Io) => void;
 
 /** Command groups; later modules add theirs here. */
-const registrars: Registrar[] = [registerLibrary, registerBackup, registerOrigin, registerEdge, registerPurge, registerStats, registerUp];
+const registrars: Registrar[] = [registerLibrary, registerBackup, registerOrigin, registerEdge, registerPurge, registerStats, registerUp, registerDns];
 
 export function buildProgram(io: Io): Command {
   const program = new Command('mediacdn')

@@ -222,3 +222,14 @@ export function createIpMatcher(list: readonly string[]): IpMatcher {
     return false;
   };
 }
+
+/** The address with every bit past `prefix` cleared (the network of its /prefix block). */
+export function maskIp(ip: IpAddress, prefix: number): IpAddress {
+  return ip.family === 4 ? { family: 4, value: (ip.value & v4Mask(Math.min(prefix, 32))) >>> 0 } : { family: 6, value: ip.value & v6Mask(Math.min(prefix, 128)) };
+}
+
+/** Whether the address lies in the block (families must agree). */
+export function cidrContains(block: Cidr, ip: IpAddress): boolean {
+  if (block.family === 4) return ip.family === 4 && ((ip.value & v4Mask(block.prefix)) >>> 0) === block.network;
+  return ip.family === 6 && (ip.value & v6Mask(block.prefix)) === block.network;
+}
