@@ -24,6 +24,10 @@ describe('edge config schema', () => {
     assert.equal(c.staleIfErrorSeconds, 86_400);
     assert.equal(c.staleWhileRevalidateSeconds, 0);
     assert.equal(c.retries, 2);
+    assert.deepEqual(c.retryOnStatus, []);
+    assert.equal(c.zones[0].retryOnStatus, undefined);
+    assert.equal(c.maxHeaderBytes, 16 * 1024);
+    assert.equal(c.clientBodyIdleTimeoutMs, 30_000);
     assert.equal(c.maxConnectionsPerIp, 0);
     assert.equal(c.adminPort, undefined);
     assert.equal(c.zones[0].shield, 'http://10.0.0.1:8080');
@@ -48,6 +52,8 @@ describe('edge config schema', () => {
     ['unknown query string mode', { zones: [{ host: 'a.example', origin: 'http://o', queryString: 'drop' }] }, 'zones.0.queryString'],
     ['rate limit of zero', { zones: [{ host: 'a.example', origin: 'http://o', rateLimit: { requestsPerSecond: 0 } }] }, 'zones.0.rateLimit.requestsPerSecond'],
     ['retries over 10', { retries: 11 }, 'retries'],
+    ['retryOnStatus that is not a 5xx', { zones: [{ host: 'a.example', origin: 'http://o', retryOnStatus: [502, 404] }] }, 'zones.0.retryOnStatus.1'],
+    ['originMaxHeaderBytes below 1 KiB', { zones: [{ host: 'a.example', origin: 'http://o', originMaxHeaderBytes: 100 }] }, 'zones.0.originMaxHeaderBytes'],
   ];
   for (const [name, input, at] of bad) {
     it(`rejects ${name} and names the option path`, () => {

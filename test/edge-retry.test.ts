@@ -1,15 +1,16 @@
-// Edge scenarios for origin retries: connection errors and 502/503/504 are retried for idempotent
-// requests, up to the zone's count, never once the response has started; every retry is counted.
+// Edge scenarios for origin retries: connection errors and head timeouts are retried for idempotent
+// requests by default, answer statuses only where a zone lists them (retryOnStatus), up to the zone's
+// count, never once the response has started; every retry is counted.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { ZONE, startHarness } from './helpers/edge-harness.ts';
 import type { Harness } from './helpers/edge-harness.ts';
 
-describe('edge: origin retries', () => {
+describe('edge: origin retries (zone with retryOnStatus 502, 503, 504)', () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness({}, { retries: 3 });
+    h = await startHarness({}, { retries: 3, retryOnStatus: [502, 503, 504] });
   });
   after(() => h.close());
 
@@ -94,6 +95,50 @@ describe('edge: origin retries', () => {
     } finally {
       await h.origin.resume();
     }
+  });
+});
+
+describe('edge: default retries (no retryOnStatus)', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({}, { headersTimeoutMs: 200 });
+  });
+  after(() => h.close());
+
+  for (const status of [500, 502, 503, 504]) {
+    it(`passes a ${status} on after one request: a failing origin is not asked again`, async () => {
+      h.origin.route(`/no-retry-${status}`, { status, body: 'failing' });
+      const before = await h.totals();
+      assert.equal((await h.get(`/no-retry-${status}`)).status, status);
+      assert.equal(h.origin.count(`/no-retry-${status}`), 1);
+      assert.equal((await h.totals()).originRetries - before.originRetries, 0);
+    });
+  }
+
+  it('retries a response-head timeout, with the default two retries', async () => {
+    let seen = 0;
+    h.origin.route('/slow-head', (_req, res) => {
+      if (seen++ < 2) return; // never answers: the edge's head timeout fires
+      res.writeHead(200, { 'cache-control': 'max-age=60' });
+      res.end('third time');
+    });
+    const before = await h.totals();
+    const r = await h.get('/slow-head');
+    assert.equal(r.status, 200);
+    assert.equal(r.body.toString(), 'third time');
+    assert.equal(h.origin.count('/slow-head'), 3);
+    assert.equal((await h.totals()).originRetries - before.originRetries, 2);
+  });
+
+  it('retries a reset connection', async () => {
+    let seen = 0;
+    h.origin.route('/reset', (_req, res) => {
+      if (seen++ === 0) return void res.socket?.destroy();
+      res.writeHead(200);
+      res.end('ok');
+    });
+    assert.equal((await h.get('/reset')).body.toString(), 'ok');
+    assert.equal(h.origin.count('/reset'), 2);
   });
 });
 

@@ -8,7 +8,7 @@ import type { StatsSnapshot } from '../src/edge/stats.ts';
 
 describe('edge: statistics match the traffic', () => {
   it('counts requests, classes, outcomes, bytes, origin figures, retries, errors and stale answers', async () => {
-    const h = await startHarness({}, { retries: 1 });
+    const h = await startHarness({}, { retries: 1, retryOnStatus: [503] });
     try {
       const a = bytes(10_000, 1);
       const b = bytes(3_000, 2);

@@ -16,6 +16,9 @@ const ipList = z.array(
   z.string().refine((s) => parseCidr(s) !== undefined, { message: 'must be an IPv4/IPv6 address or CIDR block such as 203.0.113.0/24 or 2001:db8::/32' }),
 );
 
+/** 5xx statuses worth another attempt. */
+const retryStatuses = z.array(z.number().int().min(500).max(599)).max(100);
+
 /** Token bucket per client IP: a sustained rate and a burst. */
 const rateLimitSchema = z
   .object({
@@ -97,8 +100,10 @@ export const zoneSchema = z
      */
     heuristicFraction: z.number().min(0).max(1).default(0.1),
     heuristicMaxSeconds: z.number().int().min(0).default(86_400),
-    /** Origin retries for idempotent requests (connection errors, 502/503/504); default the edge-wide one. */
+    /** Origin retries for idempotent requests (connection errors, timeouts, retryOnStatus); default the edge-wide one. */
     retries: z.number().int().min(0).max(10).optional(),
+    /** Origin answers retried like connection errors (e.g. [502, 503, 504]); default the edge-wide list. */
+    retryOnStatus: retryStatuses.optional(),
     /** Stale-if-error window when the origin sent none; default the edge-wide one. 0 disables it. */
     staleIfErrorSeconds: seconds.optional(),
     /** Stale-while-revalidate window when the origin sent none; default the edge-wide one (0 = only when sent). */
@@ -145,8 +150,10 @@ export const edgeConfigSchema = z
     coalesceTimeoutMs: millis.default(60_000),
     /** Idle keep-alive connections kept per origin. */
     originConnections: z.number().int().positive().default(64),
-    /** Retries of idempotent origin requests on connection errors and 502/503/504 (per zone: zones[].retries). */
+    /** Retries of idempotent origin requests on connection errors and head timeouts (per zone: zones[].retries). */
     retries: z.number().int().min(0).max(10).default(2),
+    /** Origin answer statuses that are retried too; default none (a failing origin is not asked again). */
+    retryOnStatus: retryStatuses.default([]),
     /** Backoff before retry n (from 0): min(max, base * 2^n), scaled by a random factor in [0.5, 1). */
     retryBaseDelayMs: z.number().int().min(0).default(100),
     retryMaxDelayMs: z.number().int().min(0).default(2_000),

@@ -89,6 +89,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
         maxHeaderBytes: z.originMaxHeaderBytes ?? (z.shield !== undefined ? config.maxHeaderBytes : NODE_MAX_HEADER_BYTES),
         connections: config.originConnections,
         retries: z.retries ?? config.retries,
+        retryOnStatus: z.retryOnStatus ?? config.retryOnStatus,
         retryBaseDelayMs: config.retryBaseDelayMs,
         retryMaxDelayMs: config.retryMaxDelayMs,
         downForMs: config.originDownMs,

@@ -1,5 +1,6 @@
 // The edge's HTTP client towards one origin (or shield edge): an undici keep-alive pool with connect /
-// first-byte / body-idle timeouts, retries with backoff and jitter for idempotent requests, forwarding
+// first-byte / body-idle timeouts, retries with backoff and jitter for idempotent requests (connection
+// failures and head timeouts; answer statuses only where a zone asks), forwarding
 // headers (Via, X-Forwarded-*) added after hop-by-hop fields are removed, and events for statistics.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
@@ -31,8 +32,16 @@ export type UpstreamOptions = {
    * so the upstream never sees a request it cannot parse because of what the edge added.
    */
   maxHeaderBytes?: number;
-  /** Retries after a connection error or a 502/503/504, for idempotent requests without a body. */
+  /**
+   * Retries of idempotent requests without a body after a connection error (refused, reset, connect
+   * timeout) or a response-head timeout, and after an answer with one of `retryOnStatus`.
+   */
   retries?: number;
+  /**
+   * Answer statuses worth another attempt (e.g. [502, 503, 504]); default none. Retrying every 5xx by
+   * default multiplies the load on an origin that is already failing: a zone opts in.
+   */
+  retryOnStatus?: readonly number[];
   /** Backoff before retry n (from 0): min(max, base * 2^n) * (0.5 + random() / 2). */
   retryBaseDelayMs?: number;
   retryMaxDelayMs?: number;
@@ -57,8 +66,6 @@ export type UpstreamEvent =
 
 /** RFC 9110 §9.2.2: methods whose intended effect of several identical requests is that of one. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
-/** Upstream answers that say "try again" rather than "this is the answer". */
-const RETRY_STATUS = new Set([502, 503, 504]);
 
 export type UpstreamRequest = {
   method: string;
@@ -98,6 +105,7 @@ export class Upstream {
   readonly #emit: (e: UpstreamEvent) => void;
   readonly #downForMs: number;
   readonly #maxHeaderBytes: number;
+  readonly #retryOnStatus: ReadonlySet<number>;
   /** `host: <origin host>\r\n` as undici writes it when the request names no Host. */
   readonly #hostLineBytes: number;
   #downUntil = 0;
@@ -115,6 +123,7 @@ export class Upstream {
     this.#prefix = url.pathname === '/' ? '' : url.pathname.replace(/\/+$/, '');
     this.#originHost = opts.originHost;
     this.#maxHeaderBytes = opts.maxHeaderBytes ?? NODE_MAX_HEADER_BYTES;
+    this.#retryOnStatus = new Set(opts.retryOnStatus ?? []);
     this.#hostLineBytes = `host: ${opts.originHost ?? url.host}\r\n`.length;
     this.#pool = new Pool(url.origin, {
       connections: opts.connections,
@@ -129,9 +138,9 @@ export class Upstream {
 
   /**
    * Sends the request; retries idempotent requests without a body on a connection error (refused,
-   * reset, connect timeout) or a 502/503/504, up to `retries` times. Retries happen before this
-   * resolves, i.e. before the caller could have sent a byte to its client. A response-head timeout is
-   * not retried: the origin is up but slow, and another attempt would double the wait.
+   * reset, connect timeout), a response-head timeout or a status in `retryOnStatus`, up to `retries`
+   * times, with backoff and jitter. Retries happen before this resolves, i.e. before the caller could
+   * have sent a byte to its client. A body that stalls is never retried.
    */
   async request(r: UpstreamRequest): Promise<UpstreamResponse> {
     const headers = this.#forwardHeaders(r);
@@ -155,13 +164,13 @@ export class Upstream {
         const mapped = upstreamError(this.origin, err);
         this.#emit({ kind: 'origin-error', code: errorCodeOf(err) });
         if (last && isConnectionError(err)) this.#downUntil = this.#clock() + this.#downForMs;
-        if (last || !isConnectionError(err) || r.signal?.aborted) throw mapped;
+        if (last || !(isConnectionError(err) || isHeadTimeout(err)) || r.signal?.aborted) throw mapped;
         await this.#backoff(attempt, r.signal);
         continue;
       }
       this.#emit({ kind: 'origin-response', status: res.statusCode, ms: this.#clock() - started });
       this.#downUntil = 0;
-      if (!last && RETRY_STATUS.has(res.statusCode)) {
+      if (!last && this.#retryOnStatus.has(res.statusCode)) {
         discardBody(res.body);
         await this.#backoff(attempt, r.signal);
         continue;
@@ -245,6 +254,11 @@ export function errorCodeOf(err: unknown): string {
 export function isConnectionError(err: unknown): boolean {
   const code = errorCodeOf(err);
   return /^(ECONNREFUSED|ECONNRESET|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|UND_ERR_CONNECT_TIMEOUT|UND_ERR_SOCKET|UND_ERR_CLOSED)$/.test(code);
+}
+
+/** No response head in time: the origin may be overloaded or the connection silently dead; worth one more try. */
+function isHeadTimeout(err: unknown): boolean {
+  return errorCodeOf(err) === 'UND_ERR_HEADERS_TIMEOUT';
 }
 
 /** Maps undici failures to our errors: timeouts → 504, everything else → 502. */
