@@ -2,9 +2,10 @@
 // edge section (our edge's cache hits against nginx proxy_cache and a cold start, bench/edge.ts), by the
 // BENCH.md method: wrk -t1 -c50, every server of a section running at once, rounds interleaved test by
 // test and server by server, medians, bodies byte-compared first, peak RSS per server.
-// Writes bench/results/origin.md and bench/results/edge.md.
+// The dns section (bench/dns.ts) sets `mediacdn dns` against nsd with dnsperf, each on one core.
+// Writes bench/results/origin.md, bench/results/edge.md and bench/results/dns.md.
 //
-//   BENCH_ONLY=origin|edge   one section only (default both)
+//   BENCH_ONLY=origin|edge|dns   one section only (default all)
 //   BENCH_DURATION=10        seconds per wrk run
 //   BENCH_ROUNDS=3           interleaved rounds
 //   BENCH_WORKERS=1,2        origin processes compared in the origin section
@@ -16,8 +17,9 @@ import path from 'node:path';
 import { coldFiles, runEdgeBench } from './edge.ts';
 import { BENCH_FILES, prepareLibrary } from './lib/library.ts';
 import { runOriginBench } from './origin.ts';
+import { runDnsBench } from './dns.ts';
 
-const SECTIONS = ['origin', 'edge'] as const;
+const SECTIONS = ['origin', 'edge', 'dns'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function sections(): Section[] {
@@ -45,9 +47,12 @@ async function main(): Promise<void> {
   try {
     const dataDir = path.join(work, 'data');
     await mkdir(dataDir);
-    const lib = await prepareLibrary(dataDir, which.includes('edge') ? [...BENCH_FILES, ...coldFiles()] : BENCH_FILES);
-    if (which.includes('origin')) await runOriginBench({ lib, workDir: work, durationSec, rounds, workers });
-    if (which.includes('edge')) await runEdgeBench({ lib, workDir: work, durationSec, rounds, profileDir, reference: process.env.BENCH_EDGE_REFERENCE === '1' });
+    if (which.includes('origin') || which.includes('edge')) {
+      const lib = await prepareLibrary(dataDir, which.includes('edge') ? [...BENCH_FILES, ...coldFiles()] : BENCH_FILES);
+      if (which.includes('origin')) await runOriginBench({ lib, workDir: work, durationSec, rounds, workers });
+      if (which.includes('edge')) await runEdgeBench({ lib, workDir: work, durationSec, rounds, profileDir, reference: process.env.BENCH_EDGE_REFERENCE === '1' });
+    }
+    if (which.includes('dns')) await runDnsBench({ workDir: work, durationSec, rounds });
     console.log(`\nbench done in ${((Date.now() - t0) / 60_000).toFixed(1)} min`);
   } finally {
     await rm(work, { recursive: true, force: true });

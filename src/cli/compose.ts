@@ -1,6 +1,5 @@
 // Wiring shared by the commands that start servers (`origin`, `up`): the web routes and the admin
 // JSON endpoints the dashboard reads, and the purge of edges when media is deleted.
-import { request } from 'undici';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import type { Library, MediaItem } from '../media/library.ts';
@@ -8,7 +7,8 @@ import type { StartOriginOptions } from '../origin/server.ts';
 import { createWebRoutes, PLAYLIST_PATH } from '../web/routes.ts';
 import { summariseBackups } from '../backup/summary.ts';
 import { mediaPurger } from '../edge/purge-client.ts';
-import { EdgeStats, parseSnapshot, type StatsSnapshot } from '../edge/stats.ts';
+import type { StatsSnapshot } from '../edge/stats.ts';
+import { fetchFleetStats, statsSources } from './fleet-stats.ts';
 
 /** The absolute URL an edge caches a stored file under, for each zone host it may be asked through. */
 export function mediaUrlsForPurge(item: Pick<MediaItem, 'url'>, zoneHosts: readonly string[]): string[] {
@@ -20,27 +20,12 @@ export function mediaUrlsForPurge(item: Pick<MediaItem, 'url'>, zoneHosts: reado
   return [...urls];
 }
 
-/** Statistics of several edges added together (each edge's /_mediacdn/stats). */
-export async function fetchEdgeStats(edges: readonly string[], token: string): Promise<StatsSnapshot> {
-  const total = new EdgeStats({ now: Date.now, onWarning: () => {} });
-  for (const edge of edges) {
-    const res = await request(`${edge.replace(/\/+$/, '')}/_mediacdn/stats`, { headers: { authorization: `Bearer ${token}` }, headersTimeout: 5000, bodyTimeout: 5000 }).catch(() => undefined);
-    if (!res) continue;
-    if (res.statusCode !== 200) {
-      await res.body.dump();
-      continue;
-    }
-    const parsed = parseSnapshot(await res.body.json());
-    if (parsed.kind === 'ok') total.merge(parsed.snapshot);
-  }
-  return total.snapshot();
-}
-
 export type OriginExtras = Pick<StartOriginOptions, 'extraRoutes' | 'publicApiPaths' | 'adminJson' | 'onMediaDeleted'>;
 
 /**
  * The listener page, dashboard and playlist; `/api/edge-stats` and `/api/backups` for the dashboard;
- * purging deleted media from the edges. `edgeStats` defaults to asking the configured edges.
+ * purging deleted media from the edges. `edgeStats` defaults to asking the fleet and the configured edges
+ * (one row per edge and their total).
  */
 export function originExtras(opts: {
   config: Config;
@@ -60,7 +45,7 @@ export function originExtras(opts: {
     extraRoutes: createWebRoutes({ library: opts.library }),
     publicApiPaths: [PLAYLIST_PATH],
     adminJson: {
-      'edge-stats': opts.edgeStats ?? (() => fetchEdgeStats(opts.edges, opts.token)),
+      'edge-stats': opts.edgeStats ?? (() => fetchFleetStats(statsSources(opts.config, opts.edges), opts.token)),
       backups: () => summariseBackups(opts.config.backup.repo),
     },
     onMediaDeleted: (item) => {

@@ -23,10 +23,11 @@ export function registerDns(program: Command, io: Io): void {
       const config = configFrom(cmd, io);
       if (flags.export !== undefined) {
         if (flags.export !== 'powerdns') throw new MediaCdnError('dns_usage', `dns --export: unknown format ${JSON.stringify(flags.export)} (known: powerdns)`, { exitCode: EXIT.usage });
-        const { files } = exportPowerDns(config, { serial: Math.floor(Date.now() / 1000), geoip: flags.powerdnsGeoip === true });
+        const directory = flags.out !== undefined ? path.resolve(io.cwd, flags.out) : undefined;
+        const { files } = exportPowerDns(config, { serial: Math.floor(Date.now() / 1000), geoip: flags.powerdnsGeoip === true, directory });
         if (flags.out !== undefined) {
-          mkdirSync(flags.out, { recursive: true });
-          for (const [name, text] of files) writeFileSync(path.join(flags.out, name), text);
+          mkdirSync(directory!, { recursive: true });
+          for (const [name, text] of files) writeFileSync(path.join(directory!, name), text);
           io.out(`wrote ${[...files.keys()].join(', ')} to ${flags.out}`);
         } else {
           for (const [name, text] of files) io.out(`;; ---- ${name}\n${text.trimEnd()}`);

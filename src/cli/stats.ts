@@ -1,10 +1,12 @@
 // `mediacdn stats [--zone Z] [--edge URL] [--json]`: reads a running edge's /_mediacdn/stats and prints
-// a readable summary per zone (last hour, last 24 hours, totals).
+// a readable summary per zone (last hour, last 24 hours, totals). With a fleet configured (and no
+// --edge), asks every edge: one row per edge, then the fleet total.
 import type { Command } from 'commander';
 import { request } from 'undici';
 import type { Config } from '../config/index.ts';
 import { MediaCdnError } from '../errors.ts';
-import { parseSnapshot, summarise } from '../edge/stats.ts';
+import { formatBytes, parseSnapshot, summarise } from '../edge/stats.ts';
+import { fetchFleetStats, statsSources, type EdgeStatsRow } from './fleet-stats.ts';
 import { adminTokenForClient } from './purge.ts';
 import { configFrom, type Io } from './context.ts';
 
@@ -23,12 +25,19 @@ export function registerStats(program: Command, io: Io): void {
     .command('stats')
     .description("print a running edge's statistics: requests, hit rate, bytes, origin response times, errors")
     .option('--zone <host>', 'only this zone')
-    .option('--edge <url>', 'edge to ask (default: the local edge from the config)')
+    .option('--edge <url>', 'edge to ask (default: every fleet edge, or the local edge from the config)')
     .option('--json', 'print the raw JSON snapshot')
     .action(async (flags: StatsFlags, cmd: Command) => {
       const config = configFrom(cmd, io);
-      const edge = (flags.edge ?? defaultEdgeUrl(config)).replace(/\/+$/, '');
       const token = await adminTokenForClient(config);
+      if (flags.edge === undefined && config.fleet.length > 0) {
+        const fleet = await fetchFleetStats(statsSources(config), token);
+        if (flags.json) io.out(JSON.stringify(fleet, null, 2));
+        else io.out(`${fleetTable(fleet.edges)}\n\nfleet total (${fleet.edges.filter((e) => e.ok).length} of ${fleet.edges.length} edges answered)\n${summarise(fleet, { zone: flags.zone }).trimEnd()}`);
+        if (fleet.edges.every((e) => !e.ok)) throw new MediaCdnError('stats_unreachable', 'no edge of the fleet answered');
+        return;
+      }
+      const edge = (flags.edge ?? defaultEdgeUrl(config)).replace(/\/+$/, '');
       let status: number;
       let text: string;
       try {
@@ -44,4 +53,21 @@ export function registerStats(program: Command, io: Io): void {
       if (flags.json) io.out(JSON.stringify(parsed.snapshot, null, 2));
       else io.out(summarise(parsed.snapshot, { zone: flags.zone }).trimEnd());
     });
+}
+
+/** One line per fleet edge: whether it answered, requests, hit rate, bytes sent, origin errors. */
+export function fleetTable(rows: readonly EdgeStatsRow[]): string {
+  const table = [
+    ['edge', 'status', 'requests', 'hit rate', 'sent', 'from origin', '5xx', 'origin errors'],
+    ...rows.map((r) =>
+      r.ok
+        ? [r.name, 'ok', r.requests.toLocaleString('en-US'), r.hitRate === null ? '-' : `${(r.hitRate * 100).toFixed(1)}%`, formatBytes(r.bytesToClients), formatBytes(r.bytesFromOrigin), String(r.responses5xx), String(r.originErrors)]
+        : [r.name, `no answer: ${r.error ?? ''}`, '', '', '', '', '', ''],
+    ),
+  ];
+  const answered = table.filter((r, i) => i === 0 || rows[i - 1].ok);
+  const widths = table[0].map((_, i) => Math.max(...answered.map((r) => r[i].length)));
+  return table
+    .map((r, i) => (i > 0 && !rows[i - 1].ok ? `${r[0].padEnd(widths[0])}   ${r[1]}` : r.map((c, j) => (j < 2 ? c.padEnd(widths[j]) : c.padStart(widths[j]))).join('   ').trimEnd()))
+    .join('\n');
 }

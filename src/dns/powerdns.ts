@@ -69,7 +69,7 @@ function fleetHealthUrl(edges: readonly FleetEdge[]): string {
   return first.href;
 }
 
-export function exportPowerDns(config: Pick<Config, 'fleet' | 'dns' | 'edge'>, opts: { serial: number; geoip: boolean }): PowerDnsExport {
+export function exportPowerDns(config: Pick<Config, 'fleet' | 'dns' | 'edge'>, opts: { serial: number; geoip: boolean; /** Where the zone files will be (named.conf `directory`); default: PowerDNS's working directory. */ directory?: string }): PowerDnsExport {
   const fleet = fleetOf(config);
   if (fleet.edges.length === 0) throw new PowerDnsExportError('the fleet has no edges.');
   const zones = [...new Set(config.edge.zones.map((z) => z.host))];
@@ -78,6 +78,7 @@ export function exportPowerDns(config: Pick<Config, 'fleet' | 'dns' | 'edge'>, o
   const { dns } = config;
   const files = new Map<string, string>();
   const conf: string[] = ['// named.conf for PowerDNS bind backend (bind-config=<this file>); written by mediacdn dns --export powerdns'];
+  if (opts.directory !== undefined) conf.push(`options { directory "${opts.directory.replace(/["\\]/g, '\\$&')}"; };`);
   for (const apex of zones) {
     const ns = dns.nameservers.length > 0 ? dns.nameservers : [{ name: `ns.${apex}`, addresses: [] as string[] }];
     const email = dns.soaEmail ?? `hostmaster@${apex}`;

@@ -6,6 +6,7 @@ import { renderChart } from './charts.ts';
 import { formatBitrate, formatBytes, formatCount, formatMs, formatPercent } from './format.ts';
 import { emptyState } from './admin-ui.ts';
 import { isSnapshot, windowTotals, zoneSeries, type WireSnapshot } from './stats-model.ts';
+import { renderFleetTable } from './fleet-table.ts';
 
 const POLL_MS = 10_000;
 const ZONE_KEY = 'mediacdn.zone';
@@ -120,6 +121,7 @@ export function createStatsView(): { start(): void; stop(): void } {
       snapshot = body_;
       rangeGroup.hidden = false;
       render();
+      renderFleetTable(one('.fleet-body', section), body_);
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return;
       if (err instanceof ApiError && (err.status === 404 || err.status === 501)) {
