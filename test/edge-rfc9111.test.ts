@@ -63,3 +63,67 @@ describe('edge: RFC 9111 field values', () => {
     assert.equal(h.origin.count('/negotiated'), 3);
   });
 });
+
+describe('edge: any final status with explicit freshness is stored (RFC 9111 §3, §4)', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(() => h.close());
+
+  for (const status of [299, 303, 400, 499, 500, 502, 503, 504, 599]) {
+    it(`stores a ${status} with max-age and replays it`, async () => {
+      const path = `/status-${status}`;
+      h.origin.route(path, { status, headers: { 'cache-control': 'max-age=60', 'content-type': 'text/plain', location: '/elsewhere' }, body: `answer ${status}` });
+      const first = await h.get(path);
+      assert.equal(first.status, status);
+      assert.equal(first.headers['x-cache'], 'MISS');
+      const again = await h.get(path);
+      assert.equal(again.status, status);
+      assert.equal(again.headers['x-cache'], 'HIT');
+      assert.equal(again.body.toString(), `answer ${status}`);
+      assert.equal(again.headers['location'], '/elsewhere');
+      assert.equal(h.origin.count(path), 1);
+    });
+  }
+
+  it('serves a stored error stale when the client accepts it (max-stale) or the origin is down (stale-if-error)', async () => {
+    h.origin.route('/stale-499', { status: 499, headers: { 'cache-control': 'max-age=10' }, body: 'client closed' });
+    await h.get('/stale-499');
+    h.clock.advance(30);
+    const maxStale = await h.get('/stale-499', { 'cache-control': 'max-stale=60' });
+    assert.equal(maxStale.status, 499);
+    assert.equal(maxStale.headers['x-cache'], 'STALE');
+    assert.equal(h.origin.count('/stale-499'), 1);
+    await h.origin.stop();
+    try {
+      const down = await h.get('/stale-499');
+      assert.equal(down.status, 499);
+      assert.equal(down.headers['x-cache'], 'STALE');
+    } finally {
+      await h.origin.resume();
+    }
+  });
+
+  it('must-understand: an understood status is stored despite no-store, an unknown one is not (§5.2.2.3)', async () => {
+    h.origin.route('/mu-200', { headers: { 'cache-control': 'max-age=60, must-understand, no-store' }, body: 'understood' });
+    h.origin.route('/mu-555', { status: 555, headers: { 'cache-control': 'max-age=60, must-understand, no-store' }, body: 'unknown' });
+    await h.get('/mu-200');
+    assert.equal((await h.get('/mu-200')).headers['x-cache'], 'HIT');
+    await h.get('/mu-555');
+    assert.equal((await h.get('/mu-555')).headers['x-cache'], 'BYPASS');
+    assert.equal(h.origin.count('/mu-555'), 2);
+  });
+
+  it('a zone edgeTtlSeconds does not keep a 5xx the origin gave no lifetime', async () => {
+    const z = await startHarness({}, { edgeTtlSeconds: 3600 });
+    try {
+      z.origin.route('/outage', { status: 503, body: 'busy' });
+      assert.equal((await z.get('/outage')).status, 503);
+      assert.equal((await z.get('/outage')).headers['x-cache'], 'BYPASS');
+      assert.equal(z.origin.count('/outage'), 2);
+    } finally {
+      await z.close();
+    }
+  });
+});

@@ -11,6 +11,8 @@ import { parseVary } from '../http/vary.ts';
 export type ResponsePolicy = {
   source: 'cdn-cache-control' | 'cache-control';
   noStore: boolean;
+  /** §5.2.2.3 must-understand: store only if the status code is understood (then no-store is ignored). */
+  mustUnderstand: boolean;
   /** `private` (qualified or not: we treat `private="f"` like `private`, as §5.2.2.7 permits). */
   private: boolean;
   /** `no-cache` (qualified too, as §5.2.2.4 permits): every reuse needs validation. */
@@ -66,6 +68,7 @@ export function responsePolicy(headers: Headers): ResponsePolicy {
   return {
     source,
     noStore: cc.has('no-store'),
+    mustUnderstand: cc.has('must-understand'),
     private: ccFieldNames(cc, 'private') !== undefined,
     noCache: ccFieldNames(cc, 'no-cache') !== undefined,
     // §5.2.2.8 proxy-revalidate: "the same meaning as must-revalidate ... except that it does not
@@ -81,8 +84,16 @@ export function responsePolicy(headers: Headers): ResponsePolicy {
 
 /** RFC 9110 §15.1: "Responses with status codes that are defined as heuristically cacheable". */
 export const HEURISTICALLY_CACHEABLE: ReadonlySet<number> = new Set([200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501]);
-/** Final status codes whose semantics this cache understands well enough to replay (§3). 206 is never stored. */
-const UNDERSTOOD: ReadonlySet<number> = new Set([200, 203, 204, 300, 301, 302, 307, 308, 404, 405, 410, 414, 451, 501]);
+/**
+ * Status codes this cache understands and conforms to (for must-understand, §5.2.2.3): the final
+ * codes RFC 9110 §15 defines, with 429 (RFC 6585) and 451 (RFC 7725), except 206 and 304, which a
+ * whole-object cache never stores. A stored response of these is replayed as it is.
+ */
+const UNDERSTOOD: ReadonlySet<number> = new Set([
+  200, 201, 202, 203, 204, 205, 300, 301, 302, 303, 307, 308,
+  400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 421, 422, 426, 429, 451,
+  500, 501, 502, 503, 504, 505,
+]);
 
 export type Storability = { kind: 'store' } | { kind: 'skip'; reason: string };
 
@@ -99,15 +110,25 @@ export function storability(x: StoreInput): Storability {
   const { policy } = x;
   // "the request method is understood by the cache"
   if (x.method !== 'GET' && x.method !== 'HEAD') return skip('method');
-  // "the response status code is final" and "understood by the cache"
-  if (!UNDERSTOOD.has(x.status)) return skip(`status ${x.status}`);
-  // "if the response status code is 206 ... the cache understands partial responses" — we fetch whole
-  // objects and never store a part, so a Content-Range on anything is refused too.
+  // "the response status code is final (see Section 15 of [HTTP])" — any final code: RFC 9110 §15 "a
+  // recipient MUST understand the class of any status code ... and treat an unrecognized status code as
+  // being equivalent to the x00 status code of that class", so 299, 499, 599 are stored like 200, 400, 500.
+  if (x.status < 200 || x.status > 599) return skip(`status ${x.status}`);
+  // "if the response status code is 206 or 304, or the must-understand cache directive (see Section
+  // 5.2.2.3) is present: the cache understands the response status code" — we fetch whole objects and
+  // never store a part (nor a 304 to a request that had no condition), so a Content-Range on anything
+  // is refused too.
+  if (x.status === 206 || x.status === 304) return skip(`status ${x.status}`);
   if (x.responseHeaders['content-range'] !== undefined) return skip('partial content');
+  // §5.2.2.3: "When a cache that implements the must-understand directive receives a response that
+  // includes it, the cache SHOULD ignore the no-store directive if it understands the status code, and
+  // MUST NOT store if it doesn't."
+  const understood = policy.mustUnderstand && UNDERSTOOD.has(x.status);
+  if (policy.mustUnderstand && !understood) return skip('must-understand');
   // §5.2.1.5 request no-store: "a cache MUST NOT store any part of either this request or any response to it"
   if (parseCacheControl(x.requestHeaders['cache-control']).has('no-store')) return skip('request no-store');
   // "the no-store cache directive is not present in the response (see Section 5.2.2.5)"
-  if (policy.noStore) return skip('no-store');
+  if (policy.noStore && !understood) return skip('no-store');
   // "if the cache is shared: the private response directive is either not present or allows a shared
   // cache to store a modified response" — we do not store modified (field-stripped) responses.
   if (policy.private) return skip('private');

@@ -645,14 +645,10 @@ export class EdgeHandler {
       return { kind: 'not-modified', meta };
     }
 
-    if (isOutage(up.status)) {
-      // Deviation: a 500/502/503/504 is never stored, even with an explicit lifetime. It is an outage,
-      // not an answer: the stored copy (if any) stays for stale-if-error, and no hit-for-pass is
-      // remembered, so the key caches again as soon as the origin recovers.
-      release();
-      return { kind: 'unshareable', response: up };
-    }
-    const policyHeaders = zone.edgeTtlSeconds === undefined ? up.headers : withEdgeTtl(up.headers, zone.edgeTtlSeconds);
+    // Any final status is stored when the response allows it (a 503 with max-age too, RFC 9111 §3) —
+    // but an error answer never replaces a stored success (below), so a stored copy stays for
+    // stale-if-error through an outage.
+    const policyHeaders = policyView(up.status, up.headers, zone);
     const policy = responsePolicy(policyHeaders);
     const verdict = storability({ method: 'GET', status: up.status, requestHeaders: req.headers, responseHeaders: policyHeaders, policy });
     const tooBig = up.contentLength !== undefined && up.contentLength > zone.maxObjectBytes;
@@ -841,7 +837,7 @@ export class EdgeHandler {
   #derive(meta: EntryMeta, zone: Zone): Derived {
     let d = this.#derived.get(meta);
     if (d) return d;
-    const policyHeaders = zone.edgeTtlSeconds === undefined ? meta.headers : withEdgeTtl(meta.headers, zone.edgeTtlSeconds);
+    const policyHeaders = policyView(meta.status, meta.headers, zone);
     const policy = responsePolicy(policyHeaders);
     const etag = single(meta.headers['etag']);
     const lastModified = parseHttpDate(single(meta.headers['last-modified']));
@@ -965,6 +961,15 @@ function expectsContinue(req: IncomingMessage): boolean {
  */
 function requestShapesAnswer(headers: Headers): boolean {
   return headers.authorization !== undefined || parseCacheControl(headers['cache-control']).has('no-store');
+}
+
+/**
+ * The response fields the edge's caching decisions read: the zone's edgeTtlSeconds replaces the
+ * origin's caching fields, except on 5xx answers, which keep only the lifetime the origin gave them
+ * (a TTL meant for media must not keep an outage's 503 for a year).
+ */
+function policyView(status: number, headers: Headers, zone: Zone): Headers {
+  return zone.edgeTtlSeconds === undefined || status >= 500 ? headers : withEdgeTtl(headers, zone.edgeTtlSeconds);
 }
 
 /** 500/502/503/504 from upstream: an outage (stale-if-error applies, nothing is stored). 501 is an answer. */
