@@ -12,6 +12,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, peakRss, startProcess, type Started } from './lib/proc.ts';
 import { fmtInt, fmtMiB, markdownTable, median } from './lib/report.ts';
+import dnsPacket from 'dns-packet';
+import { fleetSchema } from '../src/config/fleet-schema.ts';
+import { createAuthority } from '../src/dns/authority.ts';
+import { createRouter } from '../src/dns/routing.ts';
+import { builtinLocator } from '../src/dns/geo.ts';
 
 const run = promisify(execFile);
 const ROOT = path.join(import.meta.dirname, '..');
@@ -112,6 +117,38 @@ async function setUp(work: string, controlUrl: string): Promise<{ servers: { nam
   return { servers: [{ name: 'nsd', port: nsdPort, proc: nsd }, { name: 'mediacdn dns', port: ours, proc: mediacdn }] };
 }
 
+/**
+ * Time the authority takes per answer in process (no sockets): 1000 client /24 blocks with ECS, the
+ * first pass locating each block (GeoIP + nearest edge), later passes from the per-block cache.
+ */
+function handlerMicros(): { firstUs: number; cachedUs: number } {
+  const edges = fleetSchema.parse([
+    { name: 'fra', addresses: ['192.0.2.10'], location: { lat: 50.1, lon: 8.7 }, control: 'http://127.0.0.1:9' },
+    { name: 'nyc', addresses: ['198.51.100.10'], location: { lat: 40.7, lon: -74.0 }, control: 'http://127.0.0.1:9' },
+  ]);
+  const authority = createAuthority({
+    zones: [ZONE], nameservers: [], soaEmail: undefined, ttl: 30, nsTtl: 3600, serial: 1, udpMaxPayload: 1232,
+    router: createRouter({ edges, routes: [], defaultEdges: undefined, edgesPerAnswer: 1, locate: builtinLocator(), health: { isUp: () => true, generation: () => 0 } }),
+  });
+  const queries = Array.from({ length: 1000 }, (_, i) =>
+    dnsPacket.encode({
+      type: 'query',
+      id: i,
+      questions: [{ type: 'A', name: ZONE }],
+      additionals: [{ type: 'OPT', name: '.', udpPayloadSize: 1232, options: [{ code: 'CLIENT_SUBNET', family: 1, sourcePrefixLength: 24, scopePrefixLength: 0, ip: `${20 + (i % 200)}.${(i * 7) % 250}.${i % 13}.0` }] } as unknown as dnsPacket.Answer],
+    }),
+  );
+  const pass = () => {
+    const t = performance.now();
+    for (const q of queries) authority.answer(q, '127.0.0.1', 'udp');
+    return ((performance.now() - t) * 1000) / queries.length;
+  };
+  const firstUs = pass();
+  const cached: number[] = [];
+  for (let i = 0; i < 50; i++) cached.push(pass());
+  return { firstUs, cachedUs: median(cached) };
+}
+
 export async function runDnsBench(o: { workDir: string; durationSec: number; rounds: number }): Promise<void> {
   const work = path.join(o.workDir, 'dns');
   await mkdir(work, { recursive: true });
@@ -133,6 +170,7 @@ export async function runDnsBench(o: { workDir: string; durationSec: number; rou
         }
       }
     }
+    const micros = handlerMicros();
     const load1 = os.loadavg()[0];
     const rss = Object.fromEntries(servers.map((s) => [s.name, peakRss(s.proc.pid)]));
     const busy = Math.max(load0, load1) > 1.5;
@@ -168,6 +206,9 @@ export async function runDnsBench(o: { workDir: string; durationSec: number; rou
       markdownTable(['queries', 'nsd', 'mediacdn dns', 'ratio'], rows),
       '',
       `Peak RSS: nsd ${fmtMiB(rss.nsd)}, mediacdn dns ${fmtMiB(rss['mediacdn dns'])} (geoip-lite's database is most of it).`,
+      '',
+      `In process, without sockets (bench/dns.ts handlerMicros): ${micros.firstUs.toFixed(1)} µs per answer for a client block seen the first time`,
+      `(GeoIP lookup and nearest edge, then cached), ${micros.cachedUs.toFixed(2)} µs per answer from the per-block cache (median of 50 passes over 1000 blocks).`,
       '',
     ].join('\n');
     await writeFile(path.join(ROOT, 'bench', 'results', 'dns.md'), text);
