@@ -1,8 +1,12 @@
 // Edge scenarios: RFC 9111 / RFC 9213 read to the letter — list-based Age, lower-case "gmt" in dates,
-// Vary-ed request headers normalised before matching, CDN-Cache-Control as a Structured Field.
+// Vary-ed request headers normalised before matching, CDN-Cache-Control as a Structured Field, any final
+// status stored when the response allows it, must-understand, and 1xx interim responses forwarded.
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { startHarness } from './helpers/edge-harness.ts';
+import { ZONE, startHarness } from './helpers/edge-harness.ts';
 import type { Harness } from './helpers/edge-harness.ts';
 
 describe('edge: RFC 9111 field values', () => {
@@ -125,5 +129,84 @@ describe('edge: any final status with explicit freshness is stored (RFC 9111 §3
     } finally {
       await z.close();
     }
+  });
+});
+
+describe('edge: interim 1xx responses (RFC 9110 §15.2)', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness();
+  });
+  after(() => h.close());
+
+  type Seen = { status: number; interim: Array<{ status: number; link: string | undefined }>; body: string; cache: string | undefined };
+  /** node:http as a client that records every 1xx it gets before the final response. */
+  function fetchWithInterim(target: string, method = 'GET', body?: string): Promise<Seen> {
+    return new Promise((resolve, reject) => {
+      const { hostname, port } = new URL(h.edge.url);
+      const interim: Seen['interim'] = [];
+      const req = httpRequest({ hostname, port, path: target, method, headers: { host: ZONE } });
+      req.on('information', (info) => interim.push({ status: info.statusCode, link: info.headers['link'] as string | undefined }));
+      req.on('response', (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, interim, body: text, cache: res.headers['x-cache'] as string | undefined }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+
+  /** An origin route that sends 103 Early Hints (and a 102) before its answer. */
+  function hinting(path: string, final: (res: ServerResponse) => void): void {
+    h.origin.route(path, (_req, res) => {
+      res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+      res.writeProcessing();
+      final(res);
+    });
+  }
+
+  it('forwards 103 Early Hints and 102 on a miss, and never replays them from the cache', async () => {
+    hinting('/hinted', (res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=600' });
+      res.end('page');
+    });
+    const miss = await fetchWithInterim('/hinted');
+    assert.equal(miss.cache, 'MISS');
+    assert.equal(miss.body, 'page');
+    assert.deepEqual(miss.interim, [{ status: 103, link: '</style.css>; rel=preload; as=style' }, { status: 102, link: undefined }]);
+    const hit = await fetchWithInterim('/hinted');
+    assert.equal(hit.cache, 'HIT');
+    assert.deepEqual(hit.interim, []);
+  });
+
+  it('forwards them on a pass (POST) too', async () => {
+    hinting('/hinted-post', (res) => {
+      res.writeHead(201);
+      res.end('created');
+    });
+    const r = await fetchWithInterim('/hinted-post', 'POST', 'x');
+    assert.equal(r.status, 201);
+    assert.deepEqual(r.interim.map((i) => i.status), [103, 102]);
+  });
+
+  it('sends no 1xx to an HTTP/1.0 client', async () => {
+    hinting('/hinted-10', (res) => {
+      res.writeHead(200, { 'cache-control': 'no-store', 'content-length': '3' });
+      res.end('old');
+    });
+    const { hostname, port } = new URL(h.edge.url);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(port), hostname);
+      let text = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (d: string) => (text += d));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+      socket.write(`GET /hinted-10 HTTP/1.0\r\nHost: ${ZONE}\r\n\r\n`);
+    });
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    assert.doesNotMatch(answer, / 10[23] /);
   });
 });

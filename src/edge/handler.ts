@@ -612,7 +612,7 @@ export class EdgeHandler {
       const lm = single(stored.headers['last-modified']);
       if (lm !== undefined) headers['if-modified-since'] = lm;
     }
-    return { method: 'GET', target: ctx.target, headers, clientIp: ctx.clientIp, zoneHost: zone.host };
+    return { method: 'GET', target: ctx.target, headers, clientIp: ctx.clientIp, zoneHost: zone.host, onInterim: interimForwarder(ctx) };
   }
 
   /** One upstream GET for the cache: a fill, or a revalidation of `stored`. */
@@ -752,6 +752,7 @@ export class EdgeHandler {
       clientIp: ctx.clientIp,
       zoneHost: zone.host,
       signal: abort.signal,
+      onInterim: interimForwarder(ctx),
     };
     zone.upstream.assertForwardable(forward);
     // RFC 9110 §10.1.1: a proxy receiving a 100-continue expectation "MUST ... either send an immediate
@@ -946,6 +947,30 @@ export function sendError(res: ServerResponse, err: unknown, outcome: Outcome, e
   };
   res.writeHead(status, withExtra(headers, extra));
   res.end(body);
+}
+
+/**
+ * Forwards the upstream's interim responses to the client whose request caused the upstream request.
+ * RFC 9110 §15.2: "A proxy MUST forward 1xx responses unless the proxy itself requested the generation
+ * of the 1xx response" and "a server MUST NOT send a 1xx response to an HTTP/1.0 client". Not
+ * forwarded: 100 (the edge meets Expect itself and does not forward it, so a 100 is not the client's),
+ * 101 (no protocol switch through the edge), anything once the final head is out (a background
+ * refresh, a coalesced fill whose leader was answered). Interim responses are never stored: a HIT has
+ * none. Only the fill's leader gets them; waiters that join the fill get its final response.
+ */
+function interimForwarder(ctx: Ctx): UpstreamRequest['onInterim'] {
+  const { req, res } = ctx;
+  if (req.httpVersion === '1.0') return undefined;
+  return (status, headers) => {
+    if (status === 100 || status === 101 || res.headersSent || res.writableEnded || res.destroyed) return;
+    // Node ≥ 24.18 writes any 1xx; an older Node 24 forwards none.
+    if (typeof res.writeInformation !== 'function') return;
+    try {
+      res.writeInformation(status, headers);
+    } catch {
+      // A field Node will not write (invalid characters): the hint is dropped, the response goes on.
+    }
+  };
 }
 
 /** An HTTP/1.1 request with `Expect: 100-continue` (§10.1.1: ignored in an HTTP/1.0 request). */

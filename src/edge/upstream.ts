@@ -78,6 +78,8 @@ export type UpstreamRequest = {
   /** The zone host, for X-Forwarded-Host. */
   zoneHost: string;
   signal?: AbortSignal;
+  /** Interim (1xx) responses from upstream, before the final one; fields hop-by-hop-stripped. */
+  onInterim?: (status: number, headers: Record<string, string | string[]>) => void;
 };
 
 export type UpstreamResponse = {
@@ -159,6 +161,7 @@ export class Upstream {
           headers,
           body: r.body ?? null,
           signal: r.signal,
+          onInfo: r.onInterim ? ({ statusCode, headers: h }) => r.onInterim!(statusCode, endToEnd(h as IncomingHttpHeaders)) : undefined,
         });
       } catch (err) {
         const mapped = upstreamError(this.origin, err);
