@@ -93,7 +93,8 @@ export function parseIp(text: string): IpAddress | undefined {
   if (text.includes(':')) {
     const pct = text.indexOf('%');
     const bare = pct === -1 ? text : text.slice(0, pct);
-    if (pct !== -1 && pct === text.length - 1) return undefined;
+    // A zone id is what node:net accepts there (letters, digits, '-', '.', ':'), never empty.
+    if (pct !== -1 && !/^[0-9A-Za-z.:-]+$/.test(text.slice(pct + 1))) return undefined;
     const value = parseV6(bare);
     if (value === undefined) return undefined;
     if (value >> 32n === 0xffffn) return { family: 4, value: Number(value & 0xffffffffn) };
