@@ -5,26 +5,15 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { run } from '../src/cli/main.ts';
-import type { Io } from '../src/cli/context.ts';
+import { cliInProcess } from './helpers/cli.ts';
 import { EXIT } from '../src/errors.ts';
 import { backupScene, folderHashes, openLibraryAt, tableRows, tempDir } from './helpers/backup.ts';
-
-function cli(env: Record<string, string | undefined>, cwd: string) {
-  return async (...argv: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false, env, cwd };
-    const code = await run(argv, io);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  };
-}
 
 test('create, list, verify and export through the CLI; the tar restores on its own', async (t) => {
   const { tl, r } = await backupScene(t);
   const work = await tempDir('mediacdn-cli-');
   t.after(() => work.close());
-  const mediacdn = cli({ MEDIACDN_DATA: tl.dir, MEDIACDN_BACKUP_REPO: r.dir, DATABASE_URL: tl.testDb.url }, work.dir);
+  const mediacdn = cliInProcess({ MEDIACDN_DATA: tl.dir, MEDIACDN_BACKUP_REPO: r.dir, DATABASE_URL: tl.testDb.url }, work.dir);
 
   const created = await mediacdn('backup', 'create', '--json');
   assert.equal(created.code, 0, created.err);
@@ -64,7 +53,7 @@ test('--then gets the snapshot folder; a failing --then fails the run and says w
   const { tl, r } = await backupScene(t);
   const work = await tempDir('mediacdn-then-');
   t.after(() => work.close());
-  const mediacdn = cli({ MEDIACDN_DATA: tl.dir, MEDIACDN_BACKUP_REPO: r.dir, DATABASE_URL: tl.testDb.url, PATH: process.env.PATH }, work.dir);
+  const mediacdn = cliInProcess({ MEDIACDN_DATA: tl.dir, MEDIACDN_BACKUP_REPO: r.dir, DATABASE_URL: tl.testDb.url, PATH: process.env.PATH }, work.dir);
   await writeFile(path.join(work.dir, 'record.sh'), 'printf "%s|%s" "$1" "$MEDIACDN_SNAPSHOT_ID" > "$(dirname "$0")/got"\n');
   await writeFile(path.join(work.dir, 'fail.sh'), 'echo "upload of $(basename "$1") refused" >&2\nexit 7\n');
 
@@ -81,7 +70,7 @@ test('--then gets the snapshot folder; a failing --then fails the run and says w
 
 test('prune without a policy is refused; a dry run lists what it would remove', async (t) => {
   const { tl, r } = await backupScene(t);
-  const mediacdn = cli({ MEDIACDN_DATA: tl.dir, MEDIACDN_BACKUP_REPO: r.dir, DATABASE_URL: tl.testDb.url }, tl.dir);
+  const mediacdn = cliInProcess({ MEDIACDN_DATA: tl.dir, MEDIACDN_BACKUP_REPO: r.dir, DATABASE_URL: tl.testDb.url }, tl.dir);
   const none = await mediacdn('backup', 'prune');
   assert.equal(none.code, EXIT.input);
   assert.match(none.err, /give at least one of --keep-last/);

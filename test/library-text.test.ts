@@ -3,8 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { run } from '../src/cli/main.ts';
-import type { Io } from '../src/cli/context.ts';
+import { cliInProcess } from './helpers/cli.ts';
 import { EXIT } from '../src/errors.ts';
 import { textDefect } from '../src/media/text.ts';
 import { fixtureBytes, multipart, request, startTestOrigin, type FormPart } from './helpers/origin.ts';
@@ -68,12 +67,7 @@ test('the API answers 400 naming the field for NUL or an unpaired surrogate in t
 test('the CLI exits 3 naming the field, with one line on stderr, and stores nothing', async (t) => {
   const tl = await makeTestLibrary();
   t.after(() => tl.close());
-  const mediacdn = async (...argv: string[]) => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false, env: { MEDIACDN_DATA: tl.dir, DATABASE_URL: tl.testDb.url }, cwd: tl.dir };
-    return { code: await run(argv, io), out: out.join('\n'), err: err.join('\n') };
-  };
+  const mediacdn = cliInProcess({ MEDIACDN_DATA: tl.dir, DATABASE_URL: tl.testDb.url }, tl.dir);
   const file = path.join(FIXTURES, 'tone-3s.mp3');
   for (const [args, field] of [
     [['--song', '--title', 'a\u0000b'], 'title'],

@@ -7,7 +7,7 @@ import { BackupError } from './errors.ts';
 import { copyDatabase, type DbCopy } from './db-copy.ts';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, snapshotIdFor, type Manifest } from './manifest.ts';
 import { addToPool, hashFile } from './pool.ts';
-import { fsyncDir, lockRepo, removeAbandonedTemps, snapshotDir, tempName, type Repo } from './repo.ts';
+import { fsyncDir, lockRepo, pathExists, removeAbandonedTemps, snapshotDir, tempName, type Repo } from './repo.ts';
 
 export type CreateProgress =
   | { phase: 'database' }
@@ -41,7 +41,7 @@ export async function createSnapshot(lib: Library, repo: Repo, opts: CreateOptio
     const id = snapshotIdFor(startedAt);
     const final = snapshotDir(repo, id);
     // One snapshot per second: a second run within the same second is refused, not renamed.
-    if (await exists(final)) throw new BackupError('snapshot_exists', `snapshot ${id} already exists; snapshots are at most one per second`);
+    if (await pathExists(final)) throw new BackupError('snapshot_exists', `snapshot ${id} already exists; snapshots are at most one per second`);
     await fsp.mkdir(repo.snapshotsDir, { recursive: true });
     await fsp.mkdir(repo.poolDir, { recursive: true });
 
@@ -144,11 +144,4 @@ async function syncTree(dir: string): Promise<void> {
     }
   }
   await fsyncDir(dir);
-}
-
-async function exists(p: string): Promise<boolean> {
-  return fsp.stat(p).then(
-    () => true,
-    () => false,
-  );
 }

@@ -12,6 +12,7 @@ export type BackupErrorCode =
   | 'dump_failed'
   | 'verify_failed'
   | 'target_not_empty'
+  | 'restore_refused'
   | 'restore_failed'
   | 'then_failed'
   | 'prune_policy';
@@ -29,6 +30,7 @@ function defaultExit(code: BackupErrorCode): ExitCode {
     case 'prune_policy':
       return EXIT.input;
     case 'target_not_empty':
+    case 'restore_refused':
     case 'repo_locked':
     case 'snapshot_exists':
       return EXIT.rejected;

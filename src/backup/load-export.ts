@@ -69,12 +69,16 @@ export async function* readNdjson(file: string): AsyncIterable<Record<string, un
   }
 }
 
-/** Loads every table of the export into `db` (which must hold no rows); returns the rows loaded per table. */
-export async function loadExport(db: Db, snapshotDir: string, manifest: Manifest): Promise<Record<string, number>> {
+/**
+ * Loads every table of the export into `db`, which must hold no rows unless `replace` is set: then its
+ * rows are deleted in the same transaction, so a failed load keeps them. Returns the rows loaded per table.
+ */
+export async function loadExport(db: Db, snapshotDir: string, manifest: Manifest, opts: { replace?: boolean } = {}): Promise<Record<string, number>> {
   await migrateToSnapshot(db, manifest);
   const loaded: Record<string, number> = {};
   await db.kysely.transaction().execute(async (trx) => {
     const k = trx as unknown as Kysely<any>;
+    if (opts.replace) for (const table of [...TABLES].reverse()) await k.deleteFrom(table).execute();
     for (const table of TABLES) {
       const entry = manifest.export.tables.find((t) => t.name === table);
       if (!entry) throw new BackupError('restore_failed', `snapshot ${manifest.id} has no export of table ${table}`);

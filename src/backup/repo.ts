@@ -48,6 +48,13 @@ export function isProcessAlive(pid: number): boolean {
   }
 }
 
+export async function pathExists(p: string): Promise<boolean> {
+  return fsp.stat(p).then(
+    () => true,
+    () => false,
+  );
+}
+
 /** fsyncs a directory so a rename or unlink inside it survives a power cut. */
 export async function fsyncDir(dir: string): Promise<void> {
   const fh = await fsp.open(dir, constants.O_RDONLY);

@@ -1,6 +1,6 @@
 // `backup verify`: proves a snapshot restores. The native dump loads into a scratch database with the
-// manifest's row counts, the NDJSON export loads through the restore loader, and pooled files (all or
-// a sample) match their SHA-256. The outcome is recorded beside the manifest.
+// manifest's row counts, the NDJSON export passes the restore's checks and loads through its loader,
+// and pooled files (all or a sample) match their SHA-256. The outcome is recorded beside the manifest.
 import { randomBytes, randomInt } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import os from 'node:os';
@@ -10,6 +10,7 @@ import pg from 'pg';
 import { openDatabase } from '../db/connect.ts';
 import { BackupError } from './errors.ts';
 import { runTool } from './db-copy.ts';
+import { checkExport } from './check-export.ts';
 import { loadExport } from './load-export.ts';
 import type { Manifest } from './manifest.ts';
 import { splitPgUrl, withDatabase, quoteIdent } from './pg-target.ts';
@@ -56,6 +57,7 @@ export async function verifySnapshot(repo: Repo, id: string, opts: VerifyOptions
     try {
       const db = await openDatabase({ kind: 'sqlite', path: path.join(scratch, 'scratch.db') }, { migrate: false });
       try {
+        await checkExport(dir, manifest, 'sqlite');
         compareCounts('export', await loadExport(db, dir, manifest), manifest.rows);
       } finally {
         await db.close();

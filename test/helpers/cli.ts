@@ -1,6 +1,8 @@
 // Runs the real CLI in a child process under the test's own Node (24) and collects its output.
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { run } from '../../src/cli/main.ts';
+import type { Io } from '../../src/cli/context.ts';
 
 export const CLI = path.join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
@@ -26,4 +28,15 @@ export function runProgram(command: string, args: string[], opts: RunOptions = {
     child.on('close', (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/** The CLI in this process (faster than a child; same error handling): argv → exit code, stdout, stderr. */
+export function cliInProcess(env: Record<string, string | undefined>, cwd: string): (...argv: string[]) => Promise<{ code: number; out: string; err: string }> {
+  return async (...argv) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l), isTTY: false, env, cwd };
+    const code = await run(argv, io);
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  };
 }
