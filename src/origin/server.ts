@@ -140,6 +140,11 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
       rest(req, res).catch((err) => sendError(res, err, logger, { method: req.method, path: url.split('?')[0] }));
     },
   );
+  // RFC 9110 §10.1.1: an expectation other than 100-continue gets 417 (node's own 417 has no body).
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    res.setHeader('connection', 'close');
+    sendError(res, new HttpError(417, 'expectation_failed', 'the only expectation understood is Expect: 100-continue'), logger, { method: req.method, path: (req.url ?? '').split('?')[0] });
+  });
   server.on('clientError', (err, socket) => {
     const answer = answerClientError(err, socket);
     logger.debug({ code: (err as NodeJS.ErrnoException).code, status: answer?.status }, 'client error');

@@ -68,6 +68,9 @@ export async function receiveUpload(req: IncomingMessage, o: UploadOptions): Pro
   if (!isMultipart) {
     const metadata = metadataFromFields(fields);
     const source = new PassThrough();
+    // ingest() sees a destroyed source through its pipeline, even when it attaches after the abort
+    // (it may still be opening its temp file); without a listener meanwhile, the error would be fatal.
+    source.on('error', () => undefined);
     const stopOnAbort = () => {
       if (!req.complete) source.destroy(new InputError('upload_aborted', 'the client went away during the upload'));
     };

@@ -44,23 +44,28 @@ export function createLocalStorage(root: string): MediaStorage {
       await ensureRoot();
       const tempPath = path.join(root, `${TEMP_PREFIX}${process.pid}-${randomBytes(8).toString('hex')}`);
       const fh = await fsp.open(tempPath, 'wx', 0o644);
-      const stream = createWriteStream('', { fd: fh.fd, autoClose: false } as Parameters<typeof createWriteStream>[1]);
-      let closed = false;
-      const closeFh = async () => {
-        if (closed) return;
-        closed = true;
-        await fh.close().catch(() => {});
-      };
+      // The stream writes through the FileHandle, which owns the descriptor and closes it once, when
+      // the stream is destroyed. (With the bare number, destroy() closed it and fh.close() closed the
+      // same number again: by then it could be another client's socket.) autoClose is off so that
+      // commit() can fsync between the last write and the close.
+      const stream = createWriteStream('', { fd: fh, autoClose: false });
+      let closing: Promise<void> | undefined;
+      const closeFh = () =>
+        (closing ??= new Promise<void>((resolve) => {
+          if (stream.closed) return resolve();
+          stream.once('close', () => resolve());
+          stream.destroy();
+        }).then(() => fh.close().catch(() => {})));
       return {
         stream,
         tempPath,
         async commit(name) {
           assertPlainName(name);
-          if (!closed) {
+          if (!closing) {
             if (!stream.writableFinished) await finished(stream);
             await fh.sync();
-            await closeFh();
           }
+          await closeFh();
           try {
             // link() fails with EEXIST instead of replacing: the exclusive publish we need.
             await fsp.link(tempPath, path.join(root, name));
@@ -73,7 +78,6 @@ export function createLocalStorage(root: string): MediaStorage {
           return 'ok';
         },
         async abort() {
-          stream.destroy();
           await closeFh();
           await fsp.rm(tempPath, { force: true });
         },
