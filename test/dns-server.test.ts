@@ -310,3 +310,37 @@ test('TCP: connections over the limit are closed at once; an idle connection is 
     await limited.close();
   }
 });
+
+test('TCP: pipelined queries in one write and a query split across writes are all answered in order', async () => {
+  const net = await import('node:net');
+  const frame = (id: number, name: string) => {
+    const q = dnsPacket.encode({ type: 'query', id, questions: [{ type: 'A', name }] });
+    const f = Buffer.alloc(2 + q.length);
+    f.writeUInt16BE(q.length, 0);
+    q.copy(f, 2);
+    return f;
+  };
+  const socket = net.connect(service.port, '127.0.0.1');
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  let got = Buffer.alloc(0);
+  const answers = new Promise<Buffer[]>((resolve) => {
+    socket.on('data', (d: Buffer) => {
+      got = Buffer.concat([got, d]);
+      const out: Buffer[] = [];
+      let off = 0;
+      while (off + 2 <= got.length && off + 2 + got.readUInt16BE(off) <= got.length) {
+        out.push(got.subarray(off + 2, off + 2 + got.readUInt16BE(off)));
+        off += 2 + got.readUInt16BE(off);
+      }
+      if (out.length === 3) resolve(out);
+    });
+  });
+  socket.write(Buffer.concat([frame(1, ZONE), frame(2, `nope.${ZONE}`)]));
+  const third = frame(3, 'example.org');
+  socket.write(third.subarray(0, 5));
+  await new Promise((r) => setTimeout(r, 50));
+  socket.write(third.subarray(5));
+  const [a, b, c] = await answers;
+  socket.destroy();
+  assert.deepEqual([a, b, c].map((m) => [m.readUInt16BE(0), m.readUInt16BE(2) & 0xf]), [[1, 0], [2, 3], [3, 5]], 'ids in order: NOERROR, NXDOMAIN, REFUSED');
+});
