@@ -1,10 +1,11 @@
 // Wiring shared by the commands that start servers (`origin`, `up`): the web routes and the admin
 // JSON endpoints the dashboard reads, and the purge of edges when media is deleted.
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import type { Library, MediaItem } from '../media/library.ts';
 import type { StartOriginOptions } from '../origin/server.ts';
-import { createWebRoutes, PLAYLIST_PATH } from '../web/routes.ts';
+import { createWebRoutes, PUBLIC_API_PATHS } from '../web/routes.ts';
 import { summariseBackups } from '../backup/summary.ts';
 import { mediaPurger } from '../edge/purge-client.ts';
 import type { StatsSnapshot } from '../edge/stats.ts';
@@ -42,8 +43,8 @@ export function originExtras(opts: {
     onFailure: (r) => opts.logger.error({ edge: r.edge, status: r.status, error: r.error }, 'purge of deleted media failed on an edge'),
   });
   return {
-    extraRoutes: createWebRoutes({ library: opts.library }),
-    publicApiPaths: [PLAYLIST_PATH],
+    extraRoutes: createWebRoutes({ library: opts.library, stationDir: path.join(opts.config.dataDir, 'station') }),
+    publicApiPaths: PUBLIC_API_PATHS,
     adminJson: {
       'edge-stats': opts.edgeStats ?? (() => fetchFleetStats(statsSources(opts.config, opts.edges), opts.token)),
       backups: () => summariseBackups(opts.config.backup.repo),

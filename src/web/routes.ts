@@ -1,14 +1,20 @@
 // The web routes mounted into the origin: the listener page (/), the dashboard (/admin), the browser's
-// files (/assets/…) and the public playlist (GET /api/playlist). Everything else is left to the origin.
+// files (/assets/…), the public playlist (GET /api/playlist) and what is on the air (GET /api/now).
+// Everything else is left to the origin.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
 import { planResponse } from '../http/representation.ts';
 import type { Library } from '../media/library.ts';
 import { createAssetStore, type Asset, type AssetStore } from './assets.ts';
+import { InputError } from '../errors.ts';
 import { buildPlaylist } from './playlist.ts';
+import { createFileStationStore, createMemoryStationStore, createStation, MAX_UPCOMING, type Station } from './station.ts';
 
 export const ASSETS_PREFIX = '/assets/';
 export const PLAYLIST_PATH = '/api/playlist';
+export const NOW_PATH = '/api/now';
+/** The paths under /api/ that these routes answer without the admin token. */
+export const PUBLIC_API_PATHS = [PLAYLIST_PATH, NOW_PATH] as const;
 
 export type WebRoutesOptions = {
   library: Library;
@@ -16,6 +22,13 @@ export type WebRoutesOptions = {
   playlistMaxAge?: number;
   /** For tests: a store over other folders. */
   assets?: AssetStore;
+  /**
+   * Folder of the station's committed items, shared by every process serving this library (e.g.
+   * `$MEDIACDN_DATA/station`); absent: kept in this process's memory.
+   */
+  stationDir?: string;
+  /** The station's clock (ms); injected in tests. */
+  now?: () => number;
 };
 
 /** True when the request was answered; false leaves it to the next handler. Rejects on library errors. */
@@ -38,7 +51,8 @@ export function contentSecurityPolicy(mediaUrl: string): string {
     "style-src 'self'",
     `img-src 'self' data: blob:${media}`,
     `media-src 'self' blob:${media}`,
-    "connect-src 'self'",
+    // The listener page asks MEDIA_URL why an item failed (a HEAD: 404 or not).
+    `connect-src 'self'${media}`,
     "object-src 'none'",
     "base-uri 'none'",
     "form-action 'self'",
@@ -90,6 +104,33 @@ export function createWebRoutes(opts: WebRoutesOptions): WebRoutes {
     return true;
   }
 
+  const station: Station = createStation({
+    library: lib,
+    store: opts.stationDir === undefined ? createMemoryStationStore() : createFileStationStore(opts.stationDir),
+    now: opts.now,
+  });
+
+  async function nowPlaying(req: IncomingMessage, res: ServerResponse, query: string): Promise<true> {
+    const params = new URLSearchParams(query);
+    const seen = new Set<string>();
+    for (const k of params.keys()) {
+      if (k !== 'upcoming' && k !== 'after') throw new InputError('unknown_field', `unknown parameter ${JSON.stringify(k.slice(0, 40))} (known: upcoming, after)`);
+      if (seen.has(k)) throw new InputError('duplicate_field', `parameter ${k} given twice`);
+      seen.add(k);
+    }
+    const int = (name: string, max: number): number | undefined => {
+      const v = params.get(name);
+      if (v === null) return undefined;
+      if (!/^\d{1,15}$/.test(v) || Number(v) > max) throw new InputError('bad_parameter', `${name} must be a whole number from 0 to ${max}`);
+      return Number(v);
+    };
+    const body = Buffer.from(JSON.stringify(await station.nowPlaying({ upcoming: int('upcoming', MAX_UPCOMING), after: int('after', Number.MAX_SAFE_INTEGER) })));
+    // Never stored: the answer carries the server's clock, which the page uses to correct its own.
+    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(body.length), 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+    res.end(req.method === 'HEAD' ? undefined : body);
+    return true;
+  }
+
   return function handleWeb(req, res) {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
@@ -102,11 +143,12 @@ export function createWebRoutes(opts: WebRoutesOptions): WebRoutes {
       // The raw, undecoded name: an encoded or dotted name is simply not in the set.
       asset = assets.get(pathname.slice(ASSETS_PREFIX.length));
       if (asset === undefined) return false;
-    } else if (pathname !== PLAYLIST_PATH) return false;
+    } else if (pathname !== PLAYLIST_PATH && pathname !== NOW_PATH) return false;
 
     if (req.method !== 'GET' && req.method !== 'HEAD') return notAllowed(res);
     if (page !== undefined) send(req, res, assets.page(page), pageHeaders());
     else if (asset !== undefined) send(req, res, asset, assetHeaders);
+    else if (pathname === NOW_PATH) return nowPlaying(req, res, q === -1 ? '' : url.slice(q + 1));
     else return playlist(req, res);
     return true;
   };

@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/config/index.ts';
 import { ingest } from '../../src/media/ingest.ts';
 import type { Library, MediaItem, Metadata } from '../../src/media/library.ts';
 import { startOrigin, type RunningOrigin } from '../../src/origin/server.ts';
-import { createWebRoutes, PLAYLIST_PATH } from '../../src/web/routes.ts';
+import { createWebRoutes, PUBLIC_API_PATHS } from '../../src/web/routes.ts';
 import { FIXTURES, makeTestLibrary, type TestLibrary } from './library.ts';
 
 export const WEB_TOKEN = 'web-test-admin-token-0123456789';
@@ -28,6 +28,10 @@ export type WebOriginOptions = {
   edgeStats?: () => unknown;
   /** Answers GET /api/backups (admin); absent: the origin's 404. */
   backups?: () => unknown;
+  /** The station's clock (ms); default Date.now. */
+  now?: () => number;
+  /** The station's commit folder; default `station/` in the test library's folder (as `mediacdn origin` does). */
+  stationDir?: string;
 };
 
 export async function startWebOrigin(opts: WebOriginOptions = {}): Promise<WebOrigin> {
@@ -48,11 +52,11 @@ export async function startWebOrigin(opts: WebOriginOptions = {}): Promise<WebOr
     env: { MEDIACDN_DATA: tl.dir, MEDIACDN_TOKEN: WEB_TOKEN, ...(tl.testDb.url ? { DATABASE_URL: tl.testDb.url } : {}) },
     flags: { logLevel: 'warn', origin: { host: '127.0.0.1', port: 0, shutdownGraceMs: 2000, workers: 1 } },
   });
-  const web = createWebRoutes({ library });
+  const web = createWebRoutes({ library, now: opts.now, stationDir: opts.stationDir ?? path.join(tl.dir, 'station') });
   const adminJson: Record<string, () => Promise<unknown>> = {};
   if (opts.edgeStats) adminJson['edge-stats'] = async () => opts.edgeStats!();
   if (opts.backups) adminJson['backups'] = async () => opts.backups!();
-  const origin = await startOrigin({ config, library, logger: pino({ level: 'warn' }), extraRoutes: web, publicApiPaths: [PLAYLIST_PATH], adminJson });
+  const origin = await startOrigin({ config, library, logger: pino({ level: 'warn' }), extraRoutes: web, publicApiPaths: PUBLIC_API_PATHS, adminJson });
   mediaUrl = `${origin.url}/media/`;
 
   return {
