@@ -7,9 +7,9 @@ import { writeFile, unlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startTestOrigin, makeWav } from './helpers/origin.ts';
-import { launchBrowser, servePage } from './helpers/browser.ts';
+import { BROWSER_TEST_TIMEOUT_MS, launchBrowser, servePage } from './helpers/browser.ts';
 
-test('an <audio> element plays from the origin, and a far seek is a Range request answered 206', async (t) => {
+test('an <audio> element plays from the origin, and a far seek is a Range request answered 206', { timeout: BROWSER_TEST_TIMEOUT_MS }, async (t) => {
   const o = await startTestOrigin();
   t.after(() => o.close());
   const seconds = 300;

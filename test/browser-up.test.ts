@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
-import { launchBrowser } from './helpers/browser.ts';
+import { BROWSER_SUITE_TIMEOUT_MS, BROWSER_TEST_TIMEOUT_MS, launchBrowser } from './helpers/browser.ts';
 import { FIXTURES } from './helpers/library.ts';
 import { makeWav } from './helpers/origin.ts';
 import { startUp, SYSTEM_TOKEN, type RunningUp } from './helpers/system.ts';
@@ -32,7 +32,7 @@ async function zoneTotals(sys: RunningUp): Promise<{ requests: number; outcomes:
   return snap.zones['localhost']?.totals ?? { requests: 0, outcomes: { hit: 0 } };
 }
 
-describe('mediacdn up in a real browser', () => {
+describe('mediacdn up in a real browser', { timeout: BROWSER_SUITE_TIMEOUT_MS }, () => {
   let browser: Browser;
   let sys: RunningUp;
   let shots: string;
@@ -54,7 +54,7 @@ describe('mediacdn up in a real browser', () => {
     for (const s of playlist.songs) assert.ok(s.url.startsWith(sys.mediaUrl) && s.title.startsWith('Demo: '), s.url);
   });
 
-  it('the listener page plays from the edge, and a second listener is served from its cache', async (t) => {
+  it('the listener page plays from the edge, and a second listener is served from its cache', { timeout: BROWSER_TEST_TIMEOUT_MS }, async (t) => {
     const before = await zoneTotals(sys);
     const seen: Seen[] = [];
     const listen = async (ctx: BrowserContext) => {
@@ -83,11 +83,14 @@ describe('mediacdn up in a real browser', () => {
     for (const s of seen) assert.ok([200, 206].includes(s.status), JSON.stringify(s));
     assert.ok(seen.some((s) => s.xCache === 'HIT'), `no hit among ${JSON.stringify(seen)}`);
     const totals = await zoneTotals(sys);
-    assert.ok(totals.requests - before.requests >= seen.length, `edge counted ${totals.requests - before.requests} for ${seen.length} responses`);
+    // Both listeners follow the station from item to item; a short demo item heard again comes from
+    // the browser's own cache, so the edge sees each file at least once, not every response.
+    const files = new Set(seen.map((s) => s.url)).size;
+    assert.ok(totals.requests - before.requests >= files, `edge counted ${totals.requests - before.requests} for ${files} files`);
     assert.ok(totals.outcomes.hit > before.outcomes.hit);
   });
 
-  it('a seek far into a long song makes the browser send a Range request that the edge answers 206', async (t) => {
+  it('a seek far into a long song makes the browser send a Range request that the edge answers 206', { timeout: BROWSER_TEST_TIMEOUT_MS }, async (t) => {
     const wav = makeWav(300, { sampleRate: 22050, channels: 1 });
     const up = await fetch(`${sys.originUrl}/api/media?kind=song&title=Long%20Tone&name=long.wav`, { method: 'POST', headers: { ...auth, 'content-type': 'audio/wav' }, body: new Uint8Array(wav) });
     assert.equal(up.status, 201);
@@ -113,7 +116,7 @@ describe('mediacdn up in a real browser', () => {
     assert.ok(seeks.every((s) => s.xCache === 'HIT' || s.xCache === 'MISS'), JSON.stringify(seeks));
   });
 
-  it('the dashboard uploads, plays and deletes a file (purged from the edge), rejects a bad one, and charts the traffic', async (t) => {
+  it('the dashboard uploads, plays and deletes a file (purged from the edge), rejects a bad one, and charts the traffic', { timeout: BROWSER_TEST_TIMEOUT_MS }, async (t) => {
     const ctx = await browser.newContext({ viewport: VIEWPORTS.desktop });
     t.after(() => ctx.close());
     const page = await ctx.newPage();

@@ -1,33 +1,23 @@
-// The listener page and the dashboard in a real browser (Debian's chromium through playwright-core),
-// served by a real origin: the radio plays and obeys the keyboard, a file is uploaded with progress,
-// plays, is edited and deleted, a rejected file shows the server's reason, the edge charts and the
-// backups list render, and empty libraries read as such. Screenshots at phone and desktop widths go to
-// $SCREENSHOT_DIR (or a fresh folder under the temp dir).
+// The dashboard (and the empty listener page) in a real browser (Debian's chromium through
+// playwright-core), served by a real origin: a file is uploaded with progress, plays, is edited and
+// deleted, a rejected file shows the server's reason, the edge charts and the backups list render, and
+// empty libraries read as such. The listener page's broadcast is in browser-listener.test.ts.
+// Screenshots at phone and desktop widths go to $SCREENSHOT_DIR (or a fresh folder under the temp dir).
 //
 // Page code is written as functions over `globalThis` (the tests are type-checked without the DOM
 // library), and never as strings: the pages' content security policy forbids eval.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import { describe, it } from 'node:test';
+import type { Page } from 'playwright-core';
 import { EdgeStats } from '../src/edge/stats.ts';
-import { launchBrowser } from './helpers/browser.ts';
+import { BROWSER_SUITE_TIMEOUT_MS, BROWSER_TEST_TIMEOUT_MS } from './helpers/browser.ts';
 import { FIXTURES } from './helpers/library.ts';
 import { makeWav } from './helpers/origin.ts';
-import { screenshotDir, startWebOrigin, VIEWPORTS, WEB_TOKEN, type WebOrigin } from './helpers/web.ts';
+import { browserForSuite, startWebOrigin, VIEWPORTS, WEB_TOKEN, watchErrors } from './helpers/web.ts';
 
 type G = any;
-
-/** Console errors and uncaught exceptions of a page, except failed loads the test causes on purpose. */
-function watchErrors(page: Page): string[] {
-  const errors: string[] = [];
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) errors.push(`console: ${m.text()}`);
-  });
-  return errors;
-}
 
 async function signIn(page: Page, url: string): Promise<void> {
   await page.goto(`${url}/admin`);
@@ -36,92 +26,14 @@ async function signIn(page: Page, url: string): Promise<void> {
   await page.waitForSelector('.app:not([hidden])');
 }
 
-describe('listener page and dashboard in a browser', () => {
-  let browser: Browser;
-  let shots: string;
-  before(async () => {
-    browser = await launchBrowser();
-    shots = await screenshotDir();
-  });
-  after(() => browser.close());
+describe('listener page and dashboard in a browser', { timeout: BROWSER_SUITE_TIMEOUT_MS }, () => {
+  const suite = browserForSuite();
 
-  it('the listener page plays songs with an announcement between them, over the background, from the keyboard too', async (t) => {
-    const w = await startWebOrigin();
-    t.after(() => w.close());
-    const songA = await w.add('tone-3s.mp3', { kind: 'song', title: 'Morning Tone', artist: 'The Test Signals', album: 'Calibration' });
-    const songB = await w.add('tone-3s.ogg', { kind: 'song', title: 'Evening Tone', artist: 'The Test Signals' });
-    const ident = await w.add('blip-1s.wav', { kind: 'announcement', title: 'Station ident' });
-    const bg = await w.add('loop.gif', { kind: 'background', title: 'Pixel loop' });
-
-    const ctx = await browser.newContext({ viewport: VIEWPORTS.desktop });
-    t.after(() => ctx.close());
-    const page = await ctx.newPage();
-    const errors = watchErrors(page);
-    const media: string[] = [];
-    page.on('request', (r) => {
-      if (r.resourceType() === 'media' || r.resourceType() === 'image') media.push(r.url());
-    });
-    await page.goto(`${w.url}/`);
-    await page.waitForSelector('.play:not([disabled])');
-    assert.match(await page.textContent('.up-next') ?? '', /^First up: (Morning|Evening) Tone — The Test Signals$/);
-    // The page puts focus on play, and shows it.
-    assert.equal(await page.evaluate(() => (globalThis as G).document.activeElement?.className), 'btn-icon play');
-    assert.notEqual(await page.evaluate(() => (globalThis as G).getComputedStyle((globalThis as G).document.activeElement).boxShadow), 'none');
-
-    await page.keyboard.press(' ');
-    await page.waitForFunction(() => (globalThis as G).document.querySelector('.audio').currentTime > 0.3, undefined, { timeout: 20_000 });
-    const first = (await page.textContent('.track-title')) as string;
-    assert.ok(['Morning Tone', 'Evening Tone'].includes(first), first);
-    assert.equal(await page.textContent('.track-artist'), first === 'Morning Tone' ? 'The Test Signals · Calibration' : 'The Test Signals');
-    assert.equal(await page.getAttribute('.on-air', 'data-state'), 'playing');
-    assert.equal(await page.getAttribute('.play', 'aria-label'), 'Pause');
-    await page.waitForFunction(() => (globalThis as G).document.querySelector('.backdrop-img.shown')?.naturalWidth > 0);
-    assert.equal(await page.getAttribute('.backdrop-img.shown', 'src'), bg.url);
-    await page.waitForFunction(() => (globalThis as G).document.querySelector('.elapsed').textContent !== '0:00' || (globalThis as G).document.querySelector('.seek').value !== '0');
-    for (const [name, vp] of Object.entries(VIEWPORTS)) {
-      await page.setViewportSize(vp);
-      await page.screenshot({ path: path.join(shots, `listener-${name}.png`) });
-    }
-
-    // Space with focus on the page (not on a button) pauses and resumes; arrows change the volume.
-    await page.evaluate(() => (globalThis as G).document.activeElement.blur());
-    await page.keyboard.press(' ');
-    await page.waitForFunction(() => (globalThis as G).document.querySelector('.on-air').dataset.state === 'paused');
-    assert.equal(await page.evaluate(() => (globalThis as G).document.querySelector('.audio').paused), true);
-    await page.keyboard.press(' ');
-    await page.waitForFunction(() => !(globalThis as G).document.querySelector('.audio').paused);
-    const vol = () => page.evaluate(() => (globalThis as G).document.querySelector('.audio').volume as number);
-    const v0 = await vol();
-    await page.keyboard.press('ArrowDown');
-    assert.ok(Math.abs((await vol()) - (v0 - 0.05)) < 1e-6, `volume ${await vol()} after ${v0}`);
-    await page.keyboard.press('m');
-    assert.equal(await page.evaluate(() => (globalThis as G).document.querySelector('.audio').muted), true);
-    assert.equal(await page.getAttribute('.mute', 'aria-label'), 'Unmute');
-    await page.keyboard.press('m');
-
-    // N skips: the second song, then the announcement (one after every two songs).
-    await page.keyboard.press('n');
-    await page.waitForFunction((t: string) => (globalThis as G).document.querySelector('.track-title').textContent !== t, first);
-    assert.equal(await page.textContent('.track-title'), first === 'Morning Tone' ? 'Evening Tone' : 'Morning Tone');
-    await page.keyboard.press('n');
-    await page.waitForFunction(() => (globalThis as G).document.querySelector('.on-air').dataset.state === 'announcement', undefined, { timeout: 20_000 });
-    assert.equal(await page.textContent('.track-title'), 'Station ident');
-    assert.equal(await page.getAttribute('.audio', 'src'), ident.url);
-    // Announcements end on their own and the radio goes on with a song.
-    await page.waitForFunction(() => (globalThis as G).document.querySelector('.on-air').dataset.state === 'playing', undefined, { timeout: 20_000 });
-
-    // Everything came from MEDIA_URL. (The second song may have been skipped before its request left.)
-    const allowed = new Set([songA.url, songB.url, ident.url, bg.url]);
-    for (const u of [first === 'Morning Tone' ? songA.url : songB.url, ident.url, bg.url]) assert.ok(media.includes(u), `${u} not requested: ${media.join(' ')}`);
-    for (const u of media) assert.ok(allowed.has(u), `${u} is not a MEDIA_URL link of the library`);
-    assert.deepEqual(errors, []);
-  });
-
-  it('the dashboard uploads with progress, plays, edits and deletes a file, and shows why a file was refused', async (t) => {
+  it('the dashboard uploads with progress, plays, edits and deletes a file, and shows why a file was refused', { timeout: BROWSER_TEST_TIMEOUT_MS }, async (t) => {
     const w = await startWebOrigin();
     t.after(() => w.close());
     await w.add('blip-1s.wav', { kind: 'announcement', title: 'Station ident' });
-    const ctx = await browser.newContext({ viewport: VIEWPORTS.desktop });
+    const ctx = await suite.browser.newContext({ viewport: VIEWPORTS.desktop });
     t.after(() => ctx.close());
     const page = await ctx.newPage();
     const errors = watchErrors(page);
@@ -226,7 +138,7 @@ describe('listener page and dashboard in a browser', () => {
     assert.deepEqual(errors, []);
   });
 
-  it('the dashboard draws the edge statistics and lists backups; screenshots', async (t) => {
+  it('the dashboard draws the edge statistics and lists backups; screenshots', { timeout: BROWSER_TEST_TIMEOUT_MS }, async (t) => {
     // Real EdgeStats figures: 50 minutes of traffic with misses, hits and a few origin 503s.
     let clock = Date.now() - 50 * 60_000;
     const stats = new EdgeStats({ now: () => clock });
@@ -259,7 +171,7 @@ describe('listener page and dashboard in a browser', () => {
     await w.add('loop.png', { kind: 'background', title: 'Sunset still' });
 
     for (const [name, vp] of Object.entries(VIEWPORTS)) {
-      const ctx = await browser.newContext({ viewport: vp });
+      const ctx = await suite.browser.newContext({ viewport: vp });
       const page = await ctx.newPage();
       const errors = watchErrors(page);
       await signIn(page, w.url);
@@ -289,16 +201,16 @@ describe('listener page and dashboard in a browser', () => {
       await page.evaluate(() => (globalThis as G).scrollTo(0, 0)); // the sticky bar belongs at the top of the picture
       // Two frames: the charts' resize observer has redrawn them at their final width.
       await page.evaluate(() => new Promise((done) => (globalThis as G).requestAnimationFrame(() => (globalThis as G).requestAnimationFrame(done))));
-      await page.screenshot({ path: path.join(shots, `dashboard-${name}.png`), fullPage: true });
+      await page.screenshot({ path: path.join(suite.shots, `dashboard-${name}.png`), fullPage: true });
       assert.deepEqual(errors, []);
       await ctx.close();
     }
   });
 
-  it('empty library and missing endpoints read as empty states, not errors', async (t) => {
+  it('empty library and missing endpoints read as empty states, not errors', { timeout: BROWSER_TEST_TIMEOUT_MS }, async (t) => {
     const w = await startWebOrigin(); // the origin alone: no /api/edge-stats, no /api/backups
     t.after(() => w.close());
-    const ctx = await browser.newContext({ viewport: VIEWPORTS.phone });
+    const ctx = await suite.browser.newContext({ viewport: VIEWPORTS.phone });
     t.after(() => ctx.close());
     const page = await ctx.newPage();
     const errors = watchErrors(page);
@@ -306,7 +218,7 @@ describe('listener page and dashboard in a browser', () => {
     await page.waitForFunction(() => (globalThis as G).document.querySelector('.track-title').textContent === 'Nothing on air yet');
     assert.equal(await page.getAttribute('.track-artist a', 'href'), '/admin');
     assert.equal(await page.isDisabled('.play'), true);
-    await page.screenshot({ path: path.join(shots, 'listener-empty-phone.png') });
+    await page.screenshot({ path: path.join(suite.shots, 'listener-empty-phone.png') });
 
     await signIn(page, w.url);
     await page.waitForSelector('.lib-empty:not([hidden]) .empty-title');
@@ -315,7 +227,7 @@ describe('listener page and dashboard in a browser', () => {
     assert.equal(await page.textContent('#stats .empty-title'), 'Edge statistics are not available');
     await page.waitForSelector('#backups .empty-title');
     assert.equal(await page.textContent('#backups .empty-title'), 'Backups are not available here');
-    await page.screenshot({ path: path.join(shots, 'dashboard-empty-phone.png'), fullPage: true });
+    await page.screenshot({ path: path.join(suite.shots, 'dashboard-empty-phone.png'), fullPage: true });
 
     // Signing out forgets the token.
     await page.click('.signout');

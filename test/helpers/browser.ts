@@ -1,17 +1,54 @@
 // Debian's chromium driven by playwright-core, and a tiny server for the test page, on its own origin
-// (another port) so that media requests from the page are cross-origin and need CORS.
+// (another port) so that media requests from the page are cross-origin and need CORS. A browser that is
+// missing, does not start or crashes fails the test with a clear error instead of hanging it.
+import { accessSync, constants } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chromium, type Browser } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-export function launchBrowser(): Promise<Browser> {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
-  });
+/** Time limits for browser tests: the runner has none of its own (--test-timeout is not set). */
+export const BROWSER_TEST_TIMEOUT_MS = 120_000;
+export const BROWSER_SUITE_TIMEOUT_MS = 600_000;
+/** How long Chromium may take to start, and how long any single page action or wait may take. */
+const LAUNCH_TIMEOUT_MS = 30_000;
+const ACTION_TIMEOUT_MS = 30_000;
+
+export class BrowserUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BrowserUnavailableError';
+  }
+}
+
+export async function launchBrowser(executablePath = CHROMIUM): Promise<Browser> {
+  try {
+    accessSync(executablePath, constants.X_OK);
+  } catch {
+    throw new BrowserUnavailableError(`no Chromium at ${executablePath}: install Debian's chromium (apt-get install -y chromium) or set CHROMIUM_PATH`);
+  }
+  let browser: Browser;
+  try {
+    browser = await chromium.launch({
+      executablePath,
+      timeout: LAUNCH_TIMEOUT_MS,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
+    });
+  } catch (err) {
+    const first = String((err as Error).message).split('\n')[0];
+    throw new BrowserUnavailableError(`Chromium at ${executablePath} did not start: ${first}`, { cause: err });
+  }
+  // Every page waits at most this long for anything; a crashed page makes its waits fail at once.
+  const newContext = browser.newContext.bind(browser);
+  browser.newContext = async (...args) => {
+    const ctx = await newContext(...args);
+    ctx.setDefaultTimeout(ACTION_TIMEOUT_MS);
+    ctx.on('page', (page) => page.on('crash', () => console.error(`browser page crashed: ${page.url()}`)));
+    return ctx;
+  };
+  return browser;
 }
 
 /** Serves one HTML page at / on 127.0.0.1:0. */

@@ -4,12 +4,15 @@ import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import pino from 'pino';
+import type { Browser, Page } from 'playwright-core';
 import { loadConfig } from '../../src/config/index.ts';
 import { ingest } from '../../src/media/ingest.ts';
 import type { Library, MediaItem, Metadata } from '../../src/media/library.ts';
 import { startOrigin, type RunningOrigin } from '../../src/origin/server.ts';
 import { createWebRoutes, PUBLIC_API_PATHS } from '../../src/web/routes.ts';
+import { launchBrowser } from './browser.ts';
 import { FIXTURES, makeTestLibrary, type TestLibrary } from './library.ts';
 
 export const WEB_TOKEN = 'web-test-admin-token-0123456789';
@@ -86,3 +89,32 @@ export const VIEWPORTS = {
   phone: { width: 390, height: 844 },
   desktop: { width: 1366, height: 900 },
 } as const;
+
+/** Console errors and uncaught exceptions of a page, except failed loads the test causes on purpose. */
+export function watchErrors(page: Page): string[] {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) errors.push(`console: ${m.text()}`);
+  });
+  return errors;
+}
+
+/** For a describe block: a browser launched before its tests and closed after them, and the screenshot folder. */
+export function browserForSuite(): { readonly browser: Browser; readonly shots: string } {
+  const state = { browser: undefined as Browser | undefined, shots: '' };
+  before(async () => {
+    state.browser = await launchBrowser();
+    state.shots = await screenshotDir();
+  });
+  after(() => state.browser?.close());
+  return {
+    get browser() {
+      if (state.browser === undefined) throw new Error('the browser is not running (its launch failed)');
+      return state.browser;
+    },
+    get shots() {
+      return state.shots;
+    },
+  };
+}
