@@ -15,16 +15,9 @@ import { EdgeStats } from '../src/edge/stats.ts';
 import { BROWSER_SUITE_TIMEOUT_MS, BROWSER_TEST_TIMEOUT_MS } from './helpers/browser.ts';
 import { FIXTURES } from './helpers/library.ts';
 import { makeWav } from './helpers/origin.ts';
-import { browserForSuite, startWebOrigin, VIEWPORTS, WEB_TOKEN, watchErrors } from './helpers/web.ts';
+import { browserForSuite, signIn, startWebOrigin, VIEWPORTS, WEB_TOKEN, watchErrors } from './helpers/web.ts';
 
 type G = any;
-
-async function signIn(page: Page, url: string): Promise<void> {
-  await page.goto(`${url}/admin`);
-  await page.fill('input[name=token]', WEB_TOKEN);
-  await page.click('.signin-form button[type=submit]');
-  await page.waitForSelector('.app:not([hidden])');
-}
 
 describe('listener page and dashboard in a browser', { timeout: BROWSER_SUITE_TIMEOUT_MS }, () => {
   const suite = browserForSuite();
@@ -191,8 +184,11 @@ describe('listener page and dashboard in a browser', { timeout: BROWSER_SUITE_TI
       assert.equal(tiles['Hit rate'], `${((totals.hitRate as number) * 100).toFixed(1)} %`);
       assert.equal(tiles['Origin non-2xx'], String(Object.values(totals.originNon2xx).reduce((a, b) => a + b, 0)));
       assert.match(await page.textContent('.zone-name') ?? '', /^Zone cdn\.localhost · last 1 h/);
-      const verified = await page.locator('.backups-table tbody tr').evaluateAll((rows: G[]) => rows.map((r) => r.lastElementChild.textContent));
+      const verified = await page.locator('.backups-table tbody tr').evaluateAll((rows: G[]) => rows.map((r) => r.lastElementChild.querySelector('.status, .badge').textContent));
       assert.deepEqual(verified.map((v: string) => v.replace(/ \d+ \w+ ago$/, '')), ['Verified', 'Failed', 'Not verified']);
+      // A failed verification says why, on the page.
+      assert.equal(await page.textContent('.backups-table tr[data-id="20250101T030000Z"] .verify-reason'), 'media file changed');
+      assert.equal(await page.isVisible('.backups-table tr[data-id="20250101T030000Z"] .verify-reason'), true);
 
       // The 24 h view keeps the same figures (all the traffic is in the last hour).
       await page.click('.segmented button[data-range="1440"]');

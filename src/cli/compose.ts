@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/index.ts';
 import type { Library, MediaItem } from '../media/library.ts';
 import type { StartOriginOptions } from '../origin/server.ts';
-import { createWebRoutes, PUBLIC_API_PATHS } from '../web/routes.ts';
+import { createWebRoutes, PUBLIC_API_PATHS, webAdminJson } from '../web/routes.ts';
 import { summariseBackups } from '../backup/summary.ts';
 import { mediaPurger } from '../edge/purge-client.ts';
 import type { StatsSnapshot } from '../edge/stats.ts';
@@ -48,6 +48,7 @@ export function originExtras(opts: {
     adminJson: {
       'edge-stats': opts.edgeStats ?? (() => fetchFleetStats(statsSources(opts.config, opts.edges), opts.token)),
       backups: () => summariseBackups(opts.config.backup.repo),
+      ...webAdminJson({ library: opts.library, dataDir: opts.config.dataDir }),
     },
     onMediaDeleted: (item) => {
       for (const url of mediaUrlsForPurge(item, opts.zoneHosts)) {

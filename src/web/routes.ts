@@ -3,10 +3,12 @@
 // Everything else is left to the origin.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash } from 'node:crypto';
+import path from 'node:path';
 import { planResponse } from '../http/representation.ts';
 import type { Library } from '../media/library.ts';
 import { createAssetStore, type Asset, type AssetStore } from './assets.ts';
 import { InputError } from '../errors.ts';
+import { createLibraryHealth } from './library-health.ts';
 import { buildPlaylist } from './playlist.ts';
 import { createFileStationStore, createMemoryStationStore, createStation, MAX_UPCOMING, type Station } from './station.ts';
 
@@ -15,6 +17,16 @@ export const PLAYLIST_PATH = '/api/playlist';
 export const NOW_PATH = '/api/now';
 /** The paths under /api/ that these routes answer without the admin token. */
 export const PUBLIC_API_PATHS = [PLAYLIST_PATH, NOW_PATH] as const;
+
+/**
+ * The dashboard's admin endpoints answered from this folder's modules, for the origin's `adminJson`:
+ * GET /api/library-check (sizes now, contents as last verified) and /api/library-verify (hash every
+ * file now). The contents result is kept in `dataDir`, shared by every worker.
+ */
+export function webAdminJson(opts: { library: Library; dataDir: string; sizesTtlMs?: number }): Record<string, () => Promise<unknown>> {
+  const health = createLibraryHealth({ library: opts.library, stateFile: path.join(opts.dataDir, 'library-check.json'), sizesTtlMs: opts.sizesTtlMs });
+  return { 'library-check': () => health.check(), 'library-verify': () => health.verify() };
+}
 
 export type WebRoutesOptions = {
   library: Library;

@@ -11,7 +11,7 @@ import { loadConfig } from '../../src/config/index.ts';
 import { ingest } from '../../src/media/ingest.ts';
 import type { Library, MediaItem, Metadata } from '../../src/media/library.ts';
 import { startOrigin, type RunningOrigin } from '../../src/origin/server.ts';
-import { createWebRoutes, PUBLIC_API_PATHS } from '../../src/web/routes.ts';
+import { createWebRoutes, PUBLIC_API_PATHS, webAdminJson } from '../../src/web/routes.ts';
 import { launchBrowser } from './browser.ts';
 import { FIXTURES, makeTestLibrary, type TestLibrary } from './library.ts';
 
@@ -56,7 +56,8 @@ export async function startWebOrigin(opts: WebOriginOptions = {}): Promise<WebOr
     flags: { logLevel: 'warn', origin: { host: '127.0.0.1', port: 0, shutdownGraceMs: 2000, workers: 1 } },
   });
   const web = createWebRoutes({ library, now: opts.now, stationDir: opts.stationDir ?? path.join(tl.dir, 'station') });
-  const adminJson: Record<string, () => Promise<unknown>> = {};
+  // Sizes checked on every look, so a test sees a file it damaged at the next one.
+  const adminJson: Record<string, () => Promise<unknown>> = webAdminJson({ library, dataDir: tl.dir, sizesTtlMs: 0 });
   if (opts.edgeStats) adminJson['edge-stats'] = async () => opts.edgeStats!();
   if (opts.backups) adminJson['backups'] = async () => opts.backups!();
   const origin = await startOrigin({ config, library, logger: pino({ level: 'warn' }), extraRoutes: web, publicApiPaths: PUBLIC_API_PATHS, adminJson });
@@ -117,4 +118,12 @@ export function browserForSuite(): { readonly browser: Browser; readonly shots: 
       return state.shots;
     },
   };
+}
+
+/** Opens the dashboard and signs in with the test token. */
+export async function signIn(page: Page, url: string): Promise<void> {
+  await page.goto(`${url}/admin`);
+  await page.fill('input[name=token]', WEB_TOKEN);
+  await page.click('.signin-form button[type=submit]');
+  await page.waitForSelector('.app:not([hidden])');
 }

@@ -30,9 +30,11 @@ export function normalizeBackups(body: unknown): BackupEntry[] {
 function verification(b: BackupEntry, now: number): HTMLElement {
   const v = b.lastVerified;
   if (v === null) return h('span', { class: 'badge badge-none' }, 'Not verified');
-  return h('span', { class: `status ${v.ok ? 'status-ok' : 'status-bad'}`, title: v.message ?? '' },
-    icon(v.ok ? 'check' : 'alert', 16),
-    `${v.ok ? 'Verified' : 'Failed'} ${formatAgo(v.at, now)}`);
+  if (v.ok) return h('span', { class: 'status status-ok' }, icon('check', 16), `Verified ${formatAgo(v.at, now)}`);
+  // A failure says why, on the page (not only in a tooltip): the first problem `verify` recorded.
+  return h('div', { class: 'verify-failed' },
+    h('span', { class: 'status status-bad' }, icon('alert', 16), `Failed ${formatAgo(v.at, now)}`),
+    h('span', { class: 'verify-reason' }, v.message ?? 'No reason was recorded; run mediacdn backup verify for details.'));
 }
 
 export function createBackupsView(): { refresh(): void } {

@@ -5,12 +5,14 @@ import { h, one } from './dom.ts';
 import { formatAgo, formatBytes, formatDurationMs } from './format.ts';
 import { icon, setIcon } from './icons.ts';
 import { emptyState, KIND_LABEL, kindBadge, showFormError, toast } from './admin-ui.ts';
+import { FLAG_LABEL } from './admin-health.ts';
 
 const PAGE_SIZE = 25;
 
-export type LibraryView = { refresh(): void };
+export type LibraryView = { refresh(): void; redraw(): void };
 
-export function createLibraryView(): LibraryView {
+/** `flagFor` tells which records' files are missing or damaged (from the library check). */
+export function createLibraryView(opts: { flagFor?: (id: number) => { kind: string; message: string } | undefined; onChanged?: () => void } = {}): LibraryView {
   const section = one('#library');
   const rows = one('.lib-rows', section);
   const table = one('.table-wrap', section);
@@ -37,6 +39,7 @@ export function createLibraryView(): LibraryView {
   let total = 0;
   let inflight: AbortController | undefined;
   let previewing: number | undefined;
+  let shownItems: MediaItem[] = [];
 
   async function load(): Promise<void> {
     inflight?.abort();
@@ -63,6 +66,7 @@ export function createLibraryView(): LibraryView {
   }
 
   function render(items: MediaItem[]): void {
+    shownItems = items;
     const filtered = q.value.trim() !== '' || kind.value !== '';
     count.textContent = String(total);
     count.hidden = total === 0 && !filtered;
@@ -98,12 +102,15 @@ export function createLibraryView(): LibraryView {
     const title = item.title ?? item.fileName;
     const sub = item.kind === 'song' ? [item.artist, item.album].filter((s) => s).join(' · ') : '';
     const created = new Date(item.createdAt);
-    return h('tr', { 'data-id': item.id, class: previewing === item.id ? 'is-previewing' : false },
+    const flag = opts.flagFor?.(item.id);
+    const classes = [previewing === item.id ? 'is-previewing' : '', flag ? 'is-broken' : ''].filter((c) => c).join(' ');
+    return h('tr', { 'data-id': item.id, class: classes || false },
       h('td', { class: 'col-preview' }, previewCell(item)),
       h('td', { class: 'col-title' },
         h('span', { class: 'title' }, title),
         sub ? h('span', { class: 'sub' }, sub) : null,
-        h('span', { class: 'file mono' }, item.fileName)),
+        h('span', { class: 'file mono' }, item.fileName),
+        flag ? h('span', { class: 'flag', title: flag.message }, icon('alert', 14), FLAG_LABEL[flag.kind as keyof typeof FLAG_LABEL] ?? flag.kind) : null),
       h('td', { class: 'col-kind', 'data-label': 'Kind' }, kindBadge(item.kind)),
       h('td', { class: 'num', 'data-label': 'Length' }, item.durationMs !== null ? formatDurationMs(item.durationMs) : item.width !== null ? `${item.width}×${item.height}` : '–'),
       h('td', { class: 'num', 'data-label': 'Size' }, formatBytes(item.byteSize)),
@@ -199,6 +206,7 @@ export function createLibraryView(): LibraryView {
       editDialog.close('saved');
       toast(`Saved “${updated.title}”.`);
       void load();
+      opts.onChanged?.();
     } catch (err) {
       showFormError(editForm, err instanceof ApiError ? err.message : String(err));
     } finally {
@@ -230,6 +238,7 @@ export function createLibraryView(): LibraryView {
       deleteDialog.close('deleted');
       toast(`Deleted “${item.title ?? item.fileName}”.`);
       void load();
+      opts.onChanged?.();
     } catch (err) {
       showFormError(deleteDialog, err instanceof ApiError ? err.message : String(err));
     } finally {
@@ -262,5 +271,10 @@ export function createLibraryView(): LibraryView {
   barAudio.addEventListener('pause', refreshPreviewButtons);
   barAudio.addEventListener('ended', refreshPreviewButtons);
 
-  return { refresh: () => void load() };
+  return {
+    refresh: () => void load(),
+    redraw: () => {
+      rows.replaceChildren(...shownItems.map(row));
+    },
+  };
 }

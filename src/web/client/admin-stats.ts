@@ -2,7 +2,8 @@
 // origin response time (p50 / p95) and origin non-2xx. Polls GET /api/edge-stats while the page is visible.
 import { api, ApiError } from './api.ts';
 import { h, one } from './dom.ts';
-import { renderChart } from './charts.ts';
+import { chartTicks, renderChart, type ChartSpec } from './charts.ts';
+import { gutterFor } from './chart-axes.ts';
 import { formatBitrate, formatBytes, formatCount, formatMs, formatPercent } from './format.ts';
 import { emptyState } from './admin-ui.ts';
 import { isSnapshot, windowTotals, zoneSeries, type WireSnapshot } from './stats-model.ts';
@@ -73,44 +74,51 @@ export function createStatsView(): { start(): void; stop(): void } {
       h('div', { class: 'charts' }, ...charts),
     );
     const [c1, c2, c3] = [cssColor('--chart-1'), cssColor('--chart-2'), cssColor('--chart-3')];
-    renderChart(charts[0], {
-      title: 'Cache hit rate',
-      times: s.times,
-      series: [{ label: 'Hits (incl. stale, revalidated)', color: c1, values: s.hitRate }],
-      format: (v) => `${Math.round(v * 100)} %`,
-      yMax: 1,
-      summary: `Share of requests answered from the cache per minute; ${formatPercent(w.hitRate)} over the ${span}.`,
-    });
-    renderChart(charts[1], {
-      title: 'Bandwidth',
-      times: s.times,
-      series: [
-        { label: 'Served to clients', color: c1, values: s.servedBps },
-        { label: 'Fetched from origin', color: c3, values: s.originBps, dashed: true },
-      ],
-      format: formatBitrate,
-      summary: `${formatBytes(w.bytesToClients)} served and ${formatBytes(w.bytesFromOrigin)} fetched from the origin over the ${span}.`,
-    });
-    renderChart(charts[2], {
-      title: 'Origin response time',
-      times: s.times,
-      series: [
-        { label: 'p50', color: c1, values: s.originP50 },
-        { label: 'p95', color: c2, values: s.originP95, dashed: true },
-      ],
-      format: formatMs,
-      summary: `Time to the origin's response head; p50 ${formatMs(w.originP50)}, p95 ${formatMs(w.originP95)} over the ${span}.`,
-    });
-    renderChart(charts[3], {
-      title: 'Origin non-2xx and errors',
-      times: s.times,
-      series: [
-        { label: 'Non-2xx responses', color: c2, values: s.originNon2xx },
-        { label: 'Failed connections', color: c3, values: s.originErrors, dashed: true },
-      ],
-      format: (v) => (Number.isInteger(v) ? String(v) : v.toFixed(1)),
-      summary: `${w.originNon2xx} origin responses outside 2xx and ${w.originErrors} failed origin connections over the ${span}.`,
-    });
+    const specs: ChartSpec[] = [
+      {
+        title: 'Cache hit rate',
+        times: s.times,
+        series: [{ label: 'Hits (incl. stale, revalidated)', color: c1, values: s.hitRate }],
+        format: (v) => `${Math.round(v * 100)} %`,
+        yMax: 1,
+        summary: `Share of requests answered from the cache per minute; ${formatPercent(w.hitRate)} over the ${span}.`,
+      },
+      {
+        title: 'Bandwidth',
+        times: s.times,
+        series: [
+          { label: 'Served to clients', color: c1, values: s.servedBps },
+          { label: 'Fetched from origin', color: c3, values: s.originBps, dashed: true },
+        ],
+        format: formatBitrate,
+        summary: `${formatBytes(w.bytesToClients)} served and ${formatBytes(w.bytesFromOrigin)} fetched from the origin over the ${span}.`,
+      },
+      {
+        title: 'Origin response time',
+        times: s.times,
+        series: [
+          { label: 'p50', color: c1, values: s.originP50 },
+          { label: 'p95', color: c2, values: s.originP95, dashed: true },
+        ],
+        format: formatMs,
+        summary: `Time to the origin's response head; p50 ${formatMs(w.originP50)}, p95 ${formatMs(w.originP95)} over the ${span}.`,
+      },
+      {
+        title: 'Origin non-2xx and errors',
+        times: s.times,
+        series: [
+          { label: 'Non-2xx responses', color: c2, values: s.originNon2xx },
+          { label: 'Failed connections', color: c3, values: s.originErrors, dashed: true },
+        ],
+        // Counts of responses: whole numbers on the axis.
+        integer: true,
+        format: (v) => String(v),
+        summary: `${w.originNon2xx} origin responses outside 2xx and ${w.originErrors} failed origin connections over the ${span}.`,
+      },
+    ];
+    // One left margin for all four: the same minutes stand at the same place in every chart.
+    const gutter = gutterFor(specs.flatMap((spec) => chartTicks(spec).map(spec.format)));
+    specs.forEach((spec, i) => renderChart(charts[i], { ...spec, gutter }));
   }
 
   async function poll(): Promise<void> {

@@ -6,6 +6,7 @@ import { createUploadView } from './admin-upload.ts';
 import { createStatsView } from './admin-stats.ts';
 import { createBackupsView } from './admin-backups.ts';
 import { closeOnCancelButtons } from './admin-ui.ts';
+import { createHealthView } from './admin-health.ts';
 
 const signin = one('.signin');
 const app = one('.app');
@@ -14,8 +15,15 @@ const formError = one('.form-error', form);
 const signout = one<HTMLButtonElement>('.signout');
 
 closeOnCancelButtons();
-const library = createLibraryView();
-const uploads = createUploadView({ onUploaded: () => library.refresh() });
+// The library table flags what the health check found; a change to the library checks again.
+const health = createHealthView({ onChange: () => library.redraw() });
+const library = createLibraryView({ flagFor: (id) => health.flagFor(id), onChanged: () => health.refresh() });
+const uploads = createUploadView({
+  onUploaded: () => {
+    library.refresh();
+    health.refresh();
+  },
+});
 const stats = createStatsView();
 const backups = createBackupsView();
 void uploads;
@@ -37,6 +45,7 @@ function showApp(): void {
   app.hidden = false;
   signout.hidden = false;
   library.refresh();
+  health.refresh();
   stats.start();
   backups.refresh();
 }

@@ -1,5 +1,6 @@
 // Time-series line charts drawn as SVG: a few series over the last hours, per minute. Redrawn at the
 // container's width (text stays crisp, no scaling), with a hover / keyboard read-out of the values.
+import { gutterFor, timeTicks, valueTicks } from './chart-axes.ts';
 import { h, svg } from './dom.ts';
 
 export type Series = { label: string; color: string; values: readonly (number | null)[]; dashed?: boolean };
@@ -12,24 +13,16 @@ export type ChartSpec = {
   format: (v: number) => string;
   /** Fixed top of the y axis (e.g. 1 for ratios); otherwise a round number above the largest value. */
   yMax?: number;
+  /** Counts: the y axis is labelled in whole numbers only. */
+  integer?: boolean;
+  /** Left margin in px; charts shown together get the same one, so their time axes line up. */
+  gutter?: number;
   /** What the numbers mean in one sentence, for screen readers. */
   summary: string;
 };
 
 const HEIGHT = 180;
 const PAD = { top: 10, right: 12, bottom: 24 };
-/** Rough width of an axis label at 11 px: enough to keep the left margin tight without measuring text. */
-const CHAR_PX = 6.6;
-
-/** 1, 2, 2.5, 5 × 10^n: the smallest such step giving at most `ticks` intervals. */
-export function niceMax(max: number, ticks = 4): { top: number; step: number } {
-  if (!(max > 0)) return { top: 1, step: 0.25 };
-  const raw = max / ticks;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) as number;
-  return { top: step * Math.ceil(max / step - 1e-9), step };
-}
-
 function clock(t: number): string {
   const d = new Date(t);
   return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
@@ -50,6 +43,12 @@ function pathFor(values: readonly (number | null)[], x: (i: number) => number, y
   return d;
 }
 
+/** The y axis labels' values for a chart's data. */
+export function chartTicks(spec: Pick<ChartSpec, 'series' | 'yMax' | 'integer'>): number[] {
+  const maxValue = Math.max(0, ...spec.series.flatMap((s) => s.values.filter((v): v is number => v !== null && Number.isFinite(v))));
+  return valueTicks(maxValue, { yMax: spec.yMax, integer: spec.integer });
+}
+
 export function renderChart(container: HTMLElement, spec: ChartSpec): void {
   const legend = h('ul', { class: 'legend' }, ...spec.series.map((s) => h('li', {}, h('span', { class: `swatch${s.dashed ? ' dashed' : ''}`, 'data-color': s.color }), s.label)));
   for (const sw of legend.querySelectorAll<HTMLElement>('.swatch')) sw.style.setProperty('--c', sw.dataset.color ?? 'currentColor');
@@ -60,11 +59,9 @@ export function renderChart(container: HTMLElement, spec: ChartSpec): void {
   const draw = () => {
     const width = Math.max(240, Math.floor(plot.clientWidth || 600));
     const n = spec.times.length;
-    const maxValue = Math.max(0, ...spec.series.flatMap((s) => s.values.filter((v): v is number => v !== null && Number.isFinite(v))));
-    const { top, step } = spec.yMax !== undefined ? { top: spec.yMax, step: spec.yMax / 4 } : niceMax(maxValue);
-    const ticks: number[] = [];
-    for (let v = 0; v <= top + 1e-9; v += step) ticks.push(v);
-    const left = Math.ceil(Math.max(...ticks.map((v) => spec.format(v).length)) * CHAR_PX) + 14;
+    const ticks = chartTicks(spec);
+    const top = ticks[ticks.length - 1];
+    const left = spec.gutter ?? gutterFor(ticks.map(spec.format));
     const innerW = width - left - PAD.right;
     const innerH = HEIGHT - PAD.top - PAD.bottom;
     const x = (i: number) => left + (n <= 1 ? innerW : (i / (n - 1)) * innerW);
@@ -74,12 +71,14 @@ export function renderChart(container: HTMLElement, spec: ChartSpec): void {
     const grid = svg('g', { class: 'grid' });
     for (const v of ticks) {
       grid.append(svg('line', { x1: left, x2: width - PAD.right, y1: y(v), y2: y(v) }));
-      grid.append(svg('text', { x: left - 8, y: y(v) + 4, 'text-anchor': 'end' }, spec.format(v)));
+      grid.append(svg('text', { x: left - 8, y: y(v) + 4, 'text-anchor': 'end', class: 'y-tick' }, spec.format(v)));
     }
     if (n > 1) {
-      const every = Math.max(1, Math.ceil(n / Math.max(2, Math.floor(innerW / 90))));
-      for (let i = n - 1; i >= 0; i -= every) {
-        grid.append(svg('text', { x: x(i), y: HEIGHT - 6, 'text-anchor': i === n - 1 ? 'end' : 'middle' }, clock(spec.times[i])));
+      const labels = timeTicks(spec.times, Math.max(2, Math.floor(innerW / 70)), -new Date(spec.times[0]).getTimezoneOffset());
+      for (const i of labels) {
+        // Labels at the very edges are anchored inside the plot so they are not cut off.
+        const anchor = x(i) - left < 16 ? 'start' : width - PAD.right - x(i) < 16 ? 'end' : 'middle';
+        grid.append(svg('text', { x: x(i), y: HEIGHT - 6, 'text-anchor': anchor, class: 'x-tick' }, clock(spec.times[i])));
       }
     }
     root.append(grid);
