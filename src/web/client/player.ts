@@ -56,11 +56,14 @@ let loaded: StationItem | undefined;
 let shown: StationItem | undefined;
 /** Items that failed to play (by seq): "back to live" does not try them again. */
 const failed = new Set<number>();
-let failuresInARow = 0;
+/** Media that failed since something last played: when every item of the station has, it is off the air. */
+const failingIds = new Set<number>();
 let keepNotice = false;
 let boundaryTimer: ReturnType<typeof setTimeout> | undefined;
 let retryTimer: ReturnType<typeof setTimeout> | undefined;
 let lastResync = 0;
+/** The screen's own move to the next item while nobody listens (one at a time). */
+let following: Promise<void> | undefined;
 let frontLayer = 0;
 let shownBackground: string | undefined;
 
@@ -91,7 +94,7 @@ function render(): void {
   const item = shown;
   if (item === undefined) return;
   if (mode === 'local') setStatus(listening ? 'local' : 'paused', listening ? 'Not live' : 'Paused · not live');
-  else if (failed.has(item.seq) && loaded?.seq !== item.seq) setStatus('waiting', 'On air · off for you');
+  else if (failed.has(item.seq) && loaded?.seq !== item.seq) setStatus('waiting', 'Waiting for the next item');
   else if (!listening) setStatus('ready', 'On air');
   else setStatus(item.kind === 'announcement' ? 'announcement' : 'live', item.kind === 'announcement' ? 'On air · announcement' : 'On air');
   const next = itemAfter(items, item.seq);
@@ -146,7 +149,11 @@ function tick(): void {
   bar.setAttribute('aria-valuenow', String(Math.round(pct)));
   bar.setAttribute('aria-valuetext', `${formatClock(pos)} of ${formatClock(total)}`);
   // Not listening, live: the screen follows the station from item to item.
-  if (mode === 'live' && !listening && stationNow() >= t.endsAt) void tuneIn();
+  if (mode === 'live' && !listening && stationNow() >= t.endsAt && following === undefined) {
+    following = tuneIn().finally(() => {
+      following = undefined;
+    });
+  }
 }
 
 async function fetchNow(after?: number): Promise<NowPlaying> {
@@ -341,10 +348,10 @@ async function onError(): Promise<void> {
   const t = loaded;
   if (t === undefined || audio.error === null) return;
   failed.add(t.seq);
-  failuresInARow++;
+  failingIds.add(t.id);
   const reason = await reasonFor(t);
   if (loaded !== t) return; // the listener moved on meanwhile
-  if (failuresInARow >= Math.max(1, library.songs + library.announcements)) {
+  if (failingIds.size >= Math.max(1, library.songs + library.announcements)) {
     listening = false;
     setStatus('error', 'Off air');
     setNotice(`“${t.title}” could not be played: ${reason}. Nothing else on this station could be played either; try again later.`);
@@ -389,7 +396,7 @@ function toggleMute(): void {
 audio.addEventListener('play', render);
 audio.addEventListener('pause', render);
 audio.addEventListener('playing', () => {
-  failuresInARow = 0;
+  failingIds.clear();
   // The start took a moment: catch up with the station.
   if (mode === 'live' && loaded !== undefined) {
     const live = positionAt(loaded, stationNow());
