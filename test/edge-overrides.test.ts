@@ -1,8 +1,14 @@
 // Edge scenarios for per-zone overrides: edge TTL and browser TTL replacing the origin's Cache-Control,
 // query string handling (keep / ignore / sort) and CORS headers added by the edge.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
+import { request } from 'undici';
+import { startEdge } from '../src/edge/server.ts';
 import { startHarness } from './helpers/edge-harness.ts';
+import { startTestOrigin } from './helpers/origin.ts';
 
 describe('edge: TTL overrides', () => {
   it('edgeTtlSeconds stores what the origin marked no-store, for that long', async () => {
@@ -102,6 +108,61 @@ describe('edge: CORS headers', () => {
       assert.equal((await h.get('/missing', { origin: 'https://any.example' })).headers['access-control-allow-origin'], '*');
     } finally {
       await h.close();
+    }
+  });
+
+  it('a 304 carries the CORS fields of the 200 it stands for, from the origin (stored) and from the zone', async () => {
+    // Our own origin sends Access-Control-Allow-Origin / -Expose-Headers on every media answer, 304s
+    // included: a player's revalidation is unreadable by script without them (Fetch, CORS check).
+    const clock = { now: Date.UTC(2025, 5, 1, 12, 0, 0) };
+    const o = await startTestOrigin({ origin: { cacheControl: 'public, max-age=60' }, now: () => clock.now });
+    const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-edge-cors-'));
+    const zone = new URL(o.tl.lib.mediaUrl).hostname;
+    const edge = await startEdge({ host: '127.0.0.1', port: 0, cacheDir, now: () => clock.now, zones: [{ host: zone, origin: o.url }, { host: 'cors.example', origin: o.url, corsOrigins: ['https://player.example'] }] });
+    try {
+      const item = await o.add('tone-3s.mp3');
+      const target = new URL(item.url).pathname;
+      const get = async (base: string, headers: Record<string, string>) => {
+        const r = await request(`${base}${target}`, { headers });
+        await r.body.arrayBuffer();
+        return r;
+      };
+      const cors = (h: Record<string, unknown>) => [h['access-control-allow-origin'], h['access-control-expose-headers']];
+      const player = { origin: 'https://player.example' };
+      const fromOrigin = await get(o.url, player);
+      const etag = String(fromOrigin.headers['etag']);
+      const origin304 = await get(o.url, { ...player, 'if-none-match': etag });
+      assert.equal(origin304.statusCode, 304);
+      const expected = cors(fromOrigin.headers);
+      assert.equal(expected[0], '*');
+      assert.deepEqual(cors(origin304.headers), expected);
+
+      const miss = await get(edge.url, { host: zone, ...player });
+      assert.equal(miss.headers['x-cache'], 'MISS');
+      assert.deepEqual(cors(miss.headers), expected);
+      const hit304 = await get(edge.url, { host: zone, ...player, 'if-none-match': etag });
+      assert.deepEqual([hit304.statusCode, hit304.headers['x-cache']], [304, 'HIT']);
+      assert.deepEqual(cors(hit304.headers), expected, '304 from the cache');
+      // Stale: the edge revalidates with the origin (which answers 304) and answers the client 304.
+      clock.now += 120_000;
+      const revalidated = await get(edge.url, { host: zone, ...player, 'if-none-match': etag });
+      assert.deepEqual([revalidated.statusCode, revalidated.headers['x-cache']], [304, 'REVALIDATED']);
+      assert.deepEqual(cors(revalidated.headers), expected, '304 after revalidation');
+      const plain304 = await get(edge.url, { host: zone, 'if-none-match': etag });
+      assert.deepEqual(cors(plain304.headers), expected, '304 to a request without Origin');
+
+      // A zone with its own CORS list: its fields replace the stored ones on the 304 as on the 200.
+      await get(edge.url, { host: 'cors.example', ...player });
+      const zone200 = await get(edge.url, { host: 'cors.example', ...player });
+      const zone304 = await get(edge.url, { host: 'cors.example', ...player, 'if-none-match': etag });
+      assert.deepEqual([zone200.statusCode, zone304.statusCode], [200, 304]);
+      assert.equal(zone304.headers['access-control-allow-origin'], 'https://player.example');
+      assert.deepEqual(cors(zone304.headers), cors(zone200.headers));
+      assert.equal(zone304.headers['vary'], zone200.headers['vary']);
+    } finally {
+      await edge.close();
+      await o.close();
+      await rm(cacheDir, { recursive: true, force: true });
     }
   });
 });

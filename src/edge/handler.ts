@@ -847,6 +847,9 @@ export class EdgeHandler {
     for (const [name, value] of Object.entries(meta.headers)) if (!NOT_IN_200.has(name)) base[name] = value;
     const notModified: Record<string, string | string[]> = {};
     for (const name of IN_304) if (meta.headers[name] !== undefined) notModified[name] = meta.headers[name];
+    // The stored CORS fields too (as the origin's own 304 has them): a script's revalidation fails the
+    // Fetch CORS check on a 304 without Access-Control-Allow-Origin, and cannot read ETag without -Expose-Headers.
+    for (const [name, value] of Object.entries(meta.headers)) if (name.startsWith('access-control-')) notModified[name] = value;
     const replay: Record<string, string | string[]> = { ...meta.headers };
     delete replay['x-cache'];
     delete replay['age'];
