@@ -1,4 +1,5 @@
-// DNS test helpers: real `dig` (bind9-dnsutils) against a server on 127.0.0.1, with its output parsed.
+// DNS test helpers: real `dig` (bind9-dnsutils) against a server (127.0.0.1, or another address from inside
+// a network namespace), with its output parsed.
 import { execFile } from 'node:child_process';
 
 export type DigResult = {
@@ -19,10 +20,19 @@ function section(text: string, name: string): string[] {
   return m ? m[1].split('\n').filter((l) => l.trim() !== '' && !l.startsWith(';')).map((l) => l.replace(/\s+/g, ' ').trim()) : [];
 }
 
-/** Runs `dig @127.0.0.1 -p <port> <args…> +time=2 +tries=1` and parses what it prints. */
-export function dig(port: number, args: string[]): Promise<DigResult> {
+export type DigOptions = {
+  /** The server's address; default 127.0.0.1. */
+  server?: string;
+  /** Run dig inside this network namespace (`ip netns exec`), as a client on that host. */
+  netns?: string;
+};
+
+/** Runs `dig @<server> -p <port> <args…> +time=2 +tries=1` and parses what it prints. */
+export function dig(port: number, args: string[], opts: DigOptions = {}): Promise<DigResult> {
+  const digArgs = [`@${opts.server ?? '127.0.0.1'}`, '-p', String(port), '+time=2', '+tries=1', ...args];
+  const [command, argv] = opts.netns !== undefined ? ['ip', ['netns', 'exec', opts.netns, 'dig', ...digArgs]] : ['dig', digArgs];
   return new Promise((resolve, reject) => {
-    execFile('dig', ['@127.0.0.1', '-p', String(port), '+time=2', '+tries=1', ...args], { timeout: 15_000 }, (err, stdout) => {
+    execFile(command, argv, { timeout: 15_000 }, (err, stdout) => {
       if (err && !stdout) return reject(err);
       const text = String(stdout);
       resolve({

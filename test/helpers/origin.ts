@@ -155,14 +155,14 @@ export function rawRequest(url: string, target: string, extra = ''): Promise<{ s
   });
 }
 
-/** Polls `probe` until it returns a value other than undefined; rejects after `timeoutMs`. */
-export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+/** Polls `probe` every `intervalMs` until it returns a value other than undefined; rejects after `timeoutMs`. */
+export async function waitFor<T>(probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000, intervalMs = 20): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
     if (v !== undefined) return v;
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
