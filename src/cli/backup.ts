@@ -11,7 +11,8 @@ import { listSnapshots, openRepo, removeAbandonedTemps, resolveSnapshotId, type 
 import { restoreSnapshot } from '../backup/restore.ts';
 import { runThen } from '../backup/then.ts';
 import { verifySnapshot } from '../backup/verify.ts';
-import { configFrom, formatBytes, intOption, progressBar, withLibrary, type Io } from './context.ts';
+import { configFrom, intOption, progressBar, withLibrary, type Io } from './context.ts';
+import { formatBytes } from '../web/client/format.ts';
 import { VERSION } from './main.ts';
 
 type RepoOpts = { repo?: string };

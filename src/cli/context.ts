@@ -4,6 +4,7 @@ import { loadConfig, type Config } from '../config/index.ts';
 import { openDatabase, type Db } from '../db/connect.ts';
 import { createLocalStorage } from '../storage/local-store.ts';
 import { createLibrary, type Library } from '../media/library.ts';
+import { formatBytes } from '../web/client/format.ts';
 
 export type Io = {
   out: (line: string) => void;
@@ -50,18 +51,6 @@ export function intOption(name: string) {
     if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number, got ${JSON.stringify(value)}`);
     return n;
   };
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = -1;
-  do {
-    v /= 1024;
-    i++;
-  } while (v >= 1024 && i < units.length - 1);
-  return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
 /** A one-line progress bar on a terminal; a no-op elsewhere. */

@@ -6,9 +6,9 @@
  * HEAD is answered from the stored GET response (RFC 9111 §4: "the request method associated with the
  * stored response allows it to be used for the presented request"), so both share the 'GET' class.
  */
-export type MethodClass = 'GET';
+type MethodClass = 'GET';
 
-export type CacheKeyParts = {
+type CacheKeyParts = {
   /** Zone host name, lower case. */
   zone: string;
   method: MethodClass;

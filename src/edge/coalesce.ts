@@ -6,7 +6,7 @@
 // (a purge covering its key) is not joined: a request that arrives after a purge never receives bytes
 // fetched before it.
 
-export type Joined<T> = { leader: boolean; result: Promise<T> };
+type Joined<T> = { leader: boolean; result: Promise<T> };
 
 type Flight<T> = { promise: Promise<T>; settled: boolean; timer: NodeJS.Timeout | undefined; generation: number };
 

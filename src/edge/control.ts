@@ -9,19 +9,19 @@ import { MediaCdnError } from '../errors.ts';
 import { normaliseTarget } from './cache-key.ts';
 import type { PurgeSelector } from './cache.ts';
 import { AdminAuthError, ControlRequestError, ShieldPurgeError, UnknownZoneError } from './errors.ts';
-import type { Outcome } from './handler.ts';
+import type { Outcome } from './outcome.ts';
 import { sendError } from './handler.ts';
 import type { QueryStringMode } from '../config/edge-schema.ts';
 
 /** `POST /_mediacdn/purge` bodies: one absolute URL, an absolute URL prefix, or a whole zone (host name). */
-export const purgeRequestSchema = z.union([
+const purgeRequestSchema = z.union([
   z.object({ url: z.string().min(1) }).strict(),
   z.object({ prefix: z.string().min(1) }).strict(),
   z.object({ zone: z.string().min(1) }).strict(),
 ]);
-export type PurgeRequest = z.infer<typeof purgeRequestSchema>;
+type PurgeRequest = z.infer<typeof purgeRequestSchema>;
 
-export type PurgeResult = { removed: number; shield?: { url: string; removed: number } };
+type PurgeResult = { removed: number; shield?: { url: string; removed: number } };
 
 /** What the control endpoints need to know of a zone. */
 export type ControlZone = { host: string; queryString: QueryStringMode; shieldAdmin: string | undefined };
@@ -103,7 +103,7 @@ export async function purge(opts: ControlOptions, request: PurgeRequest, authori
 }
 
 /** A purge body → the zone and the cache selector, with the zone's query string handling applied to URLs. */
-export function selectorOf(zones: ReadonlyMap<string, ControlZone>, r: PurgeRequest): { zone: ControlZone; selector: PurgeSelector } {
+function selectorOf(zones: ReadonlyMap<string, ControlZone>, r: PurgeRequest): { zone: ControlZone; selector: PurgeSelector } {
   if ('zone' in r) {
     const zone = zones.get(r.zone.toLowerCase().replace(/\.$/, ''));
     if (!zone) throw new UnknownZoneError(r.zone);

@@ -11,11 +11,11 @@ import path from 'node:path';
 import { metaBytes, readBody } from './store.ts';
 import type { CacheStore, EntryMeta, StoreHit, StoreOptions, StoreUsage } from './store.ts';
 
-export const DISK_FORMAT = 'mediacdn-edge-entry';
-export const DISK_VERSION = 1;
+const DISK_FORMAT = 'mediacdn-edge-entry';
+const DISK_VERSION = 1;
 
 /** The saved metadata record. Readers refuse any other format / version. */
-export type DiskRecord = {
+type DiskRecord = {
   format: typeof DISK_FORMAT;
   version: typeof DISK_VERSION;
   meta: EntryMeta;

@@ -48,7 +48,7 @@ export class RequestBodyTimeoutError extends MediaCdnError {
 }
 
 /** A stored entry failed its integrity check; callers drop it and refetch. */
-export class CorruptEntryError extends MediaCdnError {
+class CorruptEntryError extends MediaCdnError {
   constructor(message: string) {
     super('edge_corrupt_entry', message, { status: 500 });
   }

@@ -34,7 +34,7 @@ export type HeuristicOptions = {
   heuristicMaxSeconds: number;
 };
 
-export const DEFAULT_HEURISTICS: HeuristicOptions = { heuristicFraction: 0.1, heuristicMaxSeconds: 86_400 };
+const DEFAULT_HEURISTICS: HeuristicOptions = { heuristicFraction: 0.1, heuristicMaxSeconds: 86_400 };
 
 /**
  * RFC 9213 §2.2: a cache that implements targeted fields "MUST select the first (in target list order)
@@ -83,7 +83,7 @@ export function responsePolicy(headers: Headers): ResponsePolicy {
 }
 
 /** RFC 9110 §15.1: "Responses with status codes that are defined as heuristically cacheable". */
-export const HEURISTICALLY_CACHEABLE: ReadonlySet<number> = new Set([200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501]);
+const HEURISTICALLY_CACHEABLE: ReadonlySet<number> = new Set([200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501]);
 /**
  * Status codes this cache understands and conforms to (for must-understand, §5.2.2.3): the final
  * codes RFC 9110 §15 defines, with 429 (RFC 6585) and 451 (RFC 7725), except 206 and 304, which a
@@ -95,9 +95,9 @@ const UNDERSTOOD: ReadonlySet<number> = new Set([
   500, 501, 502, 503, 504, 505,
 ]);
 
-export type Storability = { kind: 'store' } | { kind: 'skip'; reason: string };
+type Storability = { kind: 'store' } | { kind: 'skip'; reason: string };
 
-export type StoreInput = {
+type StoreInput = {
   method: string;
   status: number;
   requestHeaders: Headers;
@@ -229,7 +229,7 @@ export function ageHeaderSeconds(v: Headers[string]): number {
 }
 
 /** The request's own cache directives (RFC 9111 §5.2.1, §5.4 Pragma). */
-export type RequestDirectives = {
+type RequestDirectives = {
   noCache: boolean;
   noStore: boolean;
   maxAge: number | undefined;
@@ -269,7 +269,7 @@ export function requestDirectives(headers: Headers): RequestDirectives {
   };
 }
 
-export type Reuse =
+type Reuse =
   | { kind: 'fresh'; age: number }
   /** Stale, but the client accepts it (max-stale) and nothing forbids it. */
   | { kind: 'stale-ok'; age: number }

@@ -36,6 +36,8 @@ import {
 import type { IpMatcher } from './ip-match.ts';
 import type { ConnectionLimiter, RateLimiter } from './rate-limit.ts';
 import type { StatsEvent } from './stats.ts';
+import { X_CACHE } from './outcome.ts';
+import type { Outcome } from './outcome.ts';
 import {
   allowsAuthorized,
   currentAge,
@@ -55,22 +57,6 @@ import { releaseBody } from './store.ts';
 import type { BodySource, EntryMeta } from './store.ts';
 import { CONDITIONAL_AND_RANGE, VIA, appendList, discardBody, upstreamError } from './upstream.ts';
 import type { Upstream, UpstreamRequest, UpstreamResponse } from './upstream.ts';
-
-/** How a request was served (after Varnish's lookup results). Stats and X-Cache are keyed by it. */
-export type Outcome = 'hit' | 'stale' | 'miss' | 'pass' | 'revalidated';
-
-/**
- * HIT: fresh stored response. STALE: stored response served stale (client max-stale, stale-if-error).
- * MISS: fetched from upstream and stored (or being stored). REVALIDATED: stored response validated by
- * a 304. BYPASS: fetched from upstream and not stored (unsafe method, not storable, too large, ...).
- */
-export const X_CACHE = {
-  hit: 'HIT',
-  stale: 'STALE',
-  miss: 'MISS',
-  pass: 'BYPASS',
-  revalidated: 'REVALIDATED',
-} as const satisfies Record<Outcome, string>;
 
 /**
  * Emitted once per zone response when it is finished or aborted: the stats and access-log hook.
@@ -1035,7 +1021,7 @@ function countBodyBytes(res: ServerResponse): { readonly bytes: number } {
 }
 
 /** The Host header's host name: lower case, port and trailing dot removed; IPv6 literals kept bracketed. */
-export function zoneHostOf(host: string | undefined): string {
+function zoneHostOf(host: string | undefined): string {
   if (!host) return '';
   const h = host.trim().toLowerCase();
   if (h.startsWith('[')) {
@@ -1052,7 +1038,7 @@ export function zoneHostOf(host: string | undefined): string {
  * ignore the received Host header field (if any) and instead use the host information of the
  * request-target." Undefined for origin-form targets.
  */
-export function absoluteFormAuthority(url: string): string | undefined {
+function absoluteFormAuthority(url: string): string | undefined {
   if (!/^https?:\/\//i.test(url)) return undefined;
   try {
     return new URL(url).host;

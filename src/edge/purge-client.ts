@@ -8,7 +8,7 @@ import { request } from 'undici';
 
 export type PurgeTarget = { url: string } | { prefix: string } | { zone: string };
 
-export type EdgePurgeResult =
+type EdgePurgeResult =
   | { edge: string; ok: true; removed: number; shield?: { url: string; removed: number } }
   | { edge: string; ok: false; status: number | undefined; error: string };
 

@@ -94,7 +94,7 @@ export class RateLimiter {
   }
 }
 
-export type ReleaseConnection = () => void;
+type ReleaseConnection = () => void;
 
 /**
  * At most `maxPerKey` concurrent holders per key. Keys with no holder are not stored, so memory is

@@ -22,14 +22,14 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { formatBytes } from '../web/client/format.ts';
+import { OUTCOMES } from './outcome.ts';
+import type { Outcome } from './outcome.ts';
 
 export const STATS_VERSION = 1;
 
-/** How a request was served; the same closed union as the handler's Outcome (Varnish's lookup results). */
-export type CacheOutcome = 'hit' | 'stale' | 'miss' | 'pass' | 'revalidated';
-export const CACHE_OUTCOMES: readonly CacheOutcome[] = ['hit', 'stale', 'revalidated', 'miss', 'pass'];
-export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';
-export const STATUS_CLASSES: readonly StatusClass[] = ['1xx', '2xx', '3xx', '4xx', '5xx'];
+type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';
+const STATUS_CLASSES: readonly StatusClass[] = ['1xx', '2xx', '3xx', '4xx', '5xx'];
 
 /**
  * Upper bounds (ms) of the origin response-time buckets: a 1-2-5 log series from 1 ms to 50 s, plus a
@@ -39,7 +39,7 @@ export const ORIGIN_BUCKETS_MS: readonly number[] = [1, 2, 5, 10, 20, 50, 100, 2
 
 export type StatsEvent =
   /** A response finished or was aborted by the client. `bytes`: body bytes written to the client. */
-  | { kind: 'response'; status: number; outcome: CacheOutcome; bytes: number; aborted?: boolean }
+  | { kind: 'response'; status: number; outcome: Outcome; bytes: number; aborted?: boolean }
   /** An origin (or shield) response head arrived `ms` after the request was sent. */
   | { kind: 'origin-response'; status: number; ms: number }
   | { kind: 'origin-bytes'; bytes: number }
@@ -56,7 +56,7 @@ export type Figures = {
   /** Of those, the ones the client went away from before the end. */
   clientAborts: number;
   responses: Record<StatusClass, number>;
-  outcomes: Record<CacheOutcome, number>;
+  outcomes: Record<Outcome, number>;
   bytesToClients: number;
   bytesFromOrigin: number;
   /** Origin response heads received; `originResponseMs.counts` has one more entry than ORIGIN_BUCKETS_MS. */
@@ -89,7 +89,7 @@ export type StatsSnapshot = {
   zones: Record<string, { since: number; totals: FiguresView; minutes: Array<FiguresView & { t: number }> }>;
 };
 
-export type LoadResult = { kind: 'loaded'; zones: number } | { kind: 'missing' } | { kind: 'ignored'; reason: string };
+type LoadResult = { kind: 'loaded'; zones: number } | { kind: 'missing' } | { kind: 'ignored'; reason: string };
 
 const MINUTE_MS = 60_000;
 const RING = 1440;
@@ -169,7 +169,7 @@ export function addFigures(target: Figures, source: Figures): void {
   target.requests += source.requests;
   target.clientAborts += source.clientAborts;
   for (const c of STATUS_CLASSES) target.responses[c] += source.responses[c];
-  for (const o of CACHE_OUTCOMES) target.outcomes[o] += source.outcomes[o];
+  for (const o of OUTCOMES) target.outcomes[o] += source.outcomes[o];
   target.bytesToClients += source.bytesToClients;
   target.bytesFromOrigin += source.bytesFromOrigin;
   target.originResponses += source.originResponses;
@@ -210,7 +210,7 @@ export function estimateQuantile(counts: readonly number[], q: number, bounds: r
 const round3 = (n: number | null): number | null => (n === null ? null : Math.round(n * 1000) / 1000);
 
 export function viewFigures(f: Figures): FiguresView {
-  const served = CACHE_OUTCOMES.reduce((a, o) => a + f.outcomes[o], 0);
+  const served = OUTCOMES.reduce((a, o) => a + f.outcomes[o], 0);
   const fromCache = f.outcomes.hit + f.outcomes.stale + f.outcomes.revalidated;
   const counts = [...f.originResponseMs.counts];
   return {
@@ -237,7 +237,7 @@ export type EdgeStatsOptions = {
   maxZones?: number;
 };
 
-export type Persisting = {
+type Persisting = {
   /** Resolves when the save in progress (if any) is done. */
   whenSaved(): Promise<void>;
   /** Stops the timer and saves one last time. */
@@ -447,7 +447,7 @@ type Family = { name: string; type: 'counter' | 'histogram'; help: string; sampl
 const FAMILIES: Family[] = [
   { name: 'edge_requests_total', type: 'counter', help: 'Requests answered, by status class of the response.', samples: (zone, f) => STATUS_CLASSES.map((c) => [{ zone, status_class: c }, f.responses[c]]) },
   { name: 'edge_client_aborts_total', type: 'counter', help: 'Responses the client went away from before the end.', samples: (zone, f) => [[{ zone }, f.clientAborts]] },
-  { name: 'edge_cache_outcomes_total', type: 'counter', help: 'Requests by cache outcome (hit, stale, revalidated, miss, pass).', samples: (zone, f) => CACHE_OUTCOMES.map((o) => [{ zone, outcome: o }, f.outcomes[o]]) },
+  { name: 'edge_cache_outcomes_total', type: 'counter', help: 'Requests by cache outcome (hit, stale, revalidated, miss, pass).', samples: (zone, f) => OUTCOMES.map((o) => [{ zone, outcome: o }, f.outcomes[o]]) },
   { name: 'edge_client_sent_bytes_total', type: 'counter', help: 'Body bytes sent to clients.', samples: (zone, f) => [[{ zone }, f.bytesToClients]] },
   { name: 'edge_origin_received_bytes_total', type: 'counter', help: 'Body bytes received from the origin or shield.', samples: (zone, f) => [[{ zone }, f.bytesFromOrigin]] },
   {
@@ -506,16 +506,6 @@ const tallyText = (t: Record<string, number>): string => {
   return entries.length === 0 ? '-' : entries.map(([k, n]) => `${k}×${int(n)}`).join(' ');
 };
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${n.toFixed(1)} ${units[i]}`;
-}
-
 /** A table per zone: last hour, last 24 hours and totals, for `mediacdn stats [--zone Z]`. */
 export function summarise(snapshot: StatsSnapshot, opts: { zone?: string } = {}): string {
   const hosts = Object.keys(snapshot.zones).filter((h) => opts.zone === undefined || h === opts.zone);
@@ -532,7 +522,7 @@ export function summarise(snapshot: StatsSnapshot, opts: { zone?: string } = {})
       ...STATUS_CLASSES.filter((c) => c !== '1xx' || zone.totals.responses['1xx'] > 0).map((c): [string, (f: FiguresView) => string] => [`  ${c}`, (f) => int(f.responses[c])]),
       ['  client aborts', (f) => int(f.clientAborts)],
       ['cache hit rate', (f) => pct(f.hitRate)],
-      ...CACHE_OUTCOMES.map((o): [string, (f: FiguresView) => string] => [`  ${o}`, (f) => int(f.outcomes[o])]),
+      ...OUTCOMES.map((o): [string, (f: FiguresView) => string] => [`  ${o}`, (f) => int(f.outcomes[o])]),
       ['sent to clients', (f) => formatBytes(f.bytesToClients)],
       ['fetched from origin', (f) => formatBytes(f.bytesFromOrigin)],
       ['origin responses', (f) => int(f.originResponses)],

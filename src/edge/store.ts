@@ -3,7 +3,7 @@
 import type { FileHandle } from 'node:fs/promises';
 
 /** End-to-end response header fields as received from upstream (lower-case names, hop-by-hop removed). */
-export type StoredHeaders = Record<string, string | string[]>;
+type StoredHeaders = Record<string, string | string[]>;
 
 /** What a tier keeps beside the body; everything needed to answer without re-parsing the origin reply. */
 export type EntryMeta = {

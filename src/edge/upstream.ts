@@ -59,7 +59,7 @@ export type UpstreamOptions = {
 };
 
 /** What statistics learn from the client (the same shapes as the stats module's events). */
-export type UpstreamEvent =
+type UpstreamEvent =
   | { kind: 'origin-response'; status: number; ms: number }
   | { kind: 'origin-error'; code: string }
   | { kind: 'retry' };
@@ -279,7 +279,7 @@ export function upstreamError(origin: string, err: unknown): Error {
  * pool sets the origin's), plus Via (§7.6.3: "A proxy MUST send an appropriate Via header field") and
  * X-Forwarded-For / -Host / -Proto, added after stripping so a client cannot have them removed.
  */
-export function forwardRequestHeaders(client: Headers, clientIp: string, zoneHost: string): Record<string, string | string[]> {
+function forwardRequestHeaders(client: Headers, clientIp: string, zoneHost: string): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(stripHopByHop(client))) {
     // Expect: the edge meets a 100-continue expectation itself (it answers 100 Continue once it
@@ -295,7 +295,7 @@ export function forwardRequestHeaders(client: Headers, clientIp: string, zoneHos
 }
 
 /** Response fields worth keeping and forwarding: no hop-by-hop, no framing (we set our own). */
-export function endToEnd(headers: IncomingHttpHeaders | Headers): Record<string, string | string[]> {
+function endToEnd(headers: IncomingHttpHeaders | Headers): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [name, value] of Object.entries(stripHopByHop(headers as Headers))) {
     if (value === undefined || name === 'content-length') continue;
