@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Agent, request } from 'undici';
 import { startEdge } from '../src/edge/server.ts';
-import type { FiguresView } from '../src/edge/stats.ts';
+import type { FiguresView } from '../src/edge/stats/figures.ts';
 import { freePort, startProcess } from './lib/proc.ts';
 import type { Started } from './lib/proc.ts';
 import { fmtInt, markdownTable } from './lib/report.ts';

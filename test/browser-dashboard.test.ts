@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFile, truncate, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { EdgeStats } from '../src/edge/stats.ts';
+import { EdgeStats } from '../src/edge/stats/counting.ts';
 import { BROWSER_SUITE_TIMEOUT_MS, BROWSER_TEST_TIMEOUT_MS } from './helpers/browser.ts';
 import { browserForSuite, signIn, startWebOrigin, VIEWPORTS, watchErrors } from './helpers/web.ts';
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
-import { EdgeStats } from '../src/edge/stats.ts';
+import { EdgeStats } from '../src/edge/stats/counting.ts';
 import type { FleetStats } from '../src/cli/fleet-stats.ts';
 import { launchBrowser } from './helpers/browser.ts';
 import { screenshotDir, startWebOrigin, VIEWPORTS, WEB_TOKEN } from './helpers/web.ts';

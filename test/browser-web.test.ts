@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Page } from 'playwright-core';
-import { EdgeStats } from '../src/edge/stats.ts';
+import { EdgeStats } from '../src/edge/stats/counting.ts';
 import { BROWSER_SUITE_TIMEOUT_MS, BROWSER_TEST_TIMEOUT_MS } from './helpers/browser.ts';
 import { FIXTURES } from './helpers/library.ts';
 import { makeWav } from './helpers/origin.ts';

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { startEdge } from '../src/edge/server.ts';
-import { mediaPurger, purgeEdges } from '../src/edge/purge-client.ts';
+import { mediaPurger, purgeEdges } from '../src/edge/control/purge-client.ts';
 import { ADMIN_TOKEN, ZONE, bytes, startHarness } from './helpers/edge-harness.ts';
 import type { Harness } from './helpers/edge-harness.ts';
 import { startTestOrigin } from './helpers/origin.ts';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { request } from 'undici';
 import { ADMIN_TOKEN, ZONE, bytes, startHarness } from './helpers/edge-harness.ts';
-import type { StatsSnapshot } from '../src/edge/stats.ts';
+import type { StatsSnapshot } from '../src/edge/stats/figures.ts';
 
 describe('edge: statistics match the traffic', () => {
   it('counts requests, classes, outcomes, bytes, origin figures, retries, errors and stale answers', async () => {

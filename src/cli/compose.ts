@@ -7,8 +7,8 @@ import type { Library, MediaItem } from '../media/library.ts';
 import type { StartOriginOptions } from '../origin/server.ts';
 import { createWebRoutes, PUBLIC_API_PATHS, webAdminJson } from '../web/routes.ts';
 import { summariseBackups } from '../backup/summary.ts';
-import { mediaPurger } from '../edge/purge-client.ts';
-import type { StatsSnapshot } from '../edge/stats.ts';
+import { mediaPurger } from '../edge/control/purge-client.ts';
+import type { StatsSnapshot } from '../edge/stats/figures.ts';
 import { fetchFleetStats, statsSources } from './fleet-stats.ts';
 
 /** The absolute URL an edge caches a stored file under, for each zone host it may be asked through. */

@@ -4,7 +4,9 @@
 import { request } from 'undici';
 import type { Config } from '../config/index.ts';
 import { fleetOf } from '../config/fleet.ts';
-import { addFigures, emptyFigures, EdgeStats, parseSnapshot, viewFigures, type StatsSnapshot } from '../edge/stats.ts';
+import { EdgeStats } from '../edge/stats/counting.ts';
+import { addFigures, emptyFigures, viewFigures, type StatsSnapshot } from '../edge/stats/figures.ts';
+import { parseSnapshot } from '../edge/stats/persistence.ts';
 
 /** An edge to ask: its fleet name (or its URL when it is not in the fleet) and its control URL. */
 export type StatsSource = { name: string; url: string };

@@ -5,8 +5,8 @@ import type { Command } from 'commander';
 import type { Config } from '../config/index.ts';
 import { resolveAdminToken } from '../config/token.ts';
 import { EXIT, MediaCdnError } from '../errors.ts';
-import { purgeEdges } from '../edge/purge-client.ts';
-import type { PurgeTarget } from '../edge/purge-client.ts';
+import { purgeEdges } from '../edge/control/purge-client.ts';
+import type { PurgeTarget } from '../edge/control/purge-client.ts';
 import { configFrom, type Io } from './context.ts';
 
 type PurgeFlags = { prefix?: string; zone?: string; edge?: string[] };

@@ -2,7 +2,7 @@
 // limits, statistics and pull zones. The config loader validates it (naming option paths in errors);
 // `parseZoneFlag` reads `--zone h=url`.
 import { z } from 'zod';
-import { parseCidr } from '../edge/ip-match.ts';
+import { parseCidr } from '../edge/limits/ip-match.ts';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;

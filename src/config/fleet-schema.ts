@@ -2,7 +2,7 @@
 // clients to them) sections of the configuration. Cross-references (route and default edge names) are
 // checked in `checkFleetReferences`, called by the file schema, so errors name the option path.
 import { z } from 'zod';
-import { normaliseIp, parseCidr } from '../edge/ip-match.ts';
+import { normaliseIp, parseCidr } from '../edge/limits/ip-match.ts';
 import { originUrl, zoneHost } from './edge-schema.ts';
 
 /** A fleet member's name: lower-case letters, digits and dashes, as in a DNS label (it appears in logs, stats and exports). */

@@ -3,7 +3,7 @@
 // in-zone name server names answer their addresses (glue); other names in a zone are NXDOMAIN, names
 // outside every zone REFUSED (we are not a resolver). ANY is answered with one HINFO (RFC 8482).
 import { isIP } from 'node:net';
-import { parseIp } from '../edge/ip-match.ts';
+import { parseIp } from '../edge/limits/ip-match.ts';
 import type { FleetEdge } from '../config/fleet.ts';
 import type { AddressFamily, ClientBlock, Router } from './routing.ts';
 import {

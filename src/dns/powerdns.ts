@@ -9,7 +9,7 @@
 // so every edge's control listener must answer on the edge's public addresses and on one port.
 import type { Config } from '../config/index.ts';
 import { fleetOf, healthUrl, type FleetEdge } from '../config/fleet.ts';
-import { formatCidr, parseCidr } from '../edge/ip-match.ts';
+import { formatCidr, parseCidr } from '../edge/limits/ip-match.ts';
 import { MediaCdnError, EXIT } from '../errors.ts';
 import { hasFamily, type AddressFamily } from './routing.ts';
 import { isIP } from 'node:net';

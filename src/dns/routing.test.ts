@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fleetSchema, type FleetEdgeInput } from '../config/fleet-schema.ts';
-import { parseIp } from '../edge/ip-match.ts';
+import { parseIp } from '../edge/limits/ip-match.ts';
 import { createRouter, type AddressFamily } from './routing.ts';
 import { distanceKm, type LatLon } from './geo.ts';
 

@@ -3,7 +3,7 @@
 // the default set. Unhealthy edges are left out unless every candidate is down. Results are cached per
 // client block and answer family until the health of any edge changes.
 import type { FleetEdge } from '../config/fleet.ts';
-import { cidrContains, formatIp, maskIp, parseCidr, parseIp, type Cidr, type IpAddress } from '../edge/ip-match.ts';
+import { cidrContains, formatIp, maskIp, parseCidr, parseIp, type Cidr, type IpAddress } from '../edge/limits/ip-match.ts';
 import { distanceKm, type Locator } from './geo.ts';
 
 export type AddressFamily = 4 | 6;

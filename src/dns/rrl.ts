@@ -2,7 +2,7 @@
 // (/24, /56 by default), refilled at `responsesPerSecond` with one second's burst. Over the limit,
 // every `slip`-th response still goes out truncated (TC, no records) so a real client behind a
 // spoofed flood can retry over TCP; the rest are dropped, so we are useless as a reflector.
-import { formatIp, maskIp, parseIp } from '../edge/ip-match.ts';
+import { formatIp, maskIp, parseIp } from '../edge/limits/ip-match.ts';
 
 export type RrlVerdict = 'send' | 'slip' | 'drop';
 

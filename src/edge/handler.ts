@@ -14,12 +14,12 @@ import { parseVary, varyKey } from '../http/vary.ts';
 import { MediaCdnError } from '../errors.ts';
 import { watchBodyIdle } from '../server/slow-client.ts';
 import type { QueryStringMode } from '../config/edge-schema.ts';
-import { cacheKey, methodClass, normaliseTarget, primaryOfVariant, variantKey } from './cache-key.ts';
-import type { EdgeCache } from './cache.ts';
-import { clientIp } from './client-ip.ts';
-import { Coalescer } from './coalesce.ts';
-import { corsHeaders, preflightHeaders } from './cors.ts';
-import type { CorsPolicy } from './cors.ts';
+import { cacheKey, methodClass, normaliseTarget, primaryOfVariant, variantKey } from './cache/cache-key.ts';
+import type { EdgeCache } from './cache/cache.ts';
+import { clientIp } from './limits/client-ip.ts';
+import { Coalescer } from './cache/coalesce.ts';
+import { corsHeaders, preflightHeaders } from './zone/cors.ts';
+import type { CorsPolicy } from './zone/cors.ts';
 import {
   BadTargetError,
   BlockedClientError,
@@ -33,9 +33,9 @@ import {
   UnknownZoneError,
   errorStatus,
 } from './errors.ts';
-import type { IpMatcher } from './ip-match.ts';
-import type { ConnectionLimiter, RateLimiter } from './rate-limit.ts';
-import type { StatsEvent } from './stats.ts';
+import type { IpMatcher } from './limits/ip-match.ts';
+import type { ConnectionLimiter, RateLimiter } from './limits/rate-limit.ts';
+import type { StatsEvent } from './stats/figures.ts';
 import { X_CACHE } from './outcome.ts';
 import type { Outcome } from './outcome.ts';
 import {
@@ -50,13 +50,13 @@ import {
   staleWhileRevalidateAllowed,
   storability,
   withEdgeTtl,
-} from './freshness.ts';
-import type { HeuristicOptions, ResponsePolicy } from './freshness.ts';
-import { GrowingBody } from './growing-body.ts';
-import { releaseBody } from './store.ts';
-import type { BodySource, EntryMeta } from './store.ts';
-import { CONDITIONAL_AND_RANGE, VIA, appendList, discardBody, upstreamError } from './upstream.ts';
-import type { Upstream, UpstreamRequest, UpstreamResponse } from './upstream.ts';
+} from './cache/freshness.ts';
+import type { HeuristicOptions, ResponsePolicy } from './cache/freshness.ts';
+import { GrowingBody } from './cache/growing-body.ts';
+import { releaseBody } from './cache/store.ts';
+import type { BodySource, EntryMeta } from './cache/store.ts';
+import { CONDITIONAL_AND_RANGE, VIA, appendList, discardBody, upstreamError } from './upstream/upstream.ts';
+import type { Upstream, UpstreamRequest, UpstreamResponse } from './upstream/upstream.ts';
 
 /**
  * Emitted once per zone response when it is finished or aborted: the stats and access-log hook.

@@ -9,19 +9,19 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { edgeConfigSchema } from '../config/edge-schema.ts';
 import type { EdgeConfigInput } from '../config/edge-schema.ts';
-import { EdgeCache } from './cache.ts';
-import type { PurgeSelector } from './cache.ts';
-import { createControlHandler } from './control.ts';
-import type { ControlZone } from './control.ts';
+import { EdgeCache } from './cache/cache.ts';
+import type { PurgeSelector } from './cache/cache.ts';
+import { createControlHandler } from './control/control.ts';
+import type { ControlZone } from './control/control.ts';
 import { BlockedClientError, ControlRequestError } from './errors.ts';
 import { CONTROL_PREFIX, EdgeHandler, requestTarget, sendError } from './handler.ts';
 import type { OutcomeEvent, Zone } from './handler.ts';
-import { formatAccessLogLine } from './access-log.ts';
-import { clientIp } from './client-ip.ts';
-import { createIpMatcher } from './ip-match.ts';
-import { ConnectionLimiter, RateLimiter } from './rate-limit.ts';
-import { EdgeStats } from './stats.ts';
-import { NODE_MAX_HEADER_BYTES, Upstream } from './upstream.ts';
+import { formatAccessLogLine } from './stats/access-log.ts';
+import { clientIp } from './limits/client-ip.ts';
+import { createIpMatcher } from './limits/ip-match.ts';
+import { ConnectionLimiter, RateLimiter } from './limits/rate-limit.ts';
+import { EdgeStats } from './stats/counting.ts';
+import { NODE_MAX_HEADER_BYTES, Upstream } from './upstream/upstream.ts';
 
 export type EdgeRuntimeOptions = Omit<EdgeConfigInput, 'workers'> & {
   /** Disk tier root; each zone's entries live in <cacheDir>/<zone>/ (the CLI passes $MEDIACDN_DATA/cache). */

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { EdgeStats, estimateQuantile, ORIGIN_BUCKETS_MS } from '../edge/stats.ts';
+import { EdgeStats } from '../edge/stats/counting.ts';
+import { estimateQuantile, ORIGIN_BUCKETS_MS } from '../edge/stats/figures.ts';
 import { isSnapshot, MINUTE_MS, quantileFromBuckets, windowTotals, zoneSeries, type WireSnapshot } from './client/stats-model.ts';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0);

@@ -8,8 +8,8 @@ import { startEdge } from '../../src/edge/server.ts';
 import type { EdgeHandle, EdgeRuntimeOptions } from '../../src/edge/server.ts';
 import type { OutcomeEvent } from '../../src/edge/handler.ts';
 import type { ZoneConfigInput } from '../../src/config/edge-schema.ts';
-import { emptyFigures, viewFigures } from '../../src/edge/stats.ts';
-import type { FiguresView } from '../../src/edge/stats.ts';
+import { emptyFigures, viewFigures } from '../../src/edge/stats/figures.ts';
+import type { FiguresView } from '../../src/edge/stats/figures.ts';
 import { startCountingOrigin } from './counting-origin.ts';
 import type { CountingOrigin } from './counting-origin.ts';
 

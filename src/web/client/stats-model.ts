@@ -1,7 +1,7 @@
-// Turns the edge statistics snapshot (GET /api/edge-stats: the JSON of src/edge/stats.ts, version 1)
+// Turns the edge statistics snapshot (GET /api/edge-stats: the JSON of src/edge/stats/, version 1)
 // into what the dashboard draws: per-minute series over a window and the window's totals. Pure: no DOM.
 
-/** The parts of the snapshot this page reads; mirrors StatsSnapshot / FiguresView in src/edge/stats.ts. */
+/** The parts of the snapshot this page reads; mirrors StatsSnapshot / FiguresView in src/edge/stats/figures.ts. */
 export type WireFigures = {
   requests: number;
   outcomes: { hit: number; stale: number; revalidated: number; miss: number; pass: number };

@@ -4,14 +4,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'undici';
 import { z } from 'zod';
-import { bearerMatches } from '../config/token.ts';
-import { MediaCdnError } from '../errors.ts';
-import { normaliseTarget } from './cache-key.ts';
-import type { PurgeSelector } from './cache.ts';
-import { AdminAuthError, ControlRequestError, ShieldPurgeError, UnknownZoneError } from './errors.ts';
-import type { Outcome } from './outcome.ts';
-import { sendError } from './handler.ts';
-import type { QueryStringMode } from '../config/edge-schema.ts';
+import { bearerMatches } from '../../config/token.ts';
+import { MediaCdnError } from '../../errors.ts';
+import { normaliseTarget } from '../cache/cache-key.ts';
+import type { PurgeSelector } from '../cache/cache.ts';
+import { AdminAuthError, ControlRequestError, ShieldPurgeError, UnknownZoneError } from '../errors.ts';
+import type { Outcome } from '../outcome.ts';
+import { sendError } from '../handler.ts';
+import type { QueryStringMode } from '../../config/edge-schema.ts';
 
 /** `POST /_mediacdn/purge` bodies: one absolute URL, an absolute URL prefix, or a whole zone (host name). */
 const purgeRequestSchema = z.union([

@@ -7,9 +7,9 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
-import { stripHopByHop } from '../http/hop-by-hop.ts';
-import type { Headers } from '../http/types.ts';
-import { OriginTimeoutError, OriginUnreachableError, RequestHeadTooLargeError } from './errors.ts';
+import { stripHopByHop } from '../../http/hop-by-hop.ts';
+import type { Headers } from '../../http/types.ts';
+import { OriginTimeoutError, OriginUnreachableError, RequestHeadTooLargeError } from '../errors.ts';
 
 /** Our Via member (RFC 9110 §7.6.3: received-protocol received-by); a pseudonym, not a host name. */
 export const VIA = '1.1 mediacdn';

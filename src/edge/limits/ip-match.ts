@@ -11,7 +11,7 @@
 // with a zone id (`fe80::1%eth0`), and its errors do not name the list entry. We keep two spaces:
 // IPv4 clients (and `::ffff:a.b.c.d`) match IPv4 rules and mapped rules `::ffff:0:0/96` and longer;
 // IPv6 rules shorter than /96 never match IPv4 clients.
-import { MediaCdnError, EXIT } from '../errors.ts';
+import { MediaCdnError, EXIT } from '../../errors.ts';
 
 export type IpAddress = { family: 4; value: number } | { family: 6; value: bigint };
 export type Cidr = { family: 4; network: number; prefix: number } | { family: 6; network: bigint; prefix: number };

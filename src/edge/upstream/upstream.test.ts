@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { Upstream, errorCodeOf, isConnectionError } from './upstream.ts';
-import { OriginUnreachableError, RequestHeadTooLargeError } from './errors.ts';
+import { OriginUnreachableError, RequestHeadTooLargeError } from '../errors.ts';
 
 describe('upstream retry backoff (exponential, equal jitter)', () => {
   const make = (random: number) =>

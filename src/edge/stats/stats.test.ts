@@ -6,18 +6,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import {
-  EdgeStats,
-  ORIGIN_BUCKETS_MS,
-  STATS_VERSION,
-  emptyFigures,
-  escapeLabelValue,
-  estimateQuantile,
-  parseSnapshot,
-  renderPrometheus,
-  summarise,
-} from './stats.ts';
-import type { Figures, StatsEvent } from './stats.ts';
+import { EdgeStats } from './counting.ts';
+import { ORIGIN_BUCKETS_MS, STATS_VERSION, emptyFigures, estimateQuantile } from './figures.ts';
+import type { Figures, StatsEvent } from './figures.ts';
+import { parseSnapshot } from './persistence.ts';
+import { escapeLabelValue, renderPrometheus } from './prometheus.ts';
+import { summarise } from './summary.ts';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0); // a minute boundary
 const MIN = 60_000;
@@ -421,7 +415,7 @@ test('startPersisting: a failing save is a warning, not a crash', async (t) => {
 
 test('startPersisting: the timer does not keep the process alive', async () => {
   const dir = await tempDir();
-  const moduleUrl = new URL('./stats.ts', import.meta.url).href;
+  const moduleUrl = new URL('./counting.ts', import.meta.url).href;
   const script = `const { EdgeStats } = await import(${JSON.stringify(moduleUrl)});
     new EdgeStats({ now: Date.now }).startPersisting(${JSON.stringify(path.join(dir, 's.json'))}, 3_600_000);
     console.log('started');`;

@@ -5,7 +5,7 @@
 //   stream.write(formatAccessLogLine({ time: startedAt, clientIp: ip, method: req.method, target: req.url,
 //     httpVersion: req.httpVersion, status: res.statusCode, bytes, referer: req.headers.referer,
 //     userAgent: req.headers['user-agent'], zone: zone.host, outcome, durationMs }) + '\n');
-import { formatIp, parseIp } from './ip-match.ts';
+import { formatIp, parseIp } from '../limits/ip-match.ts';
 
 export type AccessLogEntry = {
   /** When the request arrived, Unix milliseconds. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Headers } from '../http/types.ts';
+import type { Headers } from '../../http/types.ts';
 import {
   ageHeaderSeconds,
   currentAge,

@@ -2,8 +2,8 @@
 // and purge by key, prefix or zone. Small objects live in both tiers; disk hits of small objects are
 // promoted to memory.
 import path from 'node:path';
-import type { Headers } from '../http/types.ts';
-import { varyKey } from '../http/vary.ts';
+import type { Headers } from '../../http/types.ts';
+import { varyKey } from '../../http/vary.ts';
 import { parseCacheKey, primaryOfVariant } from './cache-key.ts';
 import { DiskStore } from './disk-store.ts';
 import { MemoryStore } from './memory-store.ts';

@@ -1,11 +1,11 @@
 // Shared-cache policy (RFC 9111, RFC 9213 CDN-Cache-Control): may a response be stored, how long is it
 // fresh, how old is it, may a stored one answer this request. Pure: headers and `now` in, decisions out.
-import { ccFieldNames, ccSeconds, hasConflictingDuplicates, parseCacheControl, parseDeltaSeconds, parseTargetedCacheControl } from '../http/cache-control.ts';
-import type { CacheControl } from '../http/cache-control.ts';
-import { parseHttpDate } from '../http/http-date.ts';
-import { joinFieldLines, trimOws } from '../http/types.ts';
-import type { Headers } from '../http/types.ts';
-import { parseVary } from '../http/vary.ts';
+import { ccFieldNames, ccSeconds, hasConflictingDuplicates, parseCacheControl, parseDeltaSeconds, parseTargetedCacheControl } from '../../http/cache-control.ts';
+import type { CacheControl } from '../../http/cache-control.ts';
+import { parseHttpDate } from '../../http/http-date.ts';
+import { joinFieldLines, trimOws } from '../../http/types.ts';
+import type { Headers } from '../../http/types.ts';
+import { parseVary } from '../../http/vary.ts';
 
 /** Response directives that govern this cache, after picking CDN-Cache-Control or Cache-Control. */
 export type ResponsePolicy = {
