@@ -1,28 +1,22 @@
-// Edge section of `npm run bench`: our edge's cache hits against nginx proxy_cache (warm, one worker,
-// proxy_cache_lock on), both in front of the same origin (ours, behind a counting proxy), then a cold
-// start of many clients through each edge, counting the requests that reach the origin per object.
-// Writes bench/results/edge.md. BENCH_PROFILE=<dir> runs our edge with --cpu-prof into <dir>.
+// Edge section of `npm run bench`: cache hits of our edge against nginx proxy_cache (at its bench
+// defaults and tuned two ways, one worker, proxy_cache_lock on), Varnish (-s malloc) and a bare
+// node:http server answering from memory (the ceiling), all in front of the same origin (ours, behind
+// a counting proxy), every server pinned to the server core and the load generator to the other; then
+// a cold start of many clients through nginx, Varnish and our edge, counting the requests that reach
+// the origin per object. Writes bench/results/edge.md. BENCH_PROFILE=<dir> runs our edge with
+// --cpu-prof into <dir>.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { curl } from './lib/check.ts';
+import { checkTest } from './lib/check.ts';
 import { runColdStart, type ColdOrder, type ColdStartResult } from './lib/cold-start.ts';
-import { KiB, MiB, RANGE_OF_32M, ROOT, startOriginProcess, versions, type BenchLibrary, type FileSpec, type Server } from './lib/library.ts';
-import { startNginxProxyCache } from './lib/nginx.ts';
+import { comparisonTable, figuresTable, machineParagraph, type Baseline } from './lib/http-report.ts';
+import { KiB, loadFor, MiB, ROOT, startCeiling, startOriginProcess, startPinned, versions, type FileSpec, type Server } from './lib/library.ts';
+import { NGINX_TUNINGS, startNginxProxyCache, type NginxTuning } from './lib/nginx.ts';
 import { peakRss, startProcess } from './lib/proc.ts';
 import { fmtInt, fmtMiB, markdownTable } from './lib/report.ts';
-import { rateCell, runInterleaved } from './lib/rounds.ts';
-
-type EdgeTest = { name: string; file: string; range?: [number, number] };
-
-const TESTS: EdgeTest[] = [
-  { name: 'GET 4 KiB', file: '4k' },
-  { name: 'GET 64 KiB', file: '64k' },
-  { name: 'GET 1 MiB', file: '1m' },
-  { name: '64 KiB range of 32 MiB', file: '32m', range: RANGE_OF_32M },
-];
-
-/** Target from BENCH.md: cache hits at 0.8× nginx proxy_cache or better on every row. */
-const TARGET_RATIO = 0.8;
+import { runInterleaved } from './lib/rounds.ts';
+import { startVarnish } from './lib/varnish.ts';
+import { nginxVariantsText, type HttpSectionOptions } from './origin.ts';
 
 const COLD_OBJECTS = 50;
 const COLD_CLIENTS = 100;
@@ -41,15 +35,14 @@ export function coldFiles(): FileSpec[] {
 
 type Edge = Server & { prefix: string };
 
-async function startOurEdge(dataDir: string, upstream: string, profileDir: string | undefined): Promise<Server> {
+function startOurEdge(dataDir: string, upstream: string, profileDir: string | undefined): Promise<Server> {
   const prof = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const p = await startProcess({
+  return startPinned('our edge', {
     cmd: process.execPath,
     args: [...prof, path.join(ROOT, 'src/cli/main.ts'), 'edge', '--workers', '1', '--host', '127.0.0.1', '--port', '0', '--zone', `127.0.0.1=${upstream}`],
     env: { ...process.env, MEDIACDN_DATA: dataDir, MEDIACDN_TOKEN: 'bench-token-0123456789abcdef', LOG_LEVEL: 'warn', DATABASE_URL: '' },
     ready: /edge listening on (http:\/\/\S+)/,
   });
-  return { name: 'edge', url: p.match[1], pid: p.pid, stop: p.stop };
 }
 
 async function proxyCounts(proxy: string): Promise<Map<string, number>> {
@@ -62,91 +55,71 @@ async function proxyPost(proxy: string, what: string): Promise<void> {
   if (r.status !== 204) throw new Error(`counting proxy: ${what} answered ${r.status}`);
 }
 
-/** GETs until the edge says HIT (a range miss may still be filling), then byte-compares that answer. */
-async function expectHit(what: string, url: string, headers: Record<string, string>, status: number, body: Buffer): Promise<void> {
-  let last = '';
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const r = await curl(url, headers);
-    if (r.status !== status) throw new Error(`${what}: status ${r.status}, expected ${status}`);
-    if (!r.body.equals(body)) throw new Error(`${what}: body differs (${r.body.length} bytes, expected ${body.length})`);
-    last = r.headers['x-cache'] ?? '(none)';
-    if (last === 'HIT') return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${what}: still X-Cache ${last} after warming`);
-}
-
 function describeCounts(counts: number[]): { perObject: string; off: number; total: number } {
   const min = Math.min(...counts);
   const max = Math.max(...counts);
   return { perObject: min === max ? String(min) : `${min}–${max}`, off: counts.filter((c) => c !== 1).length, total: counts.reduce((a, b) => a + b, 0) };
 }
 
-export async function runEdgeBench(o: { lib: BenchLibrary; workDir: string; durationSec: number; rounds: number; profileDir?: string; reference?: boolean }): Promise<string> {
-  const { lib } = o;
+export async function runEdgeBench(o: HttpSectionOptions & { profileDir?: string }): Promise<void> {
+  const { lib, tests } = o;
   const started: Server[] = [];
   try {
-    const origin = await startOriginProcess(lib.dataDir, 1);
+    const origin = await startOriginProcess(lib.dataDir);
     started.push(origin);
     const pp = await startProcess({ cmd: process.execPath, args: [path.join(ROOT, 'bench/servers/counting-proxy.ts'), origin.url], ready: /counting proxy listening on (http:\/\/\S+)/ });
     const proxy = pp.match[1];
     started.push({ name: 'counting proxy', url: proxy, pid: pp.pid, stop: pp.stop });
     if (o.profileDir) await mkdir(o.profileDir, { recursive: true });
-    const nginx = await startNginxProxyCache(path.join(o.workDir, 'nginx-proxy-cache'), `${proxy}/nginx`);
-    const ngx: Edge = { name: 'nginx proxy_cache', url: nginx.url, pid: nginx.pid, stop: nginx.stop, prefix: '/nginx' };
-    started.push(ngx);
+    const nginx: Edge[] = [];
+    for (const tuning of Object.keys(NGINX_TUNINGS) as NginxTuning[]) {
+      const prefix = `/nginx-${tuning}`;
+      const n = await startNginxProxyCache(path.join(o.workDir, `nginx-proxy-cache-${tuning}`), `${proxy}${prefix}`, tuning);
+      nginx.push({ name: `nginx proxy_cache (${tuning})`, url: n.url, pid: n.pid, stop: n.stop, prefix });
+    }
+    started.push(...nginx);
+    const v = await startVarnish(path.join(o.workDir, 'varnish'), `${proxy}/varnish`);
+    const varnish: Edge = { name: 'Varnish', url: v.url, pid: v.pid, stop: v.stop, prefix: '/varnish' };
+    started.push(varnish);
+    const ceiling = await startCeiling(lib.mediaDir);
+    started.push(ceiling);
     const ours: Edge = { ...(await startOurEdge(path.join(o.workDir, 'edge-data'), `${proxy}/ours`, o.profileDir)), prefix: '/ours' };
     started.push(ours);
-    const edges: Edge[] = [ngx, ours];
-    if (o.reference) {
-      const np = await startProcess({ cmd: process.execPath, args: [path.join(ROOT, 'bench/servers/naive-cache.ts'), `${proxy}/naive`], ready: /naive cache listening on (http:\/\/\S+)/ });
-      const naive: Edge = { name: 'naive Node cache', url: np.match[1], pid: np.pid, stop: np.stop, prefix: '/naive' };
-      started.push(naive);
-      edges.push(naive);
-    }
+    const edges: Server[] = [...nginx, varnish, ceiling, ours];
 
-    // Warm both caches with the very requests that will be timed, and check each answer byte for byte.
+    // Warm every cache with the very requests that will be timed, and check each answer byte for byte.
+    const etags = new Map<Server, string>();
     for (const e of edges) {
-      for (const t of TESTS) {
-        const url = `${e.url}/media/${lib.names.get(t.file)}`;
-        const data = lib.bytes.get(t.file) as Buffer;
-        const headers: Record<string, string> = t.range ? { range: `bytes=${t.range[0]}-${t.range[1]}` } : {};
-        const body = t.range ? data.subarray(t.range[0], t.range[1] + 1) : data;
-        await expectHit(`${e.name} ${t.name}`, url, headers, t.range ? 206 : 200, body);
+      for (const t of tests) {
+        const etag = await checkTest(e, t, lib, { hit: e !== ceiling });
+        if (etag) etags.set(e, etag);
       }
     }
     const warmCounts = await proxyCounts(proxy);
     await proxyPost(proxy, 'reset');
-    console.log(`edge: both edges answer every test from cache (X-Cache: HIT) with the expected status and bytes`);
+    console.log(`edge: every cache answers every test from cache (X-Cache: HIT) with the expected status and bytes (and CORS fields on its 304)`);
     console.log(`  origin requests while warming: ${[...warmCounts].map(([p, n]) => `${p.replace(/\/media\/.*\./, '/media/….')} ×${n}`).join(', ')}`);
-    console.log(`${versions()}\nwrk -t1 -c50 -d${o.durationSec}s, ${o.rounds} round(s), servers: ${edges.map((s) => s.name).join(', ')}\n`);
+    console.log(`${versions()}\n${o.mode}, servers: ${edges.map((s) => s.name).join(', ')}\n`);
 
-    const res = await runInterleaved({
-      tests: TESTS,
-      servers: edges,
-      rounds: o.rounds,
-      durationSec: o.durationSec,
-      target: (t, s) => ({ url: `${s.url}/media/${lib.names.get(t.file)}`, range: t.range ? `bytes=${t.range[0]}-${t.range[1]}` : undefined }),
-    });
+    const res = await runInterleaved({ tests, servers: edges, rounds: o.rounds, durationSec: o.durationSec, load: (t, s) => loadFor(t, lib, s.url, etags.get(s)) });
     const duringRounds = [...(await proxyCounts(proxy)).values()].reduce((a, b) => a + b, 0);
-    const rssAfterHits = new Map(edges.map((e) => [e, peakRss(e.pid)]));
+    const baselines: Baseline[] = [
+      { label: 'nginx proxy_cache (default)', servers: [nginx[0]] },
+      { label: 'nginx proxy_cache tuned (faster of buffers / aio)', servers: nginx.slice(1) },
+      { label: 'Varnish', servers: [varnish] },
+      { label: 'node:http ceiling', servers: [ceiling] },
+    ];
+    const hitComparison = comparisonTable(tests, ours, baselines, res);
+    const hitFigures = figuresTable(tests, edges, res);
+    console.log(`\n${hitComparison}\n\n${hitFigures}\n\norigin requests during the timed rounds: ${duringRounds}\n`);
 
-    const hitRows = TESTS.map((t) => {
-      const base = res.medians(t, ngx).rps;
-      const ratio = res.medians(t, ours).rps / base;
-      return [t.name, ...edges.map((e) => rateCell(res.medians(t, e), e === ngx ? undefined : base)), ratio >= TARGET_RATIO ? 'yes' : '**no**'];
-    });
-    hitRows.push(['peak RSS (VmHWM, all processes)', ...edges.map((e) => fmtMiB(rssAfterHits.get(e)!)), '']);
-    const hitTable = markdownTable(['test (cache hit)', ...edges.map((e) => (e === ours ? 'our edge' : e.name)), `edge ≥ ${TARGET_RATIO}×`], hitRows);
-    console.log(`\n${hitTable}\n\norigin requests during the timed rounds: ${duringRounds}\n`);
-
-    // Cold start: a fresh path prefix per run makes every object uncached at both edges.
+    // Cold start: a fresh path prefix per run makes every object uncached at every edge.
     const cold = coldFiles();
     const coldRows: string[][] = [];
     const coldResults: { run: number; edge: Edge; r: ColdStartResult; counts: ReturnType<typeof describeCounts> }[] = [];
     for (const [i, run] of COLD_RUNS.entries()) {
       await proxyPost(proxy, `delay?ms=${run.originDelayMs}`);
-      for (const e of [ngx, ours]) {
+      for (const e of [nginx[0], varnish, ours]) {
         const prefix = `/cold${i + 1}`;
         const objects = cold.map((f) => ({ path: `${prefix}/media/${lib.names.get(f.key)}`, body: lib.bytes.get(f.key) as Buffer }));
         const r = await runColdStart({ baseUrl: e.url, objects, clients: COLD_CLIENTS, order: run.order, seed: i + 1 });
@@ -173,31 +146,45 @@ export async function runEdgeBench(o: { lib: BenchLibrary; workDir: string; dura
     const coldTable = markdownTable(['run', 'edge', 'origin requests per object', 'origin requests', 'failed answers', 'wall time', 'p50 / p99 latency', 'X-Cache'], coldRows);
     const ourColdOk = coldResults.filter((c) => c.edge === ours).every((c) => c.counts.off === 0 && c.r.failures === 0);
     console.log(`\n${coldTable}\n`);
-    const rssAfterCold = `${fmtMiB(peakRss(ngx.pid))} nginx, ${fmtMiB(peakRss(ours.pid))} our edge`;
+    const rssAfterCold = [nginx[0], varnish, ours].map((e) => `${fmtMiB(peakRss(e.pid))} ${e.name}`).join(', ');
 
     const sizes = cold.map((f) => f.bytes);
     const doc = `# Edge bench
 
 ${new Date().toISOString().slice(0, 10)} · ${versions()}
 
-Both edges sit in front of the same origin (\`mediacdn origin --workers 1\`, behind a small proxy that counts
-the requests the origin gets, bench/servers/counting-proxy.ts). Our edge is \`mediacdn edge --workers 1\`
-(default cache sizes) as its own process; nginx is one worker with \`proxy_cache\` on disk,
-\`proxy_cache_lock on\`, keep-alive upstream, \`tcp_nopush off\`, \`access_log off\`.${
-      o.reference
-        ? `\n"naive Node cache" (bench/servers/naive-cache.ts) is a reference, not a contender: a Map of whole bodies
-answered with node:http and no caching rules at all, showing how far node:http itself goes.`
-        : ''
-    }
+${machineParagraph({ ...o.machine, otherCores: res.otherCores() })}
+
+Every cache sits in front of the same origin (\`mediacdn origin --workers 1\`, behind a small proxy that
+counts the requests the origin gets, bench/servers/counting-proxy.ts). \`our edge\` is \`mediacdn edge
+--workers 1\` with default cache sizes. ${nginxVariantsText('nginx proxy_cache')}; each one worker,
+\`proxy_cache\` on disk, \`proxy_cache_lock on\`, keep-alive upstream, \`tcp_nopush off\`, no access log.
+\`Varnish\` is \`varnishd -s malloc,1024m\` with default parameters. \`node:http ceiling\`
+(bench/servers/memory-ceiling.ts) is no cache: a bare node:http server answering from memory with
+prebuilt headers, what node:http itself allows.
 
 ## Cache hits
 
-\`wrk -t1 -c50 -d${o.durationSec}s\` on 127.0.0.1, both edges running at once, ${o.rounds} interleaved round(s), medians;
-ratios are to nginx \`proxy_cache\`. Both caches were warmed with the timed requests; every answer was
-byte-compared and had \`X-Cache: HIT\` before timing. Origin requests during the timed rounds: ${duringRounds}.
-Target: our edge at ${TARGET_RATIO}× nginx \`proxy_cache\` or better on every row.
+${o.mode}. Every server runs at once, pinned to core 1 (\`taskset\`); the load generator runs on core 0:
+\`wrk -t1 -c50\`, or for the radio row bench/lib/radio-client.ts (each listener on its own connection
+reads the 32 MiB file in sequential 256 KiB ranges, one at a time, listener k starting at range k).
+Rounds are interleaved test by test and server by server; each row is the round with the median req/s.
+Every cache was warmed with the timed requests; every answer was byte-compared and had \`X-Cache: HIT\`
+before timing, and every 304 carries \`Access-Control-Allow-Origin\`. Origin requests during the timed
+rounds: ${duringRounds}.
 
-${hitTable}
+A ratio is our req/s over the baseline's. When the load generator used ≥ 90 % of its core in either
+run (**client-bound**), req/s measured the client, so the cell compares server CPU per request
+instead (below 1: ours spends less), and it is never a win.
+
+${hitComparison}
+
+Server CPU is the server's processes' CPU time over the run (100 % = one core); client CPU the load
+generator's. CPU-s / 10k req and CPU-s / GB are the server's CPU-seconds per 10,000 requests and per
+10⁹ bytes received by the client (headers included). Peak RSS is VmHWM of the server's processes
+during that run. p50 / p99 are per request (per 256 KiB range in the radio row).
+
+${hitFigures}
 
 ## Cold start
 
@@ -215,7 +202,6 @@ ${coldTable}
     await mkdir(path.join(ROOT, 'bench/results'), { recursive: true });
     await writeFile(path.join(ROOT, 'bench/results/edge.md'), doc);
     console.log('written to bench/results/edge.md');
-    return `${hitTable}\n\n${coldTable}`;
   } finally {
     for (const s of started.reverse()) await s.stop().catch(() => {});
   }

@@ -1,96 +1,103 @@
-// Origin section of `npm run bench`: our origin (1 and 2 workers) against nginx static and sirv on the
-// same files. Every body is byte-compared with curl first; writes bench/results/origin.md.
+// Origin section of `npm run bench`: our origin against nginx static (at its bench defaults and tuned
+// two ways), sirv, and a bare node:http server answering from memory (the ceiling), every server
+// pinned to the server core and wrk / the radio client to the other. Every answer is byte-compared
+// with curl first; writes bench/results/origin.md.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { expectBody, curl } from './lib/check.ts';
-import { RANGE_OF_32M, ROOT, startOriginProcess, versions, type BenchLibrary, type Server } from './lib/library.ts';
-import { startNginxStatic } from './lib/nginx.ts';
-import { peakRss, startProcess } from './lib/proc.ts';
-import { fmtMiB, markdownTable } from './lib/report.ts';
-import { rateCell, runInterleaved } from './lib/rounds.ts';
+import { checkTest } from './lib/check.ts';
+import { comparisonTable, figuresTable, machineParagraph, type Baseline } from './lib/http-report.ts';
+import { loadFor, ROOT, startCeiling, startOriginProcess, startPinned, versions, type BenchLibrary, type HttpTest, type Server } from './lib/library.ts';
+import { NGINX_TUNINGS, startNginxStatic, type NginxTuning } from './lib/nginx.ts';
+import type { MachineLoad } from './lib/measure.ts';
+import { runInterleaved } from './lib/rounds.ts';
 
-type OriginTest = { name: string; file: string; range?: [number, number]; revalidate?: boolean };
+export type HttpSectionOptions = { lib: BenchLibrary; workDir: string; durationSec: number; rounds: number; tests: HttpTest[]; machine: Omit<MachineLoad, 'otherCores'>; mode: string };
 
-const TESTS: OriginTest[] = [
-  { name: 'GET 4 KiB', file: '4k' },
-  { name: 'GET 64 KiB', file: '64k' },
-  { name: 'GET 1 MiB', file: '1m' },
-  { name: '64 KiB range of 32 MiB', file: '32m', range: RANGE_OF_32M },
-  { name: 'If-None-Match → 304', file: '4k', revalidate: true },
-];
-
-async function startSirv(root: string, rfc304 = false): Promise<Server> {
-  const args = [path.join(ROOT, 'bench/servers/sirv-server.ts'), root, ...(rfc304 ? ['--rfc-304'] : [])];
-  const p = await startProcess({ cmd: process.execPath, args, ready: /sirv listening on (http:\/\/\S+)/ });
-  return { name: rfc304 ? 'sirv, RFC 304' : 'sirv', url: p.match[1], pid: p.pid, stop: p.stop };
+async function startNginxVariants(workDir: string, name: string, start: (dir: string, tuning: NginxTuning) => Promise<{ url: string; pid: number; stop(): Promise<void> }>): Promise<Server[]> {
+  const out: Server[] = [];
+  for (const tuning of Object.keys(NGINX_TUNINGS) as NginxTuning[]) {
+    const n = await start(path.join(workDir, `${name}-${tuning}`), tuning);
+    out.push({ name: `${name} (${tuning})`, url: n.url, pid: n.pid, stop: n.stop });
+  }
+  return out;
 }
 
-export async function runOriginBench(o: { lib: BenchLibrary; workDir: string; durationSec: number; rounds: number; workers: number[] }): Promise<string> {
-  const { lib } = o;
+/** How the nginx variants are configured, for a report. */
+export function nginxVariantsText(name: string): string {
+  return (Object.keys(NGINX_TUNINGS) as NginxTuning[]).map((t) => `\`${name} (${t})\`: ${NGINX_TUNINGS[t].label}`).join('; ');
+}
+
+export async function runOriginBench(o: HttpSectionOptions): Promise<void> {
+  const { lib, tests } = o;
   const servers: Server[] = [];
   try {
-    const nginx = await startNginxStatic(path.join(o.workDir, 'nginx-static'), lib.mediaDir);
-    servers.push({ name: 'nginx', url: nginx.url, pid: nginx.pid, stop: nginx.stop });
-    servers.push(await startSirv(lib.mediaDir));
-    servers.push(await startSirv(lib.mediaDir, true));
-    for (const w of o.workers) servers.push(await startOriginProcess(lib.dataDir, w));
+    const nginx = await startNginxVariants(o.workDir, 'nginx', (dir, tuning) => startNginxStatic(dir, lib.mediaDir, tuning));
+    servers.push(...nginx);
+    const sirv = await startPinned('sirv', { cmd: process.execPath, args: [path.join(ROOT, 'bench/servers/sirv-server.ts'), lib.mediaDir, '--rfc-304'], ready: /sirv listening on (http:\/\/\S+)/ });
+    servers.push(sirv);
+    const ceiling = await startCeiling(lib.mediaDir);
+    servers.push(ceiling);
+    const ours = await startOriginProcess(lib.dataDir);
+    servers.push(ours);
 
-    // Each server's own ETag for the revalidation row, and a byte-for-byte check of every answer.
     const etags = new Map<Server, string>();
     for (const s of servers) {
-      for (const t of TESTS) {
-        const url = `${s.url}/media/${lib.names.get(t.file)}`;
-        const data = lib.bytes.get(t.file) as Buffer;
-        if (t.revalidate) {
-          const etag = (await curl(url)).headers['etag'];
-          if (!etag) throw new Error(`${s.name} sends no ETag`);
-          etags.set(s, etag);
-          await expectBody(`${s.name} ${t.name}`, url, { 'if-none-match': etag }, 304, Buffer.alloc(0));
-        } else if (t.range) {
-          await expectBody(`${s.name} ${t.name}`, url, { range: `bytes=${t.range[0]}-${t.range[1]}` }, 206, data.subarray(t.range[0], t.range[1] + 1));
-        } else {
-          await expectBody(`${s.name} ${t.name}`, url, {}, 200, data);
-        }
+      for (const t of tests) {
+        const etag = await checkTest(s, t, lib, { hit: false });
+        if (etag) etags.set(s, etag);
       }
     }
-    console.log(`origin: every server answers every test with the expected status and bytes`);
-    console.log(`${versions()}\nwrk -t1 -c50 -d${o.durationSec}s, ${o.rounds} round(s), servers: ${servers.map((s) => s.name).join(', ')}\n`);
+    console.log(`origin: every server answers every test with the expected status and bytes (and CORS fields on its 304)`);
+    console.log(`${versions()}\n${o.mode}, servers: ${servers.map((s) => s.name).join(', ')}\n`);
 
-    const res = await runInterleaved({
-      tests: TESTS,
-      servers,
-      rounds: o.rounds,
-      durationSec: o.durationSec,
-      target: (t, s) => ({
-        url: `${s.url}/media/${lib.names.get(t.file)}`,
-        range: t.range ? `bytes=${t.range[0]}-${t.range[1]}` : undefined,
-        ifNoneMatch: t.revalidate ? etags.get(s) : undefined,
-      }),
-    });
-    const rows = TESTS.map((t) => {
-      const base = res.medians(t, servers[0]).rps;
-      return [t.name, ...servers.map((s) => rateCell(res.medians(t, s), s === servers[0] ? undefined : base))];
-    });
-    rows.push(['peak RSS (VmHWM, all processes)', ...servers.map((s) => fmtMiB(peakRss(s.pid)))]);
-    const table = markdownTable(['test', ...servers.map((s) => s.name)], rows);
+    const res = await runInterleaved({ tests, servers, rounds: o.rounds, durationSec: o.durationSec, load: (t, s) => loadFor(t, lib, s.url, etags.get(s)) });
+    const baselines: Baseline[] = [
+      { label: 'nginx (default)', servers: [nginx[0]] },
+      { label: 'nginx tuned (faster of buffers / aio)', servers: nginx.slice(1) },
+      { label: 'sirv', servers: [sirv] },
+      { label: 'node:http ceiling', servers: [ceiling] },
+    ];
+    const comparison = comparisonTable(tests, ours, baselines, res);
+    const figures = figuresTable(tests, servers, res);
     const doc = `# Origin bench
 
 ${new Date().toISOString().slice(0, 10)} · ${versions()}
 
-\`wrk -t1 -c50 -d${o.durationSec}s\` on 127.0.0.1, every server running at once, ${o.rounds} interleaved round(s), medians.
-Ratios are to nginx static (one worker, sendfile on, tcp_nopush off, open_file_cache). \`origin ×N\` is
-\`mediacdn origin --workers N\`; sirv runs in one process. Bodies were byte-compared with curl first.
-Plain sirv answers a revalidation with a bare 304 (no ETag, Cache-Control or CORS headers), which RFC
-9110 §15.4.5 does not allow; \`sirv, RFC 304\` is the same sirv adding what our origin sends on every
-304 (ETag, Cache-Control, Last-Modified, CORS), so that row compares the same answer.
+${machineParagraph({ ...o.machine, otherCores: res.otherCores() })}
 
-${table}
+${o.mode}. Every server runs at once, pinned to core 1 (\`taskset\`); the load generator runs on core 0:
+\`wrk -t1 -c50\`, or for the radio row bench/lib/radio-client.ts (each listener on its own connection
+reads the 32 MiB file in sequential 256 KiB ranges, one at a time, listener k starting at range k).
+Rounds are interleaved test by test and server by server; each row is the round with the median req/s.
+Every answer was byte-compared with curl first; every 304 carries \`Access-Control-Allow-Origin\`.
+
+Servers: \`our origin\` is \`mediacdn origin --workers 1\`. ${nginxVariantsText('nginx')}; each one worker,
+\`tcp_nopush off\`, \`open_file_cache\`, no access log, with the origin's Cache-Control and CORS fields.
+\`sirv\` adds what RFC 9110 §15.4.5 and our origin put on a 304 (plain sirv sends a bare one).
+\`node:http ceiling\` (bench/servers/memory-ceiling.ts) answers from memory with prebuilt headers: what
+node:http itself allows.
+
+## Ours against each baseline
+
+A ratio is our req/s over the baseline's. When the load generator used ≥ 90 % of its core in either
+run (**client-bound**), req/s measured the client, so the cell compares server CPU per request
+instead (below 1: ours spends less), and it is never a win.
+
+${comparison}
+
+## Every server
+
+Server CPU is the server's processes' CPU time over the run (100 % = one core); client CPU the load
+generator's. CPU-s / 10k req and CPU-s / GB are the server's CPU-seconds per 10,000 requests and per
+10⁹ bytes received by the client (headers included). Peak RSS is VmHWM of the server's processes
+during that run. p50 / p99 are per request (per 256 KiB range in the radio row).
+
+${figures}
 `;
-    console.log(`\n${table}`);
+    console.log(`\n${comparison}\n\n${figures}`);
     await mkdir(path.join(ROOT, 'bench/results'), { recursive: true });
     await writeFile(path.join(ROOT, 'bench/results/origin.md'), doc);
     console.log('\nwritten to bench/results/origin.md');
-    return table;
   } finally {
     for (const s of servers) await s.stop().catch(() => {});
   }

@@ -1,21 +1,26 @@
-// npm run bench: the origin section (our origin against nginx static and sirv, bench/origin.ts) and the
-// edge section (our edge's cache hits against nginx proxy_cache and a cold start, bench/edge.ts), by the
-// BENCH.md method: wrk -t1 -c50, every server of a section running at once, rounds interleaved test by
-// test and server by server, medians, bodies byte-compared first, peak RSS per server.
-// The dns section (bench/dns.ts) sets `mediacdn dns` against nsd with dnsperf, each on one core.
-// Writes bench/results/origin.md, bench/results/edge.md and bench/results/dns.md.
+// npm run bench: the origin section (our origin against nginx static at its defaults and tuned, sirv
+// and a bare node:http ceiling, bench/origin.ts), the edge section (our edge's cache hits against nginx
+// proxy_cache at its defaults and tuned, Varnish and the ceiling, then a cold start, bench/edge.ts)
+// and the dns section (bench/dns.ts). Servers run pinned to core 1, load generators to core 0; every
+// row reports req/s with the server's CPU-seconds per 10,000 requests and per GB, and a row whose load
+// generator used ≥ 90 % of its core is client-bound. Writes bench/results/{origin,edge,dns}.md, marked
+// as measured on a busy machine when the load average at the start or other processes' CPU during
+// the runs say so.
 //
-//   BENCH_ONLY=origin|edge|dns   one section only (default all)
-//   BENCH_DURATION=10        seconds per wrk run
-//   BENCH_ROUNDS=3           interleaved rounds
-//   BENCH_WORKERS=1,2        origin processes compared in the origin section
-//   BENCH_PROFILE=<dir>      edge section: run our edge with --cpu-prof, profile written to <dir>
-//   BENCH_EDGE_REFERENCE=1   edge section: add a naive Node cache (bench/servers/naive-cache.ts) as a reference
+//   npm run bench                  full: 10 s runs, 3 interleaved rounds, 500 radio listeners (about 45 min)
+//   npm run bench -- --quick       (or BENCH_QUICK=1) 2 s runs, 1 round, 100 radio listeners (a few minutes)
+//   BENCH_ONLY=origin|edge|dns     one section only (default all)
+//   BENCH_DURATION=10              seconds per run (overrides the mode)
+//   BENCH_ROUNDS=3                 interleaved rounds (overrides the mode)
+//   BENCH_LISTENERS=500            radio listeners (overrides the mode)
+//   BENCH_PROFILE=<dir>            edge section: run our edge with --cpu-prof, profile written to <dir>
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
+import { loadAverage1 } from './lib/cpu.ts';
+import { requireTools } from './lib/tools.ts';
 import path from 'node:path';
 import { coldFiles, runEdgeBench } from './edge.ts';
-import { BENCH_FILES, prepareLibrary } from './lib/library.ts';
+import { BENCH_FILES, httpTests, prepareLibrary } from './lib/library.ts';
 import { runOriginBench } from './origin.ts';
 import { runDnsBench } from './dns.ts';
 
@@ -36,12 +41,26 @@ function positive(name: string, fallback: number): number {
   return n;
 }
 
+/** What each section needs installed. */
+const TOOLS: Record<Section, string[]> = {
+  origin: ['taskset', 'curl', 'nginx', 'wrk'],
+  edge: ['taskset', 'curl', 'nginx', 'varnishd', 'wrk'],
+  dns: ['taskset', 'nsd', 'dnsperf', 'dig'],
+};
+
 async function main(): Promise<void> {
   const which = sections();
-  const durationSec = positive('BENCH_DURATION', 10);
-  const rounds = Math.round(positive('BENCH_ROUNDS', 3));
-  const workers = (process.env.BENCH_WORKERS || '1,2').split(',').map(Number);
+  requireTools(Object.fromEntries(which.map((s) => [s, TOOLS[s]])));
+  const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1';
+  const durationSec = positive('BENCH_DURATION', quick ? 2 : 10);
+  const rounds = Math.round(positive('BENCH_ROUNDS', quick ? 1 : 3));
+  const listeners = Math.round(positive('BENCH_LISTENERS', quick ? 100 : 500));
   const profileDir = process.env.BENCH_PROFILE ? path.resolve(process.env.BENCH_PROFILE) : undefined;
+  // The machine before the bench starts anything: its load average is not ours.
+  const machine = { cores: os.cpus().length, load1AtStart: loadAverage1() };
+  const mode = `${quick ? 'Quick run (--quick)' : 'Full run'}: ${durationSec} s per run, ${rounds} round(s), ${listeners} radio listeners`;
+  console.log(`${mode}; load average ${machine.load1AtStart.toFixed(2)} at the start on ${machine.cores} cores`);
+  const tests = httpTests({ radioListeners: listeners });
   const work = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-bench-'));
   const t0 = Date.now();
   try {
@@ -49,8 +68,9 @@ async function main(): Promise<void> {
     await mkdir(dataDir);
     if (which.includes('origin') || which.includes('edge')) {
       const lib = await prepareLibrary(dataDir, which.includes('edge') ? [...BENCH_FILES, ...coldFiles()] : BENCH_FILES);
-      if (which.includes('origin')) await runOriginBench({ lib, workDir: work, durationSec, rounds, workers });
-      if (which.includes('edge')) await runEdgeBench({ lib, workDir: work, durationSec, rounds, profileDir, reference: process.env.BENCH_EDGE_REFERENCE === '1' });
+      const common = { lib, workDir: work, durationSec, rounds, tests, machine, mode };
+      if (which.includes('origin')) await runOriginBench(common);
+      if (which.includes('edge')) await runEdgeBench({ ...common, profileDir });
     }
     if (which.includes('dns')) await runDnsBench({ workDir: work, durationSec, rounds });
     console.log(`\nbench done in ${((Date.now() - t0) / 60_000).toFixed(1)} min`);
@@ -59,4 +79,7 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+await main().catch((err: Error) => {
+  console.error(`bench: ${err.message}`);
+  process.exit(1);
+});

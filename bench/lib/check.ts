@@ -1,8 +1,10 @@
-// Checks a server's answer with curl before timing it: status and body bytes compared with what is expected.
+// Checks a server's answers with curl before timing it: status and body bytes compared with what is
+// expected, X-Cache HIT for caches, CORS fields on a 304.
 import { execFile } from 'node:child_process';
 import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { PLAYER_ORIGIN, type BenchLibrary, type HttpTest } from './library.ts';
 
 export type CurlResult = { status: number; headers: Record<string, string>; body: Buffer };
 
@@ -27,4 +29,35 @@ export async function expectBody(what: string, url: string, headers: Record<stri
   if (r.status !== status) throw new Error(`${what}: status ${r.status}, expected ${status}`);
   if (!r.body.equals(body)) throw new Error(`${what}: body differs (${r.body.length} bytes, expected ${body.length})`);
   return r;
+}
+
+/** What a server must answer in test `t`, byte for byte, before any timing; returns its ETag (the 304 row's validator). */
+export async function checkTest(server: { name: string; url: string }, t: HttpTest, lib: BenchLibrary, o: { hit: boolean }): Promise<string | undefined> {
+  const what = `${server.name} ${t.name}`;
+  const url = `${server.url}/media/${lib.names.get(t.file)}`;
+  const data = lib.bytes.get(t.file) as Buffer;
+  // A cache may still be filling after its first answer: ask again until it says HIT.
+  const settle = async (headers: Record<string, string>, status: number, body: Buffer): Promise<CurlResult> => {
+    for (let attempt = 0; ; attempt++) {
+      const r = await expectBody(what, url, headers, status, body);
+      const xCache = r.headers['x-cache'] ?? '(none)';
+      if (!o.hit || xCache === 'HIT') return r;
+      if (attempt >= 100) throw new Error(`${what}: still X-Cache ${xCache} after warming`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  const slice = async (start: number, end: number) => settle({ range: `bytes=${start}-${end}` }, 206, data.subarray(start, end + 1));
+  if (t.radio) {
+    const last = Math.ceil(data.length / t.radio.rangeBytes) - 1;
+    for (const k of [0, last >> 1, last]) await slice(k * t.radio.rangeBytes, Math.min(data.length, (k + 1) * t.radio.rangeBytes) - 1);
+    return undefined;
+  }
+  if (t.range) return void (await slice(t.range[0], t.range[1]));
+  const full = await settle({}, 200, data);
+  if (!t.revalidate) return undefined;
+  const etag = full.headers['etag'];
+  if (!etag) throw new Error(`${what}: no ETag`);
+  const nm = await settle({ 'if-none-match': etag, origin: PLAYER_ORIGIN }, 304, Buffer.alloc(0));
+  if (!nm.headers['access-control-allow-origin']) throw new Error(`${what}: the 304 has no Access-Control-Allow-Origin`);
+  return etag;
 }

@@ -1,5 +1,6 @@
-// What both bench sections share: a temporary media library with the bench files, our origin started
-// as its own process on it, and the versions line of a report.
+// What the origin and edge sections share: a temporary media library with the bench files, the tests
+// (rows) and the load each asks for, servers started as their own processes pinned to the server
+// core, and the versions line of a report.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
@@ -10,7 +11,9 @@ import { createLocalStorage } from '../../src/storage/local-store.ts';
 import { createLibrary } from '../../src/media/library.ts';
 import { ingest } from '../../src/media/ingest.ts';
 import { wavOfSize } from '../../test/helpers/origin.ts';
-import { startProcess } from './proc.ts';
+import { SERVER_CORE } from './cpu.ts';
+import { startProcess, type Started } from './proc.ts';
+import type { Load } from './rounds.ts';
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
@@ -35,6 +38,50 @@ export const BENCH_FILES: FileSpec[] = [
 
 /** The 64 KiB slice from the middle of the 32 MiB file that the range rows ask for. */
 export const RANGE_OF_32M: [number, number] = [16 * MiB, 16 * MiB + 64 * KiB - 1];
+
+/** One row of the origin and edge tables. */
+export type HttpTest = {
+  name: string;
+  file: string;
+  range?: [number, number];
+  /** If-None-Match with the server's own ETag, and an Origin header: a 304 that must carry CORS fields. */
+  revalidate?: boolean;
+  /** The radio workload: listeners reading the whole file in sequential ranges of this many bytes. */
+  radio?: { listeners: number; rangeBytes: number };
+};
+
+/** The Origin header of the 304 row. */
+export const PLAYER_ORIGIN = 'https://player.example';
+
+/** The rows: the BENCH.md tests, the 304 with CORS, and the radio workload (fewer listeners in quick mode). */
+export function httpTests(o: { radioListeners: number }): HttpTest[] {
+  return [
+    { name: 'GET 4 KiB', file: '4k' },
+    { name: 'GET 64 KiB', file: '64k' },
+    { name: 'GET 1 MiB', file: '1m' },
+    { name: '64 KiB range of 32 MiB', file: '32m', range: RANGE_OF_32M },
+    { name: 'If-None-Match → 304, CORS', file: '4k', revalidate: true },
+    { name: `radio: ${o.radioListeners} listeners, 256 KiB ranges of 32 MiB`, file: '32m', radio: { listeners: o.radioListeners, rangeBytes: 256 * KiB } },
+  ];
+}
+
+/** What the load generator asks `baseUrl` for in test `t` (`etag`: the server's own, for the 304 row). */
+export function loadFor(t: HttpTest, lib: BenchLibrary, baseUrl: string, etag: string | undefined): Load {
+  const url = `${baseUrl}/media/${lib.names.get(t.file)}`;
+  if (t.radio) return { kind: 'radio', url, listeners: t.radio.listeners, rangeBytes: t.radio.rangeBytes, fileBytes: (lib.bytes.get(t.file) as Buffer).length };
+  return { kind: 'wrk', url, range: t.range ? `bytes=${t.range[0]}-${t.range[1]}` : undefined, ifNoneMatch: t.revalidate ? etag : undefined, origin: t.revalidate ? PLAYER_ORIGIN : undefined };
+}
+
+/** A server process (a node script or any program) started pinned to the server core. */
+export async function startPinned(name: string, o: { cmd: string; args: string[]; env?: NodeJS.ProcessEnv; ready: RegExp }): Promise<Server & { started: Started }> {
+  const p = await startProcess({ cmd: 'taskset', args: ['-c', String(SERVER_CORE), o.cmd, ...o.args], env: o.env, ready: o.ready });
+  return { name, url: p.match[1], pid: p.pid, stop: p.stop, started: p };
+}
+
+/** The bare node:http server answering from memory (bench/servers/memory-ceiling.ts): the ceiling column. */
+export function startCeiling(mediaDir: string): Promise<Server> {
+  return startPinned('node:http ceiling', { cmd: process.execPath, args: [path.join(ROOT, 'bench/servers/memory-ceiling.ts'), mediaDir], ready: /memory ceiling listening on (http:\/\/\S+)/ });
+}
 
 /** A WAV file of exactly `bytes` bytes whose samples depend on `seed`, so every file has its own hash. */
 export function benchWav(bytes: number, seed = 0): Buffer {
@@ -64,15 +111,14 @@ export async function prepareLibrary(dataDir: string, files: FileSpec[]): Promis
   return { dataDir, mediaDir, names, bytes };
 }
 
-/** `mediacdn origin --workers N` on a free loopback port, as its own process. */
-export async function startOriginProcess(dataDir: string, workers: number): Promise<Server> {
-  const p = await startProcess({
+/** `mediacdn origin --workers 1` on a free loopback port, as its own process pinned to the server core. */
+export function startOriginProcess(dataDir: string): Promise<Server> {
+  return startPinned('our origin', {
     cmd: process.execPath,
-    args: [path.join(ROOT, 'src/cli/main.ts'), 'origin', '--port', '0', '--workers', String(workers)],
+    args: [path.join(ROOT, 'src/cli/main.ts'), 'origin', '--port', '0', '--workers', '1'],
     env: { ...process.env, MEDIACDN_DATA: dataDir, MEDIACDN_TOKEN: 'bench-token-0123456789abcdef', LOG_LEVEL: 'warn', DATABASE_URL: '' },
     ready: /origin listening on (http:\/\/\S+)/,
   });
-  return { name: `origin ×${workers}`, url: p.match[1], pid: p.pid, stop: p.stop };
 }
 
 function toolOutput(cmd: string, args: string[]): string {
@@ -82,15 +128,16 @@ function toolOutput(cmd: string, args: string[]): string {
   return `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
 }
 
-/** "Node v24.x, nginx/1.22.1, wrk debian/4.1.0, sirv 3.0.2, 2 × CPU model". */
+/** "Node v24.x, nginx/1.22.1, varnish-7.1.1, wrk debian/4.1.0, sirv 3.0.2, 2 × CPU model". */
 export function versions(): string {
   const nginx = toolOutput('nginx', ['-v']).replace(/^nginx version:\s*/, '') || 'nginx ?';
   const wrk = toolOutput('wrk', ['-v']).split('\n')[0].split(' [')[0] || 'wrk ?';
+  const varnish = /varnish-[\d.]+/.exec(toolOutput('varnishd', ['-V']))?.[0] ?? 'varnish ?';
   let sirv = '?';
   try {
     sirv = JSON.parse(readFileSync(path.join(ROOT, 'node_modules/sirv/package.json'), 'utf8')).version;
   } catch {
     // not installed: the origin section says so when it starts sirv
   }
-  return `Node ${process.version}, ${nginx}, ${wrk}, sirv ${sirv}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`;
+  return `Node ${process.version}, ${nginx}, ${varnish}, ${wrk}, sirv ${sirv}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`;
 }

@@ -1,15 +1,29 @@
-// Debian's nginx as a bench baseline, started on loopback from a generated config in a temp folder.
-// One worker, sendfile on, tcp_nopush OFF (with it on, responses whose body does not start on a page
-// boundary stall 40 ms each on this kernel, see BENCH.md), open_file_cache, no access log.
+// Debian's nginx as a bench baseline, started on loopback from a generated config in a temp folder,
+// pinned to the server core. One worker, tcp_nopush OFF (with it on, responses whose body does not
+// start on a page boundary stall 40 ms each on this kernel, see BENCH.md), open_file_cache, no access
+// log, and one of three ways of sending bodies (NginxTuning).
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { freePort, stopProcess } from './proc.ts';
+import { SERVER_CORE } from './cpu.ts';
+import { freePort, spawnUntilAnswering, stopProcess } from './proc.ts';
+
+/**
+ * How nginx sends bodies. `default`: sendfile on (nginx's own default is off, Debian's nginx.conf
+ * and every guide turn it on). `buffers`: sendfile off with one 1 MiB output buffer. `aio`: sendfile
+ * off, files read by the thread pool (aio threads). On loopback a client pays far more to receive
+ * sendfile'd bodies than bodies written from memory, so a tuned nginx can be the faster one.
+ */
+export type NginxTuning = 'default' | 'buffers' | 'aio';
+export const NGINX_TUNINGS: Record<NginxTuning, { label: string; directives: string }> = {
+  default: { label: 'sendfile on', directives: 'sendfile on;' },
+  buffers: { label: 'sendfile off, output_buffers 1 1m', directives: 'sendfile off; output_buffers 1 1m;' },
+  aio: { label: 'sendfile off, aio threads', directives: 'sendfile off; aio threads;' },
+};
 
 export type NginxServer = { url: string; port: number; pid: number; stop(): Promise<void> };
 
 /** A complete nginx.conf; `http` is extra http-level directives, `server` the server block body. */
-export function nginxConf(o: { dir: string; port: number; http?: string; server: string }): string {
+export function nginxConf(o: { dir: string; port: number; tuning: NginxTuning; http?: string; server: string }): string {
   const t = (n: string) => path.join(o.dir, n);
   return `${process.getuid?.() === 0 ? 'user root;\n' : ''}worker_processes 1;
 daemon off;
@@ -19,7 +33,7 @@ error_log ${t('error.log')} warn;
 events { worker_connections 4096; }
 http {
   access_log off;
-  sendfile on;
+  ${NGINX_TUNINGS[o.tuning].directives}
   tcp_nopush off;
   tcp_nodelay on;
   keepalive_requests 1000000;
@@ -47,27 +61,26 @@ export async function startNginx(dir: string, makeConf: (port: number) => string
   const port = await freePort();
   const conf = path.join(dir, 'nginx.conf');
   await writeFile(conf, makeConf(port));
-  const child = spawn('nginx', ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout?.on('data', (d) => (out += d));
-  child.stderr?.on('data', (d) => (out += d));
-  // nginx prints nothing when it is up: wait until the port answers.
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`nginx exited with ${child.exitCode}: ${out}`);
-    if (await fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false)) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`nginx did not start: ${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  const child = await spawnUntilAnswering({ cmd: 'nginx', args: ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')], core: SERVER_CORE, port, timeoutMs: 10_000 });
   return { url: `http://127.0.0.1:${port}`, port, pid: child.pid as number, stop: () => stopProcess(child, 'SIGQUIT') };
 }
 
-/** nginx serving `root` at /media/ (static files, as the origin would). */
-export function startNginxStatic(dir: string, root: string): Promise<NginxServer> {
-  return startNginx(dir, (port) => nginxConf({ dir, port, server: `    location /media/ { alias ${root}/; etag on; }` }));
+/** nginx serving `root` at /media/ (static files, as the origin would), with the origin's Cache-Control and CORS fields on every answer. */
+export function startNginxStatic(dir: string, root: string, tuning: NginxTuning): Promise<NginxServer> {
+  return startNginx(dir, (port) =>
+    nginxConf({
+      dir,
+      port,
+      tuning,
+      server: `    location /media/ {
+      alias ${root}/;
+      etag on;
+      add_header Cache-Control "public, max-age=31536000, immutable" always;
+      add_header Access-Control-Allow-Origin "*" always;
+      add_header Access-Control-Expose-Headers "Content-Range, Content-Length, Accept-Ranges, ETag" always;
+    }`,
+    }),
+  );
 }
 
 /**
@@ -75,13 +88,14 @@ export function startNginxStatic(dir: string, root: string): Promise<NginxServer
  * keep-alive to `upstream` (scheme, host, port and a path prefix that every request is put under), and
  * `X-Cache` saying HIT / MISS like our edge.
  */
-export function startNginxProxyCache(dir: string, upstream: string): Promise<NginxServer> {
+export function startNginxProxyCache(dir: string, upstream: string, tuning: NginxTuning): Promise<NginxServer> {
   const u = new URL(upstream);
   const prefix = u.pathname.replace(/\/+$/, '');
   return startNginx(dir, (port) =>
     nginxConf({
       dir,
       port,
+      tuning,
       http: `  proxy_cache_path ${path.join(dir, 'cache')} levels=1:2 keys_zone=edge:16m max_size=4g inactive=1d use_temp_path=off;
   upstream origin { server ${u.host}; keepalive 64; }`,
       server: `    location / {

@@ -42,6 +42,27 @@ export function startProcess(o: { cmd: string; args: string[]; env?: NodeJS.Proc
   });
 }
 
+/**
+ * Starts a server that prints nothing when it is up (nginx, varnishd), pinned to `core`, and waits
+ * until `port` answers HTTP; its output is kept for the error if it exits or does not come up.
+ */
+export async function spawnUntilAnswering(o: { cmd: string; args: string[]; core: number; port: number; timeoutMs: number }): Promise<ChildProcess> {
+  const child = spawn('taskset', ['-c', String(o.core), o.cmd, ...o.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout?.on('data', (d) => (out += d));
+  child.stderr?.on('data', (d) => (out += d));
+  const deadline = Date.now() + o.timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${o.cmd} exited with ${child.exitCode}: ${out}`);
+    if (await fetch(`http://127.0.0.1:${o.port}/`).then(() => true, () => false)) return child;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${o.cmd} did not start: ${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {

@@ -1,52 +1,123 @@
-// Interleaved wrk rounds (BENCH.md): each round goes test by test and, inside a test, server by server,
-// so drift on a shared machine hits every server alike; the table takes medians over the rounds.
+// Interleaved, measured rounds (BENCH.md): each round goes test by test and, inside a test, server by
+// server, so drift on a shared machine hits every server alike. Around every run: the server tree's
+// CPU time and peak RSS, the load generator's CPU time (client-bound rule), and what other processes
+// used of the machine meanwhile.
+import path from 'node:path';
+import { benchCpuSec, CLIENT_CORE, machineBusySec, resetPeakRss, runPinned, treeCpuSec } from './cpu.ts';
 import type { Server } from './library.ts';
-import { fmtInt, median } from './report.ts';
-import { runWrk, type WrkResult } from './wrk.ts';
+import { efficiency, isClientBound } from './measure.ts';
+import { peakRss } from './proc.ts';
+import { fmtInt } from './report.ts';
+import { parseWrkReport, runWrk, type LoadResult } from './wrk.ts';
 
-/** What wrk asks one server for in one test. */
-export type WrkTarget = { url: string; range?: string; ifNoneMatch?: string };
+/** What the load generator does in one run: wrk on one URL, or the radio client's listeners. */
+export type Load =
+  | { kind: 'wrk'; url: string; range?: string; ifNoneMatch?: string; origin?: string }
+  | { kind: 'radio'; url: string; listeners: number; rangeBytes: number; fileBytes: number };
+
+/** One run, measured. */
+export type Measured = LoadResult & {
+  wallSec: number;
+  serverCpuSec: number;
+  /** Server CPU over wall time: 1 is one core. */
+  serverShare: number;
+  /** Load generator CPU over its own run time. */
+  clientShare: number;
+  clientBound: boolean;
+  /** Cores' worth of CPU that processes not started by the bench used during the run. */
+  otherCores: number;
+  /** Peak RSS of the server's processes during this run (bytes). */
+  peakRss: number;
+  cpuPer10k: number;
+  cpuPerGB: number;
+};
+
+const RADIO_CLIENT = path.join(import.meta.dirname, 'radio-client.ts');
+
+async function runLoad(load: Load, durationSec: number): Promise<LoadResult> {
+  if (load.kind === 'wrk') return runWrk({ url: load.url, durationSec, range: load.range, ifNoneMatch: load.ifNoneMatch, origin: load.origin });
+  const r = await runPinned({
+    cmd: process.execPath,
+    args: [RADIO_CLIENT, load.url, String(load.listeners), String(load.rangeBytes), String(load.fileBytes), String(durationSec)],
+    core: CLIENT_CORE,
+    timeoutMs: (durationSec + 30) * 1000,
+  });
+  return { ...parseWrkReport(r.stdout), clientCpuSec: r.cpuSec };
+}
+
+export async function measure(server: Server, load: Load, durationSec: number): Promise<Measured> {
+  resetPeakRss(server.pid);
+  const s0 = treeCpuSec(server.pid);
+  const b0 = benchCpuSec();
+  const m0 = machineBusySec();
+  const t0 = performance.now();
+  const r = await runLoad(load, durationSec);
+  const wallSec = (performance.now() - t0) / 1000;
+  const serverCpuSec = treeCpuSec(server.pid) - s0;
+  const ours = benchCpuSec() - b0;
+  const busy = machineBusySec() - m0;
+  const eff = efficiency({ cpuSec: serverCpuSec, requests: r.requests, bytes: r.bytes });
+  return {
+    ...r,
+    wallSec,
+    serverCpuSec,
+    serverShare: serverCpuSec / wallSec,
+    clientShare: r.clientCpuSec / r.seconds,
+    clientBound: isClientBound(r.clientCpuSec, r.seconds),
+    otherCores: Math.max(0, (busy - ours) / wallSec),
+    peakRss: peakRss(server.pid),
+    cpuPer10k: eff.per10k,
+    cpuPerGB: eff.perGB,
+  };
+}
 
 export type RoundsResult<T> = {
-  /** Every round's result for a test and server. */
-  runs(test: T, server: Server): WrkResult[];
-  /** Median req/s and MB/s over the rounds. */
-  medians(test: T, server: Server): { rps: number; mbps: number };
+  /** Every round's run for a test and server. */
+  runs(test: T, server: Server): Measured[];
+  /** The run with the median req/s, client-bound if any round was; undefined when nothing ran. */
+  row(test: T, server: Server): Measured | undefined;
+  /** otherCores of every run, for the busy-machine verdict. */
+  otherCores(): number[];
 };
+
+/** The run with the median req/s (the lower middle of an even count), so its figures belong together. */
+export function medianRun(runs: Measured[]): Measured | undefined {
+  if (runs.length === 0) return undefined;
+  const sorted = [...runs].sort((a, b) => a.rps - b.rps);
+  const mid = sorted[(sorted.length - 1) >> 1];
+  return { ...mid, clientBound: runs.some((r) => r.clientBound) };
+}
 
 export async function runInterleaved<T extends { name: string }>(o: {
   tests: T[];
   servers: Server[];
   rounds: number;
   durationSec: number;
-  target(test: T, server: Server): WrkTarget;
-  /** Called between rounds (e.g. to sample memory). */
-  afterRound?(round: number): void;
+  load(test: T, server: Server): Load | undefined;
 }): Promise<RoundsResult<T>> {
-  const results = new Map<T, Map<Server, WrkResult[]>>();
+  const results = new Map<T, Map<Server, Measured[]>>();
   const width = Math.max(...o.servers.map((s) => s.name.length));
   for (let round = 1; round <= o.rounds; round++) {
     for (const t of o.tests) {
       for (const s of o.servers) {
-        const target = o.target(t, s);
-        const r = await runWrk({ url: target.url, durationSec: o.durationSec, range: target.range, ifNoneMatch: target.ifNoneMatch });
+        const load = o.load(t, s);
+        if (!load) continue;
+        const r = await measure(s, load, o.durationSec);
         if (r.errors > 0) console.warn(`  ${s.name} ${t.name}: ${r.errors} errors`);
-        const byServer = results.get(t) ?? new Map<Server, WrkResult[]>();
+        const byServer = results.get(t) ?? new Map<Server, Measured[]>();
         byServer.set(s, [...(byServer.get(s) ?? []), r]);
         results.set(t, byServer);
-        console.log(`round ${round}  ${t.name.padEnd(24)} ${s.name.padEnd(width)} ${fmtInt(r.rps).padStart(8)} req/s ${r.mbps.toFixed(0).padStart(6)} MB/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms`);
+        console.log(
+          `round ${round}  ${t.name.padEnd(28)} ${s.name.padEnd(width)} ${fmtInt(r.rps).padStart(8)} req/s ${r.mbps.toFixed(0).padStart(6)} MB/s  ` +
+            `p99 ${r.p99Ms.toFixed(1)} ms  server ${(r.serverShare * 100).toFixed(0)}%  client ${(r.clientShare * 100).toFixed(0)}%${r.clientBound ? ' CLIENT-BOUND' : ''}  other ${r.otherCores.toFixed(2)} cores`,
+        );
       }
     }
-    o.afterRound?.(round);
   }
   const runs = (t: T, s: Server) => results.get(t)?.get(s) ?? [];
   return {
     runs,
-    medians: (t, s) => ({ rps: median(runs(t, s).map((r) => r.rps)), mbps: median(runs(t, s).map((r) => r.mbps)) }),
+    row: (t, s) => medianRun(runs(t, s)),
+    otherCores: () => [...results.values()].flatMap((m) => [...m.values()].flat().map((r) => r.otherCores)),
   };
-}
-
-/** A table cell: "12,345 req/s, 678 MB/s (0.91×)"; the ratio is left out for the baseline itself. */
-export function rateCell(m: { rps: number; mbps: number }, baselineRps?: number): string {
-  return `${fmtInt(m.rps)} req/s, ${m.mbps.toFixed(0)} MB/s${baselineRps === undefined ? '' : ` (${(m.rps / baselineRps).toFixed(2)}×)`}`;
 }

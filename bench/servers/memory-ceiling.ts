@@ -1,0 +1,52 @@
+// The ceiling column of the origin and edge benches: a bare node:http server answering the bench's
+// requests from memory with the least work that still sends what our origin and edge send (ETag,
+// Cache-Control, Last-Modified, CORS, a 304 with its validators). Every file of a folder is read into
+// memory at start with its header lists prebuilt; per request only a lookup, one `bytes=a-b` range at
+// most, and an If-None-Match compare. It is not a server to copy: no HEAD, no multi-range, no
+// If-Range, no 416. It shows what node:http itself costs, so the rest of our cost is known to be ours.
+//
+//   node bench/servers/memory-ceiling.ts <folder>      (serves <folder>/<name> at /media/<name>)
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+
+const folder = process.argv[2];
+if (!folder) throw new Error('usage: memory-ceiling.ts <folder>');
+
+const CORS = ['access-control-allow-origin', '*', 'access-control-expose-headers', 'Content-Range, Content-Length, Accept-Ranges, ETag'];
+type Entry = { body: Buffer; etag: string; full: string[]; partial: string[]; notModified: string[] };
+const entries = new Map<string, Entry>();
+for (const name of readdirSync(folder)) {
+  const file = path.join(folder, name);
+  if (!statSync(file).isFile()) continue;
+  const body = readFileSync(file);
+  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+  const validators = ['etag', etag, 'last-modified', statSync(file).mtime.toUTCString(), 'cache-control', 'public, max-age=31536000, immutable'];
+  const common = ['content-type', 'audio/wav', 'accept-ranges', 'bytes', ...validators, 'x-content-type-options', 'nosniff', ...CORS];
+  entries.set(`/media/${name}`, { body, etag, full: [...common, 'content-length', String(body.length)], partial: common, notModified: [...validators, ...CORS] });
+}
+
+const server = http.createServer((req, res) => {
+  const e = entries.get(req.url ?? '');
+  if (e === undefined || req.method !== 'GET') return void res.writeHead(404, ['content-length', '0']).end();
+  if (req.headers['if-none-match'] === e.etag) return void res.writeHead(304, e.notModified).end();
+  const m = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? '');
+  if (m) {
+    const start = Number(m[1]);
+    const end = Math.min(Number(m[2]), e.body.length - 1);
+    if (start <= end) {
+      res.writeHead(206, [...e.partial, 'content-range', `bytes ${start}-${end}/${e.body.length}`, 'content-length', String(end - start + 1)]);
+      return void res.end(e.body.subarray(start, end + 1));
+    }
+  }
+  res.writeHead(200, e.full);
+  res.end(e.body);
+});
+server.keepAliveTimeout = 65_000;
+server.listen(0, '127.0.0.1', () => console.log(`memory ceiling listening on http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+process.on('SIGTERM', () => {
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+});
