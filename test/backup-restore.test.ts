@@ -7,6 +7,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createSnapshot } from '../src/backup/create.ts';
 import { restoreSnapshot } from '../src/backup/restore.ts';
+import { SCHEMA_VERSION } from '../src/db/migrations.ts';
 import { deleteMedia } from '../src/media/catalog.ts';
 import { checkLibrary } from '../src/media/check.ts';
 import { ingest } from '../src/media/ingest.ts';
@@ -32,7 +33,7 @@ test('create, wipe the data folder and the database, restore: every row and ever
   const snap = await createSnapshot(tl.lib, r.repo, { toolVersion: 'test' });
   assert.equal(snap.id, '20260101T041500Z');
   assert.equal(snap.manifest.database.dialect, tl.testDb.dialect);
-  assert.equal(snap.manifest.database.schemaVersion, '0001_library');
+  assert.equal(snap.manifest.database.schemaVersion, SCHEMA_VERSION);
   assert.deepEqual(snap.manifest.rows, { media: 4, songs: 2, announcements: 1, backgrounds: 1 });
   assert.deepEqual(new Map(snap.manifest.files.map((f) => [f.name, f.sha256])), new Map(Object.entries(filesBefore)));
 

@@ -12,9 +12,9 @@ test('concurrent start-ups apply each migration once, and a restart applies noth
   t.after(() => tdb.cleanup());
   const dbs = await Promise.all(Array.from({ length: 4 }, () => openDatabase(tdb.target)));
   t.after(() => Promise.all(dbs.map((d) => d.close())));
-  assert.deepEqual(await appliedMigrations(dbs[0]), ['0001_library']);
+  assert.deepEqual(await appliedMigrations(dbs[0]), ['0001_library', '0002_purge_log']);
   await migrateTo(dbs[1]);
-  assert.deepEqual(await appliedMigrations(dbs[1]), ['0001_library']);
+  assert.deepEqual(await appliedMigrations(dbs[1]), ['0001_library', '0002_purge_log']);
   const tables = await dbs[2].kysely.selectFrom('media').select((e) => e.fn.countAll().as('n')).executeTakeFirstOrThrow();
   assert.equal(Number(tables.n), 0);
   await assert.rejects(migrateTo(dbs[3], '9999_future'), { code: 'migration_failed' });
@@ -36,7 +36,7 @@ test('on PostgreSQL, schemas created and dropped alongside do not disturb a migr
     for (let i = 0; i < 10; i++) {
       const tdb = await makeTestDatabase();
       const db = await openDatabase(tdb.target);
-      assert.deepEqual(await appliedMigrations(db), ['0001_library']);
+      assert.deepEqual(await appliedMigrations(db), ['0001_library', '0002_purge_log']);
       await db.close();
       await tdb.cleanup();
     }

@@ -59,9 +59,9 @@ describe('mediacdn edge / purge / stats', () => {
   it('mediacdn purge <url> --edge purges it and reports the count', async () => {
     const r = await runCli(['purge', `http://${ZONE}/media/a.mp3`, '--edge', edgeUrl], { env });
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.trim(), `${edgeUrl}: removed 1`);
+    assert.equal(r.stdout.trim(), `${edgeUrl}: done, removed 1\npurge log: entry 1`);
     const zone = await runCli(['purge', '--zone', ZONE, '--edge', edgeUrl], { env });
-    assert.equal(zone.stdout.trim(), `${edgeUrl}: removed 0`);
+    assert.equal(zone.stdout.trim(), `${edgeUrl}: done, removed 0\npurge log: entry 2`);
   });
 
   it('mediacdn purge refuses ambiguous targets and reports a failing edge with exit code 1', async () => {
@@ -70,7 +70,8 @@ describe('mediacdn edge / purge / stats', () => {
     assert.match(both.stderr, /exactly one of/);
     const bad = await runCli(['purge', '--zone', ZONE, '--edge', edgeUrl], { env: { ...env, MEDIACDN_TOKEN: 'wrong-token-wrong-token' } });
     assert.equal(bad.code, 1);
-    assert.match(bad.stderr, /HTTP 401/);
+    assert.match(bad.stderr, /: pending \(HTTP 401/);
+    assert.match(bad.stderr, /purge pending on 1 of 1 edge/);
   });
 
   it('mediacdn stats prints a readable summary of the running edge', async () => {

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { request } from 'undici';
 import { startEdge } from '../src/edge/server.ts';
-import { mediaPurger, purgeEdges } from '../src/edge/control/purge-client.ts';
+import { purgeFleet } from '../src/edge/control/purge-client.ts';
+import { recordAndPurge } from '../src/cli/purge-fleet.ts';
 import { ADMIN_TOKEN, ZONE, bytes, startHarness } from './helpers/edge-harness.ts';
 import type { Harness } from './helpers/edge-harness.ts';
 import { startTestOrigin } from './helpers/origin.ts';
@@ -113,13 +114,23 @@ describe('edge: purge endpoint', () => {
     assert.equal(r.headers['allow'], 'POST');
   });
 
-  it('purges through the purge client, reporting each edge', async () => {
+  it('purges through the purge client, reporting each edge done or pending after bounded retries', async () => {
     await warm(['/c/x.mp3']);
-    const results = await purgeEdges([h.edge.url, 'http://127.0.0.1:9'], { url: `http://${ZONE}/c/x.mp3` }, { token: ADMIN_TOKEN, timeoutMs: 2000 });
-    assert.deepEqual(results[0], { edge: h.edge.url, ok: true, removed: 1 });
-    assert.equal(results[1].ok, false);
-    const denied = await purgeEdges([h.edge.url], { zone: ZONE }, { token: 'wrong-token-wrong-token' });
-    assert.deepEqual([denied[0].ok, !denied[0].ok && denied[0].status], [false, 401]);
+    const waits: number[] = [];
+    const sleep = async (ms: number) => void waits.push(ms);
+    const dests = [{ name: 'here', url: h.edge.url }, { name: 'nowhere', url: 'http://127.0.0.1:9' }];
+    const results = await purgeFleet([dests], { url: `http://${ZONE}/c/x.mp3` }, { token: ADMIN_TOKEN, timeoutMs: 2000, attempts: 3, backoffMs: 100, sleep });
+    assert.deepEqual(results[0], { edge: 'here', url: h.edge.url, state: 'done', removed: 1, attempts: 1 });
+    assert.equal(results[1].state, 'pending');
+    assert.equal(results[1].attempts, 3);
+    assert.match(results[1].state === 'pending' ? results[1].reason : '', /^unreachable: .*\(after 3 attempts\)$/);
+    assert.deepEqual(waits, [100, 200], 'backoff doubles between attempts');
+    // A refusal is not retried.
+    const denied = await purgeFleet([[dests[0]]], { zone: ZONE }, { token: 'wrong-token-wrong-token', sleep });
+    assert.deepEqual([denied[0].state, denied[0].attempts, denied[0].state === 'pending' && denied[0].status], ['pending', 1, 401]);
+    // An edge that does not serve the zone holds nothing of it: done.
+    const other = await purgeFleet([[dests[0]]], { zone: 'other.example' }, { token: ADMIN_TOKEN, sleep });
+    assert.deepEqual([other[0].state, other[0].state === 'done' && other[0].note], ['done', 'zone not served here']);
   });
 });
 
@@ -152,11 +163,11 @@ describe('edge: control endpoints without a token', () => {
 
 describe('edge: media deletion through the origin purges the edge', () => {
   it('DELETE /api/media/<id> on the origin removes the media URL from the edge', async () => {
-    const pending: Promise<unknown>[] = [];
+    const pending: Promise<{ results: unknown[] }>[] = [];
     let edgeUrl = '';
     const o = await startTestOrigin({
       onMediaDeleted: (item) => {
-        pending.push(mediaPurger({ edges: [edgeUrl], token: ADMIN_TOKEN })(item.url));
+        pending.push(recordAndPurge({ db: undefined, targets: [{ url: item.url }], waves: [[{ name: 'e', url: edgeUrl }]], client: { token: ADMIN_TOKEN } }));
       },
     });
     const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-edge-purge-'));
@@ -177,8 +188,8 @@ describe('edge: media deletion through the origin purges the edge', () => {
       const del = await request(`${o.url}/api/media/${item.id}`, { method: 'DELETE', headers: o.auth });
       assert.equal(del.statusCode < 300, true, `delete answered ${del.statusCode}`);
       await del.body.text();
-      const results = (await Promise.all(pending)).flat() as Array<{ ok: boolean; removed?: number }>;
-      assert.deepEqual(results.map((r) => [r.ok, r.removed]), [[true, 1]], JSON.stringify(results));
+      const results = (await Promise.all(pending)).flatMap((r) => r.results) as Array<{ state: string; removed?: number }>;
+      assert.deepEqual(results.map((r) => [r.state, r.removed]), [['done', 1]], JSON.stringify(results));
       const gone = await get();
       assert.notEqual(gone.headers['x-cache'], 'HIT');
       assert.equal(gone.statusCode, 404);

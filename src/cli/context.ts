@@ -5,6 +5,7 @@ import { openDatabase, type Db } from '../db/connect.ts';
 import { createLocalStorage } from '../storage/local-store.ts';
 import { createLibrary, type Library } from '../media/library.ts';
 import { formatBytes } from '../web/client/format.ts';
+import { publicMediaUrl } from './running.ts';
 
 export type Io = {
   out: (line: string) => void;
@@ -31,7 +32,8 @@ export function configFrom(cmd: Command, io: Io, overrides: Record<string, unkno
 
 export async function openLibrary(config: Config): Promise<{ lib: Library; db: Db; close(): Promise<void> }> {
   const db = await openDatabase(config.database);
-  const lib = createLibrary({ db, storage: createLocalStorage(config.mediaDir), mediaUrl: config.mediaUrl });
+  // The links the running `mediacdn up` publishes, when it runs on this data folder.
+  const lib = createLibrary({ db, storage: createLocalStorage(config.mediaDir), mediaUrl: publicMediaUrl(config) });
   return { lib, db, close: () => db.close() };
 }
 

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { request } from 'undici';
 import { ingest } from '../media/ingest.ts';
 import { deleteMedia, listMedia, requireMedia } from '../media/catalog.ts';
 import { checkLibrary, describeProblem } from '../media/check.ts';
@@ -14,6 +15,10 @@ import { formatBytes } from '../web/client/format.ts';
 import { readAdminToken } from '../config/token.ts';
 import { createOriginClient, type OriginClient } from '../origin/client.ts';
 import type { Config } from '../config/index.ts';
+import type { Db } from '../db/connect.ts';
+import { mediaUrlsForPurge, purgeWaves, recordAndPurge } from './purge-fleet.ts';
+import { adminTokenForClient, reportPurge } from './purge.ts';
+import { readRunning } from './running.ts';
 
 const REMOTE_HELP = 'use the admin API of the origin at <url> (token from MEDIACDN_TOKEN or the data folder)';
 
@@ -35,6 +40,39 @@ export function metadataFromFlags(o: AddOptions, file: string, many: boolean): M
   const title = o.title !== undefined && !many ? o.title : (o.title ?? path.basename(file).replace(/\.[^.]+$/, ''));
   const kind = kinds[0];
   return kind === 'song' ? { kind, title, artist: o.artist ?? null, album: o.album ?? null } : { kind, title };
+}
+
+/**
+ * After a local delete: the file's URLs go into the purge log, and once no origin serves the file any
+ * more (origin.recordTtlMs after the delete, or sooner when the running `up` is the only origin and
+ * answers 404) every edge is purged. Exit 1 when an edge did not confirm (the record is gone either way).
+ */
+async function purgeDeleted(config: Config, io: Io, db: Db, item: MediaItem): Promise<void> {
+  const deletedAt = Date.now();
+  const running = readRunning(config);
+  const waves = purgeWaves(config, running);
+  const zoneHosts = [...new Set([...config.edge.zones.map((z) => z.host), ...(running?.zones ?? [])])];
+  const targets = mediaUrlsForPurge(item, zoneHosts).map((url) => ({ url }));
+  const onlyUp = running !== undefined && waves.flat().length === 1;
+  const token = waves.length > 0 ? await adminTokenForClient(config) : '';
+  const run = await recordAndPurge({
+    db,
+    targets,
+    waves,
+    client: { token },
+    notBefore: deletedAt + config.origin.recordTtlMs,
+    originStopped: onlyUp ? () => answers404(`${running.originUrl}/media/${item.fileName}`) : undefined,
+  });
+  reportPurge(io, run);
+  const pending = run.results.filter((r) => r.state === 'pending').length;
+  if (pending > 0) throw new MediaCdnError('purge_pending', `${item.fileName} is deleted, but its purge is pending on ${pending} edge${pending === 1 ? '' : 's'} (they apply it when they catch up on the purge log)`);
+  if (run.logError !== undefined) throw new MediaCdnError('purge_not_logged', `${item.fileName} is deleted, but its purge is not in the purge log: ${run.logError}`);
+}
+
+async function answers404(url: string): Promise<boolean> {
+  const res = await request(url, { method: 'HEAD', headersTimeout: 2000, bodyTimeout: 2000 });
+  await res.body.dump();
+  return res.statusCode === 404;
 }
 
 export function describeItem(i: MediaItem): string {
@@ -162,11 +200,17 @@ export function registerLibrary(program: Command, io: Io): void {
     .option('--remote <url>', REMOTE_HELP)
     .action(async (ref: string, o: { force?: boolean; remote?: string }, cmd: Command) => {
       const config = configFrom(cmd, io);
-      const item =
-        o.remote !== undefined
-          ? await (await remoteClient(config, o.remote)).remove(ref, { force: o.force })
-          : await withLibrary(config, (lib) => deleteMedia(lib, ref, { force: o.force }));
-      io.out(`removed ${item.id} ${item.fileName}`);
+      if (o.remote !== undefined) {
+        // The origin purges its edges itself.
+        const item = await (await remoteClient(config, o.remote)).remove(ref, { force: o.force });
+        io.out(`removed ${item.id} ${item.fileName}`);
+        return;
+      }
+      await withLibrary(config, async (lib, db) => {
+        const item = await deleteMedia(lib, ref, { force: o.force });
+        io.out(`removed ${item.id} ${item.fileName}`);
+        await purgeDeleted(config, io, db, item);
+      });
     });
 
   program

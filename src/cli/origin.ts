@@ -9,6 +9,7 @@ import { createLogger, startOrigin, type RunningOrigin } from '../origin/server.
 import type { MediaItem } from '../media/library.ts';
 import { configFrom, intOption, openLibrary, type Io } from './context.ts';
 import { originExtras } from './compose.ts';
+import { purgeWaves } from './purge-fleet.ts';
 
 type OriginFlags = { port?: number; host?: string; workers?: number };
 
@@ -49,13 +50,22 @@ function onSignals(stop: (signal: string) => Promise<void>): void {
 
 /**
  * Starts one origin process with the library, the web pages and the dashboard's endpoints; deleted
- * media are purged from the configured edges (origin.purgeEdges), which also supply the statistics.
+ * media are purged from the fleet and origin.purgeEdges (shields first), which also supply the statistics.
  */
 async function startFull(config: Config, flags: OriginFlags, onDeleted?: (item: MediaItem) => void): Promise<RunningOrigin> {
   const logger = createLogger(config);
   const { token } = await resolveAdminToken(config);
   const { lib, close: closeDb } = await openLibrary(config);
-  const extras = originExtras({ config, library: lib, token, logger, edges: config.origin.purgeEdges, zoneHosts: config.edge.zones.map((z) => z.host) });
+  const extras = originExtras({
+    config,
+    library: lib,
+    token,
+    logger,
+    waves: purgeWaves(config, undefined),
+    zoneHosts: config.edge.zones.map((z) => z.host),
+    // Other workers (and other origin hosts on the same database) may serve the file this long.
+    purgeAfterMs: config.origin.recordTtlMs,
+  });
   const origin = await startOrigin({
     config,
     library: lib,

@@ -1,15 +1,19 @@
-// `mediacdn purge <url> | --prefix <url> | --zone <host>`: asks every configured edge
-// (origin.purgeEdges, or --edge) to drop cached copies. Each edge purges its shield first.
+// `mediacdn purge <url> | --prefix <url> | --zone <host>`: records the purge in the purge log and asks
+// every edge (the fleet, shields first; origin.purgeEdges; the running `up`'s edge; or --edge) to drop
+// cached copies, in parallel and with retries. Reports each edge done or pending; exit 1 when any is
+// pending (it applies the purge from the log when it can reach the origin again).
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Config } from '../config/index.ts';
 import { resolveAdminToken } from '../config/token.ts';
 import { EXIT, MediaCdnError } from '../errors.ts';
-import { purgeEdges } from '../edge/control/purge-client.ts';
-import type { PurgeTarget } from '../edge/control/purge-client.ts';
-import { configFrom, type Io } from './context.ts';
+import { openDatabase } from '../db/connect.ts';
+import { describePurgeResult, type PurgeTarget } from '../edge/control/purge-client.ts';
+import { configFrom, intOption, type Io } from './context.ts';
+import { purgeWaves, recordAndPurge, type PurgeRun } from './purge-fleet.ts';
+import { readRunning } from './running.ts';
 
-type PurgeFlags = { prefix?: string; zone?: string; edge?: string[] };
+type PurgeFlags = { prefix?: string; zone?: string; edge?: string[]; timeout?: number; attempts?: number };
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -32,28 +36,41 @@ export async function adminTokenForClient(config: Config): Promise<string> {
 export function registerPurge(program: Command, io: Io): void {
   program
     .command('purge')
-    .description('drop cached copies on the edges: one URL, a URL prefix or a whole zone')
+    .description('drop cached copies on every edge (shields first): one URL, a URL prefix or a whole zone')
     .argument('[url]', 'absolute URL on a zone, e.g. http://cdn.example.com/media/abc.mp3')
     .option('--prefix <url>', 'every URL starting with this absolute URL prefix')
     .option('--zone <host>', 'everything cached for this zone host')
-    .option('--edge <url>', 'edge to purge (repeatable; default: origin.purgeEdges from the config)', collect)
+    .option('--edge <url>', 'edge to purge (repeatable; default: the fleet, origin.purgeEdges and the running `mediacdn up`)', collect)
+    .option('--timeout <ms>', 'per attempt and edge (default 5000)', intOption('--timeout'))
+    .option('--attempts <n>', 'attempts per edge before it is reported pending (default 4)', intOption('--attempts'))
     .action(async (url: string | undefined, flags: PurgeFlags, cmd: Command) => {
       const given = [url, flags.prefix, flags.zone].filter((v) => v !== undefined);
       if (given.length !== 1) throw new PurgeUsageError('purge: give exactly one of <url>, --prefix <url> or --zone <host>');
+      if (flags.attempts === 0) throw new PurgeUsageError('purge: --attempts must be at least 1');
       const target: PurgeTarget = url !== undefined ? { url } : flags.prefix !== undefined ? { prefix: flags.prefix } : { zone: flags.zone! };
       const config = configFrom(cmd, io);
-      const edges = flags.edge ?? config.origin.purgeEdges;
-      if (edges.length === 0) throw new PurgeUsageError('purge: no edges; pass --edge <url> or set origin.purgeEdges in the config file');
+      const waves = flags.edge ? [flags.edge.map((u) => ({ name: u.replace(/\/+$/, ''), url: u }))] : purgeWaves(config, readRunning(config));
+      if (waves.length === 0) throw new PurgeUsageError('purge: no edges; configure a fleet or origin.purgeEdges, start `mediacdn up`, or pass --edge <url>');
       const token = await adminTokenForClient(config);
-      const results = await purgeEdges(edges, target, { token });
-      let failed = 0;
-      for (const r of results) {
-        if (r.ok) io.out(`${r.edge}: removed ${r.removed}${r.shield ? ` (shield ${r.shield.url}: removed ${r.shield.removed})` : ''}`);
-        else {
-          failed++;
-          io.err(`${r.edge}: purge failed${r.status !== undefined ? ` (HTTP ${r.status})` : ''}: ${r.error}`);
-        }
+      const db = await openDatabase(config.database).catch((err: unknown) => {
+        io.err(`mediacdn: purge log: cannot open the database: ${(err as Error).message}`);
+        return undefined;
+      });
+      let run: PurgeRun;
+      try {
+        run = await recordAndPurge({ db, targets: [target], waves, client: { token, timeoutMs: flags.timeout, attempts: flags.attempts } });
+      } finally {
+        await db?.close();
       }
-      if (failed > 0) throw new MediaCdnError('purge_failed', `purge failed on ${failed} of ${results.length} edge${results.length === 1 ? '' : 's'}`);
+      reportPurge(io, run);
+      const pending = run.results.filter((r) => r.state === 'pending').length;
+      if (pending > 0) throw new MediaCdnError('purge_pending', `purge pending on ${pending} of ${run.results.length} edge${run.results.length === 1 ? '' : 's'}${run.seqs.length > 0 ? ' (they apply it when they catch up on the purge log)' : ''}`);
+      if (run.logError !== undefined) throw new MediaCdnError('purge_not_logged', `purge not recorded in the purge log: ${run.logError}`);
     });
+}
+
+/** One line per edge (done / pending with the reason) and where the purge is in the log. */
+export function reportPurge(io: Io, run: PurgeRun): void {
+  for (const r of run.results) (r.state === 'done' ? io.out : io.err)(describePurgeResult(r));
+  if (run.seqs.length > 0) io.out(`purge log: ${run.seqs.length === 1 ? `entry ${run.seqs[0]}` : `entries ${run.seqs[0]}-${run.seqs[run.seqs.length - 1]}`}`);
 }

@@ -11,6 +11,7 @@ import { formatBytes } from '../web/client/format.ts';
 import { fetchFleetStats, statsSources, type EdgeStatsRow } from './fleet-stats.ts';
 import { adminTokenForClient } from './purge.ts';
 import { configFrom, type Io } from './context.ts';
+import { readRunning } from './running.ts';
 
 type StatsFlags = { zone?: string; edge?: string; json?: boolean };
 
@@ -27,19 +28,20 @@ export function registerStats(program: Command, io: Io): void {
     .command('stats')
     .description("print a running edge's statistics: requests, hit rate, bytes, origin response times, errors")
     .option('--zone <host>', 'only this zone')
-    .option('--edge <url>', 'edge to ask (default: every fleet edge, or the local edge from the config)')
+    .option('--edge <url>', 'edge to ask (default: every fleet edge, else the running `mediacdn up`, else the local edge from the config)')
     .option('--json', 'print the raw JSON snapshot')
     .action(async (flags: StatsFlags, cmd: Command) => {
       const config = configFrom(cmd, io);
       const token = await adminTokenForClient(config);
+      const running = readRunning(config);
       if (flags.edge === undefined && config.fleet.length > 0) {
-        const fleet = await fetchFleetStats(statsSources(config), token);
+        const fleet = await fetchFleetStats(statsSources(config, running ? [running.controlUrl] : []), token);
         if (flags.json) io.out(JSON.stringify(fleet, null, 2));
         else io.out(`${fleetTable(fleet.edges)}\n\nfleet total (${fleet.edges.filter((e) => e.ok).length} of ${fleet.edges.length} edges answered)\n${summarise(fleet, { zone: flags.zone }).trimEnd()}`);
         if (fleet.edges.every((e) => !e.ok)) throw new MediaCdnError('stats_unreachable', 'no edge of the fleet answered');
         return;
       }
-      const edge = (flags.edge ?? defaultEdgeUrl(config)).replace(/\/+$/, '');
+      const edge = (flags.edge ?? running?.controlUrl ?? defaultEdgeUrl(config)).replace(/\/+$/, '');
       let status: number;
       let text: string;
       try {

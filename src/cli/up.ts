@@ -14,6 +14,9 @@ import { createLogger, startOrigin } from '../origin/server.ts';
 import { startEdge } from '../edge/server.ts';
 import { configFrom, intOption, type Io } from './context.ts';
 import { originExtras } from './compose.ts';
+import { purgeWaves } from './purge-fleet.ts';
+import { removeRunning, writeRunning } from './running.ts';
+import { purgesAfter } from '../db/purge-log.ts';
 
 type UpFlags = { originPort?: number; edgePort?: number; host: string; demo: boolean };
 
@@ -53,17 +56,25 @@ export async function startSystem(cmd: Command, io: Io, flags: UpFlags): Promise
   let demo = 0;
   if (flags.demo && (await listMedia(library, { limit: 1 })).total === 0) demo = (await addDemoContent(library)).length;
 
-  const edge = await startEdge({ ...config.edge, cacheDir: path.join(config.dataDir, 'cache'), adminToken: token.token });
+  // The edge catches up on the purge log straight from the database (purges by other processes).
+  const edge = await startEdge({ ...config.edge, cacheDir: path.join(config.dataDir, 'cache'), adminToken: token.token, purgeLog: (after) => purgesAfter(db, after, Date.now()) });
+  const wildcard = host === '0.0.0.0' || host === '::';
+  const controlUrl = edge.adminUrl ?? `http://${wildcard ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${edge.port}`;
+  const zoneHosts = config.edge.zones.map((z) => z.host);
   const extras = originExtras({
     config,
     library,
     token: token.token,
     logger,
-    edges: [edge.adminUrl ?? `http://127.0.0.1:${edge.port}`, ...config.origin.purgeEdges],
-    zoneHosts: config.edge.zones.map((z) => z.host),
+    waves: purgeWaves(config, { controlUrl }),
+    zoneHosts,
+    // This process is the only origin of its edge, and it forgets a deleted file before the hook runs.
+    purgeAfterMs: 0,
     edgeStats: async () => edge.stats.snapshot(),
   });
   const origin = await startOrigin({ config, library, logger, ...extras });
+  // Every other command of this data folder reads what runs here: links, the edge to purge, statistics.
+  await writeRunning(config, { pid: process.pid, startedAt: new Date().toISOString(), originUrl, edgeUrl, controlUrl, mediaUrl, zones: zoneHosts });
 
   io.out(`mediacdn is up (data in ${config.dataDir}, ${config.database.kind === 'sqlite' ? `SQLite ${config.database.path}` : 'PostgreSQL'})`);
   io.out(`  listener page: ${originUrl}/`);
@@ -83,6 +94,7 @@ export async function startSystem(cmd: Command, io: Io, flags: UpFlags): Promise
     token: token.token,
     close: () =>
       (closing ??= (async () => {
+        await removeRunning(config);
         await origin.close();
         await edge.close();
         await db.close();

@@ -177,6 +177,16 @@ export const edgeConfigSchema = z
     adminHost: z.string().min(1).default('127.0.0.1'),
     /** How often statistics are written to <dataDir>/cache/stats.json. */
     statsIntervalMs: millis.default(60_000),
+    /**
+     * The origin's purge log, e.g. http://origin.internal:4000/api/purges: the edge catches up on the
+     * purges it missed (down, cut off) when it starts and whenever a poll failed, before it answers
+     * from its cache again. Absent: no catch-up (purges reach this edge only while it is reachable).
+     */
+    purgeLogUrl: originUrl.optional(),
+    /** How often the purge log is polled; a failed poll makes the next request wait for a catch-up. */
+    purgeLogIntervalMs: millis.default(5_000),
+    /** How long one read of the purge log may take. */
+    purgeLogTimeoutMs: millis.default(2_000),
     /** Opt-in access log (client IPs truncated): a file path, or '-' for stdout. */
     accessLog: z.string().min(1).optional(),
     zones: z.array(zoneSchema).default([]),

@@ -37,7 +37,22 @@ export function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('media_created_at').on('media').column('created_at').execute();
       },
     },
+    // The purge log: every purge of the edges, numbered, so that an edge that missed one (down, cut
+    // off) catches up on what came after the last it applied. Written by the origin and the CLI alike.
+    '0002_purge_log': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('purge_log')
+          .addColumn('seq', idColumn(dialect), (c) => (dialect === 'sqlite' ? c.primaryKey().autoIncrement() : c.primaryKey()))
+          /** JSON: {"url": …} | {"prefix": …} | {"zone": …}, as POST /_mediacdn/purge takes it. */
+          .addColumn('target', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          /** Unix ms before which edges must not apply it (the origin may still serve the file until then). */
+          .addColumn('not_before', 'bigint', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 
-export const SCHEMA_VERSION = '0001_library';
+export const SCHEMA_VERSION = '0002_purge_log';

@@ -36,7 +36,18 @@ export interface BackgroundsTable {
   title: string;
 }
 
+export interface PurgeLogTable {
+  seq: Generated<number>;
+  /** JSON of the purge body ({"url"}, {"prefix"} or {"zone"}). */
+  target: string;
+  /** ISO-8601 UTC timestamp. */
+  created_at: string;
+  /** Unix ms: edges apply it from then on. */
+  not_before: number;
+}
+
 export interface Database {
+  purge_log: PurgeLogTable;
   media: MediaTable;
   songs: SongsTable;
   announcements: AnnouncementsTable;

@@ -8,7 +8,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { edgeConfigSchema } from '../config/edge-schema.ts';
-import type { EdgeConfigInput } from '../config/edge-schema.ts';
+import type { EdgeConfig, EdgeConfigInput } from '../config/edge-schema.ts';
 import { EdgeCache } from './cache/cache.ts';
 import type { PurgeSelector } from './cache/cache.ts';
 import { createControlHandler } from './control/control.ts';
@@ -21,6 +21,8 @@ import { clientIp } from './limits/client-ip.ts';
 import { createIpMatcher } from './limits/ip-match.ts';
 import { ConnectionLimiter, RateLimiter } from './limits/rate-limit.ts';
 import { EdgeStats } from './stats/counting.ts';
+import { httpPurgeLog, PurgeSync } from './control/purge-sync.ts';
+import type { PurgeLogSource, PurgeSyncStatus } from './control/purge-sync.ts';
 import { NODE_MAX_HEADER_BYTES, Upstream } from './upstream/upstream.ts';
 
 export type EdgeRuntimeOptions = Omit<EdgeConfigInput, 'workers'> & {
@@ -36,6 +38,8 @@ export type EdgeRuntimeOptions = Omit<EdgeConfigInput, 'workers'> & {
   random?: () => number;
   /** Per-response hook (access log, tests): zone, outcome (hit/miss/...), status, bytes, client. */
   onOutcome?: (e: OutcomeEvent) => void;
+  /** The purge log to catch up on (default: edge.purgeLogUrl over HTTP with the admin token, when set). */
+  purgeLog?: PurgeLogSource;
   /** Errors nobody else sees (a failed disk write); default: ignored. */
   onError?: (err: unknown) => void;
   /** Survivable problems (unreadable stats file, failed save); default process.emitWarning. */
@@ -50,6 +54,8 @@ export type EdgeHandle = {
   adminUrl: string | undefined;
   /** Removes stored responses of a zone on THIS edge only (no forwarding to a shield); returns the count. */
   purge(selector: PurgeSelector): Promise<number>;
+  /** Where this edge is in the purge log (undefined without one). */
+  purgeLog(): PurgeSyncStatus | undefined;
   /** Bytes and entries per tier. */
   usage(): ReturnType<EdgeCache['usage']>;
   stats: EdgeStats;
@@ -60,7 +66,7 @@ export type EdgeHandle = {
 };
 
 export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle> {
-  const { cacheDir, now = Date.now, adminToken, statsFile, random, onOutcome, onError, onWarning, ...rest } = options;
+  const { cacheDir, now = Date.now, adminToken, statsFile, random, onOutcome, onError, onWarning, purgeLog, ...rest } = options;
   const config = edgeConfigSchema.parse(rest);
   const root = path.resolve(cacheDir);
   const stats = new EdgeStats({ now, onWarning, maxZones: Math.max(1, config.zones.length) });
@@ -143,10 +149,12 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
     connections: config.maxConnectionsPerIp > 0 ? new ConnectionLimiter({ maxPerKey: config.maxConnectionsPerIp }) : undefined,
     control: separateAdmin ? undefined : control,
   });
+  const sync = await openPurgeSync(purgeLog, config, root, adminToken, controlZones, cache, onWarning);
+  const handle = sync ? sync.wrap(handler.handle) : handler.handle;
   const servers: Server[] = [];
-  const server = createServer({ keepAliveTimeout: 65_000, maxHeaderSize: config.maxHeaderBytes }, handler.handle);
+  const server = createServer({ keepAliveTimeout: 65_000, maxHeaderSize: config.maxHeaderBytes }, handle);
   // Expect: 100-continue goes to the handler too, which sends 100 Continue only once it forwards the body.
-  server.on('checkContinue', handler.handle);
+  server.on('checkContinue', handle);
   servers.push(server);
   const main = await listen(server, config.port, config.host);
   let adminUrl: string | undefined;
@@ -167,6 +175,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
     adminUrl = (await listen(admin, config.adminPort!, config.adminHost)).url;
   }
   const persisting = file ? stats.startPersisting(file, config.statsIntervalMs) : undefined;
+  sync?.start();
   return {
     url: main.url,
     port: main.port,
@@ -174,6 +183,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
     adminUrl,
     purge: (selector) => cache.purge(selector),
     usage: () => cache.usage(),
+    purgeLog: () => sync?.status(),
     stats,
     async idle() {
       await handler.idle();
@@ -191,12 +201,35 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
       );
       // Clients are gone; background refreshes still waiting on an upstream are abandoned.
       await Promise.all([...zones.values()].map((z) => z.upstream.destroy()));
+      await sync?.close();
       await handler.idle();
       await persisting?.stop();
       await cache.close();
       if (log && log !== process.stdout) await new Promise<void>((resolve) => (log as ReturnType<typeof createWriteStream>).end(resolve));
     },
   };
+}
+
+/** The purge log catch-up, when there is a log to read (given in-process, or edge.purgeLogUrl). */
+async function openPurgeSync(
+  source: PurgeLogSource | undefined,
+  config: EdgeConfig,
+  root: string,
+  adminToken: string | undefined,
+  zones: ReadonlyMap<string, ControlZone>,
+  cache: EdgeCache,
+  onWarning: ((message: string) => void) | undefined,
+): Promise<PurgeSync | undefined> {
+  const from = source ?? (config.purgeLogUrl !== undefined && adminToken !== undefined ? httpPurgeLog(config.purgeLogUrl, adminToken, config.purgeLogTimeoutMs) : undefined);
+  if (from === undefined) return undefined;
+  return PurgeSync.open({
+    source: from,
+    stateFile: path.join(root, 'purge-log.json'),
+    zones,
+    purge: (selector) => cache.purge(selector),
+    intervalMs: config.purgeLogIntervalMs,
+    onWarning: onWarning ?? ((m) => process.emitWarning(m)),
+  });
 }
 
 async function listen(server: Server, port: number, host: string): Promise<{ url: string; port: number; address: string }> {

@@ -22,6 +22,8 @@ export type ApiOptions = {
   maxUploadBytes: number;
   onUploaded?: (item: MediaItem) => void;
   onDeleted?: (item: MediaItem) => void;
+  /** GET /api/purges?after=N: the purge log after an edge's position (see db/purge-log.ts). */
+  purgeLog?: (after: number) => Promise<unknown>;
   /** More read-only admin endpoints: GET /api/<name> answers the JSON the function returns. */
   adminJson?: Readonly<Record<string, () => Promise<unknown>>>;
 };
@@ -101,6 +103,12 @@ export function createApiHandler(o: ApiOptions): (req: IncomingMessage, res: Ser
       allowOnly(method, ['GET']);
       onlyParams(url.searchParams, []);
       return sendJson(res, 200, await extra());
+    }
+    if (parts.length === 1 && parts[0] === 'purges' && o.purgeLog) {
+      allowOnly(method, ['GET']);
+      const p = onlyParams(url.searchParams, ['after']);
+      if (p.after === undefined || !/^(-1|0|[1-9][0-9]{0,14})$/.test(p.after)) throw new InputError('bad_parameter', 'after must be -1 or a whole number (the last sequence number applied)');
+      return sendJson(res, 200, await o.purgeLog(Number(p.after)));
     }
     if (parts[0] !== 'media' || parts.length > 2) throw new HttpError(404, 'not_found', `no API route ${url.pathname}`);
 

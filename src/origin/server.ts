@@ -9,6 +9,7 @@ import { openDatabase } from '../db/connect.ts';
 import { sql } from 'kysely';
 import { createLocalStorage } from '../storage/local-store.ts';
 import { createLibrary, type Library, type MediaItem } from '../media/library.ts';
+import { purgesAfter } from '../db/purge-log.ts';
 import { createMediaCache, type MediaCache } from './media-cache.ts';
 import { CORS_HEADERS, MEDIA_PREFIX, MEDIA_TAIL_200, createMediaHandler } from './media-handler.ts';
 import { API_PREFIX, createApiHandler } from './api.ts';
@@ -93,6 +94,7 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
     logger,
     maxUploadBytes: oc.maxUploadBytes,
     adminJson: opts.adminJson,
+    purgeLog: (after) => purgesAfter(library.db, after, now()),
     onUploaded: (item) => cache.forget(item.fileName),
     onDeleted: (item) => {
       cache.forget(item.fileName);

@@ -13,6 +13,8 @@ export type RunningUp = {
   edgeUrl: string;
   mediaUrl: string;
   dataDir: string;
+  /** The database up uses (PostgreSQL runs: a schema of its own), for CLI commands on the same library. */
+  databaseUrl: string | undefined;
   output: () => string;
   /** Sends SIGINT and resolves with the exit code. */
   stop(): Promise<number | null>;
@@ -58,6 +60,7 @@ export async function startUp(extraArgs: string[] = []): Promise<RunningUp> {
     edgeUrl: grab('edge \\(CDN\\):'),
     mediaUrl: grab('media links:').replace(/<file>$/, ''),
     dataDir,
+    databaseUrl: tdb.url,
     output: () => out,
     stop,
     cleanup: async () => {

@@ -14,12 +14,12 @@ import { sendError } from '../handler.ts';
 import type { QueryStringMode } from '../../config/edge-schema.ts';
 
 /** `POST /_mediacdn/purge` bodies: one absolute URL, an absolute URL prefix, or a whole zone (host name). */
-const purgeRequestSchema = z.union([
+export const purgeRequestSchema = z.union([
   z.object({ url: z.string().min(1) }).strict(),
   z.object({ prefix: z.string().min(1) }).strict(),
   z.object({ zone: z.string().min(1) }).strict(),
 ]);
-type PurgeRequest = z.infer<typeof purgeRequestSchema>;
+export type PurgeRequest = z.infer<typeof purgeRequestSchema>;
 
 type PurgeResult = { removed: number; shield?: { url: string; removed: number } };
 
@@ -103,7 +103,7 @@ export async function purge(opts: ControlOptions, request: PurgeRequest, authori
 }
 
 /** A purge body → the zone and the cache selector, with the zone's query string handling applied to URLs. */
-function selectorOf(zones: ReadonlyMap<string, ControlZone>, r: PurgeRequest): { zone: ControlZone; selector: PurgeSelector } {
+export function selectorOf(zones: ReadonlyMap<string, ControlZone>, r: PurgeRequest): { zone: ControlZone; selector: PurgeSelector } {
   if ('zone' in r) {
     const zone = zones.get(r.zone.toLowerCase().replace(/\.$/, ''));
     if (!zone) throw new UnknownZoneError(r.zone);

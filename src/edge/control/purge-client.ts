@@ -1,60 +1,104 @@
-// Client side of `POST /_mediacdn/purge`: asks a list of edges to drop a URL, a URL prefix or a zone.
-// Pure HTTP (no origin, library or database imports), so the origin's delete hook and the CLI share it.
+// Client side of `POST /_mediacdn/purge`: asks the edges of a fleet to drop a URL, a URL prefix or a
+// zone, and says for each edge whether it did. Pure HTTP (no origin, library or database imports), so
+// the origin's delete hook and the CLI share it.
 //
-// Order: edges are asked one after another, in the order given. Each edge forwards a purge to its
-// shield before purging itself (control.ts), so the shield is always cleared before the edges behind
-// it whatever the order; listing the shield first as well costs one extra, empty purge.
+// Order: waves one after the other (shields, then the edges behind them, so that no edge refills from
+// a shield that still holds the old copy), the edges of a wave in parallel. An edge that does not
+// confirm is asked again with exponential backoff, a bounded number of times; one that still has not
+// confirmed is reported pending with the reason, and catches up from the purge log when it can.
 import { request } from 'undici';
 
 export type PurgeTarget = { url: string } | { prefix: string } | { zone: string };
 
-type EdgePurgeResult =
-  | { edge: string; ok: true; removed: number; shield?: { url: string; removed: number } }
-  | { edge: string; ok: false; status: number | undefined; error: string };
+/** An edge to purge: its fleet name (or its URL when it is not in the fleet) and its control URL. */
+export type PurgeDestination = { name: string; url: string };
+
+export type EdgePurgeResult =
+  | { edge: string; url: string; state: 'done'; removed: number; attempts: number; shield?: { url: string; removed: number }; note?: string }
+  | { edge: string; url: string; state: 'pending'; reason: string; attempts: number; status?: number };
 
 export type PurgeClientOptions = {
   /** The admin bearer token the edges accept. */
   token: string;
-  /** Per edge, for the whole exchange; default 10 s. */
+  /** Per attempt, for the whole exchange; default 5 s. */
   timeoutMs?: number;
+  /** Attempts per edge, the first included; default 4. */
+  attempts?: number;
+  /** Wait before the second attempt, doubled for each further one up to maxBackoffMs; default 250 ms. */
+  backoffMs?: number;
+  maxBackoffMs?: number;
+  /** Injected for tests; default a timer. */
+  sleep?: (ms: number) => Promise<void>;
 };
 
-/** Purges `target` on each edge (base URLs such as http://edge1:8080); never throws for an edge's failure. */
-export async function purgeEdges(edges: readonly string[], target: PurgeTarget, opts: PurgeClientOptions): Promise<EdgePurgeResult[]> {
+const timer = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Purges `target` on every destination, wave after wave; never throws for an edge's failure. */
+export async function purgeFleet(waves: readonly (readonly PurgeDestination[])[], target: PurgeTarget, opts: PurgeClientOptions): Promise<EdgePurgeResult[]> {
   const results: EdgePurgeResult[] = [];
-  for (const edge of edges) results.push(await purgeOne(edge.replace(/\/+$/, ''), target, opts));
+  for (const wave of waves) results.push(...(await Promise.all(wave.map((d) => purgeWithRetries(d, target, opts)))));
   return results;
 }
 
-/**
- * The origin's delete hook: `onMediaDeleted: (item) => purgeMedia(fileUrl(item))`. Purges the media URL
- * on every configured edge and reports failures to `onFailure` (a log line) instead of failing the delete.
- */
-export function mediaPurger(opts: PurgeClientOptions & { edges: readonly string[]; onFailure?: (r: Extract<EdgePurgeResult, { ok: false }>) => void }) {
-  return async (url: string): Promise<EdgePurgeResult[]> => {
-    if (opts.edges.length === 0) return [];
-    const results = await purgeEdges(opts.edges, { url }, opts);
-    for (const r of results) if (!r.ok) opts.onFailure?.(r);
-    return results;
-  };
+type Attempt = { ok: true; result: EdgePurgeResult } | { ok: false; retry: boolean; reason: string; status?: number };
+
+async function purgeWithRetries(dest: PurgeDestination, target: PurgeTarget, opts: PurgeClientOptions): Promise<EdgePurgeResult> {
+  const attempts = Math.max(1, opts.attempts ?? 4);
+  const sleep = opts.sleep ?? timer;
+  let delay = opts.backoffMs ?? 250;
+  const url = dest.url.replace(/\/+$/, '');
+  for (let n = 1; ; n++) {
+    const a = await attemptOnce({ name: dest.name, url }, target, opts, n);
+    if (a.ok) return a.result;
+    if (!a.retry || n >= attempts) {
+      return { edge: dest.name, url, state: 'pending', reason: n > 1 ? `${a.reason} (after ${n} attempts)` : a.reason, attempts: n, ...(a.status !== undefined ? { status: a.status } : {}) };
+    }
+    await sleep(delay);
+    delay = Math.min(delay * 2, opts.maxBackoffMs ?? 4000);
+  }
 }
 
-async function purgeOne(edge: string, target: PurgeTarget, opts: PurgeClientOptions): Promise<EdgePurgeResult> {
-  const timeout = opts.timeoutMs ?? 10_000;
+async function attemptOnce(dest: PurgeDestination, target: PurgeTarget, opts: PurgeClientOptions, n: number): Promise<Attempt> {
+  const timeout = opts.timeoutMs ?? 5000;
+  let status: number;
+  let text: string;
   try {
-    const res = await request(`${edge}/_mediacdn/purge`, {
+    const res = await request(`${dest.url}/_mediacdn/purge`, {
       method: 'POST',
       headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/json' },
       body: JSON.stringify(target),
       headersTimeout: timeout,
       bodyTimeout: timeout,
+      signal: AbortSignal.timeout(timeout),
     });
-    const text = await res.body.text();
-    if (res.statusCode !== 200) return { edge, ok: false, status: res.statusCode, error: text.trim().slice(0, 300) || `HTTP ${res.statusCode}` };
-    const json = JSON.parse(text) as { removed?: unknown; shield?: { url: string; removed: number } };
-    if (typeof json.removed !== 'number') return { edge, ok: false, status: 200, error: 'answer without a "removed" count' };
-    return json.shield ? { edge, ok: true, removed: json.removed, shield: json.shield } : { edge, ok: true, removed: json.removed };
+    status = res.statusCode;
+    text = (await res.body.text()).trim();
   } catch (err) {
-    return { edge, ok: false, status: undefined, error: (err as Error).message };
+    return { ok: false, retry: true, reason: `unreachable: ${(err as Error).message}` };
   }
+  if (status === 404 && text.startsWith('No pull zone is configured')) {
+    // This edge does not serve the zone: it holds nothing to purge.
+    return { ok: true, result: { edge: dest.name, url: dest.url, state: 'done', removed: 0, attempts: n, note: 'zone not served here' } };
+  }
+  if (status !== 200) {
+    const retry = status >= 500 || status === 408 || status === 429;
+    return { ok: false, retry, status, reason: `HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ''}` };
+  }
+  let json: { removed?: unknown; shield?: { url: string; removed: number } };
+  try {
+    json = JSON.parse(text) as typeof json;
+  } catch {
+    return { ok: false, retry: false, status, reason: 'answer is not JSON' };
+  }
+  if (typeof json.removed !== 'number') return { ok: false, retry: false, status, reason: 'answer without a "removed" count' };
+  const done: EdgePurgeResult = { edge: dest.name, url: dest.url, state: 'done', removed: json.removed, attempts: n };
+  if (json.shield) done.shield = json.shield;
+  return { ok: true, result: done };
+}
+
+/** One line for an edge's result, as `mediacdn purge` and `mediacdn rm` print it. */
+export function describePurgeResult(r: EdgePurgeResult): string {
+  if (r.state === 'pending') return `${r.edge}: pending (${r.reason})`;
+  const extra = [r.shield ? `shield ${r.shield.url}: removed ${r.shield.removed}` : undefined, r.note].filter((x) => x !== undefined);
+  return `${r.edge}: done, removed ${r.removed}${extra.length > 0 ? ` (${extra.join('; ')})` : ''}`;
 }

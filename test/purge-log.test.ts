@@ -1,0 +1,141 @@
+// The purge log: numbered purges in the library's database (SQLite, or PostgreSQL with DATABASE_URL),
+// GET /api/purges on the origin, and edges that catch up on it before they answer from their cache:
+// at start (a purge made while the edge was stopped) and after a failed poll (a purge made while it
+// was cut off). Hostile `after` values get a 400, never a crash.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
+import { request } from 'undici';
+import { appendPurges, purgesAfter } from '../src/db/purge-log.ts';
+import { startEdge, type EdgeHandle } from '../src/edge/server.ts';
+import type { PurgeLogSource } from '../src/edge/control/purge-sync.ts';
+import { checkAsyncProperty } from './helpers/property.ts';
+import { makeTestLibrary } from './helpers/library.ts';
+import { startTestOrigin, TEST_TOKEN, waitFor } from './helpers/origin.ts';
+
+test('purge log: numbers in order, holds back entries not yet due, resets an edge it cannot bring up to date', async (t) => {
+  const tl = await makeTestLibrary();
+  t.after(() => tl.close());
+  const db = tl.db;
+  assert.deepEqual(await purgesAfter(db, 0, 1000), { purges: [], last: 0, reset: false, more: false }, 'an empty log');
+  assert.deepEqual(await purgesAfter(db, -1, 1000), { purges: [], last: 0, reset: true, more: false }, 'an edge that never caught up drops everything');
+  const [a] = await appendPurges(db, [{ url: 'http://cdn.test/media/a.mp3' }], 1000, 1000);
+  const [b, c] = await appendPurges(db, [{ prefix: 'http://cdn.test/media/' }, { zone: 'cdn.test' }], 5000, 1000);
+  const [d] = await appendPurges(db, [{ url: 'http://cdn.test/media/d.mp3' }], 1000, 1000);
+  assert.ok(a < b && b < c && c < d);
+  // At 2000 only `a` is due: b waits until 5000, and d (due) waits behind it, so a position is one number.
+  assert.deepEqual(await purgesAfter(db, 0, 2000), { purges: [{ seq: a, target: { url: 'http://cdn.test/media/a.mp3' } }], last: a, reset: false, more: false });
+  assert.deepEqual(await purgesAfter(db, a, 2000), { purges: [], last: a, reset: false, more: false });
+  const later = await purgesAfter(db, a, 5000);
+  assert.deepEqual(later.purges.map((p) => p.seq), [b, c, d]);
+  assert.deepEqual(later.purges[1].target, { zone: 'cdn.test' });
+  assert.equal(later.last, d);
+  const paged = await purgesAfter(db, a, 5000, 2);
+  assert.deepEqual([paged.purges.map((p) => p.seq), paged.last, paged.more], [[b, c], c, true]);
+  assert.equal((await purgesAfter(db, d + 10, 5000)).reset, true, 'a position past the log (another library, a restored database): reset');
+  // Entries beyond `keep` are dropped; an edge behind the oldest one left cannot catch up entry by entry.
+  await appendPurges(db, [{ zone: 'x.test' }, { zone: 'y.test' }], 0, 1000, 2);
+  const behind = await purgesAfter(db, a, 5000);
+  assert.equal(behind.reset, true);
+  assert.equal(behind.last, d + 2);
+});
+
+test('GET /api/purges: admin token, a strict "after", the page as JSON; hostile values are a 400', async (t) => {
+  const o = await startTestOrigin();
+  t.after(() => o.close());
+  await appendPurges(o.tl.lib.db, [{ url: 'http://cdn.test/media/a.mp3' }], 0);
+  const get = async (query: string, headers: Record<string, string> = o.auth) => {
+    const r = await request(`${o.url}/api/purges${query}`, { headers });
+    return { status: r.statusCode, body: (await r.body.json()) as Record<string, unknown> };
+  };
+  assert.equal((await get('?after=0', {})).status, 401);
+  const page = await get('?after=0');
+  assert.equal(page.status, 200);
+  assert.deepEqual(page.body, { purges: [{ seq: 1, target: { url: 'http://cdn.test/media/a.mp3' } }], last: 1, reset: false, more: false });
+  for (const bad of ['', '?after=', '?after=abc', '?after=-2', '?after=1.5', '?after=01', '?after=1&after=2', '?after=0&x=1', '?after=9999999999999999']) {
+    const r = await get(bad);
+    assert.equal(r.status, 400, bad);
+    assert.equal(typeof r.body.code, 'string', bad);
+  }
+  const post = await request(`${o.url}/api/purges?after=0`, { method: 'POST', headers: o.auth });
+  assert.equal(post.statusCode, 405);
+  await post.body.dump();
+  await checkAsyncProperty(
+    fc.asyncProperty(fc.string({ maxLength: 40 }), async (value) => {
+      const r = await request(`${o.url}/api/purges?after=${encodeURIComponent(value)}`, { headers: o.auth });
+      await r.body.dump();
+      const valid = /^(-1|0|[1-9][0-9]{0,14})$/.test(value);
+      assert.equal(r.statusCode, valid ? 200 : 400, JSON.stringify(value));
+    }),
+    { numRuns: 60, timeLimitMs: 10_000 },
+  );
+  assert.equal((await request(`${o.url}/healthz`)).statusCode, 200, 'still serving');
+});
+
+/** A real origin with one file, and an edge in front of it that catches up on the origin's purge log. */
+async function setup(t: import('node:test').TestContext) {
+  const o = await startTestOrigin({ recordTtlMs: 0 });
+  const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-purge-log-'));
+  t.after(async () => {
+    await o.close();
+    await rm(cacheDir, { recursive: true, force: true });
+  });
+  const item = await o.add('tone-3s.mp3');
+  const zone = new URL(o.tl.lib.mediaUrl).hostname;
+  const mediaPath = new URL(item.url).pathname;
+  const get = async (edge: EdgeHandle) => {
+    const r = await request(`${edge.url}${mediaPath}`, { headers: { host: zone } });
+    await r.body.arrayBuffer();
+    return `${r.statusCode} ${String(r.headers['x-cache'])}`;
+  };
+  return { o, cacheDir, item, zone, mediaPath, get };
+}
+
+test('an edge that was stopped during a purge applies it when it starts, before it answers from its disk tier', async (t) => {
+  const { o, cacheDir, zone, mediaPath, get } = await setup(t);
+  const start = () =>
+    startEdge({ host: '127.0.0.1', port: 0, cacheDir, adminToken: TEST_TOKEN, zones: [{ host: zone, origin: o.url }], purgeLogUrl: `${o.url}/api/purges`, purgeLogIntervalMs: 3_600_000 });
+  let edge = await start();
+  assert.equal(await get(edge), '200 MISS');
+  assert.equal(await get(edge), '200 HIT');
+  await edge.idle();
+  await edge.close();
+  // While the edge is down: a purge it never hears of, only the log has it.
+  const [seq] = await appendPurges(o.tl.lib.db, [{ url: `http://${zone}${mediaPath}` }], Date.now());
+  edge = await start();
+  t.after(() => edge.close());
+  assert.equal(await get(edge), '200 MISS', 'the stored copy was purged before the first answer');
+  assert.equal(edge.purgeLog()?.seq, seq);
+  assert.deepEqual(JSON.parse(await readFile(path.join(cacheDir, 'purge-log.json'), 'utf8')), { version: 1, seq }, 'the position is kept beside the disk tier');
+  assert.equal(await get(edge), '200 HIT', 'and it caches again');
+});
+
+test('an edge cut off from the purge log catches up when it can reach it again, before it serves a cached copy', async (t) => {
+  const { o, cacheDir, zone, mediaPath, get } = await setup(t);
+  // The log as `mediacdn up` hands it to its edge (straight from the database), with a switch that
+  // makes it unreachable the way a cut link does.
+  let cut = false;
+  const source: PurgeLogSource = async (after) => {
+    if (cut) throw new Error('connect EHOSTUNREACH');
+    return purgesAfter(o.tl.lib.db, after, Date.now());
+  };
+  const warnings: string[] = [];
+  const edge = await startEdge({ host: '127.0.0.1', port: 0, cacheDir, adminToken: TEST_TOKEN, zones: [{ host: zone, origin: o.url }], purgeLog: source, purgeLogIntervalMs: 20, onWarning: (m) => warnings.push(m) });
+  t.after(() => edge.close());
+  assert.equal(await get(edge), '200 MISS');
+  assert.equal(await get(edge), '200 HIT');
+  await waitFor(() => (edge.purgeLog()?.inStep ? true : undefined));
+  cut = true;
+  await waitFor(() => (edge.purgeLog()?.inStep === false ? true : undefined));
+  assert.match(warnings.join('\n'), /cannot catch up on the purge log: connect EHOSTUNREACH/);
+  const [seq] = await appendPurges(o.tl.lib.db, [{ url: `http://${zone}${mediaPath}` }], Date.now());
+  // While the log is out of reach the edge keeps answering (as it does when its origin is down)…
+  assert.equal(await get(edge), '200 HIT');
+  // …and the first request once it is back waits for the catch-up.
+  cut = false;
+  assert.equal(await get(edge), '200 MISS', 'the purge made while it was cut off is applied before it answers');
+  assert.equal(edge.purgeLog()?.seq, seq);
+});
