@@ -44,6 +44,8 @@ export type EdgeRuntimeOptions = Omit<EdgeConfigInput, 'workers'> & {
   onError?: (err: unknown) => void;
   /** Survivable problems (unreadable stats file, failed save); default process.emitWarning. */
   onWarning?: (message: string) => void;
+  /** Memoise response plans per stored object (default true; false only to prove both answer alike). */
+  memoisePlans?: boolean;
 };
 
 export type EdgeHandle = {
@@ -66,7 +68,7 @@ export type EdgeHandle = {
 };
 
 export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle> {
-  const { cacheDir, now = Date.now, adminToken, statsFile, random, onOutcome, onError, onWarning, purgeLog, ...rest } = options;
+  const { cacheDir, now = Date.now, adminToken, statsFile, random, onOutcome, onError, onWarning, purgeLog, memoisePlans, ...rest } = options;
   const config = edgeConfigSchema.parse(rest);
   const root = path.resolve(cacheDir);
   const stats = new EdgeStats({ now, onWarning, maxZones: Math.max(1, config.zones.length) });
@@ -148,6 +150,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
     clientBodyIdleTimeoutMs: config.clientBodyIdleTimeoutMs,
     connections: config.maxConnectionsPerIp > 0 ? new ConnectionLimiter({ maxPerKey: config.maxConnectionsPerIp }) : undefined,
     control: separateAdmin ? undefined : control,
+    memoisePlans,
   });
   const sync = await openPurgeSync(purgeLog, config, root, adminToken, controlZones, cache, onWarning);
   const handle = sync ? sync.wrap(handler.handle) : handler.handle;

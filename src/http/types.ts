@@ -95,3 +95,8 @@ export function unquote(s: string): string | undefined {
 export function quote(s: string): string {
   return '"' + s.replace(/["\\]/g, (m) => '\\' + m) + '"';
 }
+
+/** The first line of a field that may have been sent several times (Node gives some as arrays). */
+export function firstValue(v: HeaderValue): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}

@@ -10,7 +10,8 @@ import { normaliseTarget } from '../cache/cache-key.ts';
 import type { PurgeSelector } from '../cache/cache.ts';
 import { AdminAuthError, ControlRequestError, ShieldPurgeError, UnknownZoneError } from '../errors.ts';
 import type { Outcome } from '../outcome.ts';
-import { sendError } from '../handler.ts';
+import { firstValue } from '../../http/types.ts';
+import { sendError } from '../stages/synth.ts';
 import type { QueryStringMode } from '../../config/edge-schema.ts';
 
 /** `POST /_mediacdn/purge` bodies: one absolute URL, an absolute URL prefix, or a whole zone (host name). */
@@ -67,7 +68,7 @@ async function answer(opts: ControlOptions, req: IncomingMessage, res: ServerRes
     throw new ControlRequestError(`${path} answers ${route.method} only.`, 405, { allow: route.method });
   }
   // Authenticate before reading a body, so that unauthenticated clients cannot make us buffer one.
-  if (opts.token === undefined || !bearerMatches(single(req.headers.authorization), opts.token)) {
+  if (opts.token === undefined || !bearerMatches(firstValue(req.headers.authorization), opts.token)) {
     req.resume();
     throw new AdminAuthError(opts.token !== undefined);
   }
@@ -76,7 +77,7 @@ async function answer(opts: ControlOptions, req: IncomingMessage, res: ServerRes
   const body = await readJson(req);
   const parsed = purgeRequestSchema.safeParse(body);
   if (!parsed.success) throw new ControlRequestError('Purge body must be {"url": "<absolute URL>"}, {"prefix": "<absolute URL prefix>"} or {"zone": "<hostname>"}.');
-  const result = await purge(opts, parsed.data, single(req.headers.authorization)!);
+  const result = await purge(opts, parsed.data, firstValue(req.headers.authorization)!);
   return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(result)}\n`);
 }
 
@@ -166,7 +167,4 @@ function send(res: ServerResponse, status: number, type: string, body: string, m
   res.end(method === 'HEAD' ? undefined : body);
 }
 
-function single(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}
 

@@ -2,6 +2,8 @@
 // Pure: request fields in, response fields out. The edge computes them per request, so a stored
 // object never varies on Origin; clients get `Vary: Origin` when the answer depends on it.
 
+import { firstValue } from '../../http/types.ts';
+
 export type CorsPolicy = { origins: readonly string[]; maxAgeSeconds: number };
 
 /** What media players and scripts need to read besides the CORS-safelisted response fields. */
@@ -27,9 +29,9 @@ export function corsHeaders(policy: CorsPolicy, origin: string | undefined): Rec
  */
 export function preflightHeaders(policy: CorsPolicy, method: string, headers: Record<string, string | string[] | undefined>): Record<string, string> | undefined {
   if (method !== 'OPTIONS') return undefined;
-  const requested = one(headers['access-control-request-method']);
+  const requested = firstValue(headers['access-control-request-method']);
   if (requested === undefined) return undefined;
-  const allow = allowedOrigin(policy, one(headers['origin']));
+  const allow = allowedOrigin(policy, firstValue(headers['origin']));
   if (allow === undefined) return undefined;
   const out: Record<string, string> = {
     'access-control-allow-origin': allow,
@@ -37,7 +39,7 @@ export function preflightHeaders(policy: CorsPolicy, method: string, headers: Re
     'access-control-max-age': String(policy.maxAgeSeconds),
     vary: 'Origin, Access-Control-Request-Method, Access-Control-Request-Headers',
   };
-  const reqHeaders = one(headers['access-control-request-headers']);
+  const reqHeaders = firstValue(headers['access-control-request-headers']);
   if (reqHeaders !== undefined && /^[A-Za-z0-9!#$%&'*+.^_`|~-]+(\s*,\s*[A-Za-z0-9!#$%&'*+.^_`|~-]+)*$/.test(reqHeaders.trim())) {
     out['access-control-allow-headers'] = reqHeaders.trim();
   }
@@ -51,6 +53,3 @@ function allowedOrigin(policy: CorsPolicy, origin: string | undefined): string |
   return policy.origins.includes(origin) ? origin : undefined;
 }
 
-function one(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}

@@ -1,0 +1,38 @@
+// admit: the zone's block list, requests in flight per client IP and the zone's rate limit; a CORS
+// preflight is answered here. Safe methods go on to the cache, the others pass to the origin.
+import { methodClass } from '../cache/cache-key.ts';
+import { BlockedClientError, RateLimitedError } from '../errors.ts';
+import { X_CACHE } from '../outcome.ts';
+import { VIA } from '../upstream/upstream.ts';
+import { preflightHeaders } from '../zone/cors.ts';
+import type { Stage } from './context.ts';
+
+export const admit: Stage<'lookup' | 'pass' | 'synth' | 'done'> = (ctx, edge) => {
+  const { zone, clientIp: ip, res } = ctx;
+  if (zone.blocked(ip)) return refuse(ctx, new BlockedClientError());
+  if (edge.connections) {
+    const release = edge.connections.acquire(ip);
+    if (!release) return refuse(ctx, new RateLimitedError(1, 'concurrent requests'));
+    res.once('close', release);
+  }
+  if (zone.rateLimiter) {
+    const r = zone.rateLimiter.take(ip);
+    if (!r.ok) return refuse(ctx, new RateLimitedError(r.retryAfterSeconds, 'requests'));
+  }
+  if (zone.cors.origins.length > 0) {
+    const preflight = preflightHeaders(zone.cors, ctx.method, ctx.headers);
+    if (preflight) {
+      ctx.outcome = 'pass';
+      res.writeHead(204, { ...preflight, via: VIA, 'x-cache': X_CACHE.pass });
+      res.end();
+      return 'done';
+    }
+  }
+  return methodClass(ctx.method) ? 'lookup' : 'pass';
+};
+
+function refuse(ctx: Parameters<typeof admit>[0], error: Error): 'synth' {
+  ctx.outcome = 'pass';
+  ctx.error = error;
+  return 'synth';
+}

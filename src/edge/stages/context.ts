@@ -1,0 +1,105 @@
+// What the stages of the request path share: the request's context (filled in as it moves through
+// the stages), the edge's services, and the closed set of stage names a stage may hand over to.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EdgeCache } from '../cache/cache.ts';
+import type { Filler } from '../cache/fill.ts';
+import type { GrowingBody } from '../cache/growing-body.ts';
+import type { BodySource, EntryMeta } from '../cache/store.ts';
+import type { StoredViews } from '../cache/stored-view.ts';
+import type { IpMatcher } from '../limits/ip-match.ts';
+import type { ConnectionLimiter } from '../limits/rate-limit.ts';
+import type { Outcome } from '../outcome.ts';
+import type { StatsEvent } from '../stats/figures.ts';
+import type { UpstreamRequest, UpstreamResponse } from '../upstream/upstream.ts';
+import type { Zone } from '../zone/zone.ts';
+
+/**
+ * Emitted once per zone response when it is finished or aborted: the stats and access-log hook.
+ * `bytes` counts body bytes written to the client; `clientIp` is the full address (the access log
+ * truncates it); `ms` is from request to close on the edge clock.
+ */
+export type OutcomeEvent = {
+  zone: string;
+  outcome: Outcome;
+  method: string;
+  target: string;
+  status: number;
+  aborted: boolean;
+  bytes: number;
+  clientIp: string;
+  /** When the request arrived (edge clock) and how long it took, in ms. */
+  time: number;
+  ms: number;
+  httpVersion: string;
+  referer: string | undefined;
+  userAgent: string | undefined;
+};
+
+/** The edge's services, shared by every request. */
+export type Edge = {
+  zones: ReadonlyMap<string, Zone>;
+  cache: EdgeCache;
+  views: StoredViews;
+  fill: Filler;
+  now: () => number;
+  onOutcome: ((e: OutcomeEvent) => void) | undefined;
+  onStats: ((zone: string, e: StatsEvent) => void) | undefined;
+  trusted: IpMatcher;
+  blocked: IpMatcher;
+  connections: ConnectionLimiter | undefined;
+  control: ((req: IncomingMessage, res: ServerResponse) => void) | undefined;
+  bodyIdleMs: number;
+  /** Response plans memoised per stored object (off only to prove they equal the planner's answers). */
+  memoisePlans: boolean;
+  socketIps: WeakMap<object, string>;
+};
+
+/** A stored or filling response chosen for the client. */
+export type StoredAnswer = {
+  kind: 'stored';
+  meta: EntryMeta;
+  source: BodySource | { kind: 'growing'; body: GrowingBody };
+  age: number;
+};
+
+/** An upstream response sent on as it is. */
+export type RelayAnswer = { kind: 'relay'; response: UpstreamResponse };
+
+/** A request on its way through the stages. Fields after `zone` are set by recv for zone requests. */
+export type RequestContext = {
+  req: IncomingMessage;
+  res: ServerResponse;
+  method: string;
+  /** The request target as the client sent it (origin-form), for the access log. */
+  rawTarget: string;
+  clientIp: string;
+  zone: Zone;
+  /** The request target after the zone's query string handling (key and upstream request). */
+  target: string;
+  primary: string;
+  headers: IncomingMessage['headers'];
+  outcome: Outcome;
+  /** Fields added to every response of this request (CORS). */
+  extra: Record<string, string> | undefined;
+  onInterim: UpstreamRequest['onInterim'];
+  /** Body bytes written to the client. */
+  bytes: number;
+  /** Set by the stage that hands over to deliver. */
+  answer: StoredAnswer | RelayAnswer | undefined;
+  /** Set by lookup for revalidate: the stale stored response. */
+  stored: EntryMeta | undefined;
+  /** Set for fetch: whether the fill may be shared with concurrent requests. */
+  coalesce: boolean;
+  /** Set for synth: the refusal or failure to answer with. */
+  error: unknown;
+};
+
+/**
+ * The stage names (after Varnish's request states). Each stage returns one of the names its own
+ * result type allows; `done` means the response is complete (or handed to someone who completes it).
+ */
+export type StageName = 'recv' | 'admit' | 'lookup' | 'revalidate' | 'fetch' | 'pass' | 'deliver' | 'synth';
+export type Next = StageName | 'done';
+
+/** A stage: synchronous where it can be (a memory hit never waits), else a promise of the next stage. */
+export type Stage<R extends Next = Next> = (ctx: RequestContext, edge: Edge) => R | Promise<R>;

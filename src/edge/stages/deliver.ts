@@ -1,0 +1,182 @@
+// deliver: writes the answer. A stored or filling response is answered with the origin's Range and
+// conditional semantics (planResponse); its plan is memoised per stored object and request shape
+// (plain GET / HEAD, one byte range), so a hit from memory is prebuilt fields and one write. An
+// upstream response is relayed as it is (apart from hop-by-hop fields, Via and X-Cache).
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { planResponse } from '../../http/representation.ts';
+import type { BodySegment } from '../../http/representation.ts';
+import { parseRange } from '../../http/range.ts';
+import type { GrowingBody } from '../cache/growing-body.ts';
+import { releaseBody } from '../cache/store.ts';
+import type { BodySource, EntryMeta } from '../cache/store.ts';
+import type { StoredView } from '../cache/stored-view.ts';
+import { X_CACHE } from '../outcome.ts';
+import type { Outcome } from '../outcome.ts';
+import { VIA, appendList, discardBody } from '../upstream/upstream.ts';
+import type { UpstreamResponse } from '../upstream/upstream.ts';
+import type { Edge, RelayAnswer, RequestContext, Stage, StoredAnswer } from './context.ts';
+import { withExtra } from './synth.ts';
+
+type Source = StoredAnswer['source'];
+
+export const deliver: Stage<'done'> = (ctx, edge) => {
+  const answer = ctx.answer!;
+  return answer.kind === 'relay' ? relay(ctx, edge, answer) : deliverStored(ctx, edge, answer);
+};
+
+/** Chooses a stored (or filling) response as the answer: the hand-over to deliver. */
+export function serveStored(ctx: RequestContext, meta: EntryMeta, source: Source, outcome: Outcome, age: number): 'deliver' {
+  ctx.outcome = outcome;
+  ctx.answer = { kind: 'stored', meta, source, age };
+  return 'deliver';
+}
+
+/** Request fields that make the answer depend on more than the method and one byte range. */
+const CONDITIONALS = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range'];
+
+function deliverStored(ctx: RequestContext, edge: Edge, a: StoredAnswer): 'done' | Promise<'done'> {
+  const { res, headers: h } = ctx;
+  const meta = a.meta;
+  const d = edge.views.of(meta, ctx.zone);
+  const method = ctx.method === 'HEAD' ? 'HEAD' : 'GET';
+  let status: number;
+  let fields: string[];
+  let segments: readonly BodySegment[];
+  if (meta.status !== 200) {
+    // Other stored statuses (301, 404, 410 ...) are replayed as they are: no ranges, no 304.
+    status = meta.status;
+    fields = flatten(withExtra({ ...d.replay, 'content-length': String(meta.size), 'x-cache': X_CACHE[ctx.outcome], via: d.via }, ctx.extra));
+    segments = method === 'HEAD' || meta.size === 0 || meta.status === 204 ? [] : [{ kind: 'bytes', start: 0, end: meta.size - 1 }];
+  } else {
+    const memo = edge.memoisePlans && ctx.extra === undefined ? memoised(ctx, d, meta, method) : undefined;
+    if (memo) ({ status, fields, segments } = memo);
+    else ({ status, fields, segments } = plan(ctx, d, meta, method));
+  }
+  fields.push('age', String(Math.floor(a.age)));
+  res.writeHead(status, fields);
+  const source = a.source;
+  if (source.kind === 'buffer') {
+    writeBuffer(ctx, segments, source.buffer);
+    return 'done';
+  }
+  return writeStreamed(ctx, res, segments, source).finally(() => (source.kind === 'file' ? releaseBody(source) : undefined)).then(() => 'done');
+}
+
+type Planned = { status: number; fields: string[]; segments: readonly BodySegment[] };
+
+/** The planner's answer, as flat fields (everything but Age, which goes last). */
+function plan(ctx: RequestContext, d: StoredView, meta: EntryMeta, method: 'GET' | 'HEAD'): Planned {
+  const p = planResponse(method, ctx.headers, { ...d.rep, size: meta.size });
+  const common = { 'x-cache': X_CACHE[ctx.outcome], via: d.via };
+  const base = p.status === 200 || p.status === 206 ? d.base : p.status === 304 ? d.notModified : undefined;
+  return { status: p.status, fields: flatten(withExtra({ ...base, ...p.headers, ...common }, ctx.extra)), segments: p.body };
+}
+
+/**
+ * The same answer from a plan memoised for the stored object: a plain GET / HEAD is the same fields
+ * every time; a single byte range differs only in Content-Range and Content-Length. Undefined for
+ * other shapes (conditionals, several ranges, 416), which the planner answers each time.
+ */
+function memoised(ctx: RequestContext, d: StoredView, meta: EntryMeta, method: 'GET' | 'HEAD'): Planned | undefined {
+  const h = ctx.headers;
+  for (const name of CONDITIONALS) if (h[name] !== undefined) return undefined;
+  const range = method === 'GET' ? h.range : undefined;
+  if (range === undefined) {
+    const key = `${ctx.outcome} ${method}`;
+    let fields = d.plans.get(key);
+    if (!fields) d.plans.set(key, (fields = plan(ctx, d, meta, method).fields));
+    return { status: 200, fields: fields.slice(), segments: method === 'GET' && meta.size > 0 ? [{ kind: 'bytes', start: 0, end: meta.size - 1 }] : [] };
+  }
+  const r = parseRange(range, meta.size);
+  if (r.kind !== 'ranges' || r.ranges.length !== 1) return undefined;
+  const { start, end } = r.ranges[0];
+  const key = `${ctx.outcome} range`;
+  let template = d.plans.get(key);
+  if (!template) {
+    const p = plan(ctx, d, meta, method);
+    if (p.status !== 206) return p;
+    d.plans.set(key, (template = p.fields));
+  }
+  const fields = template.slice();
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === 'content-range') fields[i + 1] = `bytes ${start}-${end}/${meta.size}`;
+    else if (fields[i] === 'content-length') fields[i + 1] = String(end - start + 1);
+  }
+  return { status: 206, fields, segments: [{ kind: 'bytes', start, end }] };
+}
+
+function flatten(headers: Record<string, string | string[]>): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(headers)) {
+    if (Array.isArray(v)) for (const x of v) out.push(k, x);
+    else out.push(k, v);
+  }
+  return out;
+}
+
+function writeBuffer(ctx: RequestContext, segments: readonly BodySegment[], buf: Buffer): void {
+  const { res } = ctx;
+  if (segments.length === 1 && segments[0].kind === 'bytes') {
+    const body = buf.subarray(segments[0].start, segments[0].end + 1);
+    ctx.bytes += body.length;
+    res.end(body);
+    return;
+  }
+  for (const s of segments) {
+    const chunk = s.kind === 'text' ? Buffer.from(s.text) : buf.subarray(s.start, s.end + 1);
+    ctx.bytes += chunk.length;
+    res.write(chunk);
+  }
+  res.end();
+}
+
+/** Writes plan segments from a file or a filling body; closes nothing it does not own. */
+async function writeStreamed(ctx: RequestContext, res: ServerResponse, segments: readonly BodySegment[], source: Exclude<Source, { kind: 'buffer' }>): Promise<void> {
+  for (const s of segments) {
+    if (s.kind === 'text') {
+      const chunk = Buffer.from(s.text);
+      ctx.bytes += chunk.length;
+      res.write(chunk);
+      continue;
+    }
+    const stream: Readable = source.kind === 'file'
+      ? source.handle.createReadStream({ start: s.start, end: s.end, autoClose: false })
+      : (source.body as GrowingBody).reader(s.start, s.end);
+    stream.on('data', (chunk: Buffer) => (ctx.bytes += chunk.length));
+    try {
+      await pipeline(stream, res, { end: false });
+    } catch (err) {
+      stream.destroy();
+      res.destroy(err instanceof Error ? err : undefined);
+      return;
+    }
+  }
+  res.end();
+}
+
+/** Sends an upstream response on unchanged (apart from hop-by-hop fields, Via and X-Cache). */
+async function relay(ctx: RequestContext, edge: Edge, a: RelayAnswer): Promise<'done'> {
+  const { res } = ctx;
+  const up: UpstreamResponse = a.response;
+  const headers: Record<string, string | string[]> = { ...up.headers, via: appendList(up.headers['via'], VIA), 'x-cache': X_CACHE[ctx.outcome] };
+  if (up.contentLength !== undefined) headers['content-length'] = String(up.contentLength);
+  res.writeHead(up.status, withExtra(headers, ctx.extra));
+  if (ctx.method === 'HEAD' || up.status === 204 || up.status === 304) {
+    discardBody(up.body);
+    res.end();
+    return 'done';
+  }
+  const onStats = edge.onStats;
+  const host = ctx.zone.host;
+  up.body.on('data', (chunk: Buffer) => {
+    ctx.bytes += chunk.length;
+    onStats?.(host, { kind: 'origin-bytes', bytes: chunk.length });
+  });
+  await pipeline(up.body, res).catch(() => {
+    discardBody(up.body);
+    res.destroy();
+  });
+  return 'done';
+}

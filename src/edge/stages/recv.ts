@@ -1,0 +1,109 @@
+// recv: the front door. Watches the request body for silence, finds the client's address, refuses a
+// bad target or an edge-wide blocked client, hands /_mediacdn/ to the control endpoints, picks the zone
+// and prepares the request's key, its CORS fields and its accounting.
+import { watchBodyIdle } from '../../server/slow-client.ts';
+import { cacheKey, normaliseTarget } from '../cache/cache-key.ts';
+import { BlockedClientError, ControlRequestError, RequestBodyTimeoutError, UnknownZoneError } from '../errors.ts';
+import { clientIp } from '../limits/client-ip.ts';
+import { corsHeaders } from '../zone/cors.ts';
+import { absoluteFormAuthority, requestTarget, zoneHostOf } from '../zone/zone.ts';
+import type { Edge, RequestContext, Stage } from './context.ts';
+import { firstValue } from '../../http/types.ts';
+import { sendError } from './synth.ts';
+
+/** The reserved path prefix of control endpoints, on every host; never forwarded to an origin. */
+export const CONTROL_PREFIX = '/_mediacdn/';
+
+export const recv: Stage<'admit' | 'synth' | 'done'> = (ctx, edge) => {
+  const { req, res } = ctx;
+  watchBodyIdle(req, edge.bodyIdleMs, () => cutIdleBody(ctx, edge));
+  ctx.clientIp = clientIpOf(ctx, edge);
+  let target: string;
+  try {
+    target = requestTarget(req.url ?? '');
+  } catch (err) {
+    ctx.error = err;
+    return 'synth';
+  }
+  ctx.rawTarget = target;
+  if (edge.blocked(ctx.clientIp)) {
+    ctx.error = new BlockedClientError();
+    return 'synth';
+  }
+  if (target.startsWith(CONTROL_PREFIX) || target === CONTROL_PREFIX.slice(0, -1)) {
+    if (!edge.control) {
+      ctx.error = new ControlRequestError('Control endpoints are not served on this listener.', 404);
+      return 'synth';
+    }
+    edge.control(req, res);
+    return 'done';
+  }
+  const host = zoneHostOf(absoluteFormAuthority(req.url ?? '') ?? req.headers.host);
+  const zone = edge.zones.get(host);
+  if (!zone) {
+    ctx.error = new UnknownZoneError(host);
+    return 'synth';
+  }
+  ctx.zone = zone;
+  ctx.outcome = 'miss';
+  ctx.target = normaliseTarget(target, zone.queryString);
+  ctx.primary = cacheKey({ zone: zone.host, method: 'GET', target: ctx.target });
+  ctx.extra = corsHeaders(zone.cors, firstValue(req.headers.origin));
+  account(ctx, edge);
+  return 'admit';
+};
+
+/** The client's address: the socket's, or X-Forwarded-For from a trusted proxy; cached per socket. */
+function clientIpOf(ctx: RequestContext, edge: Edge): string {
+  const { req } = ctx;
+  const xff = req.headers['x-forwarded-for'];
+  if (xff !== undefined) return clientIp(req.socket.remoteAddress, xff, edge.trusted);
+  let ip = edge.socketIps.get(req.socket);
+  if (ip === undefined) {
+    ip = clientIp(req.socket.remoteAddress, undefined, edge.trusted);
+    edge.socketIps.set(req.socket, ip);
+  }
+  return ip;
+}
+
+/**
+ * A request body that stopped arriving (slowloris on the body): 408 if nothing was answered yet, and
+ * the request is destroyed — which aborts its upstream request — with its connection.
+ */
+function cutIdleBody(ctx: RequestContext, edge: Edge): void {
+  const { req, res } = ctx;
+  if (res.headersSent) {
+    req.destroy();
+    return;
+  }
+  res.once('finish', () => req.destroy());
+  res.shouldKeepAlive = false;
+  ctx.bytes += sendError(res, new RequestBodyTimeoutError(edge.bodyIdleMs), 'pass');
+}
+
+/** Reports the zone response once it is finished or aborted (statistics, access log). */
+function account(ctx: RequestContext, edge: Edge): void {
+  const { onOutcome, onStats } = edge;
+  if (!onOutcome && !onStats) return;
+  const { req, res, zone } = ctx;
+  const started = onOutcome ? edge.now() : 0;
+  res.once('close', () => {
+    const aborted = !res.writableFinished;
+    onStats?.(zone.host, { kind: 'response', status: res.statusCode, outcome: ctx.outcome, bytes: ctx.bytes, aborted });
+    onOutcome?.({
+      zone: zone.host,
+      outcome: ctx.outcome,
+      method: ctx.method,
+      target: ctx.rawTarget,
+      status: res.statusCode,
+      aborted,
+      bytes: ctx.bytes,
+      clientIp: ctx.clientIp,
+      time: started,
+      ms: edge.now() - started,
+      httpVersion: req.httpVersion,
+      referer: firstValue(req.headers.referer),
+      userAgent: firstValue(req.headers['user-agent']),
+    });
+  });
+}

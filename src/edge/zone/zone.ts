@@ -1,0 +1,70 @@
+// A pull zone at run time, and how a request names one: the Host header (or the authority of an
+// absolute-form target) picks the zone, the origin-form path and query are what the zone serves.
+import type { QueryStringMode } from '../../config/edge-schema.ts';
+import type { HeuristicOptions } from '../cache/freshness.ts';
+import { BadTargetError } from '../errors.ts';
+import type { IpMatcher } from '../limits/ip-match.ts';
+import type { RateLimiter } from '../limits/rate-limit.ts';
+import type { Upstream } from '../upstream/upstream.ts';
+import type { CorsPolicy } from './cors.ts';
+
+export type Zone = {
+  host: string;
+  upstream: Upstream;
+  maxObjectBytes: number;
+  heuristics: HeuristicOptions;
+  /** Stale-if-error window used when the origin sent none (0 = off). */
+  staleIfErrorSeconds: number;
+  /** Stale-while-revalidate window used when the origin sent none (0 = off). */
+  staleWhileRevalidateSeconds: number;
+  /** Replaces the origin's caching fields for the edge's decisions. */
+  edgeTtlSeconds: number | undefined;
+  /** Replaces Cache-Control sent to clients on responses from the cache. */
+  browserTtlSeconds: number | undefined;
+  queryString: QueryStringMode;
+  cors: CorsPolicy;
+  rateLimiter: RateLimiter | undefined;
+  /** The zone's own block list. */
+  blocked: IpMatcher;
+};
+
+/** The Host header's host name: lower case, port and trailing dot removed; IPv6 literals kept bracketed. */
+export function zoneHostOf(host: string | undefined): string {
+  if (!host) return '';
+  const h = host.trim().toLowerCase();
+  if (h.startsWith('[')) {
+    const end = h.indexOf(']');
+    return end < 0 ? h : h.slice(0, end + 1);
+  }
+  const colon = h.indexOf(':');
+  return (colon < 0 ? h : h.slice(0, colon)).replace(/\.$/, '');
+}
+
+/**
+ * The authority of an absolute-form request target, which selects the zone: RFC 9112 §3.2.2 "When an
+ * origin server receives a request with an absolute-form of request-target, the origin server MUST
+ * ignore the received Host header field (if any) and instead use the host information of the
+ * request-target." Undefined for origin-form targets.
+ */
+export function absoluteFormAuthority(url: string): string | undefined {
+  if (!/^https?:\/\//i.test(url)) return undefined;
+  try {
+    return new URL(url).host;
+  } catch {
+    return undefined; // requestTarget refuses it
+  }
+}
+
+/** Origin-form path+query of the request; absolute-form is reduced to it. */
+export function requestTarget(url: string): string {
+  if (url.startsWith('/')) return url;
+  if (/^https?:\/\//i.test(url)) {
+    try {
+      const u = new URL(url);
+      return u.pathname + u.search;
+    } catch {
+      throw new BadTargetError(url);
+    }
+  }
+  throw new BadTargetError(url);
+}
