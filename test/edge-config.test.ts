@@ -53,6 +53,13 @@ describe('edge config schema', () => {
     ['rate limit of zero', { zones: [{ host: 'a.example', origin: 'http://o', rateLimit: { requestsPerSecond: 0 } }] }, 'zones.0.rateLimit.requestsPerSecond'],
     ['retries over 10', { retries: 11 }, 'retries'],
     ['retryOnStatus that is not a 5xx', { zones: [{ host: 'a.example', origin: 'http://o', retryOnStatus: [502, 404] }] }, 'zones.0.retryOnStatus.1'],
+    ['tls without a key', { httpsPort: 443, zones: [{ host: 'a.example', origin: 'http://o', tls: { cert: 'c.pem' } }] }, 'zones.0.tls.key'],
+    ['redirectHttp without tls', { httpsPort: 443, zones: [{ host: 'a.example', origin: 'http://o', redirectHttp: true }] }, 'zones.0.redirectHttp'],
+    ['redirectHttp without an https listener', { zones: [{ host: 'a.example', origin: 'http://o', tls: { cert: 'c', key: 'k' }, redirectHttp: true }] }, 'zones.0.redirectHttp'],
+    ['hsts without tls', { zones: [{ host: 'a.example', origin: 'http://o', hsts: 60 }] }, 'zones.0.hsts'],
+    ['negative hsts', { zones: [{ host: 'a.example', origin: 'http://o', tls: { cert: 'c', key: 'k' }, hsts: -1 }] }, 'zones.0.hsts'],
+    ['caFile for a plain http origin', { zones: [{ host: 'a.example', origin: 'http://o', caFile: 'ca.pem' }] }, 'zones.0.caFile'],
+    ['httpsPort out of range', { httpsPort: 65536 }, 'httpsPort'],
     ['originMaxHeaderBytes below 1 KiB', { zones: [{ host: 'a.example', origin: 'http://o', originMaxHeaderBytes: 100 }] }, 'zones.0.originMaxHeaderBytes'],
   ];
   for (const [name, input, at] of bad) {

@@ -14,7 +14,7 @@ import { EXIT, MediaCdnError } from '../errors.ts';
 import { startEdge } from '../edge/server.ts';
 import { configFrom, intOption, type Io } from './context.ts';
 
-type EdgeFlags = { port?: number; host?: string; workers?: number; zone?: string[]; adminPort?: number };
+type EdgeFlags = { port?: number; httpsPort?: number; host?: string; workers?: number; zone?: string[]; adminPort?: number };
 
 export class EdgeUsageError extends MediaCdnError {
   constructor(message: string) {
@@ -42,6 +42,7 @@ export function registerEdge(program: Command, io: Io): void {
     .command('edge')
     .description('run a CDN edge: pull zones cached in memory and on disk, purge and statistics endpoints')
     .option('--port <n>', 'port (default 8080; 0 = any free port)', intOption('--port'))
+    .option('--https-port <n>', 'also serve https (HTTP/2 and HTTP/1.1) on this port, for zones with a tls certificate', intOption('--https-port'))
     .option('--host <host>', 'address to listen on (default 0.0.0.0; :: for IPv6 and IPv4)')
     .option('--workers <n>', 'worker processes (only 1 is supported for now)', intOption('--workers'))
     .option('--zone <host=origin>', 'pull zone, e.g. cdn.example.com=http://127.0.0.1:4000 (repeatable; adds to or replaces config zones)', collect)
@@ -53,6 +54,7 @@ export function registerEdge(program: Command, io: Io): void {
       const config = configFrom(cmd, io, {
         edge: {
           ...(flags.port !== undefined ? { port: flags.port } : {}),
+          ...(flags.httpsPort !== undefined ? { httpsPort: flags.httpsPort } : {}),
           ...(flags.host !== undefined ? { host: flags.host } : {}),
           ...(flags.workers !== undefined ? { workers: flags.workers } : {}),
           ...(flags.adminPort !== undefined ? { adminPort: flags.adminPort } : {}),
@@ -69,9 +71,13 @@ export function registerEdge(program: Command, io: Io): void {
         adminToken: token.token,
         onError: (err) => io.err(`edge: ${(err as Error)?.message ?? String(err)}`),
         onWarning: (message) => io.err(message),
+        onLog: (message) => io.err(message),
       });
-      io.out(`edge listening on ${edge.url}`);
-      for (const z of config.edge.zones) io.out(`  zone ${z.host} → ${z.shield !== undefined ? `shield ${z.shield}` : z.origin}`);
+      io.out(`edge listening on ${edge.url}${edge.httpsUrl !== undefined ? ` and ${edge.httpsUrl} (HTTP/2, HTTP/1.1)` : ''}`);
+      for (const z of config.edge.zones) {
+        const tls = z.tls === undefined ? '' : `  (https: ${z.tls.cert}${z.redirectHttp ? ', http redirected' : ''}${z.hsts !== undefined ? `, hsts ${z.hsts} s` : ''})`;
+        io.out(`  zone ${z.host} → ${z.shield !== undefined ? `shield ${z.shield}` : z.origin}${tls}`);
+      }
       const controlBase = edge.adminUrl ?? edge.url;
       io.out(`  control: ${controlBase}/_mediacdn/purge (POST), /_mediacdn/stats, /_mediacdn/metrics (admin token)`);
       io.out(`  cache:   ${path.join(config.dataDir, 'cache')}`);

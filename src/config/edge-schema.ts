@@ -28,6 +28,15 @@ const rateLimitSchema = z
   })
   .strict();
 
+/** PEM files of a certificate chain and its private key (certbot's fullchain.pem and privkey.pem). */
+export const tlsFilesSchema = z
+  .object({
+    /** The certificate chain, leaf first. */
+    cert: z.string().min(1),
+    key: z.string().min(1),
+  })
+  .strict();
+
 /**
  * How the query string takes part in the cache key (and in the upstream request):
  * keep = as sent; ignore = dropped (one object per path); sort = parameters sorted by name, so
@@ -121,14 +130,32 @@ export const zoneSchema = z
     rateLimit: rateLimitSchema.optional(),
     /** Clients refused with 403 in this zone (in addition to edge.blockList). */
     blockList: ipList.default([]),
+    /** The zone's certificate on the https listener (edge.httpsPort), chosen by SNI; the files are watched. */
+    tls: tlsFilesSchema.optional(),
+    /** Requests on the plain listener get 301 (GET, HEAD) or 308 to the same URL on https. */
+    redirectHttp: z.boolean().default(false),
+    /** Strict-Transport-Security max-age (seconds) on https responses; absent = not sent. */
+    hsts: z.number().int().min(0).max(2 ** 31 - 1).optional(),
+    /** PEM CA certificates that an https:// origin or shield is verified against instead of the system's. */
+    caFile: z.string().min(1).optional(),
   })
   .strict()
-  .refine((z) => z.origin !== undefined || z.shield !== undefined, { message: 'a zone needs an origin or a shield', path: ['origin'] });
+  .refine((z) => z.origin !== undefined || z.shield !== undefined, { message: 'a zone needs an origin or a shield', path: ['origin'] })
+  .refine((z) => !z.redirectHttp || z.tls !== undefined, { message: 'redirectHttp needs the zone\'s tls certificate', path: ['redirectHttp'] })
+  .refine((z) => z.hsts === undefined || z.tls !== undefined, { message: 'hsts needs the zone\'s tls certificate', path: ['hsts'] })
+  .refine((z) => z.caFile === undefined || (z.shield ?? z.origin ?? '').startsWith('https://'), {
+    message: 'caFile verifies an https:// origin or shield; this zone fetches over plain http',
+    path: ['caFile'],
+  });
 
 export const edgeConfigSchema = z
   .object({
     port: z.number().int().min(0).max(65535).default(8080),
     host: z.string().min(1).default('0.0.0.0'),
+    /** The TLS listener (HTTP/2 and HTTP/1.1) beside the plain one, for zones with a tls certificate; absent = none. */
+    httpsPort: z.number().int().min(0).max(65535).optional(),
+    /** A TLS handshake not finished in this time is cut. */
+    tlsHandshakeTimeoutMs: millis.default(10_000),
     /** Worker processes sharing the port (the CLI forks them); 0 = one per core. */
     workers: z.number().int().min(0).max(64).default(1),
     /** Largest request head (request line and header fields) a client may send; larger gets 431. */
@@ -199,6 +226,9 @@ export const edgeConfigSchema = z
         ctx.addIssue({ code: 'custom', path: ['zones', i, 'host'], message: `zone ${zone.host} is defined twice` });
       }
       seen.add(zone.host);
+      if (zone.redirectHttp && cfg.httpsPort === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['zones', i, 'redirectHttp'], message: 'redirectHttp needs an https listener (edge.httpsPort)' });
+      }
     });
   });
 

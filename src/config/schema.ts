@@ -1,6 +1,6 @@
 // The shape of mediacdn's configuration (config file keys; env vars and flags map onto them).
 import { z } from 'zod';
-import { edgeConfigSchema } from './edge-schema.ts';
+import { edgeConfigSchema, tlsFilesSchema } from './edge-schema.ts';
 import { checkFleetReferences, dnsConfigSchema, fleetSchema } from './fleet-schema.ts';
 
 const GiB = 1024 ** 3;
@@ -32,6 +32,8 @@ export const originSchema = z
     recordTtlMs: z.number().int().min(0).max(60_000).default(5_000),
     /** Edge control URLs (e.g. http://127.0.0.1:8080) purged when media is deleted. */
     purgeEdges: z.array(z.string().url()).default([]),
+    /** Serve https with this certificate and key (PEM files, watched and reloaded when they change). */
+    tls: tlsFilesSchema.optional(),
   })
   .strict();
 

@@ -1,4 +1,5 @@
 // Starts an edge: one HTTP listener serving every configured pull zone from a shared two-tier cache,
+// an https listener (HTTP/2 and HTTP/1.1, certificates by SNI) beside it when edge.httpsPort is set,
 // control endpoints (purge, stats, metrics) on it or on a separate admin listener, statistics kept in
 // memory and saved periodically. The composition root (CLI) passes validated options; tests pass a
 // fake clock.
@@ -15,6 +16,7 @@ import { createControlHandler } from './control/control.ts';
 import type { ControlZone } from './control/control.ts';
 import { BlockedClientError, ControlRequestError } from './errors.ts';
 import { CONTROL_PREFIX, EdgeHandler, requestTarget, sendError } from './handler.ts';
+import { absoluteFormAuthority, zoneHostOf } from './zone/zone.ts';
 import type { OutcomeEvent, Zone } from './handler.ts';
 import { formatAccessLogLine } from './stats/access-log.ts';
 import { clientIp } from './limits/client-ip.ts';
@@ -24,6 +26,8 @@ import { EdgeStats } from './stats/counting.ts';
 import { httpPurgeLog, PurgeSync } from './control/purge-sync.ts';
 import type { PurgeLogSource, PurgeSyncStatus } from './control/purge-sync.ts';
 import { NODE_MAX_HEADER_BYTES, Upstream } from './upstream/upstream.ts';
+import { ZoneCertificates, createHttpsListener } from './tls.ts';
+import type { HttpsListener, Protocol } from './tls.ts';
 
 export type EdgeRuntimeOptions = Omit<EdgeConfigInput, 'workers'> & {
   /** Disk tier root; each zone's entries live in <cacheDir>/<zone>/ (the CLI passes $MEDIACDN_DATA/cache). */
@@ -44,6 +48,11 @@ export type EdgeRuntimeOptions = Omit<EdgeConfigInput, 'workers'> & {
   onError?: (err: unknown) => void;
   /** Survivable problems (unreadable stats file, failed save); default process.emitWarning. */
   onWarning?: (message: string) => void;
+  /** Operational lines: certificate reloads (and kept certificates), refused TLS handshakes; default onWarning. */
+  onLog?: (message: string) => void;
+  /** Certificate files: wait after a change event before reading them (default 250 ms) and compare them this often (default 60 s). */
+  certificateSettleMs?: number;
+  certificatePollMs?: number;
   /** Memoise response plans per stored object (default true; false only to prove both answer alike). */
   memoisePlans?: boolean;
 };
@@ -54,6 +63,11 @@ export type EdgeHandle = {
   address: string;
   /** The admin listener's URL when edge.adminPort is set (control endpoints live there only). */
   adminUrl: string | undefined;
+  /** The https listener's URL (https://<address>:<port>) when edge.httpsPort is set. */
+  httpsUrl: string | undefined;
+  httpsPort: number | undefined;
+  /** The zones' watched certificates (check() reads the files now). */
+  certificates: ZoneCertificates | undefined;
   /** Removes stored responses of a zone on THIS edge only (no forwarding to a shield); returns the count. */
   purge(selector: PurgeSelector): Promise<number>;
   /** Where this edge is in the purge log (undefined without one). */
@@ -68,8 +82,13 @@ export type EdgeHandle = {
 };
 
 export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle> {
-  const { cacheDir, now = Date.now, adminToken, statsFile, random, onOutcome, onError, onWarning, purgeLog, memoisePlans, ...rest } = options;
+  const { cacheDir, now = Date.now, adminToken, statsFile, random, onOutcome, onError, onWarning, purgeLog, memoisePlans, onLog, certificateSettleMs, certificatePollMs, ...rest } = options;
   const config = edgeConfigSchema.parse(rest);
+  const log = onLog ?? onWarning ?? ((m: string) => process.emitWarning(m));
+  // Certificates first: a missing or bad file stops the start before anything listens.
+  const certificates = config.httpsPort === undefined
+    ? undefined
+    : await ZoneCertificates.open(config.zones.map((z, index) => ({ host: z.host, tls: z.tls, index })), { onLog: log, settleMs: certificateSettleMs, pollMs: certificatePollMs });
   const root = path.resolve(cacheDir);
   const stats = new EdgeStats({ now, onWarning, maxZones: Math.max(1, config.zones.length) });
   const file = statsFile === false ? undefined : (statsFile ?? path.join(root, 'stats.json'));
@@ -130,11 +149,11 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
   const blocked = createIpMatcher(config.blockList);
   const separateAdmin = config.adminPort !== undefined;
   // No per-client logs unless asked for; then every line carries a truncated address only.
-  const log = config.accessLog === undefined ? undefined : config.accessLog === '-' ? process.stdout : createWriteStream(config.accessLog, { flags: 'a', mode: 0o600 });
-  const outcome = !log
+  const accessLog = config.accessLog === undefined ? undefined : config.accessLog === '-' ? process.stdout : createWriteStream(config.accessLog, { flags: 'a', mode: 0o600 });
+  const outcome = !accessLog
     ? onOutcome
     : (e: OutcomeEvent) => {
-        log.write(`${formatAccessLogLine({ ...e, target: e.target, durationMs: e.ms })}\n`);
+        accessLog.write(`${formatAccessLogLine({ ...e, target: e.target, durationMs: e.ms })}\n`);
         onOutcome?.(e);
       };
   const handler = new EdgeHandler({
@@ -154,12 +173,42 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
   });
   const sync = await openPurgeSync(purgeLog, config, root, adminToken, controlZones, cache, onWarning);
   const handle = sync ? sync.wrap(handler.handle) : handler.handle;
+  // What the listeners do before the request path: count the protocol, redirect to https, add HSTS.
+  const zoneTls = new Map(config.zones.map((z) => [z.host, { redirectHttp: z.redirectHttp, hsts: z.hsts }]));
+  let httpsPort: number | undefined;
+  const front = (protocol: Protocol) => (req: IncomingMessage, res: ServerResponse): void => {
+    const host = zoneHostOf(absoluteFormAuthority(req.url ?? '') ?? req.headers.host);
+    const zone = zoneTls.get(host);
+    if (zone && !(req.url ?? '').startsWith(CONTROL_PREFIX)) {
+      stats.record(host, { kind: 'protocol', protocol });
+      if (protocol === 'http1' && zone.redirectHttp && httpsPort !== undefined) return redirectToHttps(req, res, host, httpsPort);
+      if (protocol !== 'http1' && zone.hsts !== undefined) res.setHeader('strict-transport-security', `max-age=${zone.hsts}`);
+    }
+    handle(req, res);
+  };
   const servers: Server[] = [];
-  const server = createServer({ keepAliveTimeout: 65_000, maxHeaderSize: config.maxHeaderBytes }, handle);
+  const server = createServer({ keepAliveTimeout: 65_000, maxHeaderSize: config.maxHeaderBytes }, front('http1'));
   // Expect: 100-continue goes to the handler too, which sends 100 Continue only once it forwards the body.
-  server.on('checkContinue', handle);
+  server.on('checkContinue', front('http1'));
   servers.push(server);
   const main = await listen(server, config.port, config.host);
+  let https: HttpsListener | undefined;
+  let httpsUrl: string | undefined;
+  if (certificates) {
+    const onHttps = front('http1-tls');
+    const onH2 = front('h2');
+    https = createHttpsListener({
+      certificates,
+      maxHeaderBytes: config.maxHeaderBytes,
+      handshakeTimeoutMs: config.tlsHandshakeTimeoutMs,
+      onRequest: (req, res) => (req.httpVersionMajor === 2 ? onH2 : onHttps)(req, res),
+      onLog: log,
+      now,
+    });
+    const bound = await listen(https.server as unknown as Server, config.httpsPort!, config.host);
+    httpsPort = bound.port;
+    httpsUrl = bound.url.replace(/^http:/, 'https:');
+  }
   let adminUrl: string | undefined;
   if (separateAdmin) {
     const admin = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -184,6 +233,9 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
     port: main.port,
     address: main.address,
     adminUrl,
+    httpsUrl,
+    httpsPort,
+    certificates,
     purge: (selector) => cache.purge(selector),
     usage: () => cache.usage(),
     purgeLog: () => sync?.status(),
@@ -193,6 +245,10 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
       await cache.whenWritten();
     },
     async close() {
+      certificates?.close();
+      const httpsClosed = https && new Promise<void>((resolve) => https.server.close(() => resolve()));
+      https?.destroyConnections();
+      await httpsClosed;
       await Promise.all(
         servers.map(
           (s) =>
@@ -208,7 +264,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
       await handler.idle();
       await persisting?.stop();
       await cache.close();
-      if (log && log !== process.stdout) await new Promise<void>((resolve) => (log as ReturnType<typeof createWriteStream>).end(resolve));
+      if (accessLog && accessLog !== process.stdout) await new Promise<void>((resolve) => (accessLog as ReturnType<typeof createWriteStream>).end(resolve));
     },
   };
 }
@@ -233,6 +289,29 @@ async function openPurgeSync(
     intervalMs: config.purgeLogIntervalMs,
     onWarning: onWarning ?? ((m) => process.emitWarning(m)),
   });
+}
+
+/**
+ * The plain listener's answer for a zone with redirectHttp: the same URL on https. 301 for GET and
+ * HEAD; 308 for other methods, which must keep their method and body (RFC 9110 §15.4.9).
+ */
+function redirectToHttps(req: IncomingMessage, res: ServerResponse, host: string, port: number): void {
+  let target: string;
+  try {
+    target = requestTarget(req.url ?? '');
+  } catch (err) {
+    sendError(res, err, 'pass');
+    return;
+  }
+  const location = `https://${host}${port === 443 ? '' : `:${port}`}${target}`;
+  const body = `Moved to ${location}\n`;
+  res.writeHead(req.method === 'GET' || req.method === 'HEAD' ? 301 : 308, {
+    location,
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': String(Buffer.byteLength(body)),
+    'cache-control': 'max-age=3600',
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
 }
 
 async function listen(server: Server, port: number, host: string): Promise<{ url: string; port: number; address: string }> {

@@ -25,7 +25,9 @@ export type StatsEvent =
   | { kind: 'origin-error'; code: string }
   | { kind: 'retry' }
   | { kind: 'stale-if-error' }
-  | { kind: 'stale-while-revalidate' };
+  | { kind: 'stale-while-revalidate' }
+  /** A request for the zone arrived over a protocol: http1 (plain), http1-tls, h2. */
+  | { kind: 'protocol'; protocol: string };
 
 /** Additive figures: totals, minutes, and sums of minutes all have this shape. */
 export type Figures = {
@@ -47,6 +49,8 @@ export type Figures = {
   originErrorsByCode: Record<string, number>;
   staleIfErrorServed: number;
   staleWhileRevalidateRefreshes: number;
+  /** Requests by how they arrived: http1 (plain HTTP/1.x), http1-tls (HTTP/1.x over TLS), h2 (HTTP/2 over TLS). */
+  requestsByProtocol: Record<string, number>;
 };
 
 /** Figures with what is derived from them. All times in milliseconds. */
@@ -88,6 +92,7 @@ export function emptyFigures(): Figures {
     originErrorsByCode: {},
     staleIfErrorServed: 0,
     staleWhileRevalidateRefreshes: 0,
+    requestsByProtocol: {},
   };
 }
 
@@ -138,6 +143,9 @@ export function applyEvent(f: Figures, e: StatsEvent): void {
     case 'stale-while-revalidate':
       f.staleWhileRevalidateRefreshes++;
       return;
+    case 'protocol':
+      bump(f.requestsByProtocol, e.protocol.slice(0, MAX_KEY_LENGTH));
+      return;
   }
 }
 
@@ -158,6 +166,7 @@ export function addFigures(target: Figures, source: Figures): void {
   for (const [k, n] of Object.entries(source.originErrorsByCode)) bump(target.originErrorsByCode, k, n);
   target.staleIfErrorServed += source.staleIfErrorServed;
   target.staleWhileRevalidateRefreshes += source.staleWhileRevalidateRefreshes;
+  for (const [k, n] of Object.entries(source.requestsByProtocol ?? {})) bump(target.requestsByProtocol, k, n);
 }
 
 /**

@@ -87,6 +87,8 @@ const figuresSchema = z.object({
   originErrorsByCode: tally,
   staleIfErrorServed: nonNegative,
   staleWhileRevalidateRefreshes: nonNegative,
+  // Absent from files saved before the https listener existed.
+  requestsByProtocol: tally.default({}),
 });
 const snapshotSchema = z.object({
   version: z.literal(STATS_VERSION),

@@ -43,6 +43,7 @@ const FAMILIES: Family[] = [
   { name: 'edge_origin_retries_total', type: 'counter', help: 'Origin requests retried after a connection error or 502/503/504.', samples: (zone, f) => [[{ zone }, f.originRetries]] },
   { name: 'edge_origin_errors_total', type: 'counter', help: 'Origin attempts that produced no response, by error code.', samples: (zone, f) => Object.entries(f.originErrorsByCode).sort().map(([code, n]) => [{ zone, code }, n]) },
   { name: 'edge_stale_if_error_total', type: 'counter', help: 'Stale responses served because the origin failed (stale-if-error).', samples: (zone, f) => [[{ zone }, f.staleIfErrorServed]] },
+  { name: 'edge_requests_by_protocol_total', type: 'counter', help: 'Requests by how they arrived: http1 (plain), http1-tls, h2.', samples: (zone, f) => Object.entries(f.requestsByProtocol).sort().map(([protocol, n]) => [{ zone, protocol }, n]) },
   { name: 'edge_stale_while_revalidate_refreshes_total', type: 'counter', help: 'Background refreshes started for stale-while-revalidate.', samples: (zone, f) => [[{ zone }, f.staleWhileRevalidateRefreshes]] },
 ];
 

@@ -1,0 +1,226 @@
+// The edge's https listener: one TLS port for every zone that has a certificate, chosen by SNI, with
+// HTTP/2 (ALPN h2) and HTTP/1.1 on the same port, both answered by the one edge request path.
+// Certificates are watched and reloaded (src/server/certificate.ts); a name without a certificate is
+// refused during the handshake.
+import http2 from 'node:http2';
+import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { SecureContext, TLSSocket } from 'node:tls';
+import { TLS_MIN_VERSION, WatchedCertificate } from '../server/certificate.ts';
+import type { CertificateFiles } from '../server/certificate.ts';
+import { truncateIp } from './stats/access-log.ts';
+
+/** How a request reached the edge, as statistics count it. */
+export type Protocol = 'http1' | 'http1-tls' | 'h2';
+
+/** What the https listener needs per zone. */
+export type TlsZone = { host: string; tls: CertificateFiles | undefined; index: number };
+
+class UnknownServerNameError extends Error {
+  readonly serverName: string;
+  constructor(serverName: string) {
+    super(`no zone with a certificate for ${JSON.stringify(serverName)}`);
+    this.serverName = serverName;
+  }
+}
+
+/** The zones' certificates by host name; zones that share files share one watched certificate. */
+export class ZoneCertificates {
+  readonly #byHost = new Map<string, WatchedCertificate>();
+  readonly #all: WatchedCertificate[] = [];
+
+  private constructor() {}
+
+  static async open(zones: readonly TlsZone[], opts: { onLog: (message: string) => void; settleMs?: number; pollMs?: number }): Promise<ZoneCertificates> {
+    const out = new ZoneCertificates();
+    const byFiles = new Map<string, WatchedCertificate>();
+    try {
+      for (const z of zones) {
+        if (!z.tls) continue;
+        const id = JSON.stringify([z.tls.cert, z.tls.key]);
+        let w = byFiles.get(id);
+        if (!w) {
+          w = await WatchedCertificate.open(z.tls, `edge.zones[${z.index}].tls`, {
+            label: `zone ${z.host}`,
+            onReload: opts.onLog,
+            onRejected: opts.onLog,
+            settleMs: opts.settleMs,
+            pollMs: opts.pollMs,
+          });
+          byFiles.set(id, w);
+          out.#all.push(w);
+        }
+        out.#byHost.set(z.host, w);
+        const leaf = w.current;
+        if (!coversHost(leaf.subjectAltName, z.host)) {
+          opts.onLog(`tls: zone ${z.host}: the certificate in ${w.files.cert} does not name ${z.host} (${leaf.subjectAltName ?? 'no subjectAltName'}); browsers will refuse it`);
+        }
+      }
+    } catch (err) {
+      out.close();
+      throw err;
+    }
+    return out;
+  }
+
+  get size(): number {
+    return this.#byHost.size;
+  }
+
+  /** The watched certificate of a zone (tests: wait for a reload with check()). */
+  of(host: string): WatchedCertificate | undefined {
+    return this.#byHost.get(host);
+  }
+
+  /** The context a handshake for `serverName` uses, or undefined (refused). */
+  contextFor(serverName: string): SecureContext | undefined {
+    return this.#byHost.get(serverName.toLowerCase().replace(/\.$/, ''))?.current.context;
+  }
+
+  close(): void {
+    for (const w of this.#all) w.close();
+  }
+}
+
+/** Whether a certificate's subjectAltName covers the host (exact, or a wildcard for one label). */
+function coversHost(subjectAltName: string | undefined, host: string): boolean {
+  if (!subjectAltName) return false;
+  for (const entry of subjectAltName.split(',')) {
+    const m = /^\s*DNS:(.+)$/.exec(entry);
+    if (!m) continue;
+    const name = m[1].trim().toLowerCase();
+    if (name === host) return true;
+    if (name.startsWith('*.') && host.endsWith(name.slice(1)) && !host.slice(0, -name.length + 1).includes('.')) return true;
+  }
+  return false;
+}
+
+export type HttpsListenerOptions = {
+  certificates: ZoneCertificates;
+  /** Largest request head (HTTP/1.1) and header list (HTTP/2). */
+  maxHeaderBytes: number;
+  handshakeTimeoutMs: number;
+  /** Every request (HTTP/1.1 and HTTP/2), with HTTP/2 requests presented as HTTP/1.1 ones (see adaptRequest). */
+  onRequest: (req: IncomingMessage, res: ServerResponse) => void;
+  onLog: (message: string) => void;
+  now?: () => number;
+};
+
+export type HttpsListener = {
+  server: Http2SecureServer;
+  /** Ends every connection (after server.close stopped accepting). */
+  destroyConnections(): void;
+};
+
+/**
+ * The TLS server. HTTP/2 comes through Node's compatibility API, whose request and response objects
+ * behave as the edge's request path needs (write/end, writeHead with a field list, 'close',
+ * writableFinished, pipeline); the differences are absorbed in adaptRequest.
+ */
+export function createHttpsListener(opts: HttpsListenerOptions): HttpsListener {
+  const server = http2.createSecureServer({
+    allowHTTP1: true,
+    minVersion: TLS_MIN_VERSION,
+    SNICallback: (serverName, cb) => {
+      const context = opts.certificates.contextFor(serverName);
+      if (context) cb(null, context);
+      else cb(new UnknownServerNameError(serverName), undefined);
+    },
+    handshakeTimeout: opts.handshakeTimeoutMs,
+    settings: { maxHeaderListSize: opts.maxHeaderBytes },
+  });
+  // The HTTP/1.1 side reads these from the server, like node:http's own.
+  Object.assign(server, { maxHeaderSize: opts.maxHeaderBytes, keepAliveTimeout: 65_000 });
+  const handle = (req: Http2ServerRequest | IncomingMessage, res: Http2ServerResponse | ServerResponse) => {
+    adaptRequest(req);
+    opts.onRequest(req as IncomingMessage, res as ServerResponse);
+  };
+  server.on('request', handle);
+  // Expect: 100-continue goes to the request path too (it sends 100 only once it forwards the body).
+  server.on('checkContinue', handle);
+  const sockets = new Set<Socket>();
+  server.on('connection', (socket: Socket) => {
+    // Read now: Node keeps the peer's address once asked, and a refused handshake's socket is closed
+    // by the time it is reported.
+    void socket.remoteAddress;
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  const log = throttled(opts.onLog, opts.now ?? Date.now);
+  server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+    // The TLS socket wraps the connection's socket (`_parent`), which still knows the address.
+    const parent = (socket as unknown as { _parent?: Socket })._parent;
+    const address = socket.remoteAddress ?? parent?.remoteAddress;
+    // Some refused handshakes (a HelloRequest sent to the server, then silence) leave the connection
+    // open after Node destroyed the TLS socket, and no handshake timeout runs any more: close it here.
+    if (parent) reset(parent);
+    const from = address ? truncateIp(address) : 'unknown address';
+    if (err instanceof UnknownServerNameError) log(`tls: refused a handshake from ${from} for ${JSON.stringify(err.serverName)}: ${err.message}`);
+    else if (!socket.servername && /NO_SUITABLE_SIGNATURE_ALGORITHM|NO_SHARED_CIPHER/.test((err as NodeJS.ErrnoException).code ?? err.message)) {
+      log(`tls: refused a handshake from ${from} without a server name (SNI): certificates are chosen by zone name`);
+    }
+    // Anything else (not TLS at all, a handshake cut or timed out) is the client's business: no line.
+  });
+  // An HTTP/2 session that fails (a protocol error from a hostile peer) ends that session only.
+  server.on('sessionError', () => {});
+  return {
+    server,
+    destroyConnections() {
+      for (const s of sockets) reset(s);
+    },
+  };
+}
+
+/** Closes a connection at once (RST); its TLS socket may already be gone while the descriptor is open. */
+function reset(socket: Socket): void {
+  if (socket.closed) return;
+  try {
+    socket.resetAndDestroy();
+  } catch {
+    socket.destroy();
+  }
+}
+
+const PSEUDO = /^:/;
+
+/**
+ * Presents a request that came over TLS as the edge's request path reads one: X-Forwarded-Proto says
+ * https, and an HTTP/2 request's fields carry no pseudo-header fields (they would be forwarded
+ * upstream) and name the authority in Host (RFC 9113 §8.3.1: ":authority" replaces Host; a client
+ * that sends both must send the same value, and :authority wins).
+ */
+export function adaptRequest(req: Http2ServerRequest | IncomingMessage): void {
+  const headers = req.headers as Record<string, string | string[] | undefined>;
+  if (req.httpVersionMajor !== 2) {
+    headers['x-forwarded-proto'] = 'https';
+    return;
+  }
+  const fields: Record<string, string | string[] | undefined> = {};
+  for (const [name, value] of Object.entries(headers)) if (!PSEUDO.test(name)) fields[name] = value;
+  const authority = headers[':authority'];
+  if (typeof authority === 'string') fields['host'] = authority;
+  fields['x-forwarded-proto'] = 'https';
+  // The compatibility API reads method and path from the stream's own fields, so only this view changes.
+  Object.defineProperty(req, 'headers', { value: fields, enumerable: true, configurable: true });
+}
+
+/** A log line writer that keeps at most 20 lines a minute (a client can make refusals at will). */
+function throttled(write: (message: string) => void, now: () => number): (message: string) => void {
+  let windowStart = 0;
+  let count = 0;
+  let dropped = 0;
+  return (message) => {
+    const t = now();
+    if (t - windowStart >= 60_000) {
+      if (dropped > 0) write(`tls: ${dropped} more refused handshakes in the last minute not logged`);
+      windowStart = t;
+      count = 0;
+      dropped = 0;
+    }
+    if (count < 20) {
+      count++;
+      write(message);
+    } else dropped++;
+  };
+}

@@ -1,0 +1,270 @@
+// Edge scenarios on the https listener: certificates chosen by SNI (unknown names refused during the
+// handshake, with a log line), session resumption, renewal picked up from the files while a download
+// over an older connection completes, a bad renewal kept out, HTTP/2 and HTTP/1.1 answering alike,
+// redirectHttp and HSTS, and hostile TLS input.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import fc from 'fast-check';
+import { startEdge } from '../src/edge/server.ts';
+import { ZONE, bytes, startHarness } from './helpers/edge-harness.ts';
+import type { Harness } from './helpers/edge-harness.ts';
+import { checkAsyncProperty } from './helpers/property.ts';
+import { connectH2, handshake, makeCa, makeLeaf, requestH1, tempDir } from './helpers/tls.ts';
+import type { Ca, Leaf, TlsReply } from './helpers/tls.ts';
+
+const OTHER = 'media.example.org';
+const BODY = bytes(300_000, 5);
+const HEADERS = { 'cache-control': 'max-age=600', etag: '"t1"', 'content-type': 'audio/mpeg', 'last-modified': 'Sun, 01 Jun 2025 10:00:00 GMT' };
+
+/** Resolves with the first log line that matches. */
+function nextLine(lines: string[], waiters: Array<() => void>, pattern: RegExp): Promise<string> {
+  return new Promise((resolve) => {
+    const look = () => {
+      const found = lines.find((l) => pattern.test(l));
+      if (found === undefined) return false;
+      resolve(found);
+      return true;
+    };
+    if (look()) return;
+    waiters.push(() => look());
+  });
+}
+
+describe('edge: https listener', () => {
+  let h: Harness;
+  let ca: Ca;
+  let zoneCert: Leaf;
+  let otherCert: Leaf;
+  let dir: string;
+  const lines: string[] = [];
+  let waiters: Array<() => boolean | void> = [];
+  const logLine = (m: string) => {
+    lines.push(m);
+    waiters = waiters.filter((w) => w() !== true);
+  };
+  const waitFor = (pattern: RegExp) => nextLine(lines, waiters as Array<() => void>, pattern);
+
+  before(async () => {
+    ca = await makeCa();
+    dir = await tempDir();
+    zoneCert = await makeLeaf(ca, [ZONE], path.join(dir, 'cdn'));
+    otherCert = await makeLeaf(ca, [OTHER], path.join(dir, 'other'));
+    h = await startHarness({ httpsPort: 0, onLog: logLine, certificateSettleMs: 20, certificatePollMs: 0, tlsHandshakeTimeoutMs: 1_000 }, {
+      tls: { cert: zoneCert.certFile, key: zoneCert.keyFile },
+      hsts: 31_536_000,
+    });
+    await h.restart({
+      zones: [
+        { host: ZONE, origin: h.origin.url, tls: { cert: zoneCert.certFile, key: zoneCert.keyFile }, hsts: 31_536_000 },
+        { host: OTHER, origin: h.origin.url, tls: { cert: otherCert.certFile, key: otherCert.keyFile }, redirectHttp: true },
+        { host: 'plain.example.net', origin: h.origin.url },
+      ],
+    });
+    h.origin.route('/song.mp3', { headers: HEADERS, body: BODY, validate: true });
+  });
+  after(() => h.close());
+
+  it('presents each zone its own certificate (SNI), over TLS 1.2+ with h2 offered by ALPN', async () => {
+    const a = await handshake(h.edge.httpsPort!, ZONE, ca.pem);
+    const b = await handshake(h.edge.httpsPort!, OTHER, ca.pem);
+    assert.ok(a.ok && b.ok);
+    assert.equal(a.fingerprint, zoneCert.fingerprint);
+    assert.equal(b.fingerprint, otherCert.fingerprint);
+    assert.equal(a.alpn, 'h2');
+    const old = await handshake(h.edge.httpsPort!, ZONE, ca.pem, { maxVersion: 'TLSv1.1', minVersion: 'TLSv1' });
+    assert.equal(old.ok, false, 'TLS 1.1 is refused');
+  });
+
+  it('refuses at the handshake a name without a certificate, and a handshake without SNI, saying so in the log', async () => {
+    const unknown = await handshake(h.edge.httpsPort!, 'nobody.example.com', ca.pem);
+    assert.equal(unknown.ok, false);
+    assert.match(await waitFor(/nobody\.example\.com/), /^tls: refused a handshake from 127\.0\.0\.0 for "nobody\.example\.com": no zone with a certificate/);
+    const noCert = await handshake(h.edge.httpsPort!, 'plain.example.net', ca.pem);
+    assert.equal(noCert.ok, false, 'a zone without tls has no certificate on the https listener');
+    const noSni = await handshake(h.edge.httpsPort!, undefined, ca.pem, { checkServerIdentity: () => undefined });
+    assert.equal(noSni.ok, false);
+    await waitFor(/without a server name \(SNI\)/);
+  });
+
+  it('resumes sessions', async () => {
+    const first = await handshake(h.edge.httpsPort!, ZONE, ca.pem);
+    assert.ok(first.ok && first.session);
+    const second = await handshake(h.edge.httpsPort!, ZONE, ca.pem, { session: first.session });
+    assert.ok(second.ok);
+    assert.equal(second.reused, true);
+  });
+
+  it('answers HTTP/2 and HTTP/1.1 alike: full, range, 304, 416 (fields apart from the protocol\'s own)', async () => {
+    const h2 = connectH2(h.edge.httpsPort!, ZONE, ca.pem);
+    try {
+      const cases: Array<[string, Record<string, string>, number]> = [
+        ['full (miss, then hit)', {}, 200],
+        ['full', {}, 200],
+        ['range', { range: 'bytes=1000-2999' }, 206],
+        ['several ranges', { range: 'bytes=0-9,100-109' }, 206],
+        ['304', { 'if-none-match': '"t1"' }, 304],
+        ['416', { range: 'bytes=900000-' }, 416],
+        ['HEAD', {}, 200],
+      ];
+      for (const [name, headers, status] of cases) {
+        const method = name === 'HEAD' ? 'HEAD' : 'GET';
+        // The first request fills the cache (over HTTP/2); after it both are hits from the same entry.
+        const two = await h2.request('/song.mp3', headers, method);
+        const one = await requestH1(h.edge.httpsPort!, ZONE, ca.pem, '/song.mp3', headers, method);
+        assert.equal(two.status, status, name);
+        assert.equal(one.status, status, name);
+        if (name !== 'full (miss, then hit)') assert.deepEqual(comparable(two), comparable(one), name);
+        assert.equal(withoutBoundary(two, two.body.toString('latin1')), withoutBoundary(one, one.body.toString('latin1')), `${name}: same body`);
+        if (status === 200 && method === 'GET') assert.ok(two.body.equals(BODY));
+        if (name === 'range') assert.ok(two.body.equals(BODY.subarray(1000, 3000)));
+        assert.equal(two.headers['strict-transport-security'], 'max-age=31536000', `${name}: HSTS over h2`);
+        assert.equal(one.headers['strict-transport-security'], 'max-age=31536000', `${name}: HSTS over https/1.1`);
+      }
+    } finally {
+      h2.session.close();
+    }
+    assert.equal(h.origin.count('/song.mp3'), 1, 'one fill served both protocols');
+    const plain = await h.get('/song.mp3');
+    assert.equal(plain.headers['strict-transport-security'], undefined, 'no HSTS over plain http (RFC 6797 §7.2)');
+    const t = await h.totals();
+    assert.equal(t.requestsByProtocol.h2, 7);
+    assert.equal(t.requestsByProtocol['http1-tls'], 7);
+    assert.equal(t.requestsByProtocol.http1, 1);
+    // Body bytes are counted once per protocol: 2 full bodies, 2000 + 2 × (multipart) ... equal on both.
+    const byProtocol = new Map<string, number>();
+    for (const e of h.events.filter((e) => e.target === '/song.mp3')) byProtocol.set(e.httpVersion, (byProtocol.get(e.httpVersion) ?? 0) + e.bytes);
+    assert.equal(byProtocol.get('2.0'), byProtocol.get('1.1')! - BODY.length, 'the same bytes over h2 as over https/1.1 (plus the plain GET)');
+    const metrics = h.edge.stats.toPrometheus();
+    assert.match(metrics, new RegExp(`edge_requests_by_protocol_total\\{zone="${ZONE.replace(/\./g, '\\.')}",protocol="h2"\\} 7`));
+  });
+
+  it('redirects plain http to https for a zone with redirectHttp (301 for GET, 308 otherwise); others are served', async () => {
+    const get = await h.send('GET', '/song.mp3?x=1', { host: OTHER });
+    assert.equal(get.status, 301);
+    assert.equal(get.headers.location, `https://${OTHER}:${h.edge.httpsPort}/song.mp3?x=1`);
+    const post = await h.send('POST', '/upload', { host: OTHER }, 'x');
+    assert.equal(post.status, 308);
+    const served = await requestH1(h.edge.httpsPort!, OTHER, ca.pem, '/song.mp3');
+    assert.equal(served.status, 200);
+    assert.equal(served.headers['strict-transport-security'], undefined, 'no hsts configured for this zone');
+    assert.equal((await h.get('/song.mp3')).status, 200, 'a zone without redirectHttp is served over http');
+  });
+
+  it('takes a renewed certificate from its files without a restart, while a download over an older connection completes', async () => {
+    const big = bytes(8 * 1024 * 1024, 3);
+    h.origin.route('/big.bin', (_req, res: ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(big.length), 'cache-control': 'max-age=600' });
+      res.end(big);
+    });
+    const h2 = connectH2(h.edge.httpsPort!, ZONE, ca.pem);
+    try {
+      // Start the download and stop reading after its first bytes: it stays open across the renewal.
+      const stream = h2.session.request({ ':path': '/big.bin', ':authority': ZONE });
+      const chunks: Buffer[] = [];
+      const [first] = (await once(stream, 'data')) as [Buffer];
+      chunks.push(first);
+      stream.pause();
+      const renewed = await makeLeaf(ca, [ZONE], path.join(dir, 'cdn'));
+      await waitFor(new RegExp(`loaded the new certificate.*${renewed.fingerprint}`));
+      const now = await handshake(h.edge.httpsPort!, ZONE, ca.pem);
+      assert.ok(now.ok);
+      assert.equal(now.fingerprint, renewed.fingerprint, 'new connections get the renewed certificate');
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.resume();
+      await once(stream, 'end');
+      assert.ok(Buffer.concat(chunks).equals(big), 'the download over the old connection completed intact');
+      zoneCert = renewed;
+    } finally {
+      h2.session.close();
+    }
+  });
+
+  it('keeps the previous certificate when the new files do not load, and says why', async () => {
+    await writeFile(zoneCert.certFile, 'not a certificate\n');
+    assert.match(await waitFor(/kept the previous certificate.*holds no PEM certificate/), new RegExp(zoneCert.fingerprint));
+    await writeFile(zoneCert.certFile, otherCert.cert); // the other zone's certificate with this zone's key
+    assert.match(await waitFor(/kept the previous certificate.*does not belong to the certificate/), /cdn\.key/);
+    const still = await handshake(h.edge.httpsPort!, ZONE, ca.pem);
+    assert.ok(still.ok);
+    assert.equal(still.fingerprint, zoneCert.fingerprint);
+    await writeFile(zoneCert.certFile, zoneCert.cert);
+  });
+
+  it('survives hostile TLS input: garbage bytes, a handshake that never completes, random ClientHello-like bytes', async () => {
+    const port = h.edge.httpsPort!;
+    const garbage = net.connect(port, '127.0.0.1');
+    garbage.on('error', () => {});
+    garbage.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+    await closed(garbage);
+    // A ClientHello cut short, then silence: the handshake timeout ends it.
+    const stalled = net.connect(port, '127.0.0.1');
+    stalled.on('error', () => {});
+    stalled.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]));
+    await checkAsyncProperty(
+      fc.asyncProperty(fc.uint8Array({ minLength: 1, maxLength: 600 }), fc.boolean(), async (data, tlsRecord) => {
+        const s = net.connect(port, '127.0.0.1');
+        s.on('error', () => {});
+        await once(s, 'connect');
+        s.end(tlsRecord ? Buffer.concat([Buffer.from([0x16, 0x03, 0x01, data.length >> 8, data.length & 0xff]), data]) : data);
+        await closed(s);
+      }),
+      { numRuns: 60, timeLimitMs: 10_000 },
+    );
+    await closed(stalled);
+    const ok = await requestH1(port, ZONE, ca.pem, '/song.mp3');
+    assert.equal(ok.status, 200, 'the listener still serves');
+  });
+});
+
+/** Resolves when the socket closed, whatever the reason (once() would reject on its 'error'). */
+function closed(socket: net.Socket): Promise<void> {
+  return new Promise((resolve) => (socket.closed ? resolve() : socket.once('close', () => resolve())));
+}
+
+/** Response fields the two protocols must agree on: all but date and the connection's own. */
+function comparable(r: TlsReply): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(r.headers)) {
+    if (['date', 'connection', 'keep-alive', 'transfer-encoding', 'age'].includes(k)) continue;
+    out[k] = typeof v === 'string' ? withoutBoundary(r, v) : v;
+  }
+  return out;
+}
+
+/** Multipart boundaries are random per response: replaced by a fixed word before comparing. */
+function withoutBoundary(r: TlsReply, text: string): string {
+  const m = /boundary=([^;\s]+)/.exec(String(r.headers['content-type'] ?? ''));
+  return m ? text.split(m[1]).join('BOUNDARY') : text;
+}
+
+describe('edge: https certificate files', () => {
+  it('refuses to start on a missing file, a file that is not PEM, or a key of another certificate, naming the option', async () => {
+    const ca = await makeCa();
+    const dir = await tempDir();
+    const a = await makeLeaf(ca, [ZONE], path.join(dir, 'a'));
+    const b = await makeLeaf(ca, [ZONE], path.join(dir, 'b'));
+    const notPem = path.join(dir, 'not.pem');
+    await writeFile(notPem, 'hello\n');
+    const cases: Array<[{ cert: string; key: string }, RegExp]> = [
+      [{ cert: path.join(dir, 'missing.pem'), key: a.keyFile }, /^config edge\.zones\[1\]\.tls: cannot read .*missing\.pem: no such file$/],
+      [{ cert: notPem, key: a.keyFile }, /^config edge\.zones\[1\]\.tls: .*not\.pem holds no PEM certificate/],
+      [{ cert: a.certFile, key: notPem }, /^config edge\.zones\[1\]\.tls: .*not\.pem holds no PEM private key/],
+      [{ cert: a.certFile, key: b.keyFile }, /^config edge\.zones\[1\]\.tls: the key in .*b\.key does not belong to the certificate in .*a\.pem$/],
+    ];
+    for (const [tls, message] of cases) {
+      await assert.rejects(
+        startEdge({ host: '127.0.0.1', port: 0, httpsPort: 0, cacheDir: dir, statsFile: false, zones: [{ host: 'ok.example', origin: 'http://127.0.0.1:9' }, { host: ZONE, origin: 'http://127.0.0.1:9', tls }] }),
+        (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'config_invalid');
+          assert.match(err.message, message);
+          return true;
+        },
+      );
+    }
+  });
+});
