@@ -104,7 +104,7 @@ async function runPrimary(config: Config, io: Io, flags: OriginFlags, n: number)
     if (printed) return;
     printed = true;
     const host = flags.host ?? config.origin.host;
-    printStart(io, config, `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`, token, n);
+    printStart(io, config, `${config.origin.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${address.port}`, token, n);
   });
   cluster.on('exit', (w, code, signal) => {
     if (stopping) return;

@@ -15,6 +15,13 @@ export class OriginUnreachableError extends MediaCdnError {
   }
 }
 
+/** An https upstream whose certificate was not accepted, or whose TLS handshake failed. */
+export class OriginTlsError extends MediaCdnError {
+  constructor(origin: string, reason: string, cause?: unknown) {
+    super('edge_origin_tls', `The origin ${origin} could not be reached over TLS: ${reason}.`, { status: 502, cause });
+  }
+}
+
 /** Connect, first-byte or body-idle timeout, or a coalesced waiter that waited too long. */
 export class OriginTimeoutError extends MediaCdnError {
   constructor(origin: string, what: string, cause?: unknown) {

@@ -27,6 +27,7 @@ import { httpPurgeLog, PurgeSync } from './control/purge-sync.ts';
 import type { PurgeLogSource, PurgeSyncStatus } from './control/purge-sync.ts';
 import { NODE_MAX_HEADER_BYTES, Upstream } from './upstream/upstream.ts';
 import { ZoneCertificates, createHttpsListener } from './tls.ts';
+import { readCaFile } from './upstream/trust.ts';
 import type { HttpsListener, Protocol } from './tls.ts';
 
 export type EdgeRuntimeOptions = Omit<EdgeConfigInput, 'workers'> & {
@@ -102,6 +103,9 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
   });
   const zones = new Map<string, Zone>();
   const controlZones = new Map<string, ControlZone>();
+  // CA files first too: a zone that cannot verify its https upstream does not start.
+  const trust = new Map<string, Awaited<ReturnType<typeof readCaFile>>>();
+  for (const [i, z] of config.zones.entries()) if (z.caFile !== undefined) trust.set(z.host, await readCaFile(z.caFile, `edge.zones[${i}].caFile`));
   for (const z of config.zones) {
     const upstreamUrl = (z.shield ?? z.origin)!;
     zones.set(z.host, {
@@ -110,6 +114,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
         origin: upstreamUrl,
         // A shield serves zones by Host like any edge: ask it for this zone.
         originHost: z.originHost ?? (z.shield !== undefined ? z.host : undefined),
+        trust: trust.get(z.host),
         connectTimeoutMs: z.connectTimeoutMs ?? config.connectTimeoutMs,
         headersTimeoutMs: z.headersTimeoutMs ?? config.headersTimeoutMs,
         bodyTimeoutMs: z.bodyTimeoutMs ?? config.bodyTimeoutMs,

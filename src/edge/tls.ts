@@ -7,7 +7,7 @@ import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse } from 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
-import { TLS_MIN_VERSION, WatchedCertificate } from '../server/certificate.ts';
+import { TLS_MIN_VERSION, WatchedCertificate, closeRefusedHandshakes, resetConnection } from '../server/certificate.ts';
 import type { CertificateFiles } from '../server/certificate.ts';
 import { truncateIp } from './stats/access-log.ts';
 
@@ -147,14 +147,12 @@ export function createHttpsListener(opts: HttpsListenerOptions): HttpsListener {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
+  closeRefusedHandshakes(server);
   const log = throttled(opts.onLog, opts.now ?? Date.now);
   server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
     // The TLS socket wraps the connection's socket (`_parent`), which still knows the address.
     const parent = (socket as unknown as { _parent?: Socket })._parent;
     const address = socket.remoteAddress ?? parent?.remoteAddress;
-    // Some refused handshakes (a HelloRequest sent to the server, then silence) leave the connection
-    // open after Node destroyed the TLS socket, and no handshake timeout runs any more: close it here.
-    if (parent) reset(parent);
     const from = address ? truncateIp(address) : 'unknown address';
     if (err instanceof UnknownServerNameError) log(`tls: refused a handshake from ${from} for ${JSON.stringify(err.serverName)}: ${err.message}`);
     else if (!socket.servername && /NO_SUITABLE_SIGNATURE_ALGORITHM|NO_SHARED_CIPHER/.test((err as NodeJS.ErrnoException).code ?? err.message)) {
@@ -167,19 +165,9 @@ export function createHttpsListener(opts: HttpsListenerOptions): HttpsListener {
   return {
     server,
     destroyConnections() {
-      for (const s of sockets) reset(s);
+      for (const s of sockets) resetConnection(s);
     },
   };
-}
-
-/** Closes a connection at once (RST); its TLS socket may already be gone while the descriptor is open. */
-function reset(socket: Socket): void {
-  if (socket.closed) return;
-  try {
-    socket.resetAndDestroy();
-  } catch {
-    socket.destroy();
-  }
 }
 
 const PSEUDO = /^:/;

@@ -1,6 +1,7 @@
 // The origin server: media GET/HEAD/OPTIONS, the admin API, /healthz, and a hook for routes added
 // by other modules. Usable in-process (tests, `mediacdn up`) and by `mediacdn origin` in each worker.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import type { Config } from '../config/index.ts';
@@ -16,6 +17,7 @@ import { API_PREFIX, createApiHandler } from './api.ts';
 import { HttpError, sendError, sendJson } from './respond.ts';
 import { answerClientError } from '../server/client-error.ts';
 import { connectionsCheckingInterval, watchBodyIdle } from '../server/slow-client.ts';
+import { WatchedCertificate, closeRefusedHandshakes, secureContextOptions } from '../server/certificate.ts';
 
 /** Answers a request and returns true, or returns false to let the origin answer 404. */
 export type ExtraRoutes = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
@@ -67,6 +69,14 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
   const logger = opts.logger ?? createLogger(config);
   const now = opts.now ?? Date.now;
   const { token, created } = await resolveAdminToken(config);
+  // origin.tls: https with a watched certificate; a renewal is used for new connections (setSecureContext).
+  const certificate = oc.tls === undefined
+    ? undefined
+    : await WatchedCertificate.open(oc.tls, 'origin.tls', {
+        label: 'origin',
+        onReload: (message) => logger.info(message),
+        onRejected: (message) => logger.warn(message),
+      });
 
   let ownDb: Awaited<ReturnType<typeof openDatabase>> | undefined;
   let lib = opts.library;
@@ -126,22 +136,27 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
   const publicApi = opts.publicApiPaths ?? [];
   const isPublicApi = (url: string) => publicApi.some((p) => url === p || url.startsWith(`${p}?`));
 
-  const server = http.createServer(
-    {
-      headersTimeout: oc.headersTimeoutMs,
-      keepAliveTimeout: oc.keepAliveTimeoutMs,
-      requestTimeout: oc.requestTimeoutMs,
-      connectionsCheckingInterval: connectionsCheckingInterval(oc.headersTimeoutMs),
-      // Media responses build their own header lists; Date is still added by node (cached per second).
-    },
-    (req, res) => {
-      const url = req.url as string;
-      watchBodyIdle(req, oc.bodyIdleTimeoutMs, () => cutIdleBody(req, res));
-      if (url.startsWith(MEDIA_PREFIX)) return media(req, res);
-      if (url.startsWith(API_PREFIX) && !isPublicApi(url)) return api(req, res);
-      rest(req, res).catch((err) => sendError(res, err, logger, { method: req.method, path: url.split('?')[0] }));
-    },
-  );
+  const serverOptions = {
+    headersTimeout: oc.headersTimeoutMs,
+    keepAliveTimeout: oc.keepAliveTimeoutMs,
+    requestTimeout: oc.requestTimeoutMs,
+    connectionsCheckingInterval: connectionsCheckingInterval(oc.headersTimeoutMs),
+    // Media responses build their own header lists; Date is still added by node (cached per second).
+  };
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url as string;
+    watchBodyIdle(req, oc.bodyIdleTimeoutMs, () => cutIdleBody(req, res));
+    if (url.startsWith(MEDIA_PREFIX)) return media(req, res);
+    if (url.startsWith(API_PREFIX) && !isPublicApi(url)) return api(req, res);
+    rest(req, res).catch((err) => sendError(res, err, logger, { method: req.method, path: url.split('?')[0] }));
+  };
+  const server: http.Server = certificate
+    ? https.createServer({ ...serverOptions, ...secureContextOptions(certificate.current.cert, certificate.current.key) }, onRequest)
+    : http.createServer(serverOptions, onRequest);
+  if (certificate) {
+    certificate.onChange((c) => (server as https.Server).setSecureContext(secureContextOptions(c.cert, c.key)));
+    closeRefusedHandshakes(server as https.Server);
+  }
   // RFC 9110 §10.1.1: an expectation other than 100-continue gets 417 (node's own 417 has no body).
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     res.setHeader('connection', 'close');
@@ -179,7 +194,7 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
     });
   });
   const port = (server.address() as AddressInfo).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const url = `${certificate ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
   logger.info({ url, tokenCreated: created }, 'origin listening');
 
   let closing: Promise<void> | undefined;
@@ -193,6 +208,7 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
     cacheStats: () => cache.stats(),
     close() {
       closing ??= (async () => {
+        certificate?.close();
         const done = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         const timer = setTimeout(() => {

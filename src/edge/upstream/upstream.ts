@@ -4,12 +4,14 @@
 // headers (Via, X-Forwarded-*) added after hop-by-hop fields are removed, and events for statistics.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
+import type { SecureContext } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import { stripHopByHop } from '../../http/hop-by-hop.ts';
 import type { Headers } from '../../http/types.ts';
-import { OriginTimeoutError, OriginUnreachableError, RequestHeadTooLargeError } from '../errors.ts';
+import { OriginTimeoutError, OriginTlsError, OriginUnreachableError, RequestHeadTooLargeError } from '../errors.ts';
+import { systemTrust, tlsFailureReason } from './trust.ts';
 
 /** Our Via member (RFC 9110 §7.6.3: received-protocol received-by); a pseudonym, not a host name. */
 export const VIA = '1.1 mediacdn';
@@ -51,6 +53,8 @@ export type UpstreamOptions = {
    * connection attempts of their own (Varnish's grace with a sick backend). 0 = off.
    */
   downForMs?: number;
+  /** For an https upstream: the CA certificates it is verified against (default: the system's, systemTrust()). */
+  trust?: SecureContext;
   /** Jitter source in [0, 1); default Math.random (tests inject a fixed one). */
   random?: () => number;
   /** Milliseconds for response times (monotonic is best); default performance.now. */
@@ -129,7 +133,15 @@ export class Upstream {
     this.#hostLineBytes = `host: ${opts.originHost ?? url.host}\r\n`.length;
     this.#pool = new Pool(url.origin, {
       connections: opts.connections,
-      connect: { timeout: opts.connectTimeoutMs },
+      connect: url.protocol === 'https:'
+        ? {
+            timeout: opts.connectTimeoutMs,
+            // Always verified; SNI and the name checked are the Host sent (a shield's zone), else the URL's.
+            rejectUnauthorized: true,
+            secureContext: opts.trust ?? systemTrust(),
+            servername: hostnameOf(opts.originHost) ?? hostnameOf(url.host),
+          }
+        : { timeout: opts.connectTimeoutMs },
       headersTimeout: opts.headersTimeoutMs,
       bodyTimeout: opts.bodyTimeoutMs,
       keepAliveTimeout: 30_000,
@@ -270,7 +282,12 @@ export function upstreamError(origin: string, err: unknown): Error {
   if (code === 'UND_ERR_CONNECT_TIMEOUT') return new OriginTimeoutError(origin, 'connect', err);
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return new OriginTimeoutError(origin, 'waiting for the response head', err);
   if (code === 'UND_ERR_BODY_TIMEOUT') return new OriginTimeoutError(origin, 'body stalled', err);
-  if (err instanceof OriginTimeoutError || err instanceof OriginUnreachableError) return err;
+  if (err instanceof OriginTimeoutError || err instanceof OriginUnreachableError || err instanceof OriginTlsError) return err;
+  for (let e: unknown = err, depth = 0; depth < 4 && e !== null && typeof e === 'object'; depth++, e = (e as { cause?: unknown }).cause) {
+    const c = (e as { code?: unknown }).code;
+    const reason = typeof c === 'string' ? tlsFailureReason(c, (e as Error).message ?? '') : undefined;
+    if (reason !== undefined) return new OriginTlsError(origin, reason, err);
+  }
   return new OriginUnreachableError(origin, err);
 }
 
@@ -314,6 +331,15 @@ export function appendList(existing: string | string[] | undefined, member: stri
 export function discardBody(body: Readable): void {
   body.on('error', () => {});
   body.destroy();
+}
+
+/** The host name of a Host value (`cdn.example.com:8443` → `cdn.example.com`), for SNI. */
+function hostnameOf(host: string | undefined): string | undefined {
+  if (host === undefined) return undefined;
+  const h = host.trim();
+  if (h.startsWith('[')) return undefined; // an IPv6 literal: no SNI
+  const name = h.replace(/:\d*$/, '');
+  return /^[0-9.]+$/.test(name) ? undefined : name;
 }
 
 function headerString(v: string | string[] | undefined): string | undefined {

@@ -1,0 +1,113 @@
+// Origin over TLS, both ways: the origin serves https (origin.tls, reloaded when its files change), and
+// an edge fetches from an https origin, verifying it against the system CAs or the zone's caFile —
+// a certificate it cannot verify is a 502 that says why, never a silent fallback.
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import https from 'node:https';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startEdge } from '../src/edge/server.ts';
+import type { EdgeHandle } from '../src/edge/server.ts';
+import { startTestOrigin } from './helpers/origin.ts';
+import type { TestOrigin } from './helpers/origin.ts';
+import { handshake, makeCa, makeLeaf, tempDir } from './helpers/tls.ts';
+import type { Ca, Leaf } from './helpers/tls.ts';
+import { request } from 'undici';
+
+const ZONE = 'cdn.example.com';
+
+async function get(url: string, host: string): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+  const res = await request(url, { headers: { host } });
+  return { status: res.statusCode, body: await res.body.text(), headers: res.headers };
+}
+
+describe('origin over https, and an edge in front of it', () => {
+  let ca: Ca;
+  let otherCa: Ca;
+  let dir: string;
+  let leaf: Leaf;
+  let o: TestOrigin;
+  let fileName: string;
+  const edges: EdgeHandle[] = [];
+  const edge = async (zone: Record<string, unknown>) => {
+    const e = await startEdge({ host: '127.0.0.1', port: 0, cacheDir: await tempDir('mediacdn-edge-'), statsFile: false, retries: 0, zones: [{ host: ZONE, origin: o.url, ...zone }] });
+    edges.push(e);
+    return e;
+  };
+
+  before(async () => {
+    ca = await makeCa();
+    otherCa = await makeCa('another test CA');
+    dir = await tempDir();
+    leaf = await makeLeaf(ca, ['localhost', '127.0.0.1'], path.join(dir, 'origin'));
+    o = await startTestOrigin({ origin: { tls: { cert: leaf.certFile, key: leaf.keyFile } } });
+    fileName = (await o.add('tone-3s.mp3')).fileName;
+  });
+  after(async () => {
+    for (const e of edges) await e.close();
+    await o.close();
+  });
+
+  it('serves https with the configured certificate', async () => {
+    assert.match(o.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const body = await new Promise<string>((resolve, reject) => {
+      https.get(`${o.url}/healthz`, { ca: ca.pem }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve(text));
+      }).on('error', reject);
+    });
+    assert.match(body, /"ok":true/);
+  });
+
+  it('an edge with the right caFile fetches and caches; with another CA, or the system CAs, it answers 502 saying why', async () => {
+    const right = await edge({ caFile: ca.certFile });
+    const ok = await get(`${right.url}/media/${fileName}`, ZONE);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers['x-cache'], 'MISS');
+    assert.equal((await get(`${right.url}/media/${fileName}`, ZONE)).headers['x-cache'], 'HIT');
+
+    const wrong = await edge({ caFile: otherCa.certFile });
+    const refused = await get(`${wrong.url}/media/${fileName}`, ZONE);
+    assert.equal(refused.status, 502);
+    assert.match(refused.body, /could not be reached over TLS: its certificate was not accepted: .*\((UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|SELF_SIGNED_CERT_IN_CHAIN)\)/);
+
+    const system = await edge({});
+    const alsoRefused = await get(`${system.url}/media/${fileName}`, ZONE);
+    assert.equal(alsoRefused.status, 502, 'a test CA is not among the system CAs: never fetched unverified');
+    assert.match(alsoRefused.body, /over TLS: its certificate was not accepted/);
+  });
+
+  it('takes a renewed origin certificate from its files; a bad one is kept out with a log line', async () => {
+    const before = await handshake(o.origin.port, undefined, ca.pem, { host: '127.0.0.1', checkServerIdentity: () => undefined });
+    assert.ok(before.ok);
+    assert.equal(before.fingerprint, leaf.fingerprint);
+    await writeFile(leaf.keyFile, 'garbage\n');
+    await until(() => o.logs.some((l) => /kept the previous certificate.*holds no PEM private key/.test(String(l.msg))));
+    const renewed = await makeLeaf(ca, ['localhost', '127.0.0.1'], path.join(dir, 'origin'));
+    await until(() => o.logs.some((l) => String(l.msg).includes(`loaded the new certificate`) && String(l.msg).includes(renewed.fingerprint)));
+    const now = await handshake(o.origin.port, undefined, ca.pem, { checkServerIdentity: () => undefined });
+    assert.ok(now.ok);
+    assert.equal(now.fingerprint, renewed.fingerprint);
+  });
+
+  it('refuses a caFile that is missing or holds no certificate, naming the option', async () => {
+    const notPem = path.join(dir, 'ca-not.pem');
+    await writeFile(notPem, 'nothing here\n');
+    for (const [caFile, message] of [
+      [path.join(dir, 'missing-ca.pem'), /^config edge\.zones\[0\]\.caFile: cannot read .*missing-ca\.pem: no such file$/],
+      [notPem, /^config edge\.zones\[0\]\.caFile: .*ca-not\.pem holds no PEM certificate/],
+    ] as const) {
+      await assert.rejects(edge({ caFile }), (err: Error) => {
+        assert.match(err.message, message);
+        return true;
+      });
+    }
+  });
+});
+
+/** Waits for a condition that a file watcher makes true (no fixed sleep; bounded by the test timeout). */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setTimeout(r, 20));
+}
