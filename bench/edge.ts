@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { checkTest } from './lib/check.ts';
 import { runColdStart, type ColdOrder, type ColdStartResult } from './lib/cold-start.ts';
-import { comparisonTable, figuresTable, machineParagraph, type Baseline } from './lib/http-report.ts';
+import { COMPARISON_LEGEND, comparisonTable, FIGURES_LEGEND, figuresTable, heading, machineParagraph, methodParagraph, type Baseline } from './lib/http-report.ts';
 import { KiB, loadFor, MiB, ROOT, startCeiling, startOriginProcess, startPinned, versions, type FileSpec, type Server } from './lib/library.ts';
 import { NGINX_TUNINGS, startNginxProxyCache, type NginxTuning } from './lib/nginx.ts';
 import { peakRss, startProcess } from './lib/proc.ts';
@@ -149,11 +149,12 @@ export async function runEdgeBench(o: HttpSectionOptions & { profileDir?: string
     const rssAfterCold = [nginx[0], varnish, ours].map((e) => `${fmtMiB(peakRss(e.pid))} ${e.name}`).join(', ');
 
     const sizes = cold.map((f) => f.bytes);
+    const machine = { ...o.machine, otherCores: res.otherCores() };
     const doc = `# Edge bench
 
 ${new Date().toISOString().slice(0, 10)} · ${versions()}
 
-${machineParagraph({ ...o.machine, otherCores: res.otherCores() })}
+${machineParagraph(machine)}
 
 Every cache sits in front of the same origin (\`mediacdn origin --workers 1\`, behind a small proxy that
 counts the requests the origin gets, bench/servers/counting-proxy.ts). \`our edge\` is \`mediacdn edge
@@ -163,30 +164,22 @@ counts the requests the origin gets, bench/servers/counting-proxy.ts). \`our edg
 (bench/servers/memory-ceiling.ts) is no cache: a bare node:http server answering from memory with
 prebuilt headers, what node:http itself allows.
 
-## Cache hits
+${heading('Cache hits', machine)}
 
-${o.mode}. Every server runs at once, pinned to core 1 (\`taskset\`); the load generator runs on core 0:
-\`wrk -t1 -c50\`, or for the radio row bench/lib/radio-client.ts (each listener on its own connection
-reads the 32 MiB file in sequential 256 KiB ranges, one at a time, listener k starting at range k).
-Rounds are interleaved test by test and server by server; each row is the round with the median req/s.
+${methodParagraph(o.mode)}
 Every cache was warmed with the timed requests; every answer was byte-compared and had \`X-Cache: HIT\`
 before timing, and every 304 carries \`Access-Control-Allow-Origin\`. Origin requests during the timed
 rounds: ${duringRounds}.
 
-A ratio is our req/s over the baseline's. When the load generator used ≥ 90 % of its core in either
-run (**client-bound**), req/s measured the client, so the cell compares server CPU per request
-instead (below 1: ours spends less), and it is never a win.
+${COMPARISON_LEGEND}
 
 ${hitComparison}
 
-Server CPU is the server's processes' CPU time over the run (100 % = one core); client CPU the load
-generator's. CPU-s / 10k req and CPU-s / GB are the server's CPU-seconds per 10,000 requests and per
-10⁹ bytes received by the client (headers included). Peak RSS is VmHWM of the server's processes
-during that run. p50 / p99 are per request (per 256 KiB range in the radio row).
+${FIGURES_LEGEND}
 
 ${hitFigures}
 
-## Cold start
+${heading('Cold start', machine)}
 
 ${COLD_CLIENTS} clients at once, each on its own keep-alive connection, each asking once for each of ${COLD_OBJECTS}
 uncached objects (${fmtMiB(sizes.reduce((a, b) => a + b, 0))} in all, ${sizes.filter((s) => s === 4 * MiB).length} of 4 MiB, the others 16–128 KiB):
@@ -194,8 +187,10 @@ in the same order (${COLD_CLIENTS} concurrent misses per object) or each client 
 "origin +N ms" holds every origin request back N ms (an origin farther away). Every body was
 compared with the stored bytes. Origin requests per object must be exactly 1: ${ourColdOk ? 'our edge met it in every run' : '**our edge did not meet it**'}.
 X-Cache counts differ in meaning: our edge says MISS to every request that joined a fill in progress
-(it streams that fill), nginx says HIT to the requests that waited on \`proxy_cache_lock\` and then read
-the finished entry. Peak RSS after the cold start: ${rssAfterCold}.
+(it streams that fill), nginx and Varnish say HIT to the requests that waited (\`proxy_cache_lock\`,
+Varnish's waiting list) and then read the finished entry. The clients run in the bench's own process,
+unpinned, and the origin shares core 1 with the caches: wall times compare the caches of this run only.
+Peak RSS from the last timed run through the cold start: ${rssAfterCold}.
 
 ${coldTable}
 `;

@@ -5,7 +5,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { checkTest } from './lib/check.ts';
-import { comparisonTable, figuresTable, machineParagraph, type Baseline } from './lib/http-report.ts';
+import { COMPARISON_LEGEND, comparisonTable, FIGURES_LEGEND, figuresTable, heading, machineParagraph, methodParagraph, type Baseline } from './lib/http-report.ts';
 import { loadFor, ROOT, startCeiling, startOriginProcess, startPinned, versions, type BenchLibrary, type HttpTest, type Server } from './lib/library.ts';
 import { NGINX_TUNINGS, startNginxStatic, type NginxTuning } from './lib/nginx.ts';
 import type { MachineLoad } from './lib/measure.ts';
@@ -59,16 +59,14 @@ export async function runOriginBench(o: HttpSectionOptions): Promise<void> {
     ];
     const comparison = comparisonTable(tests, ours, baselines, res);
     const figures = figuresTable(tests, servers, res);
+    const machine = { ...o.machine, otherCores: res.otherCores() };
     const doc = `# Origin bench
 
 ${new Date().toISOString().slice(0, 10)} · ${versions()}
 
-${machineParagraph({ ...o.machine, otherCores: res.otherCores() })}
+${machineParagraph(machine)}
 
-${o.mode}. Every server runs at once, pinned to core 1 (\`taskset\`); the load generator runs on core 0:
-\`wrk -t1 -c50\`, or for the radio row bench/lib/radio-client.ts (each listener on its own connection
-reads the 32 MiB file in sequential 256 KiB ranges, one at a time, listener k starting at range k).
-Rounds are interleaved test by test and server by server; each row is the round with the median req/s.
+${methodParagraph(o.mode)}
 Every answer was byte-compared with curl first; every 304 carries \`Access-Control-Allow-Origin\`.
 
 Servers: \`our origin\` is \`mediacdn origin --workers 1\`. ${nginxVariantsText('nginx')}; each one worker,
@@ -77,20 +75,15 @@ Servers: \`our origin\` is \`mediacdn origin --workers 1\`. ${nginxVariantsText(
 \`node:http ceiling\` (bench/servers/memory-ceiling.ts) answers from memory with prebuilt headers: what
 node:http itself allows.
 
-## Ours against each baseline
+${heading('Ours against each baseline', machine)}
 
-A ratio is our req/s over the baseline's. When the load generator used ≥ 90 % of its core in either
-run (**client-bound**), req/s measured the client, so the cell compares server CPU per request
-instead (below 1: ours spends less), and it is never a win.
+${COMPARISON_LEGEND}
 
 ${comparison}
 
-## Every server
+${heading('Every server', machine)}
 
-Server CPU is the server's processes' CPU time over the run (100 % = one core); client CPU the load
-generator's. CPU-s / 10k req and CPU-s / GB are the server's CPU-seconds per 10,000 requests and per
-10⁹ bytes received by the client (headers included). Peak RSS is VmHWM of the server's processes
-during that run. p50 / p99 are per request (per 256 KiB range in the radio row).
+${FIGURES_LEGEND}
 
 ${figures}
 `;

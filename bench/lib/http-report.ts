@@ -2,7 +2,7 @@
 // marker), every server's figures per row, and ours against each baseline by the client-bound rule.
 import os from 'node:os';
 import type { Server } from './library.ts';
-import { compare, comparisonCell, fastest, machineVerdict, type MachineLoad } from './measure.ts';
+import { boundBy, compare, comparisonCell, fastest, machineVerdict, type MachineLoad } from './measure.ts';
 import { fmtInt, fmtMiB, markdownTable } from './report.ts';
 import type { RoundsResult } from './rounds.ts';
 
@@ -16,6 +16,11 @@ export function machineParagraph(m: MachineLoad): string {
   const facts = `${m.cores} cores (${os.cpus()[0]?.model ?? 'cpu'}), ${fmtMiB(os.totalmem())} memory, Linux ${os.release()}; load average ${m.load1AtStart.toFixed(2)} at the start; ${others}.`;
   if (!v.busy) return `Quiet machine: ${facts}`;
   return `**Measured on a busy machine** (${v.reasons.join('; ')}): these numbers are recorded, not claimed; ratios between servers of one run are all they can hint at.\n\n${facts}`;
+}
+
+/** A results heading; on a busy machine it says the figures under it are not claims. */
+export function heading(title: string, m: MachineLoad): string {
+  return `## ${title}${machineVerdict(m).busy ? ' (busy machine: recorded, not claimed)' : ''}`;
 }
 
 /** Every server's figures, one line per test and server. */
@@ -32,7 +37,8 @@ export function figuresTable<T extends { name: string }>(tests: T[], servers: Se
         r.mbps.toFixed(0),
         `${r.p50Ms.toFixed(2)} / ${r.p99Ms.toFixed(2)}`,
         pct(r.serverShare),
-        `${pct(r.clientShare)}${r.clientBound ? ' **client-bound**' : ''}`,
+        pct(r.clientShare),
+        boundBy(r) === 'client' ? '**client**' : boundBy(r),
         fmtSec(r.cpuPer10k),
         fmtSec(r.cpuPerGB),
         fmtMiB(r.peakRss),
@@ -40,7 +46,7 @@ export function figuresTable<T extends { name: string }>(tests: T[], servers: Se
       ]);
     }
   }
-  return markdownTable(['test', 'server', 'req/s', 'MB/s', 'p50 / p99 ms', 'server CPU', 'client CPU', 'CPU-s / 10k req', 'CPU-s / GB', 'peak RSS', 'errors'], rows);
+  return markdownTable(['test', 'server', 'req/s', 'MB/s', 'p50 / p99 ms', 'server CPU', 'client CPU', 'bound by', 'CPU-s / 10k req', 'CPU-s / GB', 'peak RSS', 'errors'], rows);
 }
 
 /** A baseline column: one server, or the faster of several in each row (its name then said in the cell). */
@@ -62,10 +68,32 @@ export function comparisonTable<T extends { name: string }>(tests: T[], ours: Se
           if (candidates.length === 0) return '–';
           const best = fastest(candidates);
           const cell = comparisonCell(compare(mine, best.row));
-          return b.servers.length > 1 ? `${cell} (vs ${best.server.name})` : cell;
+          return b.servers.length > 1 ? `vs ${best.server.name}: ${cell}` : cell;
         }),
       ],
     ];
   });
   return markdownTable(['test', ...baselines.map((b) => `${ours.name} / ${b.label}`)], rows);
 }
+
+/** How the rows were run, for both sections. */
+export function methodParagraph(mode: string): string {
+  return `${mode}. Every server runs at once, pinned to core 1 (\`taskset\`); the load generator runs on core 0:
+\`wrk -t1 -c50\`, or for the radio row bench/lib/radio-client.ts (each listener on its own connection
+reads the 32 MiB file in sequential 256 KiB ranges, one at a time, listener k starting at range k).
+Rounds are interleaved test by test and server by server; each row is the round with the median req/s.`;
+}
+
+/** How to read the comparison table. */
+export const COMPARISON_LEGEND = `A ratio is our req/s over the baseline's. When the load generator used ≥ 90 % of its core in either
+run (**client-bound**), req/s measured the client, so the cell compares server CPU per request
+instead (below 1: ours spends less), and it is never a win. "not saturated": one of the two servers
+used less than 90 % of its core without the client being the limit (latency, or other processes on
+a shared machine), so the ratio says less about what each server can do.`;
+
+/** How to read the figures table. */
+export const FIGURES_LEGEND = `Server CPU is the server's processes' CPU time over the run (100 % = one core); client CPU the load
+generator's; "bound by" says which of the two was at ≥ 90 % of its core (neither: latency, or other
+processes). CPU-s / 10k req and CPU-s / GB are the server's CPU-seconds per 10,000 requests and per
+10⁹ bytes received by the client (headers included). Peak RSS is VmHWM of the server's processes
+during that run. p50 / p99 are per request (per 256 KiB range in the radio row).`;

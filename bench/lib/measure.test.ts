@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { checkProperty } from '../../test/helpers/property.ts';
-import { compare, comparisonCell, efficiency, fastest, isClientBound, machineVerdict, parseCpuTotals, parseProcStat } from './measure.ts';
+import { boundBy, compare, comparisonCell, efficiency, fastest, isClientBound, machineVerdict, parseCpuTotals, parseProcStat } from './measure.ts';
 import { medianRun, type Measured } from './rounds.ts';
 import { parseWrkReport } from './wrk.ts';
 
@@ -92,18 +92,22 @@ describe('the client-bound rule', () => {
     it(`${cpu} CPU-s over ${wall} s is ${bound ? '' : 'not '}client-bound`, () => assert.equal(isClientBound(cpu, wall), bound));
   }
 
-  const base = { rps: 1000, cpuPer10k: 1, clientBound: false };
+  const base = { rps: 1000, cpuPer10k: 1, clientBound: false, serverShare: 0.97 };
   it('states a req/s ratio when neither run is client-bound', () => {
-    assert.deepEqual(compare({ rps: 1500, cpuPer10k: 0.5, clientBound: false }, base), { kind: 'ratio', ratio: 1.5, win: true });
-    assert.equal(comparisonCell(compare({ rps: 900, cpuPer10k: 1, clientBound: false }, base)), '0.90×');
+    assert.deepEqual(compare({ rps: 1500, cpuPer10k: 0.5, clientBound: false, serverShare: 0.95 }, base), { kind: 'ratio', ratio: 1.5, win: true, saturated: true });
+    assert.equal(comparisonCell(compare({ rps: 900, cpuPer10k: 1, clientBound: false, serverShare: 0.9 }, base)), '0.90×');
+  });
+  it('says so when a server did not have its core full (latency, or other processes)', () => {
+    assert.equal(comparisonCell(compare({ rps: 900, cpuPer10k: 1, clientBound: false, serverShare: 0.6 }, base)), '0.90× (not saturated)');
+    assert.equal(comparisonCell(compare(base, { ...base, serverShare: 0.89 })), '1.00× (not saturated)');
   });
   it('compares CPU per request, not req/s, when either run is client-bound', () => {
-    assert.deepEqual(compare({ rps: 2500, cpuPer10k: 1.3, clientBound: false }, { ...base, clientBound: true }), { kind: 'client-bound', cpuRatio: 1.3 });
-    assert.equal(comparisonCell(compare({ rps: 2500, cpuPer10k: 1.3, clientBound: true }, base)), 'client-bound (CPU per request 1.30×)');
+    assert.deepEqual(compare({ rps: 2500, cpuPer10k: 1.3, clientBound: false, serverShare: 1 }, { ...base, clientBound: true }), { kind: 'client-bound', cpuRatio: 1.3 });
+    assert.equal(comparisonCell(compare({ rps: 2500, cpuPer10k: 1.3, clientBound: true, serverShare: 0.5 }, base)), 'client-bound (CPU per request 1.30×)');
     assert.equal(comparisonCell({ kind: 'client-bound', cpuRatio: Number.NaN }), 'client-bound (CPU per request n/a)');
   });
   it('never states a win from a client-bound pair, whatever the numbers (generated)', () => {
-    const fig = fc.record({ rps: fc.double({ min: 1, max: 1e6, noNaN: true }), cpuPer10k: fc.double({ min: 0.001, max: 100, noNaN: true }), clientBound: fc.boolean() });
+    const fig = fc.record({ rps: fc.double({ min: 1, max: 1e6, noNaN: true }), cpuPer10k: fc.double({ min: 0.001, max: 100, noNaN: true }), clientBound: fc.boolean(), serverShare: fc.double({ min: 0, max: 1.2, noNaN: true }) });
     checkProperty(
       fc.property(fig, fig, (a, b) => {
         const c = compare(a, b);
@@ -113,6 +117,14 @@ describe('the client-bound rule', () => {
       }),
       { numRuns: 300 },
     );
+  });
+});
+
+describe('boundBy', () => {
+  it('says what limited a run', () => {
+    assert.equal(boundBy({ clientBound: true, serverShare: 1 }), 'client');
+    assert.equal(boundBy({ clientBound: false, serverShare: 0.9 }), 'server');
+    assert.equal(boundBy({ clientBound: false, serverShare: 0.89 }), 'neither');
   });
 });
 

@@ -55,12 +55,24 @@ export function isClientBound(clientCpuSec: number, wallSec: number): boolean {
   return wallSec > 0 && clientCpuSec / wallSec >= CLIENT_BOUND_SHARE;
 }
 
+/** A server at this share of its core or more was the limit of its run. */
+export const SERVER_BOUND_SHARE = 0.9;
+
+/**
+ * What limited a run: the load generator (client-bound), the server (its core full), or neither,
+ * which on a machine of our own means latency, and on a shared one other processes.
+ */
+export function boundBy(o: { clientBound: boolean; serverShare: number }): 'client' | 'server' | 'neither' {
+  if (o.clientBound) return 'client';
+  return o.serverShare >= SERVER_BOUND_SHARE ? 'server' : 'neither';
+}
+
 /** One server's (median) figures in one row, as much as a comparison needs. */
-export type RowFigures = { rps: number; cpuPer10k: number; clientBound: boolean };
+export type RowFigures = { rps: number; cpuPer10k: number; clientBound: boolean; serverShare: number };
 
 export type Comparison =
-  /** Both runs measured the servers: the req/s ratio stands, a win if above 1. */
-  | { kind: 'ratio'; ratio: number; win: boolean }
+  /** Neither run was client-bound: the req/s ratio stands, a win if above 1; `saturated` when both servers had their core full. */
+  | { kind: 'ratio'; ratio: number; win: boolean; saturated: boolean }
   /** Either run was client-bound: req/s says nothing about the server, so only CPU per request is compared, never as a win. */
   | { kind: 'client-bound'; cpuRatio: number };
 
@@ -68,12 +80,12 @@ export type Comparison =
 export function compare(ours: RowFigures, base: RowFigures): Comparison {
   if (ours.clientBound || base.clientBound) return { kind: 'client-bound', cpuRatio: ours.cpuPer10k / base.cpuPer10k };
   const ratio = ours.rps / base.rps;
-  return { kind: 'ratio', ratio, win: ratio > 1 };
+  return { kind: 'ratio', ratio, win: ratio > 1, saturated: boundBy(ours) === 'server' && boundBy(base) === 'server' };
 }
 
-/** A comparison as a table cell: "0.91×", or "client-bound (CPU per request 1.30×)". */
+/** A comparison as a table cell: "0.91×", "0.91× (not saturated)", or "client-bound (CPU per request 1.30×)". */
 export function comparisonCell(c: Comparison): string {
-  if (c.kind === 'ratio') return `${c.ratio.toFixed(2)}×`;
+  if (c.kind === 'ratio') return `${c.ratio.toFixed(2)}×${c.saturated ? '' : ' (not saturated)'}`;
   return `client-bound (CPU per request ${Number.isFinite(c.cpuRatio) ? `${c.cpuRatio.toFixed(2)}×` : 'n/a'})`;
 }
 
