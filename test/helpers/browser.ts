@@ -4,7 +4,8 @@
 import { accessSync, constants } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import assert from 'node:assert/strict';
+import { chromium, type Browser, type Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -22,7 +23,8 @@ export class BrowserUnavailableError extends Error {
   }
 }
 
-export async function launchBrowser(executablePath = CHROMIUM): Promise<Browser> {
+/** Starts Chromium; `extraArgs` adds command-line switches (e.g. a host resolver rule, a trusted test certificate). */
+export async function launchBrowser(executablePath = CHROMIUM, extraArgs: readonly string[] = []): Promise<Browser> {
   try {
     accessSync(executablePath, constants.X_OK);
   } catch {
@@ -34,7 +36,7 @@ export async function launchBrowser(executablePath = CHROMIUM): Promise<Browser>
       executablePath,
       timeout: LAUNCH_TIMEOUT_MS,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required'],
+        '--disable-component-update', '--disable-sync', '--autoplay-policy=no-user-gesture-required', ...extraArgs],
     });
   } catch (err) {
     const first = String((err as Error).message).split('\n')[0];
@@ -69,4 +71,40 @@ export async function servePage(html: string): Promise<{ url: string; close(): P
       server.close(() => resolve());
     }),
   };
+}
+
+export type MediaResponse = { status: number; range: string | undefined; contentRange: string | undefined; cors: string | undefined };
+
+/** Records every response to `mediaUrl` that `page` gets: status, the Range asked for, Content-Range, CORS. */
+export function recordMediaResponses(page: Page, mediaUrl: string): MediaResponse[] {
+  const seen: MediaResponse[] = [];
+  page.on('response', async (res) => {
+    if (!res.url().startsWith(mediaUrl)) return;
+    const req = await res.request().allHeaders();
+    const h = await res.allHeaders();
+    seen.push({ status: res.status(), range: req['range'], contentRange: h['content-range'], cors: h['access-control-allow-origin'] });
+  });
+  return seen;
+}
+
+/**
+ * Plays the page's <audio id="a"> (of `seconds` length, `size` bytes), seeks to 20 s before its end and
+ * checks that the far part came with a Range request answered 206.
+ */
+export async function playAndSeekFar(page: Page, seen: readonly MediaResponse[], seconds: number, size: number): Promise<void> {
+  // Page code as strings: the test files are type-checked without the DOM library.
+  const audio = `document.getElementById('a')`;
+  await page.evaluate(`${audio}.play()`);
+  await page.waitForFunction(`${audio}.currentTime > 0.25`, undefined, { timeout: 20_000 });
+  const duration = (await page.evaluate(`${audio}.duration`)) as number;
+  assert.ok(Math.abs(duration - seconds) < 1, `duration ${duration}`);
+
+  const target = seconds - 20;
+  await page.evaluate(`${audio}.currentTime = ${target}`);
+  await page.waitForFunction(`!${audio}.seeking && ${audio}.currentTime > ${target + 0.25}`, undefined, { timeout: 20_000 });
+
+  const farStart = Math.floor((size * (target - 5)) / seconds);
+  const far = seen.find((s) => s.status === 206 && s.range !== undefined && Number(/^bytes=(\d+)-/.exec(s.range)?.[1]) >= farStart);
+  assert.ok(far, `a Range request from byte ${farStart} on, answered 206; saw ${JSON.stringify(seen)}`);
+  assert.match(far.contentRange ?? '', new RegExp(`^bytes \\d+-\\d+/${size}$`));
 }
