@@ -7,7 +7,8 @@
 //
 // Shows: each client's query (EDNS Client Subnet of its region) is answered with its region's edge; the
 // song plays through that edge with ranges (curl, and Chromium resolving through mediacdn dns); cutting edge-eu's cable moves its clients to edge-us once the
-// health checks notice, and back when it returns.
+// health checks notice, and back when it returns; a purge issued while edge-eu is cut off is reported
+// pending for it and applied (from the origin's purge log) when it returns, before it serves the song.
 //
 // Where a client is: a MaxMind database written by the test (dns.geoipDatabase) places 10.1/16 in Paris
 // and 10.2/16 in Chicago, and the DNS server picks the nearest edge by great-circle distance, as it
@@ -35,6 +36,8 @@ const ZONE = 'cdn.radio.test';
 const TOKEN = 'multihost-admin-token-0123456789';
 /** Short, so that failover is quick; the check's timeout (three quarters of it) is long, for a busy machine. */
 const HEALTH_INTERVAL_MS = 2000;
+/** How often edges poll the purge log. */
+const PURGE_LOG_INTERVAL_MS = 1000;
 /** Deadlines for things that take a few health intervals on an idle machine; generous, for a busy one. */
 const SETTLE_MS = 90_000;
 
@@ -98,7 +101,17 @@ test('multi-host: geo DNS by client subnet, a song through the nearest edge, fai
       nameservers: [{ name: `ns1.${ZONE}`, addresses: [IP.dns] }],
     },
   };
-  const edgeListener = { port: 80, host: '0.0.0.0', adminPort: 8081, adminHost: '0.0.0.0' };
+  // Every edge and the shield catch up on the origin's purge log (polled every second) before they
+  // answer from their cache after a failed poll.
+  const edgeListener = {
+    port: 80,
+    host: '0.0.0.0',
+    adminPort: 8081,
+    adminHost: '0.0.0.0',
+    purgeLogUrl: `http://${IP.origin}:4000/api/purges`,
+    purgeLogIntervalMs: PURGE_LOG_INTERVAL_MS,
+    purgeLogTimeoutMs: PURGE_LOG_INTERVAL_MS,
+  };
   /** A host's working directory with its mediacdn.config.json (the shared fleet and DNS plus its own part). */
   const project = (name: string, own: Record<string, unknown>): string => {
     const cwd = path.join(dir, name);
@@ -271,6 +284,38 @@ test('multi-host: geo DNS by client subnet, a song through the nearest edge, fai
     const back = await fetchSong(clientEu, IP.edgeEu);
     assert.equal(back.status, 200);
     assert.ok(back.body.equals(songBytes));
+  });
+
+  await t.test('a purge issued while edge-eu is cut off is applied when it returns, before it serves the song again', async () => {
+    const hit = await fetchSong(clientEu, IP.edgeEu);
+    assert.equal(hit.headers['x-cache'], 'HIT', 'edge-eu holds the song');
+    const missed = (p: HostProcess) => (p.output().match(/cannot catch up on the purge log/g) ?? []).length;
+    const before = missed(servers.edgeEu);
+    await lab.cut(edgeEu);
+    // The operator purges the song from the origin's machine: every fleet member is asked, shield first.
+    const purge = await lab.exec(origin, process.execPath, [
+      '--disable-warning=ExperimentalWarning', CLI, 'purge', `http://${ZONE}${songUrl.pathname}`, '--timeout', '1000', '--attempts', '2',
+    ], { cwd: cwd.origin, env });
+    assert.equal(purge.code, 1, `exit 1 while an edge is pending\n${purge.stdout}${purge.stderr}`);
+    // Removed by the push, or a moment earlier by the member's own poll of the purge log (removed 0);
+    // edge-us forwards the push to its shield too, which has purged already.
+    assert.match(purge.stdout, /^shield: done, removed [01]$/m, purge.stdout);
+    assert.match(purge.stdout, /^edge-us: done, removed [01] \(shield http:\/\/10\.0\.0\.20:8081: removed 0\)$/m, purge.stdout);
+    assert.equal((await fetchSong(clientUs, IP.edgeUs)).headers['x-cache'], 'MISS', 'edge-us no longer holds the purged copy');
+    assert.match(purge.stderr, /^edge-eu: pending \(unreachable: .*\(after 2 attempts\)\)$/m, purge.stderr);
+    assert.match(purge.stdout, /^purge log: entry \d+$/m);
+    assert.match(purge.stderr, /purge pending on 1 of 3 edges/);
+    // edge-eu notices it cannot reach the log (its next poll fails), so it will catch up before answering.
+    await waitFor(() => (missed(servers.edgeEu) > before ? true : undefined), SETTLE_MS, 100);
+
+    await lab.restore(edgeEu);
+    const back = await fetchSong(clientEu, IP.edgeEu);
+    assert.equal(back.status, 200);
+    assert.equal(back.headers['x-cache'], 'MISS', `the purge was applied before edge-eu answered: it fetched the song again\n${servers.edgeEu.output()}`);
+    assert.ok(back.body.equals(songBytes));
+    assert.match(servers.edgeEu.output(), /purge log reachable again, caught up to \d+/);
+    const again = await fetchSong(clientEu, IP.edgeEu);
+    assert.equal(again.headers['x-cache'], 'HIT', 'and caches it again');
   });
 
   t.diagnostic(`multi-host scenario took ${Date.now() - started} ms`);

@@ -139,3 +139,30 @@ test('an edge cut off from the purge log catches up when it can reach it again, 
   assert.equal(await get(edge), '200 MISS', 'the purge made while it was cut off is applied before it answers');
   assert.equal(edge.purgeLog()?.seq, seq);
 });
+
+test('a request that finds a catch-up under way from before the link came back waits for a fresh one', async (t) => {
+  const { o, cacheDir, zone, mediaPath, get } = await setup(t);
+  let mode: 'ok' | 'fail' | 'hang' = 'ok';
+  let failHanging: (err: Error) => void = () => {};
+  const source: PurgeLogSource = (after) => {
+    if (mode === 'fail') return Promise.reject(new Error('connect EHOSTUNREACH'));
+    if (mode === 'hang') return new Promise((_, reject) => (failHanging = reject));
+    return purgesAfter(o.tl.lib.db, after, Date.now());
+  };
+  const edge = await startEdge({ host: '127.0.0.1', port: 0, cacheDir, adminToken: TEST_TOKEN, zones: [{ host: zone, origin: o.url }], purgeLog: source, purgeLogIntervalMs: 3_600_000, onWarning: () => {} });
+  t.after(() => edge.close());
+  assert.equal(await get(edge), '200 MISS');
+  assert.equal(await get(edge), '200 HIT');
+  mode = 'fail';
+  assert.equal(await edge.purgeLogCatchUp(), false, 'cut off');
+  mode = 'hang';
+  const underWay = edge.purgeLogCatchUp();
+  await appendPurges(o.tl.lib.db, [{ url: `http://${zone}${mediaPath}` }], Date.now());
+  const answer = get(edge);
+  await waitFor(() => (edge.purgeLog()?.waiting === 1 ? true : undefined));
+  // The link comes back; the attempt that started while it was down fails late.
+  mode = 'ok';
+  failHanging(new Error('connect ETIMEDOUT'));
+  assert.equal(await underWay, false);
+  assert.equal(await answer, '200 MISS', 'the request waited for a catch-up begun after it arrived');
+});

@@ -1,7 +1,7 @@
 // One source of truth for a library's links and the edges it purges: `mediacdn up` records its running
 // edge in the data folder, and `url`, `purge`, `stats` and `rm` of the same folder use it. Deleting a
 // file with `mediacdn rm` while `up` runs purges up's edge once the origin has stopped serving it: the
-// edge answers 404, not a cached copy. On SQLite, and on PostgreSQL with DATABASE_URL.
+// edge answers 404, not a cached copy; so does a delete through up's API. On SQLite, and on PostgreSQL with DATABASE_URL.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,6 +9,7 @@ import path from 'node:path';
 import { request } from 'undici';
 import { runCli } from './helpers/cli.ts';
 import { startUp, SYSTEM_TOKEN } from './helpers/system.ts';
+import { waitFor } from './helpers/origin.ts';
 
 type Added = { id: number; fileName: string; url: string };
 
@@ -58,6 +59,20 @@ test('mediacdn up: url, purge, stats and rm find its edge; rm purges it after th
   const after = await get();
   assert.notEqual(after.cache, 'HIT', 'the edge no longer serves its copy');
   assert.equal(after.status, 404, 'the origin had stopped serving it before the purge, so the edge could not refill it');
+
+  // A delete through up's API: its origin forgets the file at once, so the edge is purged at once.
+  const other = JSON.parse((await cli('add', path.join(import.meta.dirname, 'fixtures', 'tone-3s.mp3'), '--json')).stdout) as Added;
+  const getOther = async () => {
+    const r = await request(`${sys.edgeUrl}/media/${other.fileName}`);
+    await r.body.arrayBuffer();
+    return `${r.statusCode} ${String(r.headers['x-cache'])}`;
+  };
+  assert.equal(await getOther(), '200 MISS');
+  assert.equal(await getOther(), '200 HIT');
+  const del = await request(`${sys.originUrl}/api/media/${other.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${SYSTEM_TOKEN}` } });
+  assert.equal(del.statusCode, 200);
+  await del.body.dump();
+  assert.equal(await waitFor(async () => ((await getOther()) === '404 MISS' ? true : undefined), 10_000, 50), true, 'the edge answers 404 once the purge reached it');
 
   assert.equal(await sys.stop(), 0);
   assert.equal(existsSync(path.join(sys.dataDir, 'running.json')), false, 'a clean stop removes the record');

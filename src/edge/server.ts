@@ -73,6 +73,8 @@ export type EdgeHandle = {
   purge(selector: PurgeSelector): Promise<number>;
   /** Where this edge is in the purge log (undefined without one). */
   purgeLog(): PurgeSyncStatus | undefined;
+  /** Catches up on the purge log now; false when it could not be read (true without a log). */
+  purgeLogCatchUp(): Promise<boolean>;
   /** Bytes and entries per tier. */
   usage(): ReturnType<EdgeCache['usage']>;
   stats: EdgeStats;
@@ -244,6 +246,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
     purge: (selector) => cache.purge(selector),
     usage: () => cache.usage(),
     purgeLog: () => sync?.status(),
+    purgeLogCatchUp: () => sync?.catchUp() ?? Promise.resolve(true),
     stats,
     async idle() {
       await handler.idle();

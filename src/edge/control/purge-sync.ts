@@ -40,6 +40,8 @@ export function httpPurgeLog(url: string, token: string, timeoutMs: number): Pur
   return async (after) => {
     const res = await request(`${url}?after=${after}`, {
       headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+      // A fresh connection for each poll: one kept alive across a cut link is dead and fails the first read after it.
+      reset: true,
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       signal: AbortSignal.timeout(timeoutMs),
@@ -78,7 +80,13 @@ export type PurgeSyncOptions = {
   onWarning?: (message: string) => void;
 };
 
-export type PurgeSyncStatus = { seq: number; inStep: boolean; lastError: string | undefined };
+export type PurgeSyncStatus = {
+  seq: number;
+  inStep: boolean;
+  lastError: string | undefined;
+  /** Requests waiting at the gate for a catch-up. */
+  waiting: number;
+};
 
 export class PurgeSync {
   readonly #o: PurgeSyncOptions;
@@ -89,6 +97,7 @@ export class PurgeSync {
   #timer: NodeJS.Timeout | undefined;
   #lastError: string | undefined;
   #closed = false;
+  #waiting = 0;
 
   private constructor(o: PurgeSyncOptions, seq: number) {
     this.#o = o;
@@ -116,21 +125,30 @@ export class PurgeSync {
   }
 
   status(): PurgeSyncStatus {
-    return { seq: this.#seq, inStep: this.#inStep, lastError: this.#lastError };
+    return { seq: this.#seq, inStep: this.#inStep, lastError: this.#lastError, waiting: this.#waiting };
   }
 
-  /** undefined when in step (serve now); else a promise that settles once a catch-up was tried. */
+  /**
+   * undefined when in step (serve now); else a promise that settles once a catch-up begun after this
+   * request arrived was tried: the first attempt it waits for may have started while the link was
+   * still down, so when that one fails it waits for one more (a request that reached the edge is a sign
+   * that the link may be up again).
+   */
   gate(): Promise<unknown> | undefined {
     if (this.#inStep || this.#closed) return undefined;
-    return this.catchUp();
+    return this.catchUp().then((ok) => (ok || this.#inStep || this.#closed ? ok : this.catchUp()));
   }
 
   /** Wraps a request handler: zone requests pass the gate, control requests do not wait. */
   wrap(handle: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
     return (req, res) => {
       const wait = CONTROL_PATH.test(req.url ?? '') ? undefined : this.gate();
-      if (wait === undefined) handle(req, res);
-      else void wait.then(() => handle(req, res));
+      if (wait === undefined) return handle(req, res);
+      this.#waiting++;
+      void wait.then(() => {
+        this.#waiting--;
+        handle(req, res);
+      });
     };
   }
 
