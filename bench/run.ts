@@ -18,6 +18,7 @@ import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { loadAverage1 } from './lib/cpu.ts';
 import { requireTools } from './lib/tools.ts';
+import { machineVerdict } from './lib/measure.ts';
 import path from 'node:path';
 import { coldFiles, runEdgeBench } from './edge.ts';
 import { BENCH_FILES, httpTests, prepareLibrary } from './lib/library.ts';
@@ -59,7 +60,9 @@ async function main(): Promise<void> {
   // The machine before the bench starts anything: its load average is not ours.
   const machine = { cores: os.cpus().length, load1AtStart: loadAverage1() };
   const mode = `${quick ? 'Quick run (--quick)' : 'Full run'}: ${durationSec} s per run, ${rounds} round(s), ${listeners} radio listeners`;
+  const busy = machineVerdict({ ...machine, otherCores: [] });
   console.log(`${mode}; load average ${machine.load1AtStart.toFixed(2)} at the start on ${machine.cores} cores`);
+  if (busy.busy) console.log(`the machine is busy (${busy.reasons.join('; ')}): the results will be marked as recorded, not claimed`);
   const tests = httpTests({ radioListeners: listeners });
   const work = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-bench-'));
   const t0 = Date.now();

@@ -2,8 +2,8 @@
 // by the shell that waited for it, so not a tick is lost when it exits), and of the whole machine.
 // Cores: servers under test on SERVER_CORE, load generators on CLIENT_CORE (taskset).
 import { execFile, execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { parseCpuTotals, parseProcStat, type ProcStat } from './measure.ts';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { isKernelThread, parseCpuTotals, parseProcStat, type ProcStat } from './measure.ts';
 import { processTree } from './proc.ts';
 
 export const CLIENT_CORE = 0;
@@ -47,9 +47,20 @@ export function benchCpuSec(): number {
   return treeCpuSec(process.pid) + (self ? (self.cutime + self.cstime) / CLK_TCK : 0);
 }
 
-/** Busy CPU-seconds of the whole machine so far. */
+/** CPU-seconds that kernel threads (ksoftirqd, kworkers...) used so far: work the bench's own traffic causes. */
+export function kernelThreadsCpuSec(): number {
+  let ticks = 0;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const s = readProcStat(Number(name));
+    if (s && isKernelThread(s)) ticks += s.utime + s.stime;
+  }
+  return ticks / CLK_TCK;
+}
+
+/** Busy CPU-seconds of the whole machine so far, kernel threads' left out (see parseCpuTotals for interrupts). */
 export function machineBusySec(): number {
-  return parseCpuTotals(readFileSync('/proc/stat', 'utf8')).busy / CLK_TCK;
+  return parseCpuTotals(readFileSync('/proc/stat', 'utf8')).busy / CLK_TCK - kernelThreadsCpuSec();
 }
 
 export function loadAverage1(): number {

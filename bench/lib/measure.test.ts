@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { checkProperty } from '../../test/helpers/property.ts';
-import { boundBy, compare, comparisonCell, efficiency, fastest, isClientBound, machineVerdict, parseCpuTotals, parseProcStat } from './measure.ts';
+import { boundBy, compare, comparisonCell, efficiency, fastest, isClientBound, isKernelThread, machineVerdict, parseCpuTotals, parseProcStat } from './measure.ts';
 import { medianRun, type Measured } from './rounds.ts';
 import { parseWrkReport } from './wrk.ts';
 
@@ -63,8 +63,14 @@ describe('parseProcStat', () => {
 });
 
 describe('parseCpuTotals', () => {
-  it('counts user, nice, system, irq, softirq and steal as busy; idle and iowait as not', () => {
-    assert.deepEqual(parseCpuTotals('cpu  100 1 50 1000 7 2 3 4 0 0\ncpu0 50 0 25 500 3 1 1 2 0 0\nintr 1'), { busy: 160, total: 1167 });
+  it('counts user, nice, system and steal as busy; idle, iowait, irq and softirq as not', () => {
+    assert.deepEqual(parseCpuTotals('cpu  100 1 50 1000 7 2 3 4 0 0\ncpu0 50 0 25 500 3 1 1 2 0 0\nintr 1'), { busy: 155, total: 1167 });
+  });
+  it('tells kernel threads by kthreadd (pid 2) as their parent', () => {
+    assert.equal(isKernelThread({ pid: 2, ppid: 0 }), true);
+    assert.equal(isKernelThread({ pid: 15, ppid: 2 }), true);
+    assert.equal(isKernelThread({ pid: 1, ppid: 0 }), false);
+    assert.equal(isKernelThread({ pid: 300, ppid: 1 }), false);
   });
   it('reads an old kernel line with four fields', () => assert.deepEqual(parseCpuTotals('cpu 1 2 3 4\n'), { busy: 6, total: 10 }));
   it('refuses a file without a cpu line', () => assert.throws(() => parseCpuTotals('cpu0 1 2 3 4\n'), /no "cpu" line/));

@@ -27,7 +27,12 @@ export function parseProcStat(text: string): ProcStat {
   return { pid, comm: text.slice(open + 1, close), state: rest[0], ppid: field(4), utime: field(14), stime: field(15), cutime: field(16), cstime: field(17) };
 }
 
-/** The machine-wide CPU line of /proc/stat: ticks spent busy (everything but idle and iowait) and in all. */
+/**
+ * The machine-wide CPU line of /proc/stat: ticks that processes spent (user, nice, system) or that
+ * the hypervisor took (steal), and all ticks. Interrupt and softirq time is left out of `busy`: it is
+ * mostly the loopback traffic of the bench itself, which no process is charged with when the kernel
+ * accounts interrupt time apart, and would make a quiet machine look busy.
+ */
 export function parseCpuTotals(procStat: string): { busy: number; total: number } {
   const line = procStat.split('\n').find((l) => /^cpu\s/.test(l));
   if (!line) throw new Error('/proc/stat has no "cpu" line');
@@ -35,8 +40,13 @@ export function parseCpuTotals(procStat: string): { busy: number; total: number 
   if (n.length < 4 || n.some((x) => !Number.isFinite(x) || x < 0)) throw new Error(`/proc/stat cpu line is malformed: ${JSON.stringify(line)}`);
   // user nice system idle iowait irq softirq steal [guest guest_nice: already inside user and nice]
   const [user, nice, system, idle, iowait = 0, irq = 0, softirq = 0, steal = 0] = n;
-  const busy = user + nice + system + irq + softirq + steal;
-  return { busy, total: busy + idle + iowait };
+  const busy = user + nice + system + steal;
+  return { busy, total: busy + idle + iowait + irq + softirq };
+}
+
+/** A kernel thread (kthreadd, pid 2, and its children): its CPU is the kernel's, not another program's. */
+export function isKernelThread(s: Pick<ProcStat, 'pid' | 'ppid'>): boolean {
+  return s.pid === 2 || s.ppid === 2;
 }
 
 /** Server CPU per unit of work: CPU-seconds per 10,000 requests and per GB (10^9 bytes) of body. */
