@@ -38,7 +38,7 @@ export function figuresTable<T extends { name: string }>(tests: T[], servers: Se
         `${r.p50Ms.toFixed(2)} / ${r.p99Ms.toFixed(2)}`,
         pct(r.serverShare),
         pct(r.clientShare),
-        boundBy(r) === 'client' ? '**client**' : boundBy(r),
+        boundBy(r) === 'client' ? `**client**${r.clientBoundRounds < r.rounds ? ` (${r.clientBoundRounds} of ${r.rounds} rounds)` : ''}` : boundBy(r),
         fmtSec(r.cpuPer10k),
         fmtSec(r.cpuPerGB),
         fmtMiB(r.peakRss),

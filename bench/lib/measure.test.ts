@@ -159,6 +159,7 @@ describe('medianRun', () => {
     const m = medianRun([run(3), run(1, true), run(2)]);
     assert.equal(m?.rps, 2);
     assert.equal(m?.clientBound, true);
+    assert.deepEqual([m?.clientBoundRounds, m?.rounds], [1, 3]);
   });
   it('takes the lower middle of an even count, and nothing of nothing', () => {
     assert.equal(medianRun([run(4), run(1), run(3), run(2)])?.rps, 2);

@@ -42,7 +42,9 @@ async function runLoad(load: Load, durationSec: number): Promise<LoadResult> {
     core: CLIENT_CORE,
     timeoutMs: (durationSec + 30) * 1000,
   });
-  return { ...parseWrkReport(r.stdout), clientCpuSec: r.cpuSec };
+  // Node's own start-up is not load: without this a 2 s quick run would read 5-10 % busier than it was.
+  const startupUs = Number(/"startup_cpu_us":(\d+)/.exec(r.stdout)?.[1] ?? 0);
+  return { ...parseWrkReport(r.stdout), clientCpuSec: Math.max(0, r.cpuSec - startupUs / 1e6) };
 }
 
 export async function measure(server: Server, load: Load, durationSec: number): Promise<Measured> {
@@ -75,17 +77,21 @@ export type RoundsResult<T> = {
   /** Every round's run for a test and server. */
   runs(test: T, server: Server): Measured[];
   /** The run with the median req/s, client-bound if any round was; undefined when nothing ran. */
-  row(test: T, server: Server): Measured | undefined;
+  row(test: T, server: Server): RowMeasured | undefined;
   /** otherCores of every run, for the busy-machine verdict. */
   otherCores(): number[];
 };
 
+/** A row: the median run, client-bound if any of its rounds was, and how many were. */
+export type RowMeasured = Measured & { clientBoundRounds: number; rounds: number };
+
 /** The run with the median req/s (the lower middle of an even count), so its figures belong together. */
-export function medianRun(runs: Measured[]): Measured | undefined {
+export function medianRun(runs: Measured[]): RowMeasured | undefined {
   if (runs.length === 0) return undefined;
   const sorted = [...runs].sort((a, b) => a.rps - b.rps);
   const mid = sorted[(sorted.length - 1) >> 1];
-  return { ...mid, clientBound: runs.some((r) => r.clientBound) };
+  const clientBoundRounds = runs.filter((r) => r.clientBound).length;
+  return { ...mid, clientBound: clientBoundRounds > 0, clientBoundRounds, rounds: runs.length };
 }
 
 export async function runInterleaved<T extends { name: string }>(o: {
