@@ -8,6 +8,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startEdge } from '../src/edge/server.ts';
 import type { EdgeHandle } from '../src/edge/server.ts';
+import { startCountingOrigin } from './helpers/counting-origin.ts';
 import { startTestOrigin } from './helpers/origin.ts';
 import type { TestOrigin } from './helpers/origin.ts';
 import { handshake, makeCa, makeLeaf, tempDir } from './helpers/tls.ts';
@@ -111,3 +112,41 @@ describe('origin over https, and an edge in front of it', () => {
 async function until(check: () => boolean): Promise<void> {
   while (!check()) await new Promise((r) => setTimeout(r, 20));
 }
+
+describe('an edge behind an https shield', () => {
+  it('fetches through the shield over TLS (SNI = the zone), verified with the zone caFile, and forwards purges to it over TLS', async () => {
+    const ca = await makeCa();
+    const dir = await tempDir();
+    const cert = await makeLeaf(ca, [ZONE], path.join(dir, 'zone'));
+    const origin = await startCountingOrigin();
+    origin.route('/a.mp3', { headers: { 'cache-control': 'max-age=600', 'content-type': 'audio/mpeg' }, body: 'shielded bytes' });
+    const token = 'shield-chain-admin-token-0123456789';
+    const shield = await startEdge({
+      host: '127.0.0.1', port: 0, httpsPort: 0, cacheDir: await tempDir('mediacdn-shield-'), statsFile: false, adminToken: token, onLog: () => {},
+      zones: [{ host: ZONE, origin: origin.url, tls: { cert: cert.certFile, key: cert.keyFile } }],
+    });
+    const front = await startEdge({
+      host: '127.0.0.1', port: 0, cacheDir: await tempDir('mediacdn-edge-'), statsFile: false, adminToken: token,
+      zones: [{ host: ZONE, shield: `https://127.0.0.1:${shield.httpsPort}`, caFile: ca.certFile }],
+    });
+    try {
+      const r = await get(`${front.url}/a.mp3`, ZONE);
+      assert.equal(r.status, 200);
+      assert.equal(r.body, 'shielded bytes');
+      assert.deepEqual(shield.stats.snapshot().zones[ZONE]?.totals.requestsByProtocol, { 'http1-tls': 1 }, 'the shield was asked over TLS');
+      const purge = await request(`${front.url}/_mediacdn/purge`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ url: `http://${ZONE}/a.mp3` }),
+      });
+      const answer = (await purge.body.json()) as { removed: number; shield?: { removed: number } };
+      assert.equal(purge.statusCode, 200, JSON.stringify(answer));
+      assert.equal(answer.removed, 1);
+      assert.equal(answer.shield?.removed, 1, 'the purge reached the shield over https');
+    } finally {
+      await front.close();
+      await shield.close();
+      await origin.close();
+    }
+  });
+});

@@ -8,10 +8,11 @@ import { writeFile } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { startEdge } from '../src/edge/server.ts';
-import { ZONE, bytes, startHarness } from './helpers/edge-harness.ts';
+import { ADMIN_TOKEN, ZONE, bytes, startHarness } from './helpers/edge-harness.ts';
 import type { Harness } from './helpers/edge-harness.ts';
 import { checkAsyncProperty } from './helpers/property.ts';
 import { connectH2, handshake, makeCa, makeLeaf, requestH1, tempDir } from './helpers/tls.ts';
@@ -221,8 +222,12 @@ describe('edge: https listener', () => {
   });
 });
 
-/** Resolves when the socket closed, whatever the reason (once() would reject on its 'error'). */
+/**
+ * Resolves when the socket closed, whatever the reason (once() would reject on its 'error'). It reads
+ * what arrives: a socket nobody reads never sees the server's end.
+ */
 function closed(socket: net.Socket): Promise<void> {
+  socket.resume();
   return new Promise((resolve) => (socket.closed ? resolve() : socket.once('close', () => resolve())));
 }
 
@@ -266,5 +271,115 @@ describe('edge: https certificate files', () => {
         },
       );
     }
+  });
+});
+
+describe('edge: HTTP/2 keeps the request path\'s semantics', () => {
+  let h: Harness;
+  let ca: Ca;
+  before(async () => {
+    ca = await makeCa();
+    const dir = await tempDir();
+    const cert = await makeLeaf(ca, [ZONE], path.join(dir, 'cdn'));
+    h = await startHarness({ httpsPort: 0, onLog: () => {}, httpsIdleTimeoutMs: 2_000 }, { tls: { cert: cert.certFile, key: cert.keyFile }, rateLimit: { requestsPerSecond: 1, burst: 40 } });
+  });
+  after(() => h.close());
+
+  it('coalesces concurrent streams of one session into one fill, purges over h2, writes request bodies through', async () => {
+    const body = bytes(200_000, 11);
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    h.origin.route('/slow.bin', (_req, res: ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length), 'cache-control': 'max-age=600' });
+      res.write(body.subarray(0, 1000));
+      void released.then(() => res.end(body.subarray(1000)));
+    });
+    h.origin.route('/echo', (_req, res: ServerResponse, recorded) => {
+      res.writeHead(201, { 'content-type': 'text/plain' });
+      res.end(`got ${recorded.body.length} bytes`);
+    });
+    const h2 = connectH2(h.edge.httpsPort!, ZONE, ca.pem);
+    try {
+      const streams = Array.from({ length: 10 }, () => h2.session.request({ ':path': '/slow.bin', ':authority': ZONE }));
+      const replies = streams.map((s) => {
+        const chunks: Buffer[] = [];
+        s.on('data', (c: Buffer) => chunks.push(c));
+        return new Promise<Buffer>((resolve, reject) => {
+          s.on('end', () => resolve(Buffer.concat(chunks)));
+          s.on('error', reject);
+        });
+      });
+      await Promise.all(streams.map((s) => once(s, 'response')));
+      release();
+      for (const r of await Promise.all(replies)) assert.ok(r.equals(body));
+      assert.equal(h.origin.count('/slow.bin'), 1, 'ten streams, one fill');
+
+      const purge = await h2.request('/_mediacdn/purge', { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, 'POST', JSON.stringify({ url: `https://${ZONE}/slow.bin` }));
+      assert.equal(purge.status, 200, purge.body.toString());
+      assert.equal(JSON.parse(purge.body.toString()).removed, 1);
+      const again = await h2.request('/slow.bin');
+      assert.equal(again.headers['x-cache'], 'MISS');
+
+      const upload = bytes(300_000, 2);
+      const echoed = await h2.request('/echo', { 'content-type': 'application/octet-stream' }, 'POST', upload);
+      assert.equal(echoed.status, 201);
+      assert.equal(echoed.body.toString(), `got ${upload.length} bytes`);
+      assert.equal(h.origin.requests.find((r) => r.url === '/echo')?.headers['x-forwarded-proto'], 'https');
+      assert.equal(h.origin.requests.find((r) => r.url === '/echo')?.headers[':method'], undefined, 'no pseudo-header field forwarded');
+    } finally {
+      h2.session.close();
+    }
+  });
+
+  it('applies the zone\'s rate limit to HTTP/2 streams (429 with Retry-After)', async () => {
+    h.origin.route('/tiny.txt', { headers: { 'cache-control': 'max-age=600' }, body: 'x' });
+    const h2 = connectH2(h.edge.httpsPort!, ZONE, ca.pem);
+    try {
+      const statuses: number[] = [];
+      let retryAfter: unknown;
+      for (let i = 0; i < 60 && !statuses.includes(429); i++) {
+        const r = await h2.request('/tiny.txt');
+        statuses.push(r.status);
+        if (r.status === 429) retryAfter = r.headers['retry-after'];
+      }
+      assert.ok(statuses.includes(429), `a 429 once the burst is spent: ${statuses.join(',')}`);
+      assert.ok(Number(retryAfter) >= 1);
+    } finally {
+      h2.session.close();
+    }
+  });
+
+  it('closes an HTTP/2 connection that opens no stream (one that never sends its preface, too)', async () => {
+    const silent = tls.connect({ host: '127.0.0.1', port: h.edge.httpsPort!, servername: ZONE, ca: ca.pem, ALPNProtocols: ['h2'] });
+    silent.on('error', () => {});
+    await once(silent, 'secureConnect');
+    assert.equal(silent.alpnProtocol, 'h2');
+    await closed(silent);
+    const idle = connectH2(h.edge.httpsPort!, ZONE, ca.pem);
+    await once(idle.session, 'connect');
+    await once(idle.session, 'close');
+  });
+
+  it('survives hostile HTTP/2: random bytes after the handshake, a huge header list', async () => {
+    const port = h.edge.httpsPort!;
+    await checkAsyncProperty(
+      fc.asyncProperty(fc.uint8Array({ minLength: 0, maxLength: 400 }), fc.boolean(), async (data, preface) => {
+        const s = tls.connect({ host: '127.0.0.1', port, servername: ZONE, ca: ca.pem, ALPNProtocols: ['h2'] });
+        s.on('error', () => {});
+        await once(s, 'secureConnect');
+        s.end(Buffer.concat([preface ? Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n') : Buffer.alloc(0), data]));
+        await closed(s);
+      }),
+      { numRuns: 40, timeLimitMs: 10_000 },
+    );
+    const h2 = connectH2(port, ZONE, ca.pem);
+    try {
+      const huge = await h2.request('/tiny.txt', { 'x-huge': 'a'.repeat(64 * 1024) }).catch((err: Error) => err);
+      assert.ok(huge instanceof Error || huge.status === 431, `refused: ${huge instanceof Error ? huge.message : huge.status}`);
+    } finally {
+      h2.session.destroy();
+    }
+    const ok = await requestH1(port, ZONE, ca.pem, '/tiny.txt');
+    assert.ok(ok.status === 200 || ok.status === 429, 'the listener still serves');
   });
 });

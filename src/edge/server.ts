@@ -27,7 +27,8 @@ import { httpPurgeLog, PurgeSync } from './control/purge-sync.ts';
 import type { PurgeLogSource, PurgeSyncStatus } from './control/purge-sync.ts';
 import { NODE_MAX_HEADER_BYTES, Upstream } from './upstream/upstream.ts';
 import { ZoneCertificates, createHttpsListener } from './tls.ts';
-import { readCaFile } from './upstream/trust.ts';
+import { readCaFile, systemTrust } from './upstream/trust.ts';
+import { Agent } from 'undici';
 import type { HttpsListener, Protocol } from './tls.ts';
 
 export type EdgeRuntimeOptions = Omit<EdgeConfigInput, 'workers'> & {
@@ -54,6 +55,8 @@ export type EdgeRuntimeOptions = Omit<EdgeConfigInput, 'workers'> & {
   /** Certificate files: wait after a change event before reading them (default 250 ms) and compare them this often (default 60 s). */
   certificateSettleMs?: number;
   certificatePollMs?: number;
+  /** An https connection without an open request for this long is closed; default 65 s (as the plain listener's keep-alive). */
+  httpsIdleTimeoutMs?: number;
   /** Memoise response plans per stored object (default true; false only to prove both answer alike). */
   memoisePlans?: boolean;
 };
@@ -85,7 +88,7 @@ export type EdgeHandle = {
 };
 
 export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle> {
-  const { cacheDir, now = Date.now, adminToken, statsFile, random, onOutcome, onError, onWarning, purgeLog, memoisePlans, onLog, certificateSettleMs, certificatePollMs, ...rest } = options;
+  const { cacheDir, now = Date.now, adminToken, statsFile, random, onOutcome, onError, onWarning, purgeLog, memoisePlans, onLog, certificateSettleMs, certificatePollMs, httpsIdleTimeoutMs, ...rest } = options;
   const config = edgeConfigSchema.parse(rest);
   const log = onLog ?? onWarning ?? ((m: string) => process.emitWarning(m));
   // Certificates first: a missing or bad file stops the start before anything listens.
@@ -108,6 +111,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
   // CA files first too: a zone that cannot verify its https upstream does not start.
   const trust = new Map<string, Awaited<ReturnType<typeof readCaFile>>>();
   for (const [i, z] of config.zones.entries()) if (z.caFile !== undefined) trust.set(z.host, await readCaFile(z.caFile, `edge.zones[${i}].caFile`));
+  const dispatchers: Agent[] = [];
   for (const z of config.zones) {
     const upstreamUrl = (z.shield ?? z.origin)!;
     zones.set(z.host, {
@@ -143,7 +147,13 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
         : undefined,
       blocked: createIpMatcher(z.blockList),
     });
-    controlZones.set(z.host, { host: z.host, queryString: z.queryString, shieldAdmin: z.shield !== undefined ? (z.shieldAdmin ?? z.shield) : undefined });
+    const shieldAdmin = z.shield !== undefined ? (z.shieldAdmin ?? z.shield) : undefined;
+    // An https shieldAdmin is the shield's https listener, which knows its zones by SNI.
+    const shieldDispatcher = shieldAdmin?.startsWith('https://')
+      ? new Agent({ connect: { rejectUnauthorized: true, secureContext: trust.get(z.host) ?? systemTrust(), servername: z.host } })
+      : undefined;
+    if (shieldDispatcher) dispatchers.push(shieldDispatcher);
+    controlZones.set(z.host, { host: z.host, queryString: z.queryString, shieldAdmin, shieldDispatcher });
   }
   const control = createControlHandler({
     token: adminToken,
@@ -208,6 +218,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
       certificates,
       maxHeaderBytes: config.maxHeaderBytes,
       handshakeTimeoutMs: config.tlsHandshakeTimeoutMs,
+      idleTimeoutMs: httpsIdleTimeoutMs ?? 65_000,
       onRequest: (req, res) => (req.httpVersionMajor === 2 ? onH2 : onHttps)(req, res),
       onLog: log,
       now,
@@ -268,6 +279,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
       );
       // Clients are gone; background refreshes still waiting on an upstream are abandoned.
       await Promise.all([...zones.values()].map((z) => z.upstream.destroy()));
+      await Promise.all(dispatchers.map((d) => d.destroy()));
       await sync?.close();
       await handler.idle();
       await persisting?.stop();

@@ -3,11 +3,11 @@
 // Certificates are watched and reloaded (src/server/certificate.ts); a name without a certificate is
 // refused during the handshake.
 import http2 from 'node:http2';
-import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
-import { TLS_MIN_VERSION, WatchedCertificate, closeRefusedHandshakes, resetConnection } from '../server/certificate.ts';
+import { TLS_MIN_VERSION, WatchedCertificate } from '../server/certificate.ts';
 import type { CertificateFiles } from '../server/certificate.ts';
 import { truncateIp } from './stats/access-log.ts';
 
@@ -101,6 +101,8 @@ export type HttpsListenerOptions = {
   /** Largest request head (HTTP/1.1) and header list (HTTP/2). */
   maxHeaderBytes: number;
   handshakeTimeoutMs: number;
+  /** An HTTP/2 connection without an open stream for this long is closed (HTTP/1.1: its keep-alive timeout). */
+  idleTimeoutMs: number;
   /** Every request (HTTP/1.1 and HTTP/2), with HTTP/2 requests presented as HTTP/1.1 ones (see adaptRequest). */
   onRequest: (req: IncomingMessage, res: ServerResponse) => void;
   onLog: (message: string) => void;
@@ -131,7 +133,11 @@ export function createHttpsListener(opts: HttpsListenerOptions): HttpsListener {
     settings: { maxHeaderListSize: opts.maxHeaderBytes },
   });
   // The HTTP/1.1 side reads these from the server, like node:http's own.
-  Object.assign(server, { maxHeaderSize: opts.maxHeaderBytes, keepAliveTimeout: 65_000 });
+  Object.assign(server, { maxHeaderSize: opts.maxHeaderBytes, keepAliveTimeout: opts.idleTimeoutMs });
+  // Node keeps an HTTP/2 connection open for as long as the client likes, even one that never sent its
+  // preface: close a connection once it has had no open stream for the idle time. A download that
+  // waits on the client's flow control keeps its stream, and with it the connection.
+  server.on('session', (session: ServerHttp2Session) => closeWhenIdle(session, opts.idleTimeoutMs));
   const handle = (req: Http2ServerRequest | IncomingMessage, res: Http2ServerResponse | ServerResponse) => {
     adaptRequest(req);
     opts.onRequest(req as IncomingMessage, res as ServerResponse);
@@ -147,7 +153,6 @@ export function createHttpsListener(opts: HttpsListenerOptions): HttpsListener {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  closeRefusedHandshakes(server);
   const log = throttled(opts.onLog, opts.now ?? Date.now);
   server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
     // The TLS socket wraps the connection's socket (`_parent`), which still knows the address.
@@ -165,9 +170,34 @@ export function createHttpsListener(opts: HttpsListenerOptions): HttpsListener {
   return {
     server,
     destroyConnections() {
-      for (const s of sockets) resetConnection(s);
+      for (const s of sockets) s.destroy();
     },
   };
+}
+
+function closeWhenIdle(session: ServerHttp2Session, idleMs: number): void {
+  let open = 0;
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      if (open === 0 && !session.destroyed) {
+        session.close();
+        // A peer that does not take the GOAWAY and go: end it.
+        setTimeout(() => session.destroy(), 1_000).unref();
+      }
+    }, idleMs);
+    timer.unref();
+  };
+  session.on('stream', (stream: ServerHttp2Stream) => {
+    open++;
+    clearTimeout(timer);
+    stream.once('close', () => {
+      if (--open === 0) arm();
+    });
+  });
+  session.once('close', () => clearTimeout(timer));
+  arm();
 }
 
 const PSEUDO = /^:/;

@@ -17,7 +17,7 @@ import { API_PREFIX, createApiHandler } from './api.ts';
 import { HttpError, sendError, sendJson } from './respond.ts';
 import { answerClientError } from '../server/client-error.ts';
 import { connectionsCheckingInterval, watchBodyIdle } from '../server/slow-client.ts';
-import { WatchedCertificate, closeRefusedHandshakes, secureContextOptions } from '../server/certificate.ts';
+import { WatchedCertificate, secureContextOptions } from '../server/certificate.ts';
 
 /** Answers a request and returns true, or returns false to let the origin answer 404. */
 export type ExtraRoutes = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
@@ -153,10 +153,7 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
   const server: http.Server = certificate
     ? https.createServer({ ...serverOptions, ...secureContextOptions(certificate.current.cert, certificate.current.key) }, onRequest)
     : http.createServer(serverOptions, onRequest);
-  if (certificate) {
-    certificate.onChange((c) => (server as https.Server).setSecureContext(secureContextOptions(c.cert, c.key)));
-    closeRefusedHandshakes(server as https.Server);
-  }
+  if (certificate) certificate.onChange((c) => (server as https.Server).setSecureContext(secureContextOptions(c.cert, c.key)));
   // RFC 9110 §10.1.1: an expectation other than 100-continue gets 417 (node's own 417 has no body).
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     res.setHeader('connection', 'close');

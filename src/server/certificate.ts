@@ -6,10 +6,9 @@ import { X509Certificate, createHash } from 'node:crypto';
 import { watch } from 'node:fs';
 import type { FSWatcher } from 'node:fs';
 import { readFile, realpath } from 'node:fs/promises';
-import type { Socket } from 'node:net';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
-import type { SecureContext, SecureContextOptions, Server as TlsServer, TLSSocket } from 'node:tls';
+import type { SecureContext, SecureContextOptions } from 'node:tls';
 import { ConfigError } from '../errors.ts';
 
 export type CertificateFiles = { cert: string; key: string };
@@ -65,28 +64,6 @@ export function loadCertificate(files: CertificateFiles, cert: Buffer, key: Buff
     throw new CertificateLoadError(`${files.cert} / ${files.key}: ${message}`, { cause: err });
   }
   return { context, cert, key, fingerprint: leaf.fingerprint256, validTo: leaf.validTo, subjectAltName: leaf.subjectAltName };
-}
-
-/**
- * Closes the connection of every failed handshake. Some refused handshakes (a HelloRequest sent to the
- * server, then silence) leave the connection open after Node destroyed its TLS socket, and no
- * handshake timeout runs any more; the TLS socket wraps the connection's socket (`_parent`).
- */
-export function closeRefusedHandshakes(server: TlsServer): void {
-  server.on('tlsClientError', (_err: Error, socket: TLSSocket) => {
-    const parent = (socket as unknown as { _parent?: Socket })._parent;
-    if (parent) resetConnection(parent);
-  });
-}
-
-/** Closes a connection at once (RST). */
-export function resetConnection(socket: Socket): void {
-  if (socket.closed) return;
-  try {
-    socket.resetAndDestroy();
-  } catch {
-    socket.destroy();
-  }
 }
 
 async function readPair(files: CertificateFiles): Promise<{ cert: Buffer; key: Buffer }> {

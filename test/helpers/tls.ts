@@ -94,12 +94,12 @@ export function requestH1(port: number, host: string, ca: Buffer, target: string
 }
 
 /** An HTTP/2 session to 127.0.0.1:port with SNI `host`; requests carry :authority = host. */
-export function connectH2(port: number, host: string, ca: Buffer): { session: http2.ClientHttp2Session; request(target: string, headers?: Record<string, string>, method?: string): Promise<TlsReply> } {
+export function connectH2(port: number, host: string, ca: Buffer): { session: http2.ClientHttp2Session; request(target: string, headers?: Record<string, string>, method?: string, body?: string | Buffer): Promise<TlsReply> } {
   const session = http2.connect(`https://127.0.0.1:${port}`, { servername: host, ca });
   session.on('error', () => {});
   return {
     session,
-    request(target, headers = {}, method = 'GET') {
+    request(target, headers = {}, method = 'GET', body) {
       return new Promise((resolve, reject) => {
         const stream = session.request({ ':method': method, ':path': target, ':authority': host, ...headers });
         const chunks: Buffer[] = [];
@@ -111,7 +111,7 @@ export function connectH2(port: number, host: string, ca: Buffer): { session: ht
           resolve({ status: Number(status), headers: rest as Record<string, string | string[] | undefined>, body: Buffer.concat(chunks) });
         });
         stream.on('error', reject);
-        stream.end();
+        stream.end(body);
       });
     },
   };

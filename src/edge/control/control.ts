@@ -3,6 +3,7 @@
 // every host of the main listener, or only on the admin listener when edge.adminPort is set.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import { bearerMatches } from '../../config/token.ts';
 import { MediaCdnError } from '../../errors.ts';
@@ -25,7 +26,13 @@ export type PurgeRequest = z.infer<typeof purgeRequestSchema>;
 type PurgeResult = { removed: number; shield?: { url: string; removed: number } };
 
 /** What the control endpoints need to know of a zone. */
-export type ControlZone = { host: string; queryString: QueryStringMode; shieldAdmin: string | undefined };
+export type ControlZone = {
+  host: string;
+  queryString: QueryStringMode;
+  shieldAdmin: string | undefined;
+  /** For an https shieldAdmin: verified like the zone's upstream, with the zone's host as SNI. */
+  shieldDispatcher?: Dispatcher;
+};
 
 export type ControlOptions = {
   /** Admin bearer token; undefined disables every endpoint but health. */
@@ -97,7 +104,7 @@ export async function purge(opts: ControlOptions, request: PurgeRequest, authori
   const { zone, selector } = selectorOf(opts.zones, request);
   let shield: PurgeResult['shield'];
   if (zone.shieldAdmin !== undefined) {
-    shield = { url: zone.shieldAdmin, removed: await forwardPurge(zone.shieldAdmin, request, authorization, opts.shieldTimeoutMs ?? 10_000) };
+    shield = { url: zone.shieldAdmin, removed: await forwardPurge(zone.shieldAdmin, request, authorization, opts.shieldTimeoutMs ?? 10_000, zone.shieldDispatcher) };
   }
   const removed = await opts.purge(selector);
   return shield ? { removed, shield } : { removed };
@@ -125,7 +132,7 @@ export function selectorOf(zones: ReadonlyMap<string, ControlZone>, r: PurgeRequ
   return { zone, selector: { kind: 'prefix', zone: zone.host, prefix: target } };
 }
 
-async function forwardPurge(shield: string, body: PurgeRequest, authorization: string, timeoutMs: number): Promise<number> {
+async function forwardPurge(shield: string, body: PurgeRequest, authorization: string, timeoutMs: number, dispatcher: Dispatcher | undefined): Promise<number> {
   let status: number;
   let text: string;
   try {
@@ -135,6 +142,7 @@ async function forwardPurge(shield: string, body: PurgeRequest, authorization: s
       body: JSON.stringify(body),
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
+      ...(dispatcher ? { dispatcher } : {}),
     });
     status = res.statusCode;
     text = await res.body.text();

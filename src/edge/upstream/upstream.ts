@@ -147,6 +147,10 @@ export class Upstream {
       keepAliveTimeout: 30_000,
       // Media bodies go straight through; no pipelining (a stalled response would block others).
       pipelining: 1,
+      // HTTP/1.1 upstream even when an https upstream offers h2 (undici would take it): the head-size
+      // check counts HTTP/1.1 framing, and large bodies spread over the pool's connections instead of
+      // sharing one HTTP/2 connection's flow-control window.
+      allowH2: false,
     });
   }
 
