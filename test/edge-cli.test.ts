@@ -1,9 +1,10 @@
 // The edge commands as a user runs them: `mediacdn edge` in a child process (URLs printed, graceful
-// SIGTERM that saves statistics), `mediacdn purge` and `mediacdn stats` against it, refused --workers.
+// SIGTERM that saves statistics), `mediacdn purge` and `mediacdn stats` against it, refused --workers,
+// --https-port with a certificate from the config file (and a missing one refused).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,6 +13,7 @@ import { CLI, runCli } from './helpers/cli.ts';
 import { ADMIN_TOKEN, ZONE } from './helpers/edge-harness.ts';
 import { startCountingOrigin } from './helpers/counting-origin.ts';
 import type { CountingOrigin } from './helpers/counting-origin.ts';
+import { makeCa, makeLeaf, requestH1 } from './helpers/tls.ts';
 
 describe('mediacdn edge / purge / stats', () => {
   let origin: CountingOrigin;
@@ -99,5 +101,48 @@ describe('mediacdn edge / purge / stats', () => {
     const r = await runCli(['edge', '--port', '0'], { env });
     assert.equal(r.code, 2);
     assert.match(r.stderr, /no pull zones/);
+  });
+});
+
+describe('mediacdn edge --https-port', () => {
+  it('serves https beside http with the zones\' certificates, and refuses a missing certificate file in one line (exit 2)', async () => {
+    const ca = await makeCa();
+    const data = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-edge-cli-tls-'));
+    const cert = await makeLeaf(ca, [ZONE], path.join(data, 'cdn'));
+    const env = { MEDIACDN_DATA: data, MEDIACDN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'warn' };
+    const origin = await startCountingOrigin();
+    origin.route('/a.txt', { headers: { 'cache-control': 'max-age=60' }, body: 'over tls' });
+    const configFile = path.join(data, 'mediacdn.config.json');
+    try {
+      await writeFile(configFile, JSON.stringify({ edge: { zones: [{ host: ZONE, origin: origin.url, tls: { cert: path.join(data, 'missing.pem'), key: cert.keyFile } }] } }));
+      const refused = await runCli(['--config', configFile, 'edge', '--port', '0', '--https-port', '0', '--host', '127.0.0.1'], { env });
+      assert.equal(refused.code, 2);
+      assert.match(refused.stderr, /^mediacdn: config edge\.zones\[0\]\.tls: cannot read \S+missing\.pem: no such file\n$/);
+
+      await writeFile(configFile, JSON.stringify({ edge: { zones: [{ host: ZONE, origin: origin.url, tls: { cert: cert.certFile, key: cert.keyFile }, hsts: 600 }] } }));
+      const child = spawn(process.execPath, [CLI, '--config', configFile, 'edge', '--port', '0', '--https-port', '0', '--host', '127.0.0.1'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      try {
+        let output = '';
+        child.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
+        const port = await new Promise<number>((resolve, reject) => {
+          child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+            output += d;
+            const m = /and https:\/\/127\.0\.0\.1:(\d+) \(HTTP\/2, HTTP\/1\.1\)/.exec(output);
+            if (m && output.includes('control:')) resolve(Number(m[1]));
+          });
+          child.once('exit', (code) => reject(new Error(`edge exited with ${code}: ${output}`)));
+        });
+        assert.match(output, /\(https: \S+cdn\.pem, hsts 600 s\)/);
+        const r = await requestH1(port, ZONE, ca.pem, '/a.txt');
+        assert.equal(r.status, 200);
+        assert.equal(r.body.toString(), 'over tls');
+        assert.equal(r.headers['strict-transport-security'], 'max-age=600');
+      } finally {
+        child.kill('SIGTERM');
+      }
+    } finally {
+      await origin.close();
+      await rm(data, { recursive: true, force: true });
+    }
   });
 });

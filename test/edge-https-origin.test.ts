@@ -6,7 +6,9 @@ import { writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { loadConfig } from '../src/config/index.ts';
 import { startEdge } from '../src/edge/server.ts';
+import { startOrigin } from '../src/origin/server.ts';
 import type { EdgeHandle } from '../src/edge/server.ts';
 import { startCountingOrigin } from './helpers/counting-origin.ts';
 import { startTestOrigin } from './helpers/origin.ts';
@@ -112,6 +114,25 @@ describe('origin over https, and an edge in front of it', () => {
 async function until(check: () => boolean): Promise<void> {
   while (!check()) await new Promise((r) => setTimeout(r, 20));
 }
+
+describe('origin.tls files', () => {
+  it('a missing or bad certificate stops the origin before it opens anything, naming origin.tls', async () => {
+    const ca = await makeCa();
+    const dir = await tempDir();
+    const a = await makeLeaf(ca, ['localhost'], path.join(dir, 'a'));
+    const b = await makeLeaf(ca, ['localhost'], path.join(dir, 'b'));
+    for (const [tls, message] of [
+      [{ cert: path.join(dir, 'none.pem'), key: a.keyFile }, /^config origin\.tls: cannot read .*none\.pem: no such file$/],
+      [{ cert: a.certFile, key: b.keyFile }, /^config origin\.tls: the key in .*b\.key does not belong to the certificate in .*a\.pem$/],
+    ] as const) {
+      const config = loadConfig({ cwd: dir, env: { MEDIACDN_DATA: dir, MEDIACDN_TOKEN: 'origin-tls-test-token-0123456789' }, flags: { origin: { host: '127.0.0.1', port: 0, tls } } });
+      await assert.rejects(startOrigin({ config }), (err: Error) => {
+        assert.match(err.message, message);
+        return true;
+      });
+    }
+  });
+});
 
 describe('an edge behind an https shield', () => {
   it('fetches through the shield over TLS (SNI = the zone), verified with the zone caFile, and forwards purges to it over TLS', async () => {

@@ -40,13 +40,15 @@ export async function startSystem(cmd: Command, io: Io, flags: UpFlags): Promise
   const ep = edgePort === 0 ? await freePort(host) : edgePort;
   const publicHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host === '127.0.0.1' ? 'localhost' : host;
   const edgeUrl = `http://${publicHost}:${ep}`;
-  const originUrl = `http://${publicHost}:${op}`;
+  // origin.tls: the origin serves https, and the default zones fetch from it over https (verified).
+  const originScheme = base.origin.tls !== undefined ? 'https' : 'http';
+  const originUrl = `${originScheme}://${publicHost}:${op}`;
   // Every media link goes through the edge unless the user configured links of their own.
   const mediaUrl = base.mediaUrlSource === 'default' ? `${edgeUrl}/media/` : base.mediaUrl;
   const zones =
     base.edge.zones.length > 0
       ? base.edge.zones
-      : [...new Set(['localhost', '127.0.0.1', publicHost])].map((h) => ({ host: h, origin: `http://127.0.0.1:${op}` }));
+      : [...new Set(['localhost', '127.0.0.1', publicHost])].map((h) => ({ host: h, origin: `${originScheme}://127.0.0.1:${op}` }));
   const config = configFrom(cmd, io, { origin: { port: op, host }, edge: { port: ep, host, zones } });
   const logger = createLogger(config);
   const token = await resolveAdminToken(config);
@@ -79,6 +81,7 @@ export async function startSystem(cmd: Command, io: Io, flags: UpFlags): Promise
   io.out(`mediacdn is up (data in ${config.dataDir}, ${config.database.kind === 'sqlite' ? `SQLite ${config.database.path}` : 'PostgreSQL'})`);
   io.out(`  listener page: ${originUrl}/`);
   io.out(`  dashboard:     ${originUrl}/admin`);
+  if (edge.httpsUrl !== undefined) io.out(`  edge (https):  ${edge.httpsUrl}/ (HTTP/2, HTTP/1.1; zones with tls)`);
   io.out(`  edge (CDN):    ${edgeUrl}/   zones: ${config.edge.zones.map((z) => `${z.host} → ${z.origin}`).join(', ')}`);
   io.out(`  media links:   ${mediaUrl}<file>`);
   if (demo > 0) io.out(`  added ${demo} demo items (generated tones and a looping background, titled "Demo: …")`);
