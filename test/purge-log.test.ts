@@ -10,7 +10,10 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { request } from 'undici';
 import { appendPurges, purgesAfter } from '../src/db/purge-log.ts';
+import pino from 'pino';
+import { originExtras } from '../src/cli/compose.ts';
 import { startEdge, type EdgeHandle } from '../src/edge/server.ts';
+import { startOrigin } from '../src/origin/server.ts';
 import type { PurgeLogSource } from '../src/edge/control/purge-sync.ts';
 import { checkAsyncProperty } from './helpers/property.ts';
 import { makeTestLibrary } from './helpers/library.ts';
@@ -165,4 +168,51 @@ test('a request that finds a catch-up under way from before the link came back w
   failHanging(new Error('connect ETIMEDOUT'));
   assert.equal(await underWay, false);
   assert.equal(await answer, '200 MISS', 'the request waited for a catch-up begun after it arrived');
+});
+
+test('a delete through one origin purges the edges only once every origin has stopped serving the file', async (t) => {
+  // Two origin processes on one library (workers, or hosts on one database): the delete goes through A,
+  // the edge fills from B, which trusts its record of the file for recordTtlMs.
+  const RECORD_TTL_MS = 1500;
+  let extras: ReturnType<typeof originExtras> | undefined;
+  const a = await startTestOrigin({ onMediaDeleted: (item) => extras?.onMediaDeleted?.(item) });
+  const b = await startOrigin({ config: a.config, library: a.tl.lib, logger: pino({ level: 'silent' }), recordTtlMs: RECORD_TTL_MS, port: 0 });
+  const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-purge-order-'));
+  const zone = new URL(a.tl.lib.mediaUrl).hostname;
+  const edge = await startEdge({ host: '127.0.0.1', port: 0, cacheDir, adminToken: TEST_TOKEN, zones: [{ host: zone, origin: b.url }] });
+  t.after(async () => {
+    await edge.close();
+    await b.close();
+    await a.close();
+    await rm(cacheDir, { recursive: true, force: true });
+  });
+  extras = originExtras({
+    config: a.config,
+    library: a.tl.lib,
+    token: TEST_TOKEN,
+    logger: pino({ level: 'silent' }),
+    waves: [[{ name: 'edge', url: edge.url }]],
+    zoneHosts: [zone],
+    purgeAfterMs: RECORD_TTL_MS,
+  });
+  const item = await a.add('tone-3s.mp3');
+  const get = async () => {
+    const r = await request(`${edge.url}${new URL(item.url).pathname}`, { headers: { host: zone } });
+    await r.body.arrayBuffer();
+    return `${r.statusCode} ${String(r.headers['x-cache'])}`;
+  };
+  assert.equal(await get(), '200 MISS');
+  assert.equal(await get(), '200 HIT');
+  const deletedAt = Date.now();
+  const del = await request(`${a.url}/api/media/${item.id}`, { method: 'DELETE', headers: a.auth });
+  assert.equal(del.statusCode, 200);
+  await del.body.dump();
+  const entry = await a.tl.lib.db.kysely.selectFrom('purge_log').selectAll().executeTakeFirstOrThrow();
+  assert.ok(Number(entry.not_before) >= deletedAt + RECORD_TTL_MS, 'the log entry is due only once no origin may serve the file');
+  // Until the purge the edge answers from its copy; the first answer after it is B's 404, not a refill.
+  const first = await waitFor(async () => {
+    const r = await get();
+    return r === '200 HIT' ? undefined : r;
+  }, 30_000, 50);
+  assert.equal(first, '404 MISS');
 });
