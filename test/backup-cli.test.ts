@@ -45,7 +45,7 @@ test('create, list, verify and export through the CLI; the tar restores on its o
   assert.deepEqual(await folderHashes(path.join(target, 'media')), await folderHashes(tl.mediaDir));
 
   const again = await mediacdn('--data', target, 'backup', 'restore', id, '--repo', unpacked, '--sqlite');
-  assert.equal(again.code, EXIT.rejected);
+  assert.equal(again.code, EXIT.failure, 'refused like a deletion without --force');
   assert.match(again.err, /restore target is not empty \(5 row\(s\) in media.*pass --force/);
 });
 
@@ -72,7 +72,7 @@ test('prune without a policy is refused; a dry run lists what it would remove', 
   const { tl, r } = await backupScene(t);
   const mediacdn = cliInProcess({ MEDIACDN_DATA: tl.dir, MEDIACDN_BACKUP_REPO: r.dir, DATABASE_URL: tl.testDb.url }, tl.dir);
   const none = await mediacdn('backup', 'prune');
-  assert.equal(none.code, EXIT.input);
+  assert.equal(none.code, EXIT.usage);
   assert.match(none.err, /give at least one of --keep-last/);
   assert.equal((await mediacdn('backup', 'create')).code, 0);
   const dry = await mediacdn('backup', 'prune', '--keep-last', '1', '--dry-run');

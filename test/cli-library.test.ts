@@ -44,7 +44,7 @@ test('add, ls, show, url, rm and check work together', async (t) => {
 
   const refused = await cli(['rm', String(item.id)]);
   assert.equal(refused.code, 1);
-  assert.match(refused.stderr, /^mediacdn: media \d+ .* is used by 1 song record\(s\); use force/);
+  assert.match(refused.stderr, /^mediacdn: media \d+ .* is used by 1 song record\(s\); pass --force to delete them too\n$/);
   const removed = await cli(['rm', String(item.id), '--force']);
   assert.equal(removed.code, 0, removed.stderr);
   assert.equal((await cli(['show', String(item.id)])).code, 3);

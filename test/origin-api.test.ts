@@ -157,6 +157,7 @@ test('DELETE: 409 while metadata points at it, then ?force=1; the cache forgets 
   const refused = await del(`/api/media/${song.id}`);
   assert.equal(refused.status, 409);
   assert.equal(json(refused).code, 'media_in_use');
+  assert.match(json(refused).message, /is used by 1 song record\(s\); repeat with \?force=1 to delete them too$/);
   assert.equal((await request(mediaUrl(song))).status, 200);
   assert.equal((await del(`/api/media/${song.id}?force=maybe`)).status, 400);
 

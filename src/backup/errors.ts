@@ -27,13 +27,15 @@ export class BackupError extends MediaCdnError {
 function defaultExit(code: BackupErrorCode): ExitCode {
   switch (code) {
     case 'snapshot_not_found':
-    case 'prune_policy':
       return EXIT.input;
-    case 'target_not_empty':
+    case 'prune_policy':
+      return EXIT.usage;
+    // The snapshot's content cannot go into the target as it is (a value the dialect cannot store, a
+    // pooled copy missing or damaged).
     case 'restore_refused':
-    case 'repo_locked':
-    case 'snapshot_exists':
       return EXIT.rejected;
+    // Refused for now, like a deletion without --force: a non-empty target, a busy repository, a
+    // second snapshot within the same second (failure, exit 1).
     default:
       return EXIT.failure;
   }

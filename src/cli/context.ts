@@ -6,6 +6,7 @@ import { createLocalStorage } from '../storage/local-store.ts';
 import { createLibrary, type Library } from '../media/library.ts';
 import { formatBytes } from '../web/client/format.ts';
 import { publicMediaUrl } from './running.ts';
+import { EXIT, MediaCdnError } from '../errors.ts';
 
 export type Io = {
   out: (line: string) => void;
@@ -77,4 +78,29 @@ export function progressBar(io: Io, label: string, total: number | undefined): {
       process.stderr.write('\n');
     },
   };
+}
+
+/**
+ * A server that could not start listening, as one line naming it and why: a port in use or refused
+ * (exit 1), a host that is not an address of this machine (exit 2, a configuration error). Other
+ * errors are returned as they are.
+ */
+export function listenFailure(what: string, err: unknown): unknown {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
+  const where = e.address !== undefined ? `${e.address.includes(':') ? `[${e.address}]` : e.address}${e.port !== undefined ? `:${e.port}` : ''}` : (e.hostname ?? '');
+  const fail = (reason: string, exitCode: 1 | 2) => new MediaCdnError('listen_failed', `${what}: cannot listen on ${where}: ${reason}`, { exitCode, cause: err });
+  switch (e.code) {
+    case 'EADDRINUSE':
+      return fail('the port is in use by another program', EXIT.failure);
+    case 'EACCES':
+      return fail(`permission denied${e.port !== undefined && e.port < 1024 ? ' (a port below 1024 needs root or CAP_NET_BIND_SERVICE)' : ''}`, EXIT.failure);
+    case 'EADDRNOTAVAIL':
+      return fail('the address is not one of this machine\'s', EXIT.usage);
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EAI_FAIL':
+      return fail('no such host', EXIT.usage);
+    default:
+      return err;
+  }
 }

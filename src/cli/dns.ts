@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MediaCdnError, EXIT } from '../errors.ts';
-import { configFrom, intOption, type Io } from './context.ts';
+import { configFrom, intOption, listenFailure, type Io } from './context.ts';
 import { startDnsService } from '../dns/service.ts';
 import { exportPowerDns } from '../dns/powerdns.ts';
 
@@ -39,6 +39,8 @@ export function registerDns(program: Command, io: Io): void {
         host: flags.host,
         port: flags.port,
         onHealthChange: (edge, up) => io.err(`dns: edge ${edge} is ${up ? 'up again' : 'down'}`),
+      }).catch((err: unknown) => {
+        throw listenFailure('dns', err);
       });
       const shown = (flags.host ?? config.dns.host).includes(':') ? `[${flags.host ?? config.dns.host}]` : (flags.host ?? config.dns.host);
       io.out(`dns listening on ${shown}:${service.port} (udp, tcp)`);

@@ -12,7 +12,7 @@ import { parseZoneFlag } from '../config/edge-schema.ts';
 import { resolveAdminToken } from '../config/token.ts';
 import { EXIT, MediaCdnError } from '../errors.ts';
 import { startEdge } from '../edge/server.ts';
-import { configFrom, intOption, type Io } from './context.ts';
+import { configFrom, intOption, listenFailure, type Io } from './context.ts';
 
 type EdgeFlags = { port?: number; httpsPort?: number; host?: string; workers?: number; zone?: string[]; adminPort?: number };
 
@@ -72,6 +72,8 @@ export function registerEdge(program: Command, io: Io): void {
         onError: (err) => io.err(`edge: ${(err as Error)?.message ?? String(err)}`),
         onWarning: (message) => io.err(message),
         onLog: (message) => io.err(message),
+      }).catch((err: unknown) => {
+        throw listenFailure('edge', err);
       });
       io.out(`edge listening on ${edge.url}${edge.httpsUrl !== undefined ? ` and ${edge.httpsUrl} (HTTP/2, HTTP/1.1)` : ''}`);
       for (const z of config.edge.zones) {

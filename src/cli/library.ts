@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { request } from 'undici';
 import { ingest } from '../media/ingest.ts';
 import { deleteMedia, listMedia, requireMedia } from '../media/catalog.ts';
-import { checkLibrary, describeProblem } from '../media/check.ts';
+import { checkLibrary, describeProblem, FIX_GRACE_MS, type Problem } from '../media/check.ts';
 import type { Metadata, MediaItem } from '../media/library.ts';
 import { InputError, EXIT, MediaCdnError } from '../errors.ts';
 import { METADATA_KINDS, type MetadataKind } from '../db/schema.ts';
@@ -14,6 +14,7 @@ import { configFrom, intOption, progressBar, withLibrary, type Io } from './cont
 import { formatBytes } from '../web/client/format.ts';
 import { readAdminToken } from '../config/token.ts';
 import { createOriginClient, type OriginClient } from '../origin/client.ts';
+import { API_FORCE_HINT } from '../origin/api.ts';
 import type { Config } from '../config/index.ts';
 import type { Db } from '../db/connect.ts';
 import { mediaUrlsForPurge, purgeWaves, recordAndPurge } from './purge-fleet.ts';
@@ -73,6 +74,14 @@ async function answers404(url: string): Promise<boolean> {
   const res = await request(url, { method: 'HEAD', headersTimeout: 2000, bodyTimeout: 2000 });
   await res.body.dump();
   return res.statusCode === 404;
+}
+
+/** A deletion refused while metadata points at the media: say how to force it on the command line. */
+function cliForceHint(err: unknown): never {
+  if (err instanceof MediaCdnError && err.code === 'media_in_use') {
+    throw new MediaCdnError(err.code, `${err.message.replace(API_FORCE_HINT, '')}; pass --force to delete them too`, { status: err.status, exitCode: err.exitCode });
+  }
+  throw err;
 }
 
 export function describeItem(i: MediaItem): string {
@@ -202,12 +211,12 @@ export function registerLibrary(program: Command, io: Io): void {
       const config = configFrom(cmd, io);
       if (o.remote !== undefined) {
         // The origin purges its edges itself.
-        const item = await (await remoteClient(config, o.remote)).remove(ref, { force: o.force });
+        const item = await (await remoteClient(config, o.remote)).remove(ref, { force: o.force }).catch(cliForceHint);
         io.out(`removed ${item.id} ${item.fileName}`);
         return;
       }
       await withLibrary(config, async (lib, db) => {
-        const item = await deleteMedia(lib, ref, { force: o.force });
+        const item = await deleteMedia(lib, ref, { force: o.force }).catch(cliForceHint);
         io.out(`removed ${item.id} ${item.fileName}`);
         await purgeDeleted(config, io, db, item);
       });
@@ -226,7 +235,12 @@ export function registerLibrary(program: Command, io: Io): void {
         else {
           for (const p of r.problems) io.out(describeProblem(p));
           for (const f of r.fixed) io.out(`removed ${f}`);
-          io.out(`${r.records} record(s), ${r.files} file(s), ${r.problems.length} problem(s)${o.fix ? `, ${r.fixed.length} fixed` : ''}`);
+          // --fix leaves young orphans and temp files alone (an upload may be writing them): say so.
+          const kept = o.fix ? r.problems.filter((p): p is Extract<Problem, { ageMs: number }> => (p.kind === 'orphan-file' || p.kind === 'stale-temp') && !r.fixed.includes(p.fileName)) : [];
+          const grace = `${FIX_GRACE_MS / 60_000} min`;
+          for (const p of kept) io.out(`kept ${p.fileName}: ${Math.floor(p.ageMs / 60_000)} min old, younger than ${grace} (a write may be in progress)`);
+          const keptNote = kept.length > 0 ? `, ${kept.length} kept (younger than ${grace}; run check --fix again later)` : '';
+          io.out(`${r.records} record(s), ${r.files} file(s), ${r.problems.length} problem(s)${o.fix ? `, ${r.fixed.length} fixed${keptNote}` : ''}`);
         }
         const unfixed = r.problems.filter((p) => !r.fixed.includes(p.fileName));
         if (unfixed.length > 0) process.exitCode = EXIT.failure;

@@ -25,8 +25,10 @@ export function buildProgram(io: Io): Command {
     .version(VERSION)
     .option('-c, --config <file>', 'config file (default: ./mediacdn.config.json when present)')
     .option('-d, --data <dir>', 'data directory (MEDIACDN_DATA, default ./data)')
-    // Usage errors are reported by run() as one line that names the command's help.
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()), outputError: () => {} });
+    // Usage errors are reported by run() as one line that names the command's help; commander writes
+    // to stderr only the help of a command group called without its subcommand, which run() also
+    // replaces by one line.
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: () => {}, outputError: () => {} });
   for (const register of registrars) register(program, io);
   const override = (cmd: Command): void => {
     cmd.exitOverride((err) => {
@@ -57,10 +59,36 @@ function commandPath(cmd: Command): string {
 
 /** Commander's message as one line: without its "error: " prefix, the option's own reason for a bad value. */
 export function usageLine(err: CommanderError, cmd: Command): string {
-  let msg = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
+  let msg = oneLine(err.message.replace(/^error: /, '')).replace(/\.$/, '');
   if (err.code === 'commander.invalidArgument') msg = msg.replace(/^(option|command-argument value) '[^']*' .*? is invalid\. /, '');
   return `mediacdn: ${msg} (see ${commandPath(cmd)} --help)`;
 }
+
+/**
+ * A command group run without a subcommand (`mediacdn`, `mediacdn backup`), or `help` of a command
+ * that does not exist: one line that lists the commands, instead of the whole help on stderr.
+ */
+export function missingCommandLine(cmd: Command, argv: readonly string[]): string {
+  const names = cmd.commands.map((c) => c.name());
+  const i = argv.indexOf('help');
+  if (i >= 0 && argv[i + 1] !== undefined && !names.includes(argv[i + 1])) {
+    return `mediacdn: unknown command '${argv[i + 1]}' (see ${commandPath(cmd)} --help)`;
+  }
+  return `mediacdn: ${commandPath(cmd)} needs a command: ${names.join(', ')} (see ${commandPath(cmd)} --help)`;
+}
+
+/**
+ * An error that is not one of ours (a bug, or a system error no command turned into a message): its
+ * message on one line; the stack only when LOG_LEVEL asks for debug output.
+ */
+export function unexpectedErrorLine(err: unknown, env: Io['env']): string {
+  const debug = env.LOG_LEVEL === 'debug' || env.LOG_LEVEL === 'trace';
+  if (debug && err instanceof Error && err.stack !== undefined) return `mediacdn: ${err.stack}`;
+  const message = err instanceof Error ? err.message : String(err);
+  return `mediacdn: ${oneLine(message)}${debug ? '' : ' (LOG_LEVEL=debug shows where)'}`;
+}
+
+const oneLine = (s: string): string => s.trim().replace(/\s*\n\s*/g, ' ');
 
 /** Runs the CLI and returns the exit code (does not call process.exit). */
 export async function run(argv: string[], io: Io = processIo()): Promise<number> {
@@ -72,16 +100,19 @@ export async function run(argv: string[], io: Io = processIo()): Promise<number>
     if (err instanceof UsageFailure) {
       const e = err.error;
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return 0;
-      // A command group without a subcommand: commander has printed its help on stderr.
-      if (e.code === 'commander.help') return e.exitCode === 0 ? 0 : EXIT.usage;
+      if (e.code === 'commander.help') {
+        if (e.exitCode === 0) return 0;
+        io.err(missingCommandLine(err.command, argv));
+        return EXIT.usage;
+      }
       io.err(usageLine(e, err.command));
       return EXIT.usage;
     }
     if (err instanceof MediaCdnError) {
-      io.err(`mediacdn: ${err.message}`);
+      io.err(`mediacdn: ${oneLine(err.message)}`);
       return err.exitCode;
     }
-    io.err(`mediacdn: ${(err as Error)?.stack ?? String(err)}`);
+    io.err(unexpectedErrorLine(err, io.env));
     return EXIT.failure;
   }
 }

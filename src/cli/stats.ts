@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { request } from 'undici';
 import type { Config } from '../config/index.ts';
-import { MediaCdnError } from '../errors.ts';
+import { InputError, MediaCdnError } from '../errors.ts';
 import { parseSnapshot } from '../edge/stats/persistence.ts';
 import { summarise } from '../edge/stats/summary.ts';
 import { formatBytes } from '../web/client/format.ts';
@@ -36,6 +36,7 @@ export function registerStats(program: Command, io: Io): void {
       const running = readRunning(config);
       if (flags.edge === undefined && config.fleet.length > 0) {
         const fleet = await fetchFleetStats(statsSources(config, running ? [running.controlUrl] : []), token);
+        requireZone(fleet.zones, flags.zone, config, 'the fleet');
         if (flags.json) io.out(JSON.stringify(fleet, null, 2));
         else io.out(`${fleetTable(fleet.edges)}\n\nfleet total (${fleet.edges.filter((e) => e.ok).length} of ${fleet.edges.length} edges answered)\n${summarise(fleet, { zone: flags.zone }).trimEnd()}`);
         if (fleet.edges.every((e) => !e.ok)) throw new MediaCdnError('stats_unreachable', 'no edge of the fleet answered');
@@ -54,9 +55,20 @@ export function registerStats(program: Command, io: Io): void {
       if (status !== 200) throw new MediaCdnError('stats_failed', `${edge} answered HTTP ${status}: ${text.trim().slice(0, 200)}`);
       const parsed = parseSnapshot(JSON.parse(text));
       if (parsed.kind === 'invalid') throw new MediaCdnError('stats_failed', `${edge}: the statistics ${parsed.reason}`);
+      requireZone(parsed.snapshot.zones, flags.zone, config, edge);
       if (flags.json) io.out(JSON.stringify(parsed.snapshot, null, 2));
       else io.out(summarise(parsed.snapshot, { zone: flags.zone }).trimEnd());
     });
+}
+
+/**
+ * `--zone` names a zone the statistics know, or one configured here that has had no request yet
+ * (reported as such); anything else is a mistake worth an exit code (3).
+ */
+function requireZone(zones: Readonly<Record<string, unknown>>, zone: string | undefined, config: Config, where: string): void {
+  if (zone === undefined || Object.hasOwn(zones, zone) || config.edge.zones.some((z) => z.host === zone)) return;
+  const known = Object.keys(zones);
+  throw new InputError('unknown_zone', `stats: ${where} has no statistics for zone ${JSON.stringify(zone)} (${known.length > 0 ? `zones: ${known.join(', ')}` : 'no zone has statistics yet'})`);
 }
 
 /** One line per fleet edge: whether it answered, requests, hit rate, bytes sent, origin errors. */

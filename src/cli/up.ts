@@ -12,7 +12,7 @@ import { openDatabase } from '../db/connect.ts';
 import { createLocalStorage } from '../storage/local-store.ts';
 import { createLogger, startOrigin } from '../origin/server.ts';
 import { startEdge } from '../edge/server.ts';
-import { configFrom, intOption, type Io } from './context.ts';
+import { configFrom, intOption, listenFailure, type Io } from './context.ts';
 import { originExtras } from './compose.ts';
 import { purgeWaves } from './purge-fleet.ts';
 import { removeRunning, writeRunning } from './running.ts';
@@ -36,8 +36,9 @@ export async function startSystem(cmd: Command, io: Io, flags: UpFlags): Promise
   const host = flags.host;
   const originPort = flags.originPort ?? base.origin.port;
   const edgePort = flags.edgePort ?? base.edge.port;
-  const op = originPort === 0 ? await freePort(host) : originPort;
-  const ep = edgePort === 0 ? await freePort(host) : edgePort;
+  const pick = (port: number) => (port === 0 ? freePort(host).catch((err: unknown) => Promise.reject(listenFailure('up', err))) : port);
+  const op = await pick(originPort);
+  const ep = await pick(edgePort);
   const publicHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host === '127.0.0.1' ? 'localhost' : host;
   const edgeUrl = `http://${publicHost}:${ep}`;
   // origin.tls: the origin serves https, and the default zones fetch from it over https (verified).
@@ -59,7 +60,13 @@ export async function startSystem(cmd: Command, io: Io, flags: UpFlags): Promise
   if (flags.demo && (await listMedia(library, { limit: 1 })).total === 0) demo = (await addDemoContent(library)).length;
 
   // The edge catches up on the purge log straight from the database (purges by other processes).
-  const edge = await startEdge({ ...config.edge, cacheDir: path.join(config.dataDir, 'cache'), adminToken: token.token, purgeLog: (after) => purgesAfter(db, after, Date.now()) });
+  // A server that cannot listen stops the start at once, with what was started closed again.
+  const edge = await startEdge({ ...config.edge, cacheDir: path.join(config.dataDir, 'cache'), adminToken: token.token, purgeLog: (after) => purgesAfter(db, after, Date.now()) }).catch(
+    async (err: unknown) => {
+      await db.close();
+      throw listenFailure('edge', err);
+    },
+  );
   const wildcard = host === '0.0.0.0' || host === '::';
   const controlUrl = edge.adminUrl ?? `http://${wildcard ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host}:${edge.port}`;
   const zoneHosts = config.edge.zones.map((z) => z.host);
@@ -74,7 +81,11 @@ export async function startSystem(cmd: Command, io: Io, flags: UpFlags): Promise
     purgeAfterMs: 0,
     edgeStats: async () => edge.stats.snapshot(),
   });
-  const origin = await startOrigin({ config, library, logger, ...extras });
+  const origin = await startOrigin({ config, library, logger, ...extras }).catch(async (err: unknown) => {
+    await edge.close();
+    await db.close();
+    throw listenFailure('origin', err);
+  });
   // Every other command of this data folder reads what runs here: links, the edge to purge, statistics.
   await writeRunning(config, { pid: process.pid, startedAt: new Date().toISOString(), originUrl, edgeUrl, controlUrl, mediaUrl, zones: zoneHosts });
 

@@ -3,6 +3,7 @@
 // `parseZoneFlag` reads `--zone h=url`.
 import { z } from 'zod';
 import { parseCidr } from '../edge/limits/ip-match.ts';
+import { EXIT, MediaCdnError } from '../errors.ts';
 
 const MiB = 1024 ** 2;
 const GiB = 1024 ** 3;
@@ -237,13 +238,11 @@ export type EdgeConfigInput = z.input<typeof edgeConfigSchema>;
 export type ZoneConfig = z.infer<typeof zoneSchema>;
 export type ZoneConfigInput = z.input<typeof zoneSchema>;
 
-export class ZoneFlagError extends Error {
-  readonly code = 'config_invalid';
-  readonly status = 500;
+/** A bad `--zone` flag: a usage error (exit 2) that names the flag. */
+export class ZoneFlagError extends MediaCdnError {
   readonly path = '--zone';
   constructor(message: string) {
-    super(`--zone: ${message}`);
-    this.name = 'ZoneFlagError';
+    super('config_invalid', `--zone: ${message}`, { exitCode: EXIT.usage });
   }
 }
 

@@ -103,7 +103,8 @@ function readConfigFile(file: string): Obj {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError('--config', `cannot read ${file}: ${(err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ConfigError('--config', `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : (err as Error).message}`);
   }
   let parsed: unknown;
   try {

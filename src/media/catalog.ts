@@ -139,7 +139,8 @@ export async function countReferences(lib: Library, id: number): Promise<number>
 
 /**
  * Deletes a media record and its file. Refused (409) while metadata points at it, unless forced,
- * in which case the metadata goes too. The row goes first: a file without a row is an orphan that
+ * in which case the metadata goes too (the refusal's message says how to force it where the caller
+ * is: the API's ?force=1, the CLI's --force). The row goes first: a file without a row is an orphan that
  * `check --fix` can collect, while a row without a file would be served as a broken link.
  */
 export async function deleteMedia(lib: Library, ref: number | string, opts: { force?: boolean } = {}): Promise<MediaItem> {
@@ -151,7 +152,7 @@ export async function deleteMedia(lib: Library, ref: number | string, opts: { fo
       refs += Number(r.n);
     }
     if (refs > 0 && !opts.force) {
-      throw new ConflictError('media_in_use', `media ${item.id} (${item.fileName}) is used by ${refs} ${item.kind ?? 'item'} record(s); use force to delete them too`);
+      throw new ConflictError('media_in_use', `media ${item.id} (${item.fileName}) is used by ${refs} ${item.kind ?? 'item'} record(s)`);
     }
     for (const t of Object.values(KIND_TABLE)) await trx.deleteFrom(t).where('media_id', '=', item.id).execute();
     await trx.deleteFrom('media').where('id', '=', item.id).execute();

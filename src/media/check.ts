@@ -27,8 +27,11 @@ export async function hashStoredFile(lib: Library, name: string): Promise<string
   return h.digest('hex');
 }
 
+/** How old an orphan or temp file must be before `fix` removes it: younger ones may be a write in progress. */
+export const FIX_GRACE_MS = 60 * 60 * 1000;
+
 export async function checkLibrary(lib: Library, opts: CheckOptions = {}): Promise<CheckReport> {
-  const graceMs = opts.graceMs ?? 60 * 60 * 1000;
+  const graceMs = opts.graceMs ?? FIX_GRACE_MS;
   const now = lib.now().getTime();
   const rows = await lib.db.kysely.selectFrom('media').select(['id', 'file_name', 'byte_size', 'sha256']).orderBy('id').execute();
   const known = new Set(rows.map((r) => r.file_name));

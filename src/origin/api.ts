@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { bearerMatches } from '../config/token.ts';
-import { InputError } from '../errors.ts';
+import { ConflictError, InputError } from '../errors.ts';
 import { deleteMedia, listMedia, requireMedia, updateMetadata } from '../media/catalog.ts';
 import { isLibraryFileName } from '../media/keys.ts';
 import type { Library, MediaItem } from '../media/library.ts';
@@ -13,6 +13,9 @@ import { HttpError, sendError, sendJson } from './respond.ts';
 import { receiveUpload, tooLarge } from './upload.ts';
 
 export const API_PREFIX = '/api/';
+
+/** Ends the message of a DELETE refused because metadata points at the media: how to force it here. */
+export const API_FORCE_HINT = '; repeat with ?force=1 to delete them too';
 const MAX_JSON_BYTES = 64 * 1024;
 
 export type ApiOptions = {
@@ -151,7 +154,10 @@ export function createApiHandler(o: ApiOptions): (req: IncomingMessage, res: Ser
       return sendJson(res, 200, await updateMetadata(o.lib, current.id, parsed.data));
     }
     const p = onlyParams(url.searchParams, ['force']);
-    const item = await deleteMedia(o.lib, ref, { force: boolParam('force', p.force) });
+    const item = await deleteMedia(o.lib, ref, { force: boolParam('force', p.force) }).catch((err: unknown) => {
+      if (err instanceof ConflictError && err.code === 'media_in_use') throw new ConflictError(err.code, `${err.message}${API_FORCE_HINT}`);
+      throw err;
+    });
     o.logger.info({ mediaId: item.id, fileName: item.fileName }, 'media deleted');
     o.onDeleted?.(item);
     return sendJson(res, 200, item);

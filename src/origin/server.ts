@@ -192,7 +192,8 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
   });
   const port = (server.address() as AddressInfo).port;
   const url = `${certificate ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  logger.info({ url, tokenCreated: created }, 'origin listening');
+  // Whether the token was created now is the starting command's to say (it resolves the token first).
+  logger.info({ url }, 'origin listening');
 
   let closing: Promise<void> | undefined;
   return {

@@ -12,7 +12,13 @@ export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult
   return runProgram(process.execPath, [CLI, ...args], opts);
 }
 
-export type RunOptions = { env?: Record<string, string | undefined>; cwd?: string; input?: string };
+export type RunOptions = {
+  env?: Record<string, string | undefined>;
+  cwd?: string;
+  input?: string;
+  /** Kill the program after this long (a command that should exit but keeps running); code is then null. */
+  killAfterMs?: number;
+};
 
 /** Runs any program (npx, another Node, the bin) with the test's environment plus `opts.env`. */
 export function runProgram(command: string, args: string[], opts: RunOptions = {}): Promise<CliResult> {
@@ -24,8 +30,12 @@ export function runProgram(command: string, args: string[], opts: RunOptions = {
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = opts.killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), opts.killAfterMs);
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
     child.stdin.end(opts.input ?? '');
   });
 }
