@@ -220,6 +220,19 @@ describe('edge: https listener', () => {
     const ok = await requestH1(port, ZONE, ca.pem, '/song.mp3');
     assert.equal(ok.status, 200, 'the listener still serves');
   });
+
+  it('logs at most 20 refused handshakes a minute, then says how many it left out', async () => {
+    h.clock.advance(61); // a fresh minute on the edge's clock
+    const from = lines.length;
+    for (let i = 0; i < 25; i++) assert.equal((await handshake(h.edge.httpsPort!, `flood-${i}.example`, ca.pem)).ok, false);
+    await waitFor(/flood-19\.example/);
+    h.clock.advance(61);
+    assert.equal((await handshake(h.edge.httpsPort!, 'after.example', ca.pem)).ok, false);
+    await waitFor(/after\.example/);
+    const logged = lines.slice(from);
+    assert.equal(logged.filter((l) => /flood-\d+\.example/.test(l)).length, 20);
+    assert.ok(logged.includes('tls: 5 more refused handshakes in the last minute not logged'), logged.join('\n'));
+  });
 });
 
 /**

@@ -438,6 +438,9 @@ test('summarise: last hour, last 24 h and totals per zone', () => {
   stats.record('cdn.example', { kind: 'origin-response', status: 503, ms: 40 });
   stats.record('cdn.example', { kind: 'origin-error', code: 'edge_origin_timeout' });
   stats.record('img.example', { kind: 'response', status: 404, outcome: 'pass', bytes: 0 });
+  stats.record('cdn.example', { kind: 'protocol', protocol: 'h2' });
+  stats.record('cdn.example', { kind: 'protocol', protocol: 'h2' });
+  stats.record('cdn.example', { kind: 'protocol', protocol: 'http1' });
   const text = summarise(stats.snapshot());
   const row = (label: string): string[] => {
     const line = text.split('\n').find((l) => l.startsWith(label));
@@ -451,6 +454,7 @@ test('summarise: last hour, last 24 h and totals per zone', () => {
   assert.deepEqual(row('sent to clients'), ['3.00 MiB', '3.00 MiB', '3.00 MiB']);
   assert.deepEqual(row('fetched from origin'), ['0 B', '4.00 KiB', '4.00 KiB']);
   assert.deepEqual(row('  non-2xx'), ['503×1', '503×1', '503×1']);
+  assert.deepEqual(row('  by protocol'), ['h2×2 http1×1', 'h2×2 http1×1', 'h2×2 http1×1']);
   assert.deepEqual(row('origin errors'), ['1 (edge_origin_timeout×1)', '1 (edge_origin_timeout×1)', '1 (edge_origin_timeout×1)']);
 
   const one = summarise(stats.snapshot(), { zone: 'img.example' });

@@ -34,6 +34,7 @@ export function summarise(snapshot: StatsSnapshot, opts: { zone?: string } = {})
       ['requests', (f) => int(f.requests)],
       ...STATUS_CLASSES.filter((c) => c !== '1xx' || zone.totals.responses['1xx'] > 0).map((c): [string, (f: FiguresView) => string] => [`  ${c}`, (f) => int(f.responses[c])]),
       ['  client aborts', (f) => int(f.clientAborts)],
+      ['  by protocol', (f) => tallyText(f.requestsByProtocol)],
       ['cache hit rate', (f) => pct(f.hitRate)],
       ...OUTCOMES.map((o): [string, (f: FiguresView) => string] => [`  ${o}`, (f) => int(f.outcomes[o])]),
       ['sent to clients', (f) => formatBytes(f.bytesToClients)],
