@@ -60,6 +60,7 @@ describe('edge config schema', () => {
     ['negative hsts', { zones: [{ host: 'a.example', origin: 'http://o', tls: { cert: 'c', key: 'k' }, hsts: -1 }] }, 'zones.0.hsts'],
     ['caFile for a plain http origin', { zones: [{ host: 'a.example', origin: 'http://o', caFile: 'ca.pem' }] }, 'zones.0.caFile'],
     ['httpsPort out of range', { httpsPort: 65536 }, 'httpsPort'],
+    ['httpsPort the same as port', { port: 8443, httpsPort: 8443 }, 'httpsPort'],
     ['originMaxHeaderBytes below 1 KiB', { zones: [{ host: 'a.example', origin: 'http://o', originMaxHeaderBytes: 100 }] }, 'zones.0.originMaxHeaderBytes'],
   ];
   for (const [name, input, at] of bad) {

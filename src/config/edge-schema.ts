@@ -221,6 +221,9 @@ export const edgeConfigSchema = z
   })
   .strict()
   .superRefine((cfg, ctx) => {
+    if (cfg.httpsPort !== undefined && cfg.httpsPort !== 0 && (cfg.httpsPort === cfg.port || cfg.httpsPort === cfg.adminPort)) {
+      ctx.addIssue({ code: 'custom', path: ['httpsPort'], message: `port ${cfg.httpsPort} is already the ${cfg.httpsPort === cfg.port ? 'plain (edge.port)' : 'admin (edge.adminPort)'} listener's` });
+    }
     const seen = new Set<string>();
     cfg.zones.forEach((zone, i) => {
       if (seen.has(zone.host)) {

@@ -95,6 +95,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
   const certificates = config.httpsPort === undefined
     ? undefined
     : await ZoneCertificates.open(config.zones.map((z, index) => ({ host: z.host, tls: z.tls, index })), { onLog: log, settleMs: certificateSettleMs, pollMs: certificatePollMs });
+  if (certificates?.size === 0) log('tls: edge.httpsPort is set but no zone has a tls certificate: every handshake on the https listener is refused');
   const root = path.resolve(cacheDir);
   const stats = new EdgeStats({ now, onWarning, maxZones: Math.max(1, config.zones.length) });
   const file = statsFile === false ? undefined : (statsFile ?? path.join(root, 'stats.json'));
