@@ -5,11 +5,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
 import { runCli } from './helpers/cli.ts';
 import { startUp, SYSTEM_TOKEN } from './helpers/system.ts';
 import { waitFor } from './helpers/origin.ts';
+import { makeTestDatabase } from './helpers/db.ts';
 
 type Added = { id: number; fileName: string; url: string };
 
@@ -87,3 +90,29 @@ test('mediacdn up: url, purge, stats and rm find its edge; rm purges it after th
   assert.match(noEdge.stderr, /no edges/);
 });
 
+
+test('mediacdn rm: an edge that does not confirm is reported pending with its reason, exit 1, and the purge stays in the log', { timeout: 60_000 }, async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-rm-pending-'));
+  const tdb = await makeTestDatabase(dir);
+  t.after(async () => {
+    await tdb.cleanup();
+    await rm(dir, { recursive: true, force: true });
+  });
+  // An edge nobody listens for, and no record-cache wait (no origin runs).
+  writeFileSync(path.join(dir, 'mediacdn.config.json'), JSON.stringify({ dataDir: path.join(dir, 'data'), origin: { recordTtlMs: 0, purgeEdges: ['http://127.0.0.1:9'] } }));
+  const env = { MEDIACDN_TOKEN: SYSTEM_TOKEN, DATABASE_URL: tdb.url, MEDIACDN_DATA: undefined };
+  const cli = (...args: string[]) => runCli(args, { cwd: dir, env });
+  const added = await cli('add', path.join(import.meta.dirname, 'fixtures', 'tone-3s.mp3'), '--json');
+  assert.equal(added.code, 0, added.stderr);
+  const item = JSON.parse(added.stdout) as Added;
+  const removed = await cli('rm', String(item.id));
+  assert.equal(removed.code, 1, removed.stderr);
+  assert.match(removed.stdout, new RegExp(`^removed ${item.id} ${item.fileName}$`, 'm'), 'the record is gone either way');
+  assert.match(removed.stderr, /^http:\/\/127\.0\.0\.1:9: pending \(unreachable: .*\(after 4 attempts\)\)$/m);
+  assert.match(removed.stderr, new RegExp(`mediacdn: ${item.fileName} is deleted, but its purge is pending on 1 edge`));
+  assert.match(removed.stdout, /^purge log: entry 1$/m, 'an edge that catches up on the log applies it later');
+  const purge = await cli('purge', '--zone', 'media.test', '--attempts', '1');
+  assert.equal(purge.code, 1);
+  assert.match(purge.stderr, /^http:\/\/127\.0\.0\.1:9: pending \(unreachable: [^()]*\)$/m, 'one attempt, no retry');
+  assert.match(purge.stdout, /^purge log: entry 2$/m);
+});
