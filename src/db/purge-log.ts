@@ -45,17 +45,25 @@ export async function appendPurges(db: Db, targets: readonly PurgeLogTarget[], n
  * that an edge's position in the log is one number. `after` = -1 means "never caught up": reset.
  */
 export async function purgesAfter(db: Db, after: number, now: number, limit = PURGE_LOG_PAGE): Promise<PurgeLogPage> {
-  const bounds = await db.kysely
-    .selectFrom('purge_log')
-    .select((e) => [e.fn.min('seq').as('first'), e.fn.max('seq').as('max')])
-    .executeTakeFirstOrThrow();
-  const first = bounds.first === null ? undefined : Number(bounds.first);
-  const max = bounds.max === null ? 0 : Number(bounds.max);
-  // The first entry not yet due caps what anyone may apply.
-  const waiting = await db.kysely.selectFrom('purge_log').select('seq').where('not_before', '>', now).orderBy('seq').limit(1).executeTakeFirst();
-  const due = waiting === undefined ? max : Number(waiting.seq) - 1;
+  // Two queries: each of min() and max() alone is one index probe; together SQLite scans the table.
+  const low = await db.kysely.selectFrom('purge_log').select('seq').orderBy('seq', 'asc').limit(1).executeTakeFirst();
+  const high = await db.kysely.selectFrom('purge_log').select('seq').orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  const first = low === undefined ? undefined : Number(low.seq);
+  const max = high === undefined ? 0 : Number(high.seq);
   const lost = first !== undefined && after < first - 1;
-  if (after < 0 || after > max || lost) return { purges: [], last: due, reset: true, more: false };
+  const reset = after < 0 || after > max || lost;
+  // The first entry not yet due caps what anyone may apply. Entries up to `after` were due when the
+  // edge passed them, so an edge in step costs a short range read from its position, not a scan.
+  const waiting = await db.kysely
+    .selectFrom('purge_log')
+    .select('seq')
+    .where('seq', '>', reset ? 0 : after)
+    .where('not_before', '>', now)
+    .orderBy('seq')
+    .limit(1)
+    .executeTakeFirst();
+  const due = waiting === undefined ? max : Number(waiting.seq) - 1;
+  if (reset) return { purges: [], last: due, reset: true, more: false };
   if (after >= due) return { purges: [], last: after, reset: false, more: false };
   const rows = await db.kysely
     .selectFrom('purge_log')
