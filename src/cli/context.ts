@@ -5,6 +5,7 @@ import { openDatabase, type Db } from '../db/connect.ts';
 import { createLocalStorage } from '../storage/local-store.ts';
 import { createLibrary, type Library } from '../media/library.ts';
 import { formatBytes } from '../web/client/format.ts';
+import { linkSigner } from '../edge/zone/signed-url.ts';
 import { publicMediaUrl } from './running.ts';
 import { EXIT, MediaCdnError } from '../errors.ts';
 
@@ -34,7 +35,8 @@ export function configFrom(cmd: Command, io: Io, overrides: Record<string, unkno
 export async function openLibrary(config: Config): Promise<{ lib: Library; db: Db; close(): Promise<void> }> {
   const db = await openDatabase(config.database);
   // The links the running `mediacdn up` publishes, when it runs on this data folder.
-  const lib = createLibrary({ db, storage: createLocalStorage(config.mediaDir), mediaUrl: publicMediaUrl(config) });
+  const mediaUrl = publicMediaUrl(config);
+  const lib = createLibrary({ db, storage: createLocalStorage(config.mediaDir), mediaUrl, signLink: linkSigner(mediaUrl, config.edge.zones, Date.now) });
   return { lib, db, close: () => db.close() };
 }
 

@@ -11,13 +11,14 @@ import { registerPurge } from './purge.ts';
 import { registerStats } from './stats.ts';
 import { registerUp } from './up.ts';
 import { registerDns } from './dns.ts';
+import { registerSign } from './sign.ts';
 
 export const VERSION = '0.1.0';
 
 export type Registrar = (program: Command, io: Io) => void;
 
 /** Command groups; later modules add theirs here. */
-const registrars: Registrar[] = [registerLibrary, registerBackup, registerOrigin, registerEdge, registerPurge, registerStats, registerUp, registerDns];
+const registrars: Registrar[] = [registerLibrary, registerBackup, registerOrigin, registerEdge, registerPurge, registerStats, registerUp, registerDns, registerSign];
 
 export function buildProgram(io: Io): Command {
   const program = new Command('mediacdn')

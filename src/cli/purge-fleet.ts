@@ -38,7 +38,9 @@ export function purgeWaves(config: Pick<Config, 'fleet' | 'origin'>, running: Pi
 /** The absolute URL an edge caches a stored file under, for each zone host it may be asked through. */
 export function mediaUrlsForPurge(item: Pick<MediaItem, 'url'>, zoneHosts: readonly string[]): string[] {
   const urls = new Set<string>();
-  const abs = item.url.startsWith('//') ? `http:${item.url}` : item.url;
+  // A signed link's query (expires, token) is not part of what the edge stores the file under.
+  const plain = item.url.split('?')[0];
+  const abs = plain.startsWith('//') ? `http:${plain}` : plain;
   if (/^https?:\/\//.test(abs)) urls.add(abs);
   const path = new URL(abs, 'http://placeholder.invalid').pathname;
   for (const host of zoneHosts) urls.add(`http://${host}${path}`);

@@ -8,6 +8,7 @@ import { resolveAdminToken } from '../config/token.ts';
 import { listMedia } from '../media/catalog.ts';
 import { addDemoContent } from '../media/demo.ts';
 import { createLibrary } from '../media/library.ts';
+import { linkSigner } from '../edge/zone/signed-url.ts';
 import { openDatabase } from '../db/connect.ts';
 import { createLocalStorage } from '../storage/local-store.ts';
 import { createLogger, startOrigin } from '../origin/server.ts';
@@ -55,7 +56,7 @@ export async function startSystem(cmd: Command, io: Io, flags: UpFlags): Promise
   const token = await resolveAdminToken(config);
 
   const db = await openDatabase(config.database);
-  const library = createLibrary({ db, storage: createLocalStorage(config.mediaDir), mediaUrl });
+  const library = createLibrary({ db, storage: createLocalStorage(config.mediaDir), mediaUrl, signLink: linkSigner(mediaUrl, config.edge.zones, Date.now) });
   let demo = 0;
   if (flags.demo && (await listMedia(library, { limit: 1 })).total === 0) demo = (await addDemoContent(library)).length;
 

@@ -139,6 +139,24 @@ export const zoneSchema = z
     hsts: z.number().int().min(0).max(2 ** 31 - 1).optional(),
     /** PEM CA certificates that an https:// origin or shield is verified against instead of the system's. */
     caFile: z.string().min(1).optional(),
+    /**
+     * Signed links only (src/edge/zone/signed-url.ts has the scheme): any key verifies, the first signs
+     * the links the origin publishes, valid for at least linkTtlSeconds.
+     */
+    signedUrls: z
+      .object({
+        keys: z.array(z.string().min(32, 'a signing key needs at least 32 characters').max(1024)).min(1).max(16),
+        linkTtlSeconds: z.number().int().min(60).max(365 * 86_400).default(86_400),
+      })
+      .strict()
+      .optional(),
+    /** Hotlink protection: hosts whose pages may use the zone ("radio.example", "*.radio.example"); absent = any. */
+    allowedReferrers: z
+      .array(z.string().regex(/^(\*\.)?[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i, 'must be a host name, optionally starting with "*."'))
+      .min(1)
+      .optional(),
+    /** With allowedReferrers: also serve requests that carry no Referer. */
+    allowEmptyReferrer: z.boolean().default(false),
   })
   .strict()
   .refine((z) => z.origin !== undefined || z.shield !== undefined, { message: 'a zone needs an origin or a shield', path: ['origin'] })

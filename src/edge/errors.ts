@@ -127,3 +127,13 @@ export class ShieldPurgeError extends MediaCdnError {
     super('edge_shield_purge_failed', `Purge not applied: the shield ${shield} did not confirm it (${detail}).`, { status: 502, cause });
   }
 }
+
+/**
+ * A zone's access rule refused the request (signed links, hotlink protection): 403 with a JSON
+ * `{code, message}` body, so a player or another program can tell why.
+ */
+export class ZoneAccessError extends EdgeRefusal {
+  constructor(code: string, message: string) {
+    super(code, message, 403);
+  }
+}

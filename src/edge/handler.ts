@@ -3,11 +3,11 @@
 // stages synchronously; only a stage that must wait (a disk read, an origin request) makes the rest
 // of the request asynchronous.
 //
-//   recv ──► admit ──► lookup ──► deliver                      (HIT, STALE)
-//                │         ├────► revalidate ──► deliver        (REVALIDATED, STALE on error, MISS)
-//                │         ├────► fetch ───────► deliver        (MISS, BYPASS when not storable)
-//                │         └────► pass ────────► deliver        (hit-for-pass: BYPASS)
-//                └────────────────► pass                          (unsafe methods)
+//   recv ─► admit ─► hotlink ─► sign ─► lookup ─► deliver                 (HIT, STALE)
+//                                   │         ├──► revalidate ─► deliver   (REVALIDATED, STALE on error, MISS)
+//                                   │         ├──► fetch ──────► deliver   (MISS, BYPASS when not storable)
+//                                   │         └──► pass ───────► deliver   (hit-for-pass: BYPASS)
+//                                   └──► pass ─► deliver                    (unsafe methods)
 //   any stage ──► synth (refusals and failures)
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EdgeCache } from './cache/cache.ts';
@@ -19,11 +19,13 @@ import { admit } from './stages/admit.ts';
 import type { Edge, Next, OutcomeEvent, RequestContext, Stage, StageName } from './stages/context.ts';
 import { deliver } from './stages/deliver.ts';
 import { fetch } from './stages/fetch.ts';
+import { hotlink } from './stages/hotlink.ts';
 import { interimForwarder } from './stages/interim.ts';
 import { lookup } from './stages/lookup.ts';
 import { pass } from './stages/pass.ts';
 import { recv } from './stages/recv.ts';
 import { revalidate } from './stages/revalidate.ts';
+import { sign } from './stages/sign.ts';
 import { synth } from './stages/synth.ts';
 import type { StatsEvent } from './stats/figures.ts';
 import type { Zone } from './zone/zone.ts';
@@ -35,7 +37,7 @@ export type { OutcomeEvent } from './stages/context.ts';
 export type { Zone } from './zone/zone.ts';
 
 /** The request path. A new feature (signing, hotlink rules) is a new stage here, not a longer stage. */
-const STAGES: { readonly [K in StageName]: Stage } = { recv, admit, lookup, revalidate, fetch, pass, deliver, synth };
+const STAGES: { readonly [K in StageName]: Stage } = { recv, admit, hotlink, sign, lookup, revalidate, fetch, pass, deliver, synth };
 
 type HandlerOptions = {
   zones: ReadonlyMap<string, Zone>;

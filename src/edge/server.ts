@@ -147,6 +147,8 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
         ? new RateLimiter({ ratePerSecond: z.rateLimit.requestsPerSecond, burst: z.rateLimit.burst ?? Math.max(1, Math.ceil(z.rateLimit.requestsPerSecond)), now })
         : undefined,
       blocked: createIpMatcher(z.blockList),
+      signingKeys: z.signedUrls?.keys,
+      referrers: z.allowedReferrers ? { allowed: z.allowedReferrers, allowEmpty: z.allowEmptyReferrer } : undefined,
     });
     const shieldAdmin = z.shield !== undefined ? (z.shieldAdmin ?? z.shield) : undefined;
     // An https shieldAdmin is the shield's https listener, which knows its zones by SNI.

@@ -33,7 +33,7 @@ function baseQuery(db: Kysely<Database>) {
 
 type Row = Awaited<ReturnType<ReturnType<typeof baseQuery>['executeTakeFirstOrThrow']>>;
 
-function toItem(lib: Pick<Library, 'mediaUrl'>, r: Row): MediaItem {
+function toItem(lib: Pick<Library, 'mediaUrl' | 'signLink'>, r: Row): MediaItem {
   const kind: MetadataKind | null = r.song_title !== null ? 'song' : r.announcement_title !== null ? 'announcement' : r.background_title !== null ? 'background' : null;
   return {
     id: Number(r.id),

@@ -9,15 +9,18 @@ export type Library = {
   readonly storage: MediaStorage;
   /** Base of media links, ending in '/'. */
   readonly mediaUrl: string;
+  /** Signs a published link when its zone serves signed links only. */
+  readonly signLink?: (url: string) => string;
   readonly keySource: KeySource;
   readonly now: () => Date;
 };
 
-export function createLibrary(parts: { db: Db; storage: MediaStorage; mediaUrl: string; keySource?: KeySource; now?: () => Date }): Library {
+export function createLibrary(parts: { db: Db; storage: MediaStorage; mediaUrl: string; signLink?: (url: string) => string; keySource?: KeySource; now?: () => Date }): Library {
   return Object.freeze({
     db: parts.db,
     storage: parts.storage,
     mediaUrl: parts.mediaUrl,
+    signLink: parts.signLink,
     keySource: parts.keySource ?? randomKey,
     now: parts.now ?? (() => new Date()),
   });
@@ -46,7 +49,8 @@ export type MediaItem = {
   album: string | null;
 };
 
-/** The public link of a stored file: MEDIA_URL + file name. */
-export function fileUrl(lib: Pick<Library, 'mediaUrl'>, media: Pick<MediaRow, 'file_name'>): string {
-  return lib.mediaUrl + media.file_name;
+/** The public link of a stored file: MEDIA_URL + file name, signed when its zone wants signed links. */
+export function fileUrl(lib: Pick<Library, 'mediaUrl' | 'signLink'>, media: Pick<MediaRow, 'file_name'>): string {
+  const url = lib.mediaUrl + media.file_name;
+  return lib.signLink ? lib.signLink(url) : url;
 }

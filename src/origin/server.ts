@@ -10,6 +10,7 @@ import { openDatabase } from '../db/connect.ts';
 import { sql } from 'kysely';
 import { createLocalStorage } from '../storage/local-store.ts';
 import { createLibrary, type Library, type MediaItem } from '../media/library.ts';
+import { linkSigner } from '../edge/zone/signed-url.ts';
 import { purgesAfter } from '../db/purge-log.ts';
 import { createMediaCache, type MediaCache } from './media-cache.ts';
 import { CORS_HEADERS, MEDIA_PREFIX, MEDIA_TAIL_200, createMediaHandler } from './media-handler.ts';
@@ -82,7 +83,7 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
   let lib = opts.library;
   if (lib === undefined) {
     ownDb = await openDatabase(config.database);
-    lib = createLibrary({ db: ownDb, storage: createLocalStorage(config.mediaDir), mediaUrl: config.mediaUrl });
+    lib = createLibrary({ db: ownDb, storage: createLocalStorage(config.mediaDir), mediaUrl: config.mediaUrl, signLink: linkSigner(config.mediaUrl, config.edge.zones, now) });
   }
   const library = lib;
 

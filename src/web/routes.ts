@@ -101,7 +101,7 @@ export function createWebRoutes(opts: WebRoutesOptions): WebRoutes {
   let csp = { mediaUrl: '', value: '' };
   const pageHeaders = () => {
     if (csp.mediaUrl !== lib.mediaUrl) csp = { mediaUrl: lib.mediaUrl, value: contentSecurityPolicy(lib.mediaUrl) };
-    return { 'cache-control': 'no-cache', 'content-security-policy': csp.value, 'x-content-type-options': 'nosniff', 'referrer-policy': 'same-origin' };
+    return { 'cache-control': 'no-cache', 'content-security-policy': csp.value, 'x-content-type-options': 'nosniff', 'referrer-policy': 'strict-origin-when-cross-origin' };
   };
   // No build step means no content hashes in file names: browsers revalidate, and get 304s.
   const assetHeaders = { 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' };

@@ -1,13 +1,12 @@
 // admit: the zone's block list, requests in flight per client IP and the zone's rate limit; a CORS
-// preflight is answered here. Safe methods go on to the cache, the others pass to the origin.
-import { methodClass } from '../cache/cache-key.ts';
+// preflight is answered here.
 import { BlockedClientError, RateLimitedError } from '../errors.ts';
 import { X_CACHE } from '../outcome.ts';
 import { VIA } from '../upstream/upstream.ts';
 import { preflightHeaders } from '../zone/cors.ts';
 import type { Stage } from './context.ts';
 
-export const admit: Stage<'lookup' | 'pass' | 'synth' | 'done'> = (ctx, edge) => {
+export const admit: Stage<'hotlink' | 'synth' | 'done'> = (ctx, edge) => {
   const { zone, clientIp: ip, res } = ctx;
   if (zone.blocked(ip)) return refuse(ctx, new BlockedClientError());
   if (edge.connections) {
@@ -28,7 +27,7 @@ export const admit: Stage<'lookup' | 'pass' | 'synth' | 'done'> = (ctx, edge) =>
       return 'done';
     }
   }
-  return methodClass(ctx.method) ? 'lookup' : 'pass';
+  return 'hotlink';
 };
 
 function refuse(ctx: Parameters<typeof admit>[0], error: Error): 'synth' {

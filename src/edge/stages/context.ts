@@ -98,7 +98,7 @@ export type RequestContext = {
  * The stage names (after Varnish's request states). Each stage returns one of the names its own
  * result type allows; `done` means the response is complete (or handed to someone who completes it).
  */
-export type StageName = 'recv' | 'admit' | 'lookup' | 'revalidate' | 'fetch' | 'pass' | 'deliver' | 'synth';
+export type StageName = 'recv' | 'admit' | 'hotlink' | 'sign' | 'lookup' | 'revalidate' | 'fetch' | 'pass' | 'deliver' | 'synth';
 export type Next = StageName | 'done';
 
 /** A stage: synchronous where it can be (a memory hit never waits), else a promise of the next stage. */

@@ -2,7 +2,7 @@
 // error, its text, no-store, X-Cache and Via, the refusal's own fields such as Retry-After).
 import type { ServerResponse } from 'node:http';
 import { MediaCdnError } from '../../errors.ts';
-import { EdgeRefusal, errorStatus } from '../errors.ts';
+import { EdgeRefusal, ZoneAccessError, errorStatus } from '../errors.ts';
 import { X_CACHE } from '../outcome.ts';
 import type { Outcome } from '../outcome.ts';
 import { VIA, appendList } from '../upstream/upstream.ts';
@@ -22,10 +22,11 @@ export const synth: Stage<'done'> = (ctx) => {
 export function sendError(res: ServerResponse, err: unknown, outcome: Outcome, extra?: Record<string, string>): number {
   const status = errorStatus(err);
   const message = err instanceof MediaCdnError ? err.message : 'Internal edge error.';
-  const body = `${message}\n`;
+  const json = err instanceof ZoneAccessError;
+  const body = json ? `${JSON.stringify({ code: err.code, message })}\n` : `${message}\n`;
   const length = Buffer.byteLength(body);
   const headers: Record<string, string> = {
-    'content-type': 'text/plain; charset=utf-8',
+    'content-type': json ? 'application/json' : 'text/plain; charset=utf-8',
     'content-length': String(length),
     'cache-control': 'no-store',
     'x-cache': X_CACHE[outcome],

@@ -7,6 +7,7 @@ import type { IpMatcher } from '../limits/ip-match.ts';
 import type { RateLimiter } from '../limits/rate-limit.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import type { CorsPolicy } from './cors.ts';
+import type { ReferrerPolicy } from './referrer.ts';
 
 export type Zone = {
   host: string;
@@ -26,6 +27,10 @@ export type Zone = {
   rateLimiter: RateLimiter | undefined;
   /** The zone's own block list. */
   blocked: IpMatcher;
+  /** Keys of signed links (any verifies); undefined = links need no signature. */
+  signingKeys: readonly string[] | undefined;
+  /** Hotlink protection; undefined = any Referer. */
+  referrers: ReferrerPolicy | undefined;
 };
 
 /** The Host header's host name: lower case, port and trailing dot removed; IPv6 literals kept bracketed. */
