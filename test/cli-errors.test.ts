@@ -73,7 +73,7 @@ test('every command with wrong arguments: the README exit code and one line on s
 
   const rows: Row[] = [
     // The program itself.
-    { args: [], code: EXIT.usage, stderr: /^mediacdn: mediacdn needs a command: add, ls, show, url, rm, check, backup, origin, edge, purge, stats, up, dns \(see mediacdn --help\)$/ },
+    { args: [], code: EXIT.usage, stderr: /^mediacdn: mediacdn needs a command: add, ls, show, url, rm, check, backup, origin, edge, purge, stats, up, dns, sign \(see mediacdn --help\)$/ },
     { args: ['frobnicate'], code: EXIT.usage, stderr: /^mediacdn: unknown command 'frobnicate' \(see mediacdn --help\)$/ },
     { args: ['help', 'frobnicate'], code: EXIT.usage, stderr: /^mediacdn: unknown command 'frobnicate' \(see mediacdn --help\)$/ },
     { args: ['--nope', 'ls'], code: EXIT.usage, stderr: /^mediacdn: unknown option '--nope' \(see mediacdn --help\)$/ },
@@ -133,13 +133,15 @@ test('every command with wrong arguments: the README exit code and one line on s
     { args: ['--data', emptyData, 'up', '--no-demo', '--origin-port', String(port), '--edge-port', '0'], code: EXIT.failure, stderr: new RegExp(`^mediacdn: origin: cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use by another program$`) },
     { args: ['--data', emptyData, 'up', '--no-demo', '--origin-port', '0', '--edge-port', String(port)], code: EXIT.failure, stderr: new RegExp(`^mediacdn: edge: cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use by another program$`) },
     { args: ['dns'], code: EXIT.usage, stderr: /^mediacdn: dns: no names to answer for; add edge\.zones\[\] with the CDN host names$/ },
+    { args: ['sign', 'https://nosuch.test/media/a.mp3'], code: EXIT.usage, stderr: /^mediacdn: no zone nosuch\.test with signedUrls in the configuration$/ },
+    { args: ['sign', 'https://nosuch.test/a.mp3', '--expires-in', 'soon'], code: EXIT.usage, stderr: /^mediacdn: --expires-in must be a duration such as 90s, 30m, 1h or 7d, got "soon" \(see mediacdn sign --help\)$/ },
     { args: ['dns', '--export', 'bind'], code: EXIT.usage, stderr: /^mediacdn: dns --export: unknown format "bind" \(known: powerdns\)$/ },
     { args: ['-c', dnsConfig, 'dns', '--host', '127.0.0.1', '--port', String(port)], code: EXIT.failure, stderr: new RegExp(`^mediacdn: dns: cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use by another program$`) },
   ];
 
   // Every command and subcommand the help lists has a row.
   const covered = new Set(rows.map((row) => row.args.filter((a) => /^[a-z]+$/.test(a)).slice(0, 2).join(' ')));
-  for (const cmd of ['add', 'ls', 'show', 'url', 'rm', 'check', 'origin', 'edge', 'purge', 'stats', 'up', 'dns', 'help']) {
+  for (const cmd of ['add', 'ls', 'show', 'url', 'rm', 'check', 'origin', 'edge', 'purge', 'stats', 'up', 'dns', 'sign', 'help']) {
     assert.ok([...covered].some((c) => c === cmd || c.startsWith(`${cmd} `)), `a row for ${cmd}`);
   }
   for (const sub of ['create', 'list', 'verify', 'restore', 'prune', 'export']) assert.ok(covered.has(`backup ${sub}`), `a row for backup ${sub}`);
