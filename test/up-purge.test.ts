@@ -105,6 +105,11 @@ test('mediacdn rm: an edge that does not confirm is reported pending with its re
   const added = await cli('add', path.join(import.meta.dirname, 'fixtures', 'tone-3s.mp3'), '--json');
   assert.equal(added.code, 0, added.stderr);
   const item = JSON.parse(added.stdout) as Added;
+  // Without the token the edges need, nothing is deleted (a deleted file nobody can purge would linger).
+  const noToken = await runCli(['rm', String(item.id)], { cwd: dir, env: { ...env, MEDIACDN_TOKEN: undefined } });
+  assert.equal(noToken.code, 2, noToken.stderr);
+  assert.match(noToken.stderr, /no admin token/);
+  assert.equal((await cli('show', String(item.id))).code, 0, 'still there');
   const removed = await cli('rm', String(item.id));
   assert.equal(removed.code, 1, removed.stderr);
   assert.match(removed.stdout, new RegExp(`^removed ${item.id} ${item.fileName}$`, 'm'), 'the record is gone either way');

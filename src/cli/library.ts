@@ -7,7 +7,7 @@ import { request } from 'undici';
 import { ingest } from '../media/ingest.ts';
 import { deleteMedia, listMedia, requireMedia } from '../media/catalog.ts';
 import { checkLibrary, describeProblem, FIX_GRACE_MS, type Problem } from '../media/check.ts';
-import type { Metadata, MediaItem } from '../media/library.ts';
+import type { Library, Metadata, MediaItem } from '../media/library.ts';
 import { InputError, EXIT, MediaCdnError } from '../errors.ts';
 import { METADATA_KINDS, type MetadataKind } from '../db/schema.ts';
 import { configFrom, intOption, progressBar, withLibrary, type Io } from './context.ts';
@@ -44,18 +44,21 @@ export function metadataFromFlags(o: AddOptions, file: string, many: boolean): M
 }
 
 /**
- * After a local delete: the file's URLs go into the purge log, and once no origin serves the file any
+ * A local delete: the file's URLs go into the purge log, and once no origin serves the file any
  * more (origin.recordTtlMs after the delete, or sooner when the running `up` is the only origin and
  * answers 404) every edge is purged. Exit 1 when an edge did not confirm (the record is gone either way).
  */
-async function purgeDeleted(config: Config, io: Io, db: Db, item: MediaItem): Promise<void> {
-  const deletedAt = Date.now();
+async function deleteAndPurge(config: Config, io: Io, lib: Library, db: Db, ref: string, force: boolean | undefined): Promise<void> {
   const running = readRunning(config);
   const waves = purgeWaves(config, running);
+  // Before the delete: a missing token must not leave a deleted file unpurged.
+  const token = waves.length > 0 ? await adminTokenForClient(config) : '';
+  const item = await deleteMedia(lib, ref, { force }).catch(cliForceHint);
+  const deletedAt = Date.now();
+  io.out(`removed ${item.id} ${item.fileName}`);
   const zoneHosts = [...new Set([...config.edge.zones.map((z) => z.host), ...(running?.zones ?? [])])];
   const targets = mediaUrlsForPurge(item, zoneHosts).map((url) => ({ url }));
   const onlyUp = running !== undefined && waves.flat().length === 1;
-  const token = waves.length > 0 ? await adminTokenForClient(config) : '';
   const run = await recordAndPurge({
     db,
     targets,
@@ -215,11 +218,7 @@ export function registerLibrary(program: Command, io: Io): void {
         io.out(`removed ${item.id} ${item.fileName}`);
         return;
       }
-      await withLibrary(config, async (lib, db) => {
-        const item = await deleteMedia(lib, ref, { force: o.force }).catch(cliForceHint);
-        io.out(`removed ${item.id} ${item.fileName}`);
-        await purgeDeleted(config, io, db, item);
-      });
+      await withLibrary(config, (lib, db) => deleteAndPurge(config, io, lib, db, ref, o.force));
     });
 
   program
