@@ -6,6 +6,12 @@ import type { Io } from '../../src/cli/context.ts';
 
 export const CLI = path.join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
+/** PATH as a user's shell has it: without the node_modules/.bin that `npm test` puts first. */
+export const userPath = (process.env.PATH ?? '')
+  .split(path.delimiter)
+  .filter((p) => !p.includes(`node_modules${path.sep}.bin`))
+  .join(path.delimiter);
+
 export type CliResult = { code: number | null; stdout: string; stderr: string };
 
 export function runCli(args: string[], opts: RunOptions = {}): Promise<CliResult> {

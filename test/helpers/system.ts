@@ -29,7 +29,7 @@ export async function startUp(extraArgs: string[] = []): Promise<RunningUp> {
   Object.assign(env, { MEDIACDN_DATA: dataDir, MEDIACDN_TOKEN: SYSTEM_TOKEN, LOG_LEVEL: 'warn' });
   if (tdb.url) env.DATABASE_URL = tdb.url;
   else delete env.DATABASE_URL;
-  const child: ChildProcess = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', CLI, 'up', '--origin-port', '0', '--edge-port', '0', ...extraArgs], {
+  const child: ChildProcess = spawn(process.execPath, [CLI, 'up', '--origin-port', '0', '--edge-port', '0', ...extraArgs], {
     env,
     cwd: dataDir,
     stdio: ['ignore', 'pipe', 'pipe'],
