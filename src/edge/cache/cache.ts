@@ -10,7 +10,7 @@ import { MemoryStore } from './memory-store.ts';
 import { readBody } from './store.ts';
 import type { EntryMeta, StoreHit } from './store.ts';
 
-export type EdgeCacheOptions = {
+type EdgeCacheOptions = {
   /** Disk tier root; entries go to <cacheDir>/<zone>/. */
   cacheDir: string;
   memoryCacheBytes: number;

@@ -10,7 +10,7 @@ type Joined<T> = { leader: boolean; result: Promise<T> };
 
 type Flight<T> = { promise: Promise<T>; settled: boolean; timer: NodeJS.Timeout | undefined; generation: number };
 
-export type CoalescerOptions = {
+type CoalescerOptions = {
   /** Longest wait for a flight's result (e.g. the response head), in ms. */
   timeoutMs: number;
   /** The error followers get when the timeout fires. */

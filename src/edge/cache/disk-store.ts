@@ -34,7 +34,7 @@ type Slot = {
   verified: boolean;
 };
 
-export type DiskStoreOptions = StoreOptions & {
+type DiskStoreOptions = StoreOptions & {
   root: string;
   /** Clock for storedAt (recency order after a restart). */
   now?: () => number;

@@ -30,7 +30,7 @@ export type Flight =
   | { kind: 'unshareable'; response: UpstreamResponse };
 
 /** The request a fill is made for: its zone, target, cache key, fields and client. */
-export type FillFor = {
+type FillFor = {
   zone: Zone;
   target: string;
   primary: string;
@@ -39,7 +39,7 @@ export type FillFor = {
   onInterim: UpstreamRequest['onInterim'];
 };
 
-export type FillerOptions = {
+type FillerOptions = {
   cache: EdgeCache;
   views: StoredViews;
   now: () => number;

@@ -5,7 +5,7 @@ import { cacheKey, variantKey } from './cache-key.ts';
 import { metaBytes, readBody } from './store.ts';
 import type { CacheStore, EntryMeta, StoreOptions } from './store.ts';
 
-export type StoreFactory = {
+type StoreFactory = {
   /** A fresh, empty store. */
   open(opts: StoreOptions): Promise<CacheStore>;
   /** For persistent stores: the same store again, as after a restart. */

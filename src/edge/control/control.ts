@@ -34,7 +34,7 @@ export type ControlZone = {
   shieldDispatcher?: Dispatcher;
 };
 
-export type ControlOptions = {
+type ControlOptions = {
   /** Admin bearer token; undefined disables every endpoint but health. */
   token: string | undefined;
   zones: ReadonlyMap<string, ControlZone>;

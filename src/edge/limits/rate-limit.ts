@@ -8,7 +8,7 @@
 // clientIp, this counts requests in flight per client, which equals its busy connections for HTTP/1.1 and
 // still works behind a trusted proxy (whose own socket would otherwise count as one client).
 
-export type RateLimitOptions = {
+type RateLimitOptions = {
   /** Sustained rate: tokens added per second. */
   ratePerSecond: number;
   /** Bucket size: requests allowed at once after a quiet period. */

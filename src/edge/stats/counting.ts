@@ -26,7 +26,7 @@ type LoadResult = { kind: 'loaded'; zones: number } | { kind: 'missing' } | { ki
 
 type ZoneState = { since: number; totals: Figures; ring: Array<{ minute: number; figures: Figures } | undefined> };
 
-export type EdgeStatsOptions = {
+type EdgeStatsOptions = {
   /** Unix milliseconds (Date.now). */
   now: () => number;
   /** Persistence problems that are survived: unreadable or unknown-version file, failed periodic save. */

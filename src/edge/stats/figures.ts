@@ -6,7 +6,7 @@ import type { Outcome } from '../outcome.ts';
 
 export const STATS_VERSION = 1;
 
-export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';
+type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx';
 export const STATUS_CLASSES: readonly StatusClass[] = ['1xx', '2xx', '3xx', '4xx', '5xx'];
 
 /**

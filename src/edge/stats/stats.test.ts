@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { EdgeStats } from './counting.ts';
 import { ORIGIN_BUCKETS_MS, STATS_VERSION, emptyFigures, estimateQuantile } from './figures.ts';
 import type { Figures, StatsEvent } from './figures.ts';
+import type { Outcome } from '../outcome.ts';
 import { parseSnapshot } from './persistence.ts';
 import { escapeLabelValue, renderPrometheus } from './prometheus.ts';
 import { summarise } from './summary.ts';
@@ -109,7 +110,7 @@ test('record: each event moves exactly its figures', async (t) => {
 });
 
 test('hit rate: hit, stale and revalidated over all outcomes; null without requests', async (t) => {
-  const rows: Array<[Array<'hit' | 'stale' | 'miss' | 'pass' | 'revalidated'>, number | null]> = [
+  const rows: Array<[Outcome[], number | null]> = [
     [[], null],
     [['hit'], 1],
     [['miss'], 0],

@@ -19,7 +19,7 @@ export const VIA = '1.1 mediacdn';
 /** Node's default limit on a request head (--max-http-header-size), so what a Node origin accepts. */
 export const NODE_MAX_HEADER_BYTES = 16 * 1024;
 
-export type UpstreamOptions = {
+type UpstreamOptions = {
   /** Origin URL: scheme, host, port, optional path prefix (no trailing slash). */
   origin: string;
   /** Host header for the origin; default the origin's own host. */

@@ -5,7 +5,7 @@
 
 export type ReferrerPolicy = { allowed: readonly string[]; allowEmpty: boolean };
 
-export type ReferrerCheck = { kind: 'ok' } | { kind: 'refused'; code: 'referrer_missing' | 'referrer_not_allowed'; message: string };
+type ReferrerCheck = { kind: 'ok' } | { kind: 'refused'; code: 'referrer_missing' | 'referrer_not_allowed'; message: string };
 
 export function checkReferrer(policy: ReferrerPolicy, referer: string | undefined): ReferrerCheck {
   if (referer === undefined || referer.trim() === '') {

@@ -20,9 +20,9 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { normaliseIp } from '../limits/ip-match.ts';
 
 /** The query parameters of a signed link. */
-export const SIGNING_PARAMS: readonly string[] = ['expires', 'prefix', 'ip', 'token'];
+const SIGNING_PARAMS: readonly string[] = ['expires', 'prefix', 'ip', 'token'];
 
-export type SignOptions = {
+type SignOptions = {
   key: string;
   /** Unix seconds after which the link is refused. */
   expires: number;
@@ -33,9 +33,9 @@ export type SignOptions = {
 };
 
 /** Why a request's signature was refused (the `code` of the 403). */
-export type SignatureRefusal = 'signature_missing' | 'signature_malformed' | 'signature_invalid' | 'signature_expired' | 'signature_scope' | 'signature_ip';
+type SignatureRefusal = 'signature_missing' | 'signature_malformed' | 'signature_invalid' | 'signature_expired' | 'signature_scope' | 'signature_ip';
 
-export type SignatureCheck =
+type SignatureCheck =
   | { kind: 'ok'; /** The target without the signing parameters. */ target: string }
   | { kind: 'refused'; code: SignatureRefusal; message: string };
 
