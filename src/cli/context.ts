@@ -58,6 +58,21 @@ export function intOption(name: string) {
   };
 }
 
+/** Parses an option or argument that must be an absolute http(s) URL, naming it in the error. */
+export function httpUrlOption(name: string) {
+  return (value: string): string => {
+    let ok = false;
+    try {
+      const u = new URL(value);
+      ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+    } catch {
+      ok = false;
+    }
+    if (!ok) throw new InvalidArgumentError(`${name} must be an absolute http(s) URL, got ${JSON.stringify(value)}`);
+    return value;
+  };
+}
+
 /** A one-line progress bar on a terminal; a no-op elsewhere. */
 export function progressBar(io: Io, label: string, total: number | undefined): { update(n: number): void; done(): void } {
   if (!io.isTTY || total === undefined || total < 8 * 1024 * 1024) return { update() {}, done() {} };

@@ -61,7 +61,7 @@ function commandPath(cmd: Command): string {
 /** Commander's message as one line: without its "error: " prefix, the option's own reason for a bad value. */
 export function usageLine(err: CommanderError, cmd: Command): string {
   let msg = oneLine(err.message.replace(/^error: /, '')).replace(/\.$/, '');
-  if (err.code === 'commander.invalidArgument') msg = msg.replace(/^(option|command-argument value) '[^']*' .*? is invalid\. /, '');
+  if (err.code === 'commander.invalidArgument') msg = msg.replace(/^(option|command-argument value) '[^']*' .*?is invalid( for argument '[^']*')?\. /, '');
   return `mediacdn: ${msg} (see ${commandPath(cmd)} --help)`;
 }
 

@@ -9,7 +9,7 @@ import { resolveAdminToken } from '../config/token.ts';
 import { EXIT, MediaCdnError } from '../errors.ts';
 import { openDatabase } from '../db/connect.ts';
 import { describePurgeResult, type PurgeTarget } from '../edge/control/purge-client.ts';
-import { configFrom, intOption, type Io } from './context.ts';
+import { configFrom, httpUrlOption, intOption, type Io } from './context.ts';
 import { purgeWaves, recordAndPurge, type PurgeRun } from './purge-fleet.ts';
 import { readRunning } from './running.ts';
 
@@ -37,10 +37,10 @@ export function registerPurge(program: Command, io: Io): void {
   program
     .command('purge')
     .description('drop cached copies on every edge (shields first): one URL, a URL prefix or a whole zone')
-    .argument('[url]', 'absolute URL on a zone, e.g. http://cdn.example.com/media/abc.mp3')
-    .option('--prefix <url>', 'every URL starting with this absolute URL prefix')
+    .argument('[url]', 'absolute URL on a zone, e.g. http://cdn.example.com/media/abc.mp3', httpUrlOption('<url>'))
+    .option('--prefix <url>', 'every URL starting with this absolute URL prefix', httpUrlOption('--prefix'))
     .option('--zone <host>', 'everything cached for this zone host')
-    .option('--edge <url>', 'edge to purge (repeatable; default: the fleet, origin.purgeEdges and the running `mediacdn up`)', collect)
+    .option('--edge <url>', 'edge to purge (repeatable; default: the fleet, origin.purgeEdges and the running `mediacdn up`)', (v: string, prev?: string[]) => collect(httpUrlOption('--edge')(v), prev))
     .option('--timeout <ms>', 'per attempt and edge (default 5000)', intOption('--timeout'))
     .option('--attempts <n>', 'attempts per edge before it is reported pending (default 4)', intOption('--attempts'))
     .action(async (url: string | undefined, flags: PurgeFlags, cmd: Command) => {

@@ -10,7 +10,7 @@ import { summarise } from '../edge/stats/summary.ts';
 import { formatBytes } from '../web/client/format.ts';
 import { fetchFleetStats, statsSources, type EdgeStatsRow } from './fleet-stats.ts';
 import { adminTokenForClient } from './purge.ts';
-import { configFrom, type Io } from './context.ts';
+import { configFrom, httpUrlOption, type Io } from './context.ts';
 import { readRunning } from './running.ts';
 
 type StatsFlags = { zone?: string; edge?: string; json?: boolean };
@@ -28,7 +28,7 @@ export function registerStats(program: Command, io: Io): void {
     .command('stats')
     .description("print a running edge's statistics: requests, hit rate, bytes, origin response times, errors")
     .option('--zone <host>', 'only this zone')
-    .option('--edge <url>', 'edge to ask (default: every fleet edge, else the running `mediacdn up`, else the local edge from the config)')
+    .option('--edge <url>', 'edge to ask (default: every fleet edge, else the running `mediacdn up`, else the local edge from the config)', httpUrlOption('--edge'))
     .option('--json', 'print the raw JSON snapshot')
     .action(async (flags: StatsFlags, cmd: Command) => {
       const config = configFrom(cmd, io);
