@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
-import { BROWSER_SUITE_TIMEOUT_MS, BROWSER_TEST_TIMEOUT_MS, launchBrowser } from './helpers/browser.ts';
+import { BROWSER_SUITE_TIMEOUT_MS, BROWSER_TEST_TIMEOUT_MS, launchBrowser, playInPageAndSeek } from './helpers/browser.ts';
 import { FIXTURES } from './helpers/library.ts';
 import { makeWav } from './helpers/origin.ts';
 import { startUp, SYSTEM_TOKEN, type RunningUp } from './helpers/system.ts';
@@ -102,15 +102,7 @@ describe('mediacdn up in a real browser', { timeout: BROWSER_SUITE_TIMEOUT_MS },
     const seen: Seen[] = [];
     watchMedia(page, sys.edgeUrl, seen);
     await page.goto(`${sys.originUrl}/`);
-    await page.evaluate(async (src: string) => {
-      const g = globalThis as G;
-      const a = new g.Audio(src);
-      g.longAudio = a;
-      await a.play();
-    }, item.url);
-    await page.waitForFunction(() => (globalThis as G).longAudio.currentTime > 0.2, undefined, { timeout: 20_000 });
-    await page.evaluate(() => ((globalThis as G).longAudio.currentTime = 280));
-    await page.waitForFunction(() => (globalThis as G).longAudio.currentTime > 280.2, undefined, { timeout: 20_000 });
+    await playInPageAndSeek(page, item.url, 280);
     const seeks = seen.filter((s) => s.url === item.url && s.status === 206 && s.range !== undefined && !/^bytes=0-/.test(s.range));
     assert.ok(seeks.length >= 1, `no mid-file range request: ${JSON.stringify(seen)}`);
     assert.ok(seeks.every((s) => s.xCache === 'HIT' || s.xCache === 'MISS'), JSON.stringify(seeks));

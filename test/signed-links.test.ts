@@ -10,6 +10,7 @@ import { loadConfig } from '../src/config/index.ts';
 import { checkSignature } from '../src/edge/zone/signed-url.ts';
 import { startOrigin, type RunningOrigin } from '../src/origin/server.ts';
 import { openLibrary } from '../src/cli/context.ts';
+import { mediaUrlsForPurge } from '../src/cli/purge-fleet.ts';
 import { createWebRoutes, PUBLIC_API_PATHS } from '../src/web/routes.ts';
 import { cliInProcess } from './helpers/cli.ts';
 import { FIXTURES, makeTestLibrary, type TestLibrary } from './helpers/library.ts';
@@ -72,6 +73,9 @@ describe('signed links: mediacdn sign, and links the library publishes', () => {
     assert.equal(url.code, 0, url.err);
     assert.match(url.out, /^\/\/cdn\.radio\.example\/media\/[a-z]{20}\.mp3\?expires=\d+&token=/);
     assert.equal(checkSignature(pathAndQuery(url.out.trim()), [KEY], Date.now(), '127.0.0.1').kind, 'ok');
+    // A deleted file is purged under the plain link, which is what the edge stores it under.
+    const plain = url.out.trim().split('?')[0];
+    assert.deepEqual(mediaUrlsForPurge({ url: url.out.trim() }, ['cdn.radio.example']), [`http:${plain}`]);
   });
 
   it('the origin publishes signed links (playlist, admin API), the same within a window', async () => {

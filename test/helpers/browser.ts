@@ -108,3 +108,20 @@ export async function playAndSeekFar(page: Page, seen: readonly MediaResponse[],
   assert.ok(far, `a Range request from byte ${farStart} on, answered 206; saw ${JSON.stringify(seen)}`);
   assert.match(far.contentRange ?? '', new RegExp(`^bytes \\d+-\\d+/${size}$`));
 }
+
+/**
+ * Plays `src` in a new Audio element of the page (whose origin is the request's Referer), then seeks
+ * to `seconds` and waits until it plays from there: the seek is a Range request for a later part.
+ */
+export async function playInPageAndSeek(page: Page, src: string, seconds: number): Promise<void> {
+  type G = any;
+  await page.evaluate(async (url: string) => {
+    const g = globalThis as G;
+    const a = new g.Audio(url);
+    g.longAudio = a;
+    await a.play();
+  }, src);
+  await page.waitForFunction(() => (globalThis as G).longAudio.currentTime > 0.2, undefined, { timeout: 20_000 });
+  await page.evaluate((to: number) => ((globalThis as G).longAudio.currentTime = to), seconds);
+  await page.waitForFunction((to: number) => (globalThis as G).longAudio.currentTime > to + 0.2, seconds, { timeout: 20_000 });
+}
