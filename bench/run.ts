@@ -1,15 +1,17 @@
 // npm run bench: the origin section (our origin against nginx static at its defaults and tuned, sirv
 // and a bare node:http ceiling, bench/origin.ts), the edge section (our edge's cache hits against nginx
-// proxy_cache at its defaults and tuned, Varnish and the ceiling, then a cold start, bench/edge.ts)
-// and the dns section (bench/dns.ts). Servers run pinned to core 1, load generators to core 0; every
+// proxy_cache at its defaults and tuned, Varnish and the ceiling, then a cold start, bench/edge.ts),
+// the tls section (our edge's https listener against nginx proxy_cache with ssl and http2: cache hits
+// over HTTP/1.1 and HTTP/2, and what a handshake costs, bench/tls.ts) and the dns section
+// (bench/dns.ts). Servers run pinned to core 1, load generators to core 0; every
 // row reports req/s with the server's CPU-seconds per 10,000 requests and per GB, and a row whose load
-// generator used ≥ 90 % of its core is client-bound. Writes bench/results/{origin,edge,dns}.md, marked
+// generator used ≥ 90 % of its core is client-bound. Writes bench/results/{origin,edge,tls,dns}.md, marked
 // as measured on a busy machine when the load average at the start or other processes' CPU during
 // the runs say so.
 //
-//   npm run bench                  full: 10 s runs, 3 interleaved rounds, 500 radio listeners (about 45 min)
+//   npm run bench                  full: 10 s runs, 3 interleaved rounds, 500 radio listeners (about an hour)
 //   npm run bench -- --quick       (or BENCH_QUICK=1) 2 s runs, 1 round, 100 radio listeners (a few minutes)
-//   BENCH_ONLY=origin|edge|dns     one section only (default all)
+//   BENCH_ONLY=origin|edge|tls|dns one section only (default all)
 //   BENCH_DURATION=10              seconds per run (overrides the mode)
 //   BENCH_ROUNDS=3                 interleaved rounds (overrides the mode)
 //   BENCH_LISTENERS=500            radio listeners (overrides the mode)
@@ -24,8 +26,9 @@ import { coldFiles, runEdgeBench } from './edge.ts';
 import { BENCH_FILES, httpTests, prepareLibrary } from './lib/library.ts';
 import { runOriginBench } from './origin.ts';
 import { runDnsBench } from './dns.ts';
+import { runTlsBench } from './tls.ts';
 
-const SECTIONS = ['origin', 'edge', 'dns'] as const;
+const SECTIONS = ['origin', 'edge', 'tls', 'dns'] as const;
 type Section = (typeof SECTIONS)[number];
 
 function sections(): Section[] {
@@ -46,6 +49,7 @@ function positive(name: string, fallback: number): number {
 const TOOLS: Record<Section, string[]> = {
   origin: ['taskset', 'curl', 'nginx', 'wrk'],
   edge: ['taskset', 'curl', 'nginx', 'varnishd', 'wrk'],
+  tls: ['taskset', 'curl', 'nginx', 'wrk', 'h2load', 'openssl'],
   dns: ['taskset', 'nsd', 'dnsperf', 'dig'],
 };
 
@@ -69,11 +73,12 @@ async function main(): Promise<void> {
   try {
     const dataDir = path.join(work, 'data');
     await mkdir(dataDir);
-    if (which.includes('origin') || which.includes('edge')) {
+    if (which.includes('origin') || which.includes('edge') || which.includes('tls')) {
       const lib = await prepareLibrary(dataDir, which.includes('edge') ? [...BENCH_FILES, ...coldFiles()] : BENCH_FILES);
       const common = { lib, workDir: work, durationSec, rounds, tests, machine, mode };
       if (which.includes('origin')) await runOriginBench(common);
       if (which.includes('edge')) await runEdgeBench({ ...common, profileDir });
+      if (which.includes('tls')) await runTlsBench(common);
     }
     if (which.includes('dns')) await runDnsBench({ workDir: work, durationSec, rounds });
     console.log(`\nbench done in ${((Date.now() - t0) / 60_000).toFixed(1)} min`);

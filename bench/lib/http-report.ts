@@ -23,6 +23,12 @@ export function heading(title: string, m: MachineLoad): string {
   return `## ${title}${machineVerdict(m).busy ? ' (busy machine: recorded, not claimed)' : ''}`;
 }
 
+/** p50 / p99 per request, or for h2load (no percentiles) its mean and max. */
+function latencyCell(r: { p50Ms: number; p99Ms: number; meanMs?: number; maxMs?: number }): string {
+  if (Number.isNaN(r.p50Ms) && r.meanMs !== undefined && r.maxMs !== undefined) return `mean ${r.meanMs.toFixed(2)} / max ${r.maxMs.toFixed(2)}`;
+  return `${r.p50Ms.toFixed(2)} / ${r.p99Ms.toFixed(2)}`;
+}
+
 /** Every server's figures, one line per test and server. */
 export function figuresTable<T extends { name: string }>(tests: T[], servers: Server[], res: RoundsResult<T>): string {
   const rows: string[][] = [];
@@ -35,7 +41,7 @@ export function figuresTable<T extends { name: string }>(tests: T[], servers: Se
         s.name,
         fmtInt(r.rps),
         r.mbps.toFixed(0),
-        `${r.p50Ms.toFixed(2)} / ${r.p99Ms.toFixed(2)}`,
+        latencyCell(r),
         pct(r.serverShare),
         pct(r.clientShare),
         boundBy(r) === 'client' ? `**client**${r.clientBoundRounds < r.rounds ? ` (${r.clientBoundRounds} of ${r.rounds} rounds)` : ''}` : boundBy(r),

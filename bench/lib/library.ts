@@ -78,9 +78,13 @@ export async function startPinned(name: string, o: { cmd: string; args: string[]
   return { name, url: p.match[1], pid: p.pid, stop: p.stop, started: p };
 }
 
-/** The bare node:http server answering from memory (bench/servers/memory-ceiling.ts): the ceiling column. */
-export function startCeiling(mediaDir: string): Promise<Server> {
-  return startPinned('node:http ceiling', { cmd: process.execPath, args: [path.join(ROOT, 'bench/servers/memory-ceiling.ts'), mediaDir], ready: /memory ceiling listening on (http:\/\/\S+)/ });
+/** The bare node:http server answering from memory (bench/servers/memory-ceiling.ts): the ceiling column; with `tls`, node:http2's secure server over https. */
+export function startCeiling(mediaDir: string, tls?: { cert: string; key: string }): Promise<Server> {
+  return startPinned(tls ? 'node:https ceiling' : 'node:http ceiling', {
+    cmd: process.execPath,
+    args: [path.join(ROOT, 'bench/servers/memory-ceiling.ts'), mediaDir, ...(tls ? [tls.cert, tls.key] : [])],
+    ready: /memory ceiling listening on (https?:\/\/\S+)/,
+  });
 }
 
 /** A WAV file of exactly `bytes` bytes whose samples depend on `seed`, so every file has its own hash. */

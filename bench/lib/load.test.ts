@@ -1,5 +1,5 @@
 // The bench's own instruments against real processes: the CPU time a pinned load generator is charged
-// with, a server tree's CPU time, and the radio client's counting, on servers that answer right and wrong.
+// with, a server tree's CPU time, the radio client's counting, on servers that answer right and wrong, and the handshake client's.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
@@ -9,10 +9,12 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CLK_TCK, machineBusySec, readProcStat, runPinned, treeCpuSec } from './cpu.ts';
 import { startProcess } from './proc.ts';
-import { missingTools, requireTools } from './tools.ts';
+import { makeCa, makeLeaf } from '../../test/helpers/tls.ts';
+import { missingTools, requireTools, TOOL_PACKAGES } from './tools.ts';
 import { parseWrkReport } from './wrk.ts';
 
 const RADIO_CLIENT = path.join(import.meta.dirname, 'radio-client.ts');
+const HANDSHAKE_CLIENT = path.join(import.meta.dirname, 'handshake-client.ts');
 /** Burns CPU until its own clock says `ms` of CPU were used, then prints that figure. */
 const BURN = `const t = process.cpuUsage(); let x = 0; while ((process.cpuUsage(t).user + process.cpuUsage(t).system) < ${300} * 1000) x++; const u = process.cpuUsage(); console.log('SELF ' + (u.user + u.system) / 1e6);`;
 
@@ -97,10 +99,69 @@ describe('radio client', () => {
   });
 });
 
+describe('handshake client', () => {
+  let dir: string;
+  let ceiling: Awaited<ReturnType<typeof startProcess>>;
+  let caFile: string;
+  let otherCaFile: string;
+  let base: string;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-handshake-'));
+    await writeFile(path.join(dir, 'a.wav'), Buffer.alloc(4096, 7));
+    const ca = await makeCa('handshake test CA', dir);
+    const leaf = await makeLeaf(ca, ['localhost'], path.join(dir, 'localhost'));
+    caFile = ca.certFile;
+    otherCaFile = (await makeCa('another CA', await mkdtemp(path.join(os.tmpdir(), 'mediacdn-handshake-ca-')))).certFile;
+    // The https ceiling (node:http2's secure server, HTTP/1.1 by ALPN), as the TLS bench runs it.
+    ceiling = await startProcess({ cmd: process.execPath, args: [path.join(import.meta.dirname, '../servers/memory-ceiling.ts'), dir, leaf.certFile, leaf.keyFile], ready: /listening on (https:\/\/\S+)/ });
+    base = ceiling.match[1].replace('127.0.0.1', 'localhost');
+  });
+  after(async () => {
+    await ceiling.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const handshakes = async (url: string, ca: string, mode: string) => {
+    const { stdout } = await runPinned({ cmd: process.execPath, args: [HANDSHAKE_CLIENT, url, ca, '2', mode, '1'], core: 0, timeoutMs: 60_000 });
+    const line = stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT ')) ?? '';
+    return { ...parseWrkReport(stdout), resumed: (JSON.parse(line.slice('BENCH_RESULT '.length)) as { resumed: number }).resumed };
+  };
+
+  it('opens a connection per request with a full handshake each time', async () => {
+    const r = await handshakes(`${base}/media/a.wav`, caFile, 'full');
+    assert.ok(r.requests > 0);
+    assert.equal(r.errors, 0);
+    assert.equal(r.resumed, 0);
+    assert.ok(r.bytes >= r.requests * 4096, `${r.bytes} bytes for ${r.requests} requests`);
+  });
+
+  it('resumes the session its previous connection received', async () => {
+    const r = await handshakes(`${base}/media/a.wav`, caFile, 'resumed');
+    assert.ok(r.requests > 2);
+    assert.equal(r.errors, 0);
+    // Each loop's first connection has no session to offer.
+    assert.ok(r.resumed >= r.requests - 2 && r.resumed > 0, `${r.resumed} of ${r.requests} resumed`);
+  });
+
+  it('counts a status other than 200, and a certificate it cannot verify, as errors', async () => {
+    const missing = await handshakes(`${base}/media/none.wav`, caFile, 'full');
+    assert.ok(missing.requests > 0 && missing.errors === missing.requests);
+    const unverified = await handshakes(`${base}/media/a.wav`, otherCaFile, 'full');
+    assert.equal(unverified.requests, 0);
+    assert.ok(unverified.errors > 0);
+  });
+
+  it('exits with a usage line on bad arguments', async () => {
+    await assert.rejects(runPinned({ cmd: process.execPath, args: [HANDSHAKE_CLIENT, `${base}/x`, caFile, '2', 'half', '1'], core: 0, timeoutMs: 60_000 }), /usage/);
+  });
+});
+
 describe('tools', () => {
   it('names every missing program, the sections that need it and the Debian packages', () => {
     assert.deepEqual(missingTools(['sh', 'no-such-program-mediacdn']), ['no-such-program-mediacdn']);
     assert.doesNotThrow(() => requireTools({ a: ['sh'] }));
+    assert.equal(TOOL_PACKAGES.h2load, 'nghttp2-client', 'the tls section names the package that brings h2load');
     assert.throws(
       () => requireTools({ origin: ['sh', 'no-such-program-mediacdn'], edge: ['no-such-program-mediacdn', 'no-such-varnishd'] }),
       /not installed here: no-such-program-mediacdn \(for origin, edge\), no-such-varnishd \(for edge\)\. On Debian: apt-get install -y no-such-program-mediacdn no-such-varnishd/,

@@ -83,14 +83,27 @@ export function startNginxStatic(dir: string, root: string, tuning: NginxTuning)
   );
 }
 
+/** The certificate files of an https listener, and its port. */
+export type NginxTls = { port: number; cert: string; key: string };
+
 /**
  * nginx as a caching reverse proxy (the edge baseline): proxy_cache on disk in `dir`, proxy_cache_lock on,
  * keep-alive to `upstream` (scheme, host, port and a path prefix that every request is put under), and
- * `X-Cache` saying HIT / MISS like our edge.
+ * `X-Cache` saying HIT / MISS like our edge. With `tls`, the same server also listens with `ssl http2`
+ * on tls.port (TLS 1.2 and 1.3, a shared session cache and session tickets, as the usual guides set).
  */
-export function startNginxProxyCache(dir: string, upstream: string, tuning: NginxTuning): Promise<NginxServer> {
+export function startNginxProxyCache(dir: string, upstream: string, tuning: NginxTuning, tls?: NginxTls): Promise<NginxServer> {
   const u = new URL(upstream);
   const prefix = u.pathname.replace(/\/+$/, '');
+  const ssl = tls
+    ? `    listen 127.0.0.1:${tls.port} ssl http2;
+    ssl_certificate ${tls.cert};
+    ssl_certificate_key ${tls.key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:SSL:10m;
+    ssl_session_tickets on;
+`
+    : '';
   return startNginx(dir, (port) =>
     nginxConf({
       dir,
@@ -98,7 +111,7 @@ export function startNginxProxyCache(dir: string, upstream: string, tuning: Ngin
       tuning,
       http: `  proxy_cache_path ${path.join(dir, 'cache')} levels=1:2 keys_zone=edge:16m max_size=4g inactive=1d use_temp_path=off;
   upstream origin { server ${u.host}; keepalive 64; }`,
-      server: `    location / {
+      server: `${ssl}    location / {
       proxy_pass http://origin${prefix}/;
       proxy_http_version 1.1;
       proxy_set_header Connection "";

@@ -10,6 +10,7 @@
 // completed within the time, p50 / p99 per range, and errors (a status other than 206, a wrong length,
 // a failed connection); and startup_cpu_us, the CPU it used before the first request.
 import net from 'node:net';
+import { runFor, type ClientCounts } from './client-result.ts';
 
 const [url, listenersArg, rangeArg, fileArg, secondsArg] = process.argv.slice(2);
 const target = new URL(url ?? '');
@@ -23,10 +24,8 @@ if (![listeners, rangeBytes, fileBytes, seconds].every((n) => Number.isFinite(n)
 }
 const ranges = Math.ceil(fileBytes / rangeBytes);
 const shared = Buffer.allocUnsafe(512 * 1024);
-const latenciesUs: number[] = [];
-let requests = 0;
-let bytes = 0;
-const errors = { connect: 0, read: 0, status: 0 };
+const counts: ClientCounts = { requests: 0, bytes: 0, latenciesUs: [], errors: { connect: 0, read: 0, status: 0 } };
+const { latenciesUs, errors } = counts;
 let running = true;
 const sockets = new Set<net.Socket>();
 
@@ -50,7 +49,7 @@ function listen(k: number): void {
     socket.write(`GET ${target.pathname}${target.search} HTTP/1.1\r\nHost: ${target.host}\r\nRange: bytes=${start}-${end}\r\n\r\n`);
   };
   const finish = (socket: net.Socket) => {
-    requests++;
+    counts.requests++;
     latenciesUs.push(Number(process.hrtime.bigint() - sentAt) / 1000);
     if (!statusOk) errors.status++;
     ask(socket);
@@ -62,7 +61,7 @@ function listen(k: number): void {
       buffer: shared,
       callback(nread: number, buf: Buffer): boolean {
         if (!running) return false;
-        bytes += nread;
+        counts.bytes += nread;
         let at = 0;
         if (inHead) {
           // Only the start of a read can hold the header: never decode a body as text.
@@ -103,28 +102,14 @@ function listen(k: number): void {
   socket.on('close', () => sockets.delete(socket));
 }
 
-// CPU spent before the first request (starting node, loading this file) is not load: it is reported apart.
-const startupCpu = process.cpuUsage();
-const started = process.hrtime.bigint();
-for (let k = 0; k < listeners; k++) listen(k);
-setTimeout(() => {
-  running = false;
-  const durationUs = Number(process.hrtime.bigint() - started) / 1000;
-  for (const s of sockets) s.destroy();
-  latenciesUs.sort((a, b) => a - b);
-  const pct = (p: number) => Math.round(latenciesUs[Math.min(latenciesUs.length - 1, Math.floor(latenciesUs.length * p))] ?? 0);
-  const result = {
-    requests,
-    bytes,
-    duration_us: Math.round(durationUs),
-    connect_errors: errors.connect,
-    read_errors: errors.read,
-    write_errors: 0,
-    status_errors: errors.status,
-    timeouts: 0,
-    p50_us: pct(0.5),
-    p99_us: pct(0.99),
-    startup_cpu_us: startupCpu.user + startupCpu.system,
-  };
-  console.log(`BENCH_RESULT ${JSON.stringify(result)}`);
-}, seconds * 1000);
+runFor(
+  seconds,
+  counts,
+  () => {
+    for (let k = 0; k < listeners; k++) listen(k);
+  },
+  () => {
+    running = false;
+    for (const s of sockets) s.destroy();
+  },
+);

@@ -8,12 +8,18 @@ import type { Server } from './library.ts';
 import { efficiency, isClientBound } from './measure.ts';
 import { peakRss } from './proc.ts';
 import { fmtInt } from './report.ts';
+import { runH2load } from './h2load.ts';
 import { parseWrkReport, runWrk, type LoadResult } from './wrk.ts';
 
-/** What the load generator does in one run: wrk on one URL, or the radio client's listeners. */
+/**
+ * What the load generator does in one run: wrk on one URL, the radio client's listeners, h2load on
+ * one URL (HTTP/2 over TLS), or the handshake client's new TLS connection per request.
+ */
 export type Load =
   | { kind: 'wrk'; url: string; range?: string; ifNoneMatch?: string; origin?: string }
-  | { kind: 'radio'; url: string; listeners: number; rangeBytes: number; fileBytes: number };
+  | { kind: 'radio'; url: string; listeners: number; rangeBytes: number; fileBytes: number }
+  | { kind: 'h2load'; url: string; connections: number; streams: number; headers?: Record<string, string> }
+  | { kind: 'handshake'; url: string; caFile: string; loops: number; mode: 'full' | 'resumed' };
 
 /** One run, measured. */
 export type Measured = LoadResult & {
@@ -33,18 +39,28 @@ export type Measured = LoadResult & {
 };
 
 const RADIO_CLIENT = path.join(import.meta.dirname, 'radio-client.ts');
+const HANDSHAKE_CLIENT = path.join(import.meta.dirname, 'handshake-client.ts');
 
-async function runLoad(load: Load, durationSec: number): Promise<LoadResult> {
-  if (load.kind === 'wrk') return runWrk({ url: load.url, durationSec, range: load.range, ifNoneMatch: load.ifNoneMatch, origin: load.origin });
-  const r = await runPinned({
-    cmd: process.execPath,
-    args: [RADIO_CLIENT, load.url, String(load.listeners), String(load.rangeBytes), String(load.fileBytes), String(durationSec)],
-    core: CLIENT_CORE,
-    timeoutMs: (durationSec + 30) * 1000,
-  });
+/** One of the bench's own node load generators, which print wrk-report.lua's BENCH_RESULT line. */
+async function runNodeClient(script: string, args: string[], durationSec: number): Promise<LoadResult> {
+  const r = await runPinned({ cmd: process.execPath, args: [script, ...args, String(durationSec)], core: CLIENT_CORE, timeoutMs: (durationSec + 30) * 1000 });
   // Node's own start-up is not load: without this a 2 s quick run would read 5-10 % busier than it was.
   const startupUs = Number(/"startup_cpu_us":(\d+)/.exec(r.stdout)?.[1] ?? 0);
-  return { ...parseWrkReport(r.stdout), clientCpuSec: Math.max(0, r.cpuSec - startupUs / 1e6) };
+  const resumed = /"resumed":(\d+)/.exec(r.stdout)?.[1];
+  return { ...parseWrkReport(r.stdout), clientCpuSec: Math.max(0, r.cpuSec - startupUs / 1e6), ...(resumed !== undefined ? { resumed: Number(resumed) } : {}) };
+}
+
+async function runLoad(load: Load, durationSec: number): Promise<LoadResult> {
+  switch (load.kind) {
+    case 'wrk':
+      return runWrk({ url: load.url, durationSec, range: load.range, ifNoneMatch: load.ifNoneMatch, origin: load.origin });
+    case 'h2load':
+      return runH2load({ url: load.url, durationSec, connections: load.connections, streams: load.streams, headers: load.headers });
+    case 'radio':
+      return runNodeClient(RADIO_CLIENT, [load.url, String(load.listeners), String(load.rangeBytes), String(load.fileBytes)], durationSec);
+    case 'handshake':
+      return runNodeClient(HANDSHAKE_CLIENT, [load.url, load.caFile, String(load.loops), load.mode], durationSec);
+  }
 }
 
 export async function measure(server: Server, load: Load, durationSec: number): Promise<Measured> {

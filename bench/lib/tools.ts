@@ -12,6 +12,8 @@ export const TOOL_PACKAGES: Record<string, string> = {
   nsd: 'nsd',
   dnsperf: 'dnsperf',
   dig: 'bind9-dnsutils',
+  h2load: 'nghttp2-client',
+  openssl: 'openssl',
 };
 
 export function missingTools(tools: string[]): string[] {

@@ -15,6 +15,13 @@ export type LoadResult = {
   p99Ms: number;
   /** CPU-seconds the load generator used (user + system). */
   clientCpuSec: number;
+  /** h2load gives no percentiles (p50Ms, p99Ms NaN) but mean and max per request. */
+  meanMs?: number;
+  maxMs?: number;
+  /** h2load over TLS: the version, cipher, key exchange and ALPN protocol it negotiated. */
+  negotiated?: string;
+  /** Handshake rows: how many of the connections resumed a TLS session. */
+  resumed?: number;
 };
 
 export type WrkOptions = {

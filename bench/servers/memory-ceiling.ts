@@ -5,15 +5,20 @@
 // most, and an If-None-Match compare. It is not a server to copy: no HEAD, no multi-range, no
 // If-Range, no 416. It shows what node:http itself costs, so the rest of our cost is known to be ours.
 //
-//   node bench/servers/memory-ceiling.ts <folder>      (serves <folder>/<name> at /media/<name>)
+// With a certificate it serves https instead, HTTP/2 and HTTP/1.1 by ALPN (node:http2's secure server
+// and its compatibility API, set up as our edge's https listener).
+//
+//   node bench/servers/memory-ceiling.ts <folder>                    (serves <folder>/<name> at /media/<name>)
+//   node bench/servers/memory-ceiling.ts <folder> <cert.pem> <key.pem>   (the same over https)
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import http from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 
-const folder = process.argv[2];
-if (!folder) throw new Error('usage: memory-ceiling.ts <folder>');
+const [folder, certFile, keyFile] = process.argv.slice(2);
+if (!folder || (certFile !== undefined && keyFile === undefined)) throw new Error('usage: memory-ceiling.ts <folder> [<cert.pem> <key.pem>]');
 
 const CORS = ['access-control-allow-origin', '*', 'access-control-expose-headers', 'Content-Range, Content-Length, Accept-Ranges, ETag'];
 type Entry = { body: Buffer; etag: string; full: string[]; partial: string[]; notModified: string[] };
@@ -28,7 +33,7 @@ for (const name of readdirSync(folder)) {
   entries.set(`/media/${name}`, { body, etag, full: [...common, 'content-length', String(body.length)], partial: common, notModified: [...validators, ...CORS] });
 }
 
-const server = http.createServer((req, res) => {
+function answer(req: IncomingMessage, res: ServerResponse): void {
   const e = entries.get(req.url ?? '');
   if (e === undefined || req.method !== 'GET') return void res.writeHead(404, ['content-length', '0']).end();
   if (req.headers['if-none-match'] === e.etag) return void res.writeHead(304, e.notModified).end();
@@ -43,10 +48,16 @@ const server = http.createServer((req, res) => {
   }
   res.writeHead(200, e.full);
   res.end(e.body);
-});
-server.keepAliveTimeout = 65_000;
-server.listen(0, '127.0.0.1', () => console.log(`memory ceiling listening on http://127.0.0.1:${(server.address() as AddressInfo).port}`));
+}
+
+const server = certFile
+  ? http2.createSecureServer({ allowHTTP1: true, minVersion: 'TLSv1.2', cert: readFileSync(certFile), key: readFileSync(keyFile) }, answer as never)
+  : http.createServer(answer);
+Object.assign(server, { keepAliveTimeout: 65_000 });
+const scheme = certFile ? 'https' : 'http';
+server.listen(0, '127.0.0.1', () => console.log(`memory ceiling listening on ${scheme}://127.0.0.1:${(server.address() as AddressInfo).port}`));
 process.on('SIGTERM', () => {
   server.close(() => process.exit(0));
-  server.closeAllConnections();
+  if (server instanceof http.Server) server.closeAllConnections();
+  else setTimeout(() => process.exit(0), 1000).unref();
 });
