@@ -13,7 +13,7 @@ import type { EdgeHandle } from '../src/edge/server.ts';
 import { startCountingOrigin } from './helpers/counting-origin.ts';
 import { startTestOrigin } from './helpers/origin.ts';
 import type { TestOrigin } from './helpers/origin.ts';
-import { handshake, makeCa, makeLeaf, tempDir } from './helpers/tls.ts';
+import { handshake, makeCa, makeLeaf, negotiatedCipher, tempDir } from './helpers/tls.ts';
 import type { Ca, Leaf } from './helpers/tls.ts';
 import { request } from 'undici';
 
@@ -62,6 +62,10 @@ describe('origin over https, and an edge in front of it', () => {
       }).on('error', reject);
     });
     assert.match(body, /"ok":true/);
+    // The client's order of cipher suites decides (certificate.ts), as with nginx's defaults.
+    const port = Number(new URL(o.url).port);
+    assert.equal(await negotiatedCipher(port, 'localhost', ca.pem, 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384'), 'TLS_AES_128_GCM_SHA256');
+    assert.equal(await negotiatedCipher(port, 'localhost', ca.pem, 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256'), 'TLS_AES_256_GCM_SHA384');
   });
 
   it('an edge with the right caFile fetches and caches; with another CA, or the system CAs, it answers 502 saying why', async () => {
@@ -93,6 +97,8 @@ describe('origin over https, and an edge in front of it', () => {
     const now = await handshake(o.origin.port, undefined, ca.pem, { checkServerIdentity: () => undefined });
     assert.ok(now.ok);
     assert.equal(now.fingerprint, renewed.fingerprint);
+    // The renewed context keeps the client's order of cipher suites.
+    assert.equal(await negotiatedCipher(o.origin.port, 'localhost', ca.pem, 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384'), 'TLS_AES_128_GCM_SHA256');
   });
 
   it('refuses a caFile that is missing or holds no certificate, naming the option', async () => {

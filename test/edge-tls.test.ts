@@ -1,5 +1,5 @@
 // Edge scenarios on the https listener: certificates chosen by SNI (unknown names refused during the
-// handshake, with a log line), session resumption, renewal picked up from the files while a download
+// handshake, with a log line), session resumption, the client's choice of cipher suite, renewal picked up from the files while a download
 // over an older connection completes, a bad renewal kept out, HTTP/2 and HTTP/1.1 answering alike,
 // redirectHttp and HSTS, and hostile TLS input.
 import assert from 'node:assert/strict';
@@ -15,7 +15,7 @@ import { startEdge } from '../src/edge/server.ts';
 import { ADMIN_TOKEN, ZONE, bytes, startHarness } from './helpers/edge-harness.ts';
 import type { Harness } from './helpers/edge-harness.ts';
 import { checkAsyncProperty } from './helpers/property.ts';
-import { connectH2, handshake, makeCa, makeLeaf, requestH1, tempDir } from './helpers/tls.ts';
+import { connectH2, handshake, makeCa, makeLeaf, negotiatedCipher, requestH1, tempDir } from './helpers/tls.ts';
 import type { Ca, Leaf, TlsReply } from './helpers/tls.ts';
 
 const OTHER = 'media.example.org';
@@ -98,6 +98,15 @@ describe('edge: https listener', () => {
     const second = await handshake(h.edge.httpsPort!, ZONE, ca.pem, { session: first.session });
     assert.ok(second.ok);
     assert.equal(second.reused, true);
+  });
+
+  it('lets the client\'s order of cipher suites decide, over TLS 1.3 and 1.2 (as nginx does by default)', async () => {
+    const port = h.edge.httpsPort!;
+    assert.equal(await negotiatedCipher(port, ZONE, ca.pem, 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384'), 'TLS_AES_128_GCM_SHA256');
+    assert.equal(await negotiatedCipher(port, ZONE, ca.pem, 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256'), 'TLS_AES_256_GCM_SHA384');
+    const tls12 = { maxVersion: 'TLSv1.2' } as const;
+    assert.equal(await negotiatedCipher(port, ZONE, ca.pem, 'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384', tls12), 'ECDHE-ECDSA-AES128-GCM-SHA256');
+    assert.equal(await negotiatedCipher(port, ZONE, ca.pem, 'ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256', tls12), 'ECDHE-ECDSA-AES256-GCM-SHA384');
   });
 
   it('answers HTTP/2 and HTTP/1.1 alike: full, range, 304, 416 (fields apart from the protocol\'s own)', async () => {

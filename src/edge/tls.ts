@@ -7,7 +7,7 @@ import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse, Server
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
-import { TLS_MIN_VERSION, WatchedCertificate } from '../server/certificate.ts';
+import { HONOR_CIPHER_ORDER, TLS_MIN_VERSION, WatchedCertificate } from '../server/certificate.ts';
 import type { CertificateFiles } from '../server/certificate.ts';
 import { truncateIp } from './stats/access-log.ts';
 
@@ -124,6 +124,8 @@ export function createHttpsListener(opts: HttpsListenerOptions): HttpsListener {
   const server = http2.createSecureServer({
     allowHTTP1: true,
     minVersion: TLS_MIN_VERSION,
+    // The suite is chosen on this server's own context, before SNI picks a zone's: see honorCipherOrder there.
+    honorCipherOrder: HONOR_CIPHER_ORDER,
     SNICallback: (serverName, cb) => {
       const context = opts.certificates.contextFor(serverName);
       if (context) cb(null, context);

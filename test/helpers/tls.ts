@@ -77,6 +77,19 @@ export function handshake(port: number, servername: string | undefined, ca: Buff
   });
 }
 
+/** The cipher suite a TLS server picks when the client offers `ciphers` in that order. */
+export function negotiatedCipher(port: number, servername: string, ca: Buffer, ciphers: string, extra: tls.ConnectionOptions = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port, servername, ca, ciphers, ...extra });
+    socket.once('secureConnect', () => {
+      const name = socket.getCipher().name;
+      socket.destroy();
+      resolve(name);
+    });
+    socket.once('error', reject);
+  });
+}
+
 export type TlsReply = { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer };
 
 /** One HTTP/1.1 request over TLS to 127.0.0.1:port, SNI and Host = `host`. */
