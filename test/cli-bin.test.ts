@@ -21,6 +21,8 @@ const env = (dataDir: string) => ({ PATH: userPath, MEDIACDN_DATA: dataDir, DATA
 
 const runners: Runner[] = [
   { name: 'npx --no -- mediacdn', run: (args, d) => runProgram('npx', ['--no', '--', 'mediacdn', ...args], { cwd: ROOT, env: env(d) }) },
+  // From another folder: the checkout's .npmrc applies through --prefix, so npm stays as quiet.
+  { name: 'npx --prefix <checkout> mediacdn, from another folder', run: (args, d) => runProgram('npx', ['--prefix', ROOT, '--no', '--', 'mediacdn', ...args], { cwd: d, env: env(d) }) },
   { name: 'node_modules/.bin/node bin/mediacdn.js', run: (args, d) => runProgram(PINNED_NODE, [BIN, ...args], { cwd: ROOT, env: env(d) }) },
 ];
 if (existsSync(SYSTEM_NODE)) {

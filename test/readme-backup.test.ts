@@ -77,6 +77,8 @@ async function runBackupSection(t: { after(fn: () => Promise<void>): void }, dat
   const [nightly, weekly] = README.cron.map((l) => localise(l.replace(/^(\S+\s+){5}/, ''), dir));
   const created = await sh(nightly);
   assert.equal(created.code, 0, `${nightly}\n${created.stdout}${created.stderr}`);
+  // cron mails whatever a job writes; a night that went well writes nothing on stderr.
+  assert.equal(created.stderr, '', nightly);
   assert.match(created.stdout, /^snapshot \d{8}T\d{6}Z: 5 file\(s\)/m);
   assert.match(created.stdout, /^1 kept, 0 removed; pool: 0 file\(s\), 0 B removed$/m);
   const snapshots = await readdir(path.join(dir, 'backup', 'snapshots'));
@@ -85,6 +87,7 @@ async function runBackupSection(t: { after(fn: () => Promise<void>): void }, dat
   assert.ok(existsSync(path.join(dir, 'offsite', 'snapshots', snapshots[0], 'manifest.json')), 'the whole repository went offsite');
   const verified = await sh(weekly);
   assert.equal(verified.code, 0, `${weekly}\n${verified.stdout}${verified.stderr}`);
+  assert.equal(verified.stderr, '', weekly);
   assert.match(verified.stdout, new RegExp(`^snapshot ${snapshots[0]}: OK: .* 5 of 5 media file\\(s\\) hashed, 0 problem\\(s\\)$`, 'm'));
 
   // The live library moves on after the snapshot: the drill must show the snapshot, not the live library.
@@ -97,6 +100,7 @@ async function runBackupSection(t: { after(fn: () => Promise<void>): void }, dat
   for (const line of drill) {
     const r = await sh(line);
     assert.equal(r.code, 0, `${line}\n${r.stdout}${r.stderr}`);
+    assert.equal(r.stderr, '', line);
     outputs.push(r);
   }
   const outputOf = (command: RegExp) => {
