@@ -6,7 +6,7 @@
 // If-Range, no 416. It shows what node:http itself costs, so the rest of our cost is known to be ours.
 //
 // With a certificate it serves https instead, HTTP/2 and HTTP/1.1 by ALPN (node:http2's secure server
-// and its compatibility API, set up as our edge's https listener).
+// and its compatibility API, set up as our edge's https listener: TLS 1.2+, the client's order of cipher suites).
 //
 //   node bench/servers/memory-ceiling.ts <folder>                    (serves <folder>/<name> at /media/<name>)
 //   node bench/servers/memory-ceiling.ts <folder> <cert.pem> <key.pem>   (the same over https)
@@ -51,7 +51,7 @@ function answer(req: IncomingMessage, res: ServerResponse): void {
 }
 
 const server = certFile
-  ? http2.createSecureServer({ allowHTTP1: true, minVersion: 'TLSv1.2', cert: readFileSync(certFile), key: readFileSync(keyFile) }, answer as never)
+  ? http2.createSecureServer({ allowHTTP1: true, minVersion: 'TLSv1.2', honorCipherOrder: false, cert: readFileSync(certFile), key: readFileSync(keyFile) }, answer as never)
   : http.createServer(answer);
 Object.assign(server, { keepAliveTimeout: 65_000 });
 const scheme = certFile ? 'https' : 'http';
