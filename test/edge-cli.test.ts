@@ -138,7 +138,10 @@ describe('mediacdn edge --https-port', () => {
         assert.equal(r.body.toString(), 'over tls');
         assert.equal(r.headers['strict-transport-security'], 'max-age=600');
       } finally {
+        // The edge saves its statistics into the data folder as it stops: wait before removing it.
+        const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((resolve) => child.once('exit', resolve));
         child.kill('SIGTERM');
+        await exited;
       }
     } finally {
       await origin.close();
