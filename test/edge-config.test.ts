@@ -7,7 +7,7 @@ describe('edge config schema', () => {
   it('fills defaults', () => {
     const c = edgeConfigSchema.parse({});
     assert.equal(c.port, 8080);
-    assert.equal(c.workers, 1);
+    assert.equal(c.workers, 0, 'one worker per core');
     assert.deepEqual(c.zones, []);
     assert.ok(c.memoryCacheBytes > 0 && c.diskCacheBytes > c.memoryCacheBytes && c.maxObjectBytes > 0);
   });

@@ -123,7 +123,7 @@ describe('edge: a cache disk that refuses writes', () => {
     origin.route('/big-record', { headers: { 'cache-control': 'max-age=600', 'x-big': big }, body: 'record too large' });
     origin.route('/big-body', { headers: { 'cache-control': 'max-age=600' }, body: bytes(20_000, 2) });
     origin.route('/update', { headers: { 'cache-control': 'max-age=600', etag: '"u"' }, body: 'update', validate: true, notModifiedHeaders: { 'x-big': big } });
-    const child = spawn('bash', ['-c', 'ulimit -f 8 && exec "$0" "$@"', process.execPath, CLI, 'edge', '--port', '0', '--host', '127.0.0.1', '--zone', `${ZONE}=${origin.url}`], {
+    const child = spawn('bash', ['-c', 'ulimit -f 8 && exec "$0" "$@"', process.execPath, CLI, 'edge', '--port', '0', '--host', '127.0.0.1', '--workers', '1', '--zone', `${ZONE}=${origin.url}`], {
       env: { ...process.env, MEDIACDN_DATA: data, MEDIACDN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -104,6 +104,7 @@ test('multi-host: geo DNS by client subnet, a song through the nearest edge, fai
   // Every edge and the shield catch up on the origin's purge log (polled every second) before they
   // answer from their cache after a failed poll.
   const edgeListener = {
+    workers: 1,
     port: 80,
     host: '0.0.0.0',
     adminPort: 8081,

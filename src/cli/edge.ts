@@ -1,11 +1,9 @@
 // `mediacdn edge`: runs a CDN edge for the configured pull zones (plus --zone flags), prints its URLs
 // (and the admin token when this start created it), stops gracefully on SIGTERM/SIGINT.
 //
-// Workers: one process only. Several processes would each hold their own memory tier and answer purge
-// and statistics requests for themselves alone (a purge reaching one worker would leave the others
-// serving the old object), and the disk tier is not safe for several processes sharing a folder. To
-// use more cores, run several edges on their own ports and data folders behind a load balancer.
-import os from 'node:os';
+// Workers: one process, or with --workers n (default: one per core) n processes sharing the ports and
+// one disk tier under a primary that counts what must be counted once (edge-workers.ts).
+import cluster from 'node:cluster';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { parseZoneFlag } from '../config/edge-schema.ts';
@@ -13,6 +11,8 @@ import { resolveAdminToken } from '../config/token.ts';
 import { EXIT, MediaCdnError } from '../errors.ts';
 import { startEdge } from '../edge/server.ts';
 import { configFrom, intOption, listenFailure, type Io } from './context.ts';
+import { onSignals, workerCount } from './cluster.ts';
+import { edgeOptions, runEdgePrimary, runEdgeWorker, type EdgeStart } from './edge-workers.ts';
 
 type EdgeFlags = { port?: number; httpsPort?: number; host?: string; workers?: number; zone?: string[]; adminPort?: number };
 
@@ -26,17 +26,6 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** Resolves edge.workers (0 = one per core) and refuses more than one process, saying why. */
-export function checkWorkers(configured: number): void {
-  const n = configured > 0 ? configured : Math.max(1, os.availableParallelism());
-  if (n > 1) {
-    throw new EdgeUsageError(
-      `edge: ${n} workers requested, but an edge runs as one process for now: purge and statistics would reach only one worker, ` +
-        'and the disk cache is not safe for several processes. Run several edges (own --port and --data each) behind a load balancer, or use --workers 1.',
-    );
-  }
-}
-
 export function registerEdge(program: Command, io: Io): void {
   program
     .command('edge')
@@ -44,7 +33,7 @@ export function registerEdge(program: Command, io: Io): void {
     .option('--port <n>', 'port (default 8080; 0 = any free port)', intOption('--port'))
     .option('--https-port <n>', 'also serve https (HTTP/2 and HTTP/1.1) on this port, for zones with a tls certificate', intOption('--https-port'))
     .option('--host <host>', 'address to listen on (default 0.0.0.0; :: for IPv6 and IPv4)')
-    .option('--workers <n>', 'worker processes (only 1 is supported for now)', intOption('--workers'))
+    .option('--workers <n>', 'worker processes sharing the port and the disk cache (default: one per core)', intOption('--workers'))
     .option('--zone <host=origin>', 'pull zone, e.g. cdn.example.com=http://127.0.0.1:4000 (repeatable; adds to or replaces config zones)', collect)
     .option('--admin-port <n>', 'serve /_mediacdn/ control endpoints on this port only (on edge.adminHost)', intOption('--admin-port'))
     .action(async (flags: EdgeFlags, cmd: Command) => {
@@ -61,21 +50,21 @@ export function registerEdge(program: Command, io: Io): void {
           zones,
         },
       });
-      checkWorkers(config.edge.workers);
       if (config.edge.zones.length === 0) throw new EdgeUsageError('edge: no pull zones; pass --zone <host>=<origin-url> or set edge.zones in the config file.');
+      if (cluster.isWorker) return runEdgeWorker(config, io, Number(process.env.MEDIACDN_EDGE_WORKERS ?? '1'));
+      const n = workerCount(config.edge.workers);
+      // Created here, once, so that it is printed once and every worker reads the same one.
       const token = await resolveAdminToken(config);
-      const { workers: _workers, ...edgeOptions } = config.edge;
-      const edge = await startEdge({
-        ...edgeOptions,
-        cacheDir: path.join(config.dataDir, 'cache'),
-        adminToken: token.token,
-        onError: (err) => io.err(`edge: ${(err as Error)?.message ?? String(err)}`),
-        onWarning: (message) => io.err(message),
-        onLog: (message) => io.err(message),
-      }).catch((err: unknown) => {
-        throw listenFailure('edge', err);
-      });
-      io.out(`edge listening on ${edge.url}${edge.httpsUrl !== undefined ? ` and ${edge.httpsUrl} (HTTP/2, HTTP/1.1)` : ''}`);
+      let edge: EdgeStart;
+      if (n > 1) edge = await runEdgePrimary(config, io, n, token.token);
+      else {
+        const single = await startEdge(edgeOptions(config, token.token, io)).catch((err: unknown) => {
+          throw listenFailure('edge', err);
+        });
+        edge = single;
+        onSignals(() => single.close());
+      }
+      io.out(`edge listening on ${edge.url}${edge.httpsUrl !== undefined ? ` and ${edge.httpsUrl} (HTTP/2, HTTP/1.1)` : ''} (${n} worker${n === 1 ? '' : 's'})`);
       for (const z of config.edge.zones) {
         const tls = z.tls === undefined ? '' : `  (https: ${z.tls.cert}${z.redirectHttp ? ', http redirected' : ''}${z.hsts !== undefined ? `, hsts ${z.hsts} s` : ''})`;
         io.out(`  zone ${z.host} → ${z.shield !== undefined ? `shield ${z.shield}` : z.origin}${tls}`);
@@ -84,19 +73,5 @@ export function registerEdge(program: Command, io: Io): void {
       io.out(`  control: ${controlBase}/_mediacdn/purge (POST), /_mediacdn/stats, /_mediacdn/metrics (admin token)`);
       io.out(`  cache:   ${path.join(config.dataDir, 'cache')}`);
       if (token.created) io.out(`  admin token (created now, stored in ${config.tokenFile}; shown once):\n  ${token.token}`);
-      let stopping = false;
-      for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-        process.on(sig, () => {
-          if (stopping) return;
-          stopping = true;
-          edge.close().then(
-            () => process.exit(0),
-            (err: unknown) => {
-              io.err(`edge: shutdown failed: ${(err as Error)?.message ?? String(err)}`);
-              process.exit(1);
-            },
-          );
-        });
-      }
     });
 }

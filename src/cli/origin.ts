@@ -1,35 +1,24 @@
 // `mediacdn origin`: runs the origin server, in one process or in N cluster workers sharing the port,
 // prints its URLs (and the admin token when this start created it), stops gracefully on SIGTERM/SIGINT.
-import cluster, { type Worker } from 'node:cluster';
-import os from 'node:os';
+import cluster from 'node:cluster';
 import type { Command } from 'commander';
 import type { Config } from '../config/index.ts';
 import { resolveAdminToken } from '../config/token.ts';
 import { createLogger, startOrigin, type RunningOrigin } from '../origin/server.ts';
 import type { MediaItem } from '../media/library.ts';
-import { EXIT, MediaCdnError, type ExitCode } from '../errors.ts';
 import { configFrom, intOption, listenFailure, openLibrary, type Io } from './context.ts';
 import { originExtras } from './compose.ts';
 import { purgeWaves } from './purge-fleet.ts';
+import { onSignals, reportStartFailure, superviseWorkers, workerCount } from './cluster.ts';
 
 type OriginFlags = { port?: number; host?: string; workers?: number };
 
 /** Messages between the primary and the workers. */
 type ClusterMessage = { type: 'media-deleted'; fileName: string };
-/** A worker that could not start tells the primary why; the primary reports it once and stops. */
-type StartFailedMessage = { type: 'start-failed'; code: string; message: string; exitCode: ExitCode };
-
 function isClusterMessage(m: unknown): m is ClusterMessage {
   return typeof m === 'object' && m !== null && (m as ClusterMessage).type === 'media-deleted' && typeof (m as ClusterMessage).fileName === 'string';
 }
 
-function isStartFailed(m: unknown): m is StartFailedMessage {
-  return typeof m === 'object' && m !== null && (m as StartFailedMessage).type === 'start-failed' && typeof (m as StartFailedMessage).message === 'string';
-}
-
-export function workerCount(configured: number): number {
-  return configured > 0 ? configured : Math.max(1, os.availableParallelism());
-}
 
 function printStart(io: Io, config: Config, url: string, token: { token: string; created: boolean }, workers: number): void {
   io.out(`origin listening on ${url} (${workers} worker${workers === 1 ? '' : 's'})`);
@@ -38,21 +27,6 @@ function printStart(io: Io, config: Config, url: string, token: { token: string;
   io.out(`  listener page: ${url}/   dashboard: ${url}/admin`);
   io.out(`  health: ${url}/healthz`);
   if (token.created) io.out(`  admin token (created now, stored in ${config.tokenFile}; shown once):\n  ${token.token}`);
-}
-
-/** Resolves when a signal has stopped the server(s). */
-function onSignals(stop: (signal: string) => Promise<void>): void {
-  let stopping = false;
-  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-    process.on(sig, () => {
-      if (stopping) return;
-      stopping = true;
-      stop(sig).then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
-    });
-  }
 }
 
 /**
@@ -101,71 +75,25 @@ async function runSingle(config: Config, io: Io, flags: OriginFlags): Promise<vo
   onSignals(() => origin.close());
 }
 
-/**
- * Forks the workers and resolves once every one is listening. A worker that exits before it listens
- * (port in use, database unreachable) stops the start: the others are stopped and its reason is thrown,
- * so the command exits non-zero instead of a primary staying up with nothing listening. After the
- * start, a worker that dies is replaced.
- */
+/** Forks the workers (see cluster.ts) and prints the start once every one is listening. */
 async function runPrimary(config: Config, io: Io, flags: OriginFlags, n: number): Promise<void> {
   // Created here, once, so that it is printed once and every worker reads the same one.
   const token = await resolveAdminToken(config);
   const logger = createLogger(config);
-  let stopping = false;
-  let started = false;
-  const listening = new Set<number>();
-  const reasons = new Map<number, StartFailedMessage>();
-  const spawn = (): Worker => cluster.fork({ MEDIACDN_ORIGIN_WORKER: '1' });
-  const allWorkers = (): Worker[] => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
-  const stopAll = (sig: NodeJS.Signals): Promise<void[]> =>
-    Promise.all(
-      allWorkers().map(
-        (w) =>
-          new Promise<void>((resolve) => {
-            if (w.isDead()) return resolve();
-            w.once('exit', () => resolve());
-            w.process.kill(sig);
-          }),
-      ),
-    );
-  await new Promise<void>((resolve, reject) => {
-    cluster.on('message', (from, msg: unknown) => {
-      if (isStartFailed(msg)) {
-        reasons.set(from.id, msg);
-        return;
-      }
-      // A delete through one worker's API: the others drop their cached copy at once.
+  const running = await superviseWorkers({
+    what: 'origin',
+    n,
+    env: { MEDIACDN_ORIGIN_WORKER: '1' },
+    // A delete through one worker's API: the others drop their cached copy at once.
+    onMessage: (from, msg) => {
       if (!isClusterMessage(msg)) return;
-      for (const w of allWorkers()) if (w !== from) w.send(msg);
-    });
-    cluster.on('listening', (w, address) => {
-      listening.add(w.id);
-      if (started || listening.size < n) return;
-      started = true;
-      const host = flags.host ?? config.origin.host;
-      printStart(io, config, `${config.origin.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${address.port}`, token, n);
-      resolve();
-    });
-    cluster.on('exit', (w, code, signal) => {
-      if (stopping) return;
-      if (!started) {
-        stopping = true;
-        const why = reasons.get(w.id);
-        const err = why
-          ? new MediaCdnError(why.code, why.message, { exitCode: why.exitCode })
-          : new MediaCdnError('origin_start_failed', `origin: worker ${w.process.pid} ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before it listened`, { exitCode: EXIT.failure });
-        stopAll('SIGTERM').then(() => reject(err), () => reject(err));
-        return;
-      }
-      logger.error({ workerPid: w.process.pid, code, signal }, 'origin worker died; starting another');
-      spawn();
-    });
-    for (let i = 0; i < n; i++) spawn();
+      for (const w of running.workers()) if (w !== from) w.send(msg);
+    },
+    onReplace: (w, code, signal) => logger.error({ workerPid: w.process.pid, code, signal }, 'origin worker died; starting another'),
   });
-  onSignals(async (sig) => {
-    stopping = true;
-    await stopAll(sig as NodeJS.Signals);
-  });
+  const host = flags.host ?? config.origin.host;
+  printStart(io, config, `${config.origin.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${running.port}`, token, n);
+  onSignals((sig) => running.stop(sig as NodeJS.Signals));
 }
 
 async function runWorker(config: Config, flags: OriginFlags): Promise<void> {
@@ -176,11 +104,7 @@ async function runWorker(config: Config, flags: OriginFlags): Promise<void> {
   try {
     origin = await startFull(config, flags, (item) => process.send?.({ type: 'media-deleted', fileName: item.fileName } satisfies ClusterMessage));
   } catch (err) {
-    // The primary reports it, once for all workers; this worker leaves quietly.
-    const e = err instanceof MediaCdnError ? err : undefined;
-    const msg: StartFailedMessage = { type: 'start-failed', code: e?.code ?? 'origin_start_failed', message: e?.message ?? `origin: ${(err as Error)?.message ?? String(err)}`, exitCode: e?.exitCode ?? EXIT.failure };
-    process.exitCode = msg.exitCode;
-    process.send?.(msg, undefined, {}, () => process.disconnect());
+    reportStartFailure('origin', err);
     return;
   }
   const o = origin;

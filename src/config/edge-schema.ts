@@ -175,8 +175,8 @@ export const edgeConfigSchema = z
     httpsPort: z.number().int().min(0).max(65535).optional(),
     /** A TLS handshake not finished in this time is cut. */
     tlsHandshakeTimeoutMs: millis.default(10_000),
-    /** Worker processes sharing the port (the CLI forks them); 0 = one per core. */
-    workers: z.number().int().min(0).max(64).default(1),
+    /** Worker processes sharing the ports and the disk tier (`mediacdn edge` forks them); 0 = one per core. */
+    workers: z.number().int().min(0).max(64).default(0),
     /** Largest request head (request line and header fields) a client may send; larger gets 431. */
     maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(16 * 1024),
     /** In-memory LRU tier for small hot objects (0 disables it). */

@@ -12,6 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EdgeCache } from './cache/cache.ts';
 import { Filler } from './cache/fill.ts';
+import type { MachineFills } from './cache/fill.ts';
 import { StoredViews } from './cache/stored-view.ts';
 import type { IpMatcher } from './limits/ip-match.ts';
 import type { ConnectionLimiter } from './limits/rate-limit.ts';
@@ -61,6 +62,8 @@ type HandlerOptions = {
   control?: (req: IncomingMessage, res: ServerResponse) => void;
   /** Memoise response plans per stored object (default true; false only to prove both answer alike). */
   memoisePlans?: boolean;
+  /** Several workers: one fill per key for the machine. */
+  machine?: MachineFills;
 };
 
 /** Set by recv before any stage reads it. */
@@ -76,7 +79,7 @@ export class EdgeHandler {
       zones: opts.zones,
       cache: opts.cache,
       views,
-      fill: new Filler({ cache: opts.cache, views, now: opts.now, coalesceTimeoutMs: opts.coalesceTimeoutMs, onStats: opts.onStats, onError }),
+      fill: new Filler({ cache: opts.cache, views, now: opts.now, coalesceTimeoutMs: opts.coalesceTimeoutMs, onStats: opts.onStats, onError, machine: opts.machine }),
       now: opts.now,
       onOutcome: opts.onOutcome,
       onStats: opts.onStats,
@@ -118,6 +121,7 @@ export class EdgeHandler {
       answer: undefined,
       stored: undefined,
       coalesce: true,
+      filledElsewhere: false,
       error: undefined,
     };
     ctx.onInterim = interimForwarder(req, res);

@@ -30,6 +30,9 @@ import { ZoneCertificates, createHttpsListener } from './tls.ts';
 import { readCaFile, systemTrust } from './upstream/trust.ts';
 import { Agent } from 'undici';
 import type { HttpsListener, Protocol } from './tls.ts';
+import type { WorkerLink } from './cluster/worker.ts';
+import { renderPrometheus } from './stats/prometheus.ts';
+import { waitAtGate } from './control/purge-sync.ts';
 
 export type EdgeRuntimeOptions = Omit<EdgeConfigInput, 'workers'> & {
   /** Disk tier root; each zone's entries live in <cacheDir>/<zone>/ (the CLI passes $MEDIACDN_DATA/cache). */
@@ -59,6 +62,11 @@ export type EdgeRuntimeOptions = Omit<EdgeConfigInput, 'workers'> & {
   httpsIdleTimeoutMs?: number;
   /** Memoise response plans per stored object (default true; false only to prove both answer alike). */
   memoisePlans?: boolean;
+  /**
+   * One worker of several (`mediacdn edge --workers n`): fills, purges, rate limits, statistics and the
+   * purge log go through the primary process (cluster/primary.ts); the disk tier is shared with the others.
+   */
+  cluster?: WorkerLink;
 };
 
 export type EdgeHandle = {
@@ -88,7 +96,7 @@ export type EdgeHandle = {
 };
 
 export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle> {
-  const { cacheDir, now = Date.now, adminToken, statsFile, random, onOutcome, onError, onWarning, purgeLog, memoisePlans, onLog, certificateSettleMs, certificatePollMs, httpsIdleTimeoutMs, ...rest } = options;
+  const { cacheDir, now = Date.now, adminToken, statsFile, random, onOutcome, onError, onWarning, purgeLog, memoisePlans, onLog, certificateSettleMs, certificatePollMs, httpsIdleTimeoutMs, cluster, ...rest } = options;
   const config = edgeConfigSchema.parse(rest);
   const log = onLog ?? onWarning ?? ((m: string) => process.emitWarning(m));
   // Certificates first: a missing or bad file stops the start before anything listens.
@@ -106,6 +114,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
     memoryObjectMaxBytes: config.memoryObjectMaxBytes,
     diskCacheBytes: config.diskCacheBytes,
     now,
+    onDiskShared: cluster ? (e) => cluster.shareDisk(e) : undefined,
   });
   const zones = new Map<string, Zone>();
   const controlZones = new Map<string, ControlZone>();
@@ -143,7 +152,9 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
       browserTtlSeconds: z.browserTtlSeconds,
       queryString: z.queryString,
       cors: { origins: z.corsOrigins, maxAgeSeconds: z.corsMaxAgeSeconds },
-      rateLimiter: z.rateLimit
+      rateLimiter: z.rateLimit && cluster
+        ? { take: (ip: string) => cluster.take(z.host, ip) }
+        : z.rateLimit
         ? new RateLimiter({ ratePerSecond: z.rateLimit.requestsPerSecond, burst: z.rateLimit.burst ?? Math.max(1, Math.ceil(z.rateLimit.requestsPerSecond)), now })
         : undefined,
       blocked: createIpMatcher(z.blockList),
@@ -161,9 +172,10 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
   const control = createControlHandler({
     token: adminToken,
     zones: controlZones,
-    purge: (selector) => cache.purge(selector),
-    statsJson: () => stats.snapshot(),
-    metricsText: () => stats.toPrometheus(),
+    // With several workers a purge is answered once every worker applied it, and statistics are the edge's.
+    purge: cluster ? (selector) => cluster.purgeAll(selector) : (selector) => cache.purge(selector),
+    statsJson: cluster ? () => cluster.stats() : () => stats.snapshot(),
+    metricsText: cluster ? async () => renderPrometheus(await cluster.stats()) : () => stats.toPrometheus(),
   });
   const trustedProxies = createIpMatcher(config.trustedProxies);
   const blocked = createIpMatcher(config.blockList);
@@ -190,15 +202,21 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
     connections: config.maxConnectionsPerIp > 0 ? new ConnectionLimiter({ maxPerKey: config.maxConnectionsPerIp }) : undefined,
     control: separateAdmin ? undefined : control,
     memoisePlans,
+    machine: cluster,
   });
-  const sync = await openPurgeSync(purgeLog, config, root, adminToken, controlZones, cache, onWarning);
-  const handle = sync ? sync.wrap(handler.handle) : handler.handle;
+  // The purge log is read by the primary when there are several workers; they wait at its gate.
+  const sync = cluster ? undefined : await openPurgeSync(purgeLog, config, root, adminToken, controlZones, cache, onWarning);
+  const handle = sync ? sync.wrap(handler.handle) : cluster ? waitAtGate(() => cluster.gate(), handler.handle) : handler.handle;
+  const workerField = cluster ? String(cluster.index) : undefined;
+  // Before listening: the primary's purges (a purge log catch-up a first request waits for) reach this worker.
+  cluster?.serve({ applyPurge: (selector) => cache.purge(selector), snapshot: () => stats.snapshot(), disk: (e) => cache.shared(e) });
   // What the listeners do before the request path: count the protocol, redirect to https, add HSTS.
   const zoneTls = new Map(config.zones.map((z) => [z.host, { redirectHttp: z.redirectHttp, hsts: z.hsts }]));
   let httpsPort: number | undefined;
   const front = (protocol: Protocol) => (req: IncomingMessage, res: ServerResponse): void => {
     const host = zoneHostOf(absoluteFormAuthority(req.url ?? '') ?? req.headers.host);
     const zone = zoneTls.get(host);
+    if (workerField !== undefined) res.setHeader('x-edge-worker', workerField);
     if (zone && !(req.url ?? '').startsWith(CONTROL_PREFIX)) {
       stats.record(host, { kind: 'protocol', protocol });
       if (protocol === 'http1' && zone.redirectHttp && httpsPort !== undefined) return redirectToHttps(req, res, host, httpsPort);

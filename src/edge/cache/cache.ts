@@ -6,6 +6,7 @@ import type { Headers } from '../../http/types.ts';
 import { varyKey } from '../../http/vary.ts';
 import { parseCacheKey, primaryOfVariant } from './cache-key.ts';
 import { DiskStore } from './disk-store.ts';
+import type { DiskEvent } from './disk-store.ts';
 import { MemoryStore } from './memory-store.ts';
 import { readBody } from './store.ts';
 import type { EntryMeta, StoreHit } from './store.ts';
@@ -17,6 +18,8 @@ type EdgeCacheOptions = {
   memoryObjectMaxBytes: number;
   diskCacheBytes: number;
   now: () => number;
+  /** The disk tier's writes and drops, for other processes sharing it (edge workers). */
+  onDiskShared?: (e: DiskEvent) => void;
 };
 
 export type PurgeSelector =
@@ -57,7 +60,7 @@ export class EdgeCache {
     };
     const memory = opts.memoryCacheBytes > 0 ? new MemoryStore({ maxBytes: opts.memoryCacheBytes, onEvict }) : undefined;
     const disk = opts.diskCacheBytes > 0
-      ? await DiskStore.open({ root: path.resolve(opts.cacheDir), maxBytes: opts.diskCacheBytes, onEvict, now: opts.now })
+      ? await DiskStore.open({ root: path.resolve(opts.cacheDir), maxBytes: opts.diskCacheBytes, onEvict, now: opts.now, onShared: opts.onDiskShared })
       : undefined;
     cache = new EdgeCache(memory, disk, opts.memoryObjectMaxBytes);
     if (disk) for (const meta of disk.entries()) cache.#index(meta);
@@ -153,6 +156,23 @@ export class EdgeCache {
       });
     this.#writes.add(done);
     return done;
+  }
+
+  /**
+   * What another process did to the shared disk tier: an entry it stored is found here from now on (a
+   * copy of the key in this process's memory tier is dropped, the disk has the newer one); one it
+   * dropped is forgotten.
+   */
+  shared(e: DiskEvent): void {
+    if (!this.disk) return;
+    if (e.kind === 'stored') {
+      const mine = this.memory?.peek(e.meta.key);
+      if (mine && mine.responseTime < e.meta.responseTime) void this.memory!.delete(e.meta.key);
+      this.disk.adopt(e);
+      this.#index(e.meta);
+      return;
+    }
+    if (this.disk.forget(e.key, e.bodyFile)) this.#forgetIfGone(e.key);
   }
 
   /** Resolves when every store() started so far has reached its tiers (tests, shutdown). */

@@ -34,8 +34,18 @@ type Slot = {
   verified: boolean;
 };
 
+/**
+ * What another process sharing the folder (an edge worker) must learn to keep its index in step: an
+ * entry written (or its record rewritten), or one dropped (evicted, purged, found corrupt).
+ */
+export type DiskEvent =
+  | { kind: 'stored'; meta: EntryMeta; dir: string; hash: string; bodyFile: string; sha256: string }
+  | { kind: 'dropped'; key: string; bodyFile: string };
+
 type DiskStoreOptions = StoreOptions & {
   root: string;
+  /** Called after this store wrote or dropped an entry, for other processes sharing the folder. */
+  onShared?: (e: DiskEvent) => void;
   /** Clock for storedAt (recency order after a restart). */
   now?: () => number;
 };
@@ -49,6 +59,7 @@ export class DiskStore implements CacheStore {
   readonly #maxBytes: number;
   readonly #onEvict: ((key: string) => void) | undefined;
   readonly #now: () => number;
+  readonly #onShared: ((e: DiskEvent) => void) | undefined;
   readonly #slots = new Map<string, Slot>();
   /** Writes per key run one after the other so the index and the files agree. */
   readonly #queues = new Map<string, Promise<unknown>>();
@@ -60,6 +71,7 @@ export class DiskStore implements CacheStore {
     this.#maxBytes = opts.maxBytes;
     this.#onEvict = opts.onEvict;
     this.#now = opts.now ?? Date.now;
+    this.#onShared = opts.onShared;
   }
 
   /** Opens (creating if needed) the tier at opts.root and indexes what a previous run left. */
@@ -123,9 +135,36 @@ export class DiskStore implements CacheStore {
       this.#bytes += bytes - slot.bytes;
       slot.bytes = bytes;
       slot.meta = meta;
+      this.#onShared?.({ kind: 'stored', meta, dir: slot.dir, hash: slot.hash, bodyFile: slot.bodyFile, sha256: slot.sha256 });
       this.#evictToFit(meta.key);
       return true;
     });
+  }
+
+  /**
+   * Another process wrote this entry into the shared folder: index it (replacing an older entry of the
+   * key without removing its body, which the writer's record replaced). Nothing is written.
+   */
+  adopt(e: Extract<DiskEvent, { kind: 'stored' }>): void {
+    const { meta } = e;
+    const old = this.#slots.get(meta.key);
+    const bytes = meta.size + metaBytes(meta);
+    if (old) {
+      this.#slots.delete(meta.key);
+      this.#bytes -= old.bytes;
+    }
+    this.#slots.set(meta.key, { meta, dir: e.dir, hash: e.hash, bodyFile: e.bodyFile, sha256: e.sha256, bytes, verified: true });
+    this.#bytes += bytes;
+    this.#evictToFit(meta.key);
+  }
+
+  /** Another process dropped this entry and removed its files: forget it if the index still names that body. */
+  forget(key: string, bodyFile: string): boolean {
+    const slot = this.#slots.get(key);
+    if (!slot || slot.bodyFile !== bodyFile) return false;
+    this.#slots.delete(key);
+    this.#bytes -= slot.bytes;
+    return true;
   }
 
   delete(key: string): Promise<boolean> {
@@ -190,6 +229,7 @@ export class DiskStore implements CacheStore {
     }
     this.#slots.set(meta.key, { meta, dir, hash, bodyFile, sha256, bytes, verified: true });
     this.#bytes += bytes;
+    this.#onShared?.({ kind: 'stored', meta, dir, hash, bodyFile, sha256 });
     this.#evictToFit(meta.key);
     return true;
   }
@@ -221,6 +261,7 @@ export class DiskStore implements CacheStore {
     if (this.#slots.get(key) !== slot) return;
     this.#slots.delete(key);
     this.#bytes -= slot.bytes;
+    this.#onShared?.({ kind: 'dropped', key, bodyFile: slot.bodyFile });
     const metaFile = path.join(slot.dir, `${slot.hash}.meta`);
     const bodyFile = path.join(slot.dir, slot.bodyFile);
     // Chained behind writes of the same key, so a delete cannot remove a record written after it.

@@ -17,6 +17,7 @@ import { Coalescer } from './coalesce.ts';
 import { mergeNotModified, responsePolicy, storability } from './freshness.ts';
 import { GrowingBody } from './growing-body.ts';
 import type { EntryMeta } from './store.ts';
+import type { MachineLock } from '../cluster/worker.ts';
 import { policyView } from './stored-view.ts';
 import type { StoredViews } from './stored-view.ts';
 
@@ -27,7 +28,12 @@ export type Flight =
   /** A 304 naming a different representation than the stored one: refetch. */
   | { kind: 'changed' }
   /** Not storable: only the leader may use `response`; followers fetch for themselves. */
-  | { kind: 'unshareable'; response: UpstreamResponse };
+  | { kind: 'unshareable'; response: UpstreamResponse }
+  /** Another worker of the edge filled the key meanwhile: look it up again (the disk tier is shared). */
+  | { kind: 'elsewhere' };
+
+/** One fill per key for the whole machine when the edge runs several workers (see cluster/worker.ts). */
+export type MachineFills = { lock(key: string): Promise<MachineLock> };
 
 /** The request a fill is made for: its zone, target, cache key, fields and client. */
 type FillFor = {
@@ -46,6 +52,8 @@ type FillerOptions = {
   coalesceTimeoutMs: number;
   onStats: ((zone: string, e: StatsEvent) => void) | undefined;
   onError: (err: unknown) => void;
+  /** Several workers: a fill of a key waits for another worker's fill of it instead of asking upstream. */
+  machine?: MachineFills;
 };
 
 /** How long a key whose response was not storable skips coalescing (Varnish's hit-for-pass). */
@@ -58,6 +66,7 @@ export class Filler {
   readonly #now: () => number;
   readonly #onStats: FillerOptions['onStats'];
   readonly #onError: (err: unknown) => void;
+  readonly #machine: MachineFills | undefined;
   readonly #flights: Coalescer<Flight>;
   readonly #hitForPass = new Map<string, number>();
   /** Background refreshes (stale-while-revalidate) still running. */
@@ -69,6 +78,7 @@ export class Filler {
     this.#now = opts.now;
     this.#onStats = opts.onStats;
     this.#onError = opts.onError;
+    this.#machine = opts.machine;
     this.#flights = new Coalescer<Flight>({
       timeoutMs: opts.coalesceTimeoutMs,
       timeoutError: () => new OriginTimeoutError('upstream', 'waiting for a coalesced fill'),
@@ -119,7 +129,37 @@ export class Filler {
     c.zone.upstream.assertForwardable(this.request(c, stored));
     const run = (release: () => void) => this.#fetch(c, release, stored);
     if (!coalesce) return { leader: true, result: run(() => {}) };
-    return this.#flights.join(stored ? validationFlightKey(stored.key) : c.primary, run);
+    const machine = this.#machine;
+    if (stored || !machine) return this.#flights.join(stored ? validationFlightKey(stored.key) : c.primary, run);
+    return this.#flights.join(c.primary, (release) => this.#fillOnce(c, release, machine));
+  }
+
+  /**
+   * A fill when several workers share the disk tier: the worker that gets the key's lock fills it and
+   * releases the lock once the object is on disk (or will not be); the others, and the requests that
+   * joined them here, wait for that and then look the key up again.
+   */
+  async #fillOnce(c: FillFor, release: () => void, machine: MachineFills): Promise<Flight> {
+    const seen = this.#cache.select(c.primary, c.headers)?.responseTime;
+    const lock = await machine.lock(c.primary);
+    if (!lock.leader) {
+      await lock.released;
+      release();
+      return { kind: 'elsewhere' };
+    }
+    // Another worker may have stored the key between our lookup and the lock: its disk write reaches
+    // this worker before the lock does (the primary relays both in order).
+    if (this.#cache.select(c.primary, c.headers)?.responseTime !== seen) {
+      lock.release();
+      release();
+      return { kind: 'elsewhere' };
+    }
+    try {
+      return await this.#fetch(c, release, undefined, lock.release);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
   }
 
   /** Whether a stored response can be validated (it has an entity tag or Last-Modified). */
@@ -158,7 +198,7 @@ export class Filler {
   }
 
   /** One upstream GET for the cache: a fill, or a revalidation of `stored`. */
-  async #fetch(c: FillFor, release: () => void, stored: EntryMeta | undefined): Promise<Flight> {
+  async #fetch(c: FillFor, release: () => void, stored: EntryMeta | undefined, onStored = (): void => {}): Promise<Flight> {
     const { zone } = c;
     const requestTime = this.#now();
     // Taken before asking upstream: a purge from here on may be aimed at the copy this fetch gets.
@@ -177,6 +217,7 @@ export class Filler {
       if (newEtag !== undefined && !newEtag.startsWith('W/') && newEtag !== storedEtag) {
         await this.#cache.purge({ kind: 'key', zone: zone.host, target: c.target });
         release();
+        onStored();
         return { kind: 'changed' };
       }
       // §4.3.4: "the cache MUST ... use other header fields provided in the 304 (Not Modified) response
@@ -184,6 +225,7 @@ export class Filler {
       const meta: EntryMeta = { ...stored, headers: mergeNotModified(stored.headers, up.headers), requestTime, responseTime };
       await this.#cache.updateMeta(meta);
       release();
+      onStored();
       return { kind: 'not-modified', meta };
     }
 
@@ -207,6 +249,7 @@ export class Filler {
         if (stored) await this.#cache.purge({ kind: 'key', zone: zone.host, target: c.target });
       }
       release();
+      onStored();
       return { kind: 'unshareable', response: up };
     }
     this.#hitForPass.delete(c.primary);
@@ -226,12 +269,15 @@ export class Filler {
       size: up.contentLength ?? -1,
     };
     const body = new GrowingBody(up.contentLength);
-    this.#pump(up, body, meta, zone, release, epoch);
+    this.#pump(up, body, meta, zone, release, epoch, onStored);
     return { kind: 'fill', meta, body };
   }
 
-  /** Moves the upstream body into the growing body, then stores it. Independent of any client. */
-  #pump(up: UpstreamResponse, body: GrowingBody, meta: EntryMeta, zone: Zone, release: () => void, epoch: number): void {
+  /**
+   * Moves the upstream body into the growing body, then stores it. Independent of any client.
+   * `onStored` runs once the object reached the tiers, or once it is known it will not be stored.
+   */
+  #pump(up: UpstreamResponse, body: GrowingBody, meta: EntryMeta, zone: Zone, release: () => void, epoch: number, onStored: () => void): void {
     let storing = true;
     const onStats = this.#onStats;
     up.body.on('data', (chunk: Buffer) => {
@@ -241,21 +287,29 @@ export class Filler {
         // Larger than announced (or unannounced): serve the clients already attached, store nothing.
         storing = false;
         release();
+        onStored();
       }
     });
     up.body.once('error', (err) => {
       body.fail(upstreamError(zone.upstream.origin, err));
       release();
+      onStored();
     });
     up.body.once('end', () => {
       if (meta.size >= 0 && body.length !== meta.size) {
         body.fail(new OriginProtocolError(zone.upstream.origin, `body of ${body.length} bytes, Content-Length ${meta.size}`));
         release();
+        onStored();
         return;
       }
       body.end();
       // The cache shows the entry to lookups from this call on, so the flight can close right away.
-      if (storing) this.#cache.store({ ...meta, size: body.length }, body.chunks, epoch).catch((err: unknown) => this.#onError(err));
+      if (storing) {
+        this.#cache
+          .store({ ...meta, size: body.length }, body.chunks, epoch)
+          .catch((err: unknown) => this.#onError(err))
+          .finally(onStored);
+      } else onStored();
       release();
     });
   }

@@ -41,7 +41,7 @@ type ControlOptions = {
   purge: (selector: PurgeSelector) => Promise<number>;
   /** JSON-ready statistics and their Prometheus rendering. */
   statsJson: () => unknown;
-  metricsText: () => string;
+  metricsText: () => string | Promise<string>;
   /** How long a forwarded purge may take at the shield. */
   shieldTimeoutMs?: number;
 };
@@ -79,8 +79,8 @@ async function answer(opts: ControlOptions, req: IncomingMessage, res: ServerRes
     req.resume();
     throw new AdminAuthError(opts.token !== undefined);
   }
-  if (path === '/_mediacdn/stats') return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(opts.statsJson())}\n`, method);
-  if (path === '/_mediacdn/metrics') return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', opts.metricsText(), method);
+  if (path === '/_mediacdn/stats') return send(res, 200, 'application/json; charset=utf-8', `${JSON.stringify(await opts.statsJson())}\n`, method);
+  if (path === '/_mediacdn/metrics') return send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', await opts.metricsText(), method);
   const body = await readJson(req);
   const parsed = purgeRequestSchema.safeParse(body);
   if (!parsed.success) throw new ControlRequestError('Purge body must be {"url": "<absolute URL>"}, {"prefix": "<absolute URL prefix>"} or {"zone": "<hostname>"}.');

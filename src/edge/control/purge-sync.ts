@@ -65,6 +65,26 @@ export function httpPurgeLog(url: string, token: string, timeoutMs: number): Pur
   };
 }
 
+/**
+ * A request handler behind a gate (`gate()`: undefined = pass now, else a promise to wait for): zone
+ * requests pass it, control requests never wait. `waiting` is told +1 / -1 as requests wait and go.
+ */
+export function waitAtGate(
+  gate: () => Promise<unknown> | undefined,
+  handle: (req: IncomingMessage, res: ServerResponse) => void,
+  waiting: (delta: number) => void = () => {},
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const wait = CONTROL_PATH.test(req.url ?? '') ? undefined : gate();
+    if (wait === undefined) return handle(req, res);
+    waiting(1);
+    void wait.then(() => {
+      waiting(-1);
+      handle(req, res);
+    });
+  };
+}
+
 /** The saved position: a version, so that a later format is refused rather than misread. */
 const stateSchema = z.object({ version: z.literal(1), seq: z.number().int().min(-1) }).strict();
 
@@ -78,6 +98,8 @@ export type PurgeSyncOptions = {
   /** Poll period; a failed poll makes the next request wait for a catch-up. */
   intervalMs: number;
   onWarning?: (message: string) => void;
+  /** Told when the edge falls out of step with the log or is back in step (the workers' gate). */
+  onInStep?: (inStep: boolean) => void;
 };
 
 export type PurgeSyncStatus = {
@@ -141,15 +163,7 @@ export class PurgeSync {
 
   /** Wraps a request handler: zone requests pass the gate, control requests do not wait. */
   wrap(handle: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
-    return (req, res) => {
-      const wait = CONTROL_PATH.test(req.url ?? '') ? undefined : this.gate();
-      if (wait === undefined) return handle(req, res);
-      this.#waiting++;
-      void wait.then(() => {
-        this.#waiting--;
-        handle(req, res);
-      });
-    };
+    return waitAtGate(() => this.gate(), handle, (n) => (this.#waiting += n));
   }
 
   /** Applies every purge due after the position; one at a time, shared by concurrent callers. Never rejects. */
@@ -177,15 +191,21 @@ export class PurgeSync {
       }
       if (this.#lastError !== undefined) this.#o.onWarning?.(`edge: purge log reachable again, caught up to ${this.#seq}`);
       this.#lastError = undefined;
-      this.#inStep = true;
+      this.#setInStep(true);
       return true;
     } catch (err) {
       const message = (err as Error).message;
       if (this.#lastError === undefined) this.#o.onWarning?.(`edge: cannot catch up on the purge log: ${message}`);
       this.#lastError = message;
-      this.#inStep = false;
+      this.#setInStep(false);
       return false;
     }
+  }
+
+  #setInStep(value: boolean): void {
+    if (this.#inStep === value) return;
+    this.#inStep = value;
+    this.#o.onInStep?.(value);
   }
 
   async #apply(target: PurgeRequest): Promise<void> {

@@ -16,8 +16,15 @@ export const admit: Stage<'hotlink' | 'synth' | 'done'> = (ctx, edge) => {
   }
   if (zone.rateLimiter) {
     const r = zone.rateLimiter.take(ip);
+    // With several workers the count is the primary's: the request waits for its answer.
+    if (r instanceof Promise) return r.then((t) => (t.ok ? afterLimits(ctx) : refuse(ctx, new RateLimitedError(t.retryAfterSeconds, 'requests'))));
     if (!r.ok) return refuse(ctx, new RateLimitedError(r.retryAfterSeconds, 'requests'));
   }
+  return afterLimits(ctx);
+};
+
+function afterLimits(ctx: Parameters<typeof admit>[0]): 'hotlink' | 'done' {
+  const { zone, res } = ctx;
   if (zone.cors.origins.length > 0) {
     const preflight = preflightHeaders(zone.cors, ctx.method, ctx.headers);
     if (preflight) {
@@ -28,7 +35,7 @@ export const admit: Stage<'hotlink' | 'synth' | 'done'> = (ctx, edge) => {
     }
   }
   return 'hotlink';
-};
+}
 
 function refuse(ctx: Parameters<typeof admit>[0], error: Error): 'synth' {
   ctx.outcome = 'pass';

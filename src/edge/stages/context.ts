@@ -90,6 +90,8 @@ export type RequestContext = {
   stored: EntryMeta | undefined;
   /** Set for fetch: whether the fill may be shared with concurrent requests. */
   coalesce: boolean;
+  /** Set by fetch when another worker filled the key meanwhile: a second miss fetches alone. */
+  filledElsewhere: boolean;
   /** Set for synth: the refusal or failure to answer with. */
   error: unknown;
 };

@@ -8,13 +8,18 @@ import { CONDITIONAL_AND_RANGE, discardBody } from '../upstream/upstream.ts';
 import type { Edge, RequestContext, Stage } from './context.ts';
 import { serveStored } from './deliver.ts';
 
-export const fetch: Stage<'deliver' | 'fetch' | 'pass'> = (ctx, edge) => {
+export const fetch: Stage<'deliver' | 'fetch' | 'pass' | 'lookup'> = (ctx, edge) => {
   const { leader, result } = edge.fill.fly(ctx, undefined, ctx.coalesce);
   return result.then((flight) => afterFlight(ctx, edge, flight, leader));
 };
 
-export async function afterFlight(ctx: RequestContext, edge: Edge, flight: Flight, leader: boolean): Promise<'deliver' | 'fetch' | 'pass'> {
+export async function afterFlight(ctx: RequestContext, edge: Edge, flight: Flight, leader: boolean): Promise<'deliver' | 'fetch' | 'pass' | 'lookup'> {
   switch (flight.kind) {
+    case 'elsewhere':
+      // Another worker filled the key: what it stored is in the shared disk tier. If it stored
+      // nothing (not storable, failed), this request fetches for itself (lookup does not coalesce it again).
+      ctx.filledElsewhere = true;
+      return 'lookup';
     case 'not-modified': {
       const hit = await edge.cache.lookup(ctx.primary, ctx.headers);
       if (hit) return serveStored(ctx, hit.meta, hit.body, 'revalidated', edge.views.age(hit.meta));

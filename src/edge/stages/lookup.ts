@@ -44,7 +44,7 @@ function decide(ctx: RequestContext, edge: Edge, hit: StoreHit): LookupNext | Pr
       return 'synth';
     }
     ctx.stored = hit.meta;
-    ctx.coalesce = !auth;
+    ctx.coalesce = !auth && !ctx.filledElsewhere;
     return 'revalidate';
   });
 }
@@ -59,6 +59,6 @@ function miss(ctx: RequestContext, edge: Edge): LookupNext {
     ctx.outcome = 'pass';
     return 'pass';
   }
-  ctx.coalesce = ctx.headers.authorization === undefined;
+  ctx.coalesce = ctx.headers.authorization === undefined && !ctx.filledElsewhere;
   return 'fetch';
 }

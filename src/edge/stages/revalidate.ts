@@ -8,7 +8,7 @@ import type { Edge, RequestContext, Stage } from './context.ts';
 import { serveStored } from './deliver.ts';
 import { afterFlight } from './fetch.ts';
 
-export const revalidate: Stage<'deliver' | 'fetch' | 'pass'> = async (ctx, edge) => {
+export const revalidate: Stage<'deliver' | 'fetch' | 'pass' | 'lookup'> = async (ctx, edge) => {
   const stored = ctx.stored!;
   // The origin just failed to connect for someone else: answer stale now rather than queue up more
   // connection attempts (one request per downForMs window probes it again).

@@ -4,7 +4,7 @@ import type { QueryStringMode } from '../../config/edge-schema.ts';
 import type { HeuristicOptions } from '../cache/freshness.ts';
 import { BadTargetError } from '../errors.ts';
 import type { IpMatcher } from '../limits/ip-match.ts';
-import type { RateLimiter } from '../limits/rate-limit.ts';
+import type { TakeResult } from '../limits/rate-limit.ts';
 import type { Upstream } from '../upstream/upstream.ts';
 import type { CorsPolicy } from './cors.ts';
 import type { ReferrerPolicy } from './referrer.ts';
@@ -24,7 +24,8 @@ export type Zone = {
   browserTtlSeconds: number | undefined;
   queryString: QueryStringMode;
   cors: CorsPolicy;
-  rateLimiter: RateLimiter | undefined;
+  /** The zone's rate limit: a RateLimiter, or the edge primary's counters when several workers share them. */
+  rateLimiter: { take(key: string): TakeResult | Promise<TakeResult> } | undefined;
   /** The zone's own block list. */
   blocked: IpMatcher;
   /** Keys of signed links (any verifies); undefined = links need no signature. */

@@ -1,0 +1,200 @@
+// The primary process of a multi-process edge. It serves no request itself; it holds what must be
+// counted once for the machine and answers its workers over IPC:
+//   - fill locks: the first worker to miss a key fills it, the others wait for its end (one origin
+//     fetch per key per machine) and then find the object in the shared disk tier;
+//   - the rate-limit buckets of every zone (a client's requests counted once, whichever worker);
+//   - purges: sent to every worker, answered when all applied it;
+//   - statistics: every worker's figures merged (plus those saved by earlier runs, and those of
+//     workers that died since), saved to the statistics file;
+//   - the purge log position (its catch-up runs here, once for all workers).
+// It also relays each worker's disk-tier writes and drops to the others.
+import type { PurgeSelector } from '../cache/cache.ts';
+import { RateLimiter } from '../limits/rate-limit.ts';
+import type { TakeResult } from '../limits/rate-limit.ts';
+import { EdgeStats } from '../stats/counting.ts';
+import type { StatsSnapshot } from '../stats/figures.ts';
+import { isToPrimary } from './protocol.ts';
+import type { ToPrimary, ToWorker } from './protocol.ts';
+
+/** One worker as the primary sees it. */
+export type Peer = { id: number; send: (m: ToWorker) => void };
+
+export type EdgePrimaryOptions = {
+  now: () => number;
+  /** Zones with a rate limit: requests per second and burst. */
+  rateLimits: ReadonlyArray<{ zone: string; requestsPerSecond: number; burst: number }>;
+  maxZones: number;
+  /** A fill lock not released in this time is given up (its waiters fetch for themselves). */
+  lockTimeoutMs: number;
+  /** The purge log gate: undefined when in step, else a promise settled once a catch-up was tried. */
+  catchUp?: () => Promise<unknown> | undefined;
+  onWarning?: (message: string) => void;
+};
+
+type Lock = { owner: number; waiters: Array<{ peer: Peer; id: number }>; timer: NodeJS.Timeout };
+
+type Gathering = { answers: Map<number, unknown>; waiting: Set<number>; done: (answers: Map<number, unknown>) => void };
+
+export class EdgePrimary {
+  readonly #o: EdgePrimaryOptions;
+  readonly #peers = new Map<number, Peer>();
+  readonly #ready = new Set<number>();
+  readonly #locks = new Map<string, Lock>();
+  readonly #limits = new Map<string, RateLimiter>();
+  /** Requests to workers awaiting every answer (purges, snapshots), by request id. */
+  readonly #gatherings = new Map<number, Gathering>();
+  #next = 0;
+  /** Figures saved by earlier runs and those of workers that died since. */
+  readonly #base: EdgeStats;
+  /** Each worker's last reported figures, added to the base when it dies. */
+  readonly #last = new Map<number, StatsSnapshot>();
+
+  constructor(o: EdgePrimaryOptions) {
+    this.#o = o;
+    this.#base = new EdgeStats({ now: o.now, maxZones: o.maxZones, onWarning: o.onWarning });
+    for (const r of o.rateLimits) this.#limits.set(r.zone, new RateLimiter({ ratePerSecond: r.requestsPerSecond, burst: r.burst, now: o.now }));
+  }
+
+  /** Figures saved by an earlier run (the statistics file). */
+  async loadStats(file: string): Promise<void> {
+    await this.#base.load(file);
+  }
+
+  add(peer: Peer): void {
+    this.#peers.set(peer.id, peer);
+  }
+
+  /** Workers ready to serve. */
+  get readyCount(): number {
+    return this.#ready.size;
+  }
+
+  /** A worker is gone: its locks are released, its answers no longer awaited, its figures kept. */
+  remove(id: number): void {
+    this.#peers.delete(id);
+    this.#ready.delete(id);
+    const last = this.#last.get(id);
+    if (last) this.#base.merge(last);
+    this.#last.delete(id);
+    for (const [key, lock] of this.#locks) if (lock.owner === id) this.#unlock(key);
+    for (const [key, lock] of this.#locks) lock.waiters = lock.waiters.filter((w) => w.peer.id !== id);
+    for (const g of this.#gatherings.values()) this.#answered(g, id, undefined, false);
+  }
+
+  /** A message from a worker. */
+  receive(id: number, m: unknown): void {
+    const peer = this.#peers.get(id);
+    if (!peer || !isToPrimary(m)) return;
+    const msg: ToPrimary = m;
+    switch (msg.edge) {
+      case 'ready':
+        this.#ready.add(id);
+        return;
+      case 'lock':
+        return this.#lock(peer, msg.id, msg.key);
+      case 'unlock':
+        if (this.#locks.get(msg.key)?.owner === id) this.#unlock(msg.key);
+        return;
+      case 'disk':
+        for (const p of this.#peers.values()) if (p.id !== id) p.send({ edge: 'disk', event: msg.event });
+        return;
+      case 'purge':
+        void this.purgeAll(msg.selector).then((removed) => peer.send({ edge: 'reply', id: msg.id, value: removed }));
+        return;
+      case 'stats':
+        void this.stats().then((s) => peer.send({ edge: 'reply', id: msg.id, value: s }));
+        return;
+      case 'take':
+        peer.send({ edge: 'reply', id: msg.id, value: this.take(msg.zone, msg.ip) });
+        return;
+      case 'catch-up': {
+        const wait = this.#o.catchUp?.();
+        const reply = () => peer.send({ edge: 'reply', id: msg.id, value: true });
+        if (wait === undefined) reply();
+        else void wait.then(reply, reply);
+        return;
+      }
+      case 'reply': {
+        const g = this.#gatherings.get(msg.id);
+        if (g) this.#answered(g, id, msg.value, true);
+        return;
+      }
+    }
+  }
+
+  take(zone: string, ip: string): TakeResult {
+    return this.#limits.get(zone)?.take(ip) ?? { ok: true };
+  }
+
+  /**
+   * Applies a purge in every ready worker; resolves when all did (a worker that dies meanwhile counts
+   * as done: a new one starts with an empty memory tier and reads the disk as it is now). The count is
+   * the most variants one worker removed (the disk tier is shared, so a sum would count it n times).
+   */
+  async purgeAll(selector: PurgeSelector): Promise<number> {
+    const answers = await this.#gather((id) => ({ edge: 'apply-purge', id, selector }));
+    let most = 0;
+    for (const v of answers.values()) if (typeof v === 'number' && v > most) most = v;
+    return most;
+  }
+
+  /** The whole edge's figures: every ready worker's, plus the base. */
+  async stats(): Promise<StatsSnapshot> {
+    const answers = await this.#gather((id) => ({ edge: 'snapshot', id }));
+    const merged = new EdgeStats({ now: this.#o.now, maxZones: this.#o.maxZones, onWarning: this.#o.onWarning });
+    merged.merge(this.#base.snapshot());
+    for (const [worker, s] of answers) {
+      if (!isSnapshot(s)) continue;
+      this.#last.set(worker, s);
+      merged.merge(s);
+    }
+    return merged.snapshot();
+  }
+
+  /** Tells every worker whether requests must wait for a purge log catch-up. */
+  setInStep(value: boolean): void {
+    for (const p of this.#peers.values()) p.send({ edge: 'in-step', value });
+  }
+
+  #gather(make: (id: number) => ToWorker): Promise<Map<number, unknown>> {
+    const id = ++this.#next;
+    return new Promise((resolve) => {
+      const g: Gathering = { answers: new Map(), waiting: new Set(this.#ready), done: resolve };
+      if (g.waiting.size === 0) return resolve(g.answers);
+      this.#gatherings.set(id, g);
+      const msg = make(id);
+      for (const w of [...g.waiting]) this.#peers.get(w)?.send(msg);
+    }).finally(() => this.#gatherings.delete(id)) as Promise<Map<number, unknown>>;
+  }
+
+  #answered(g: Gathering, worker: number, value: unknown, keep: boolean): void {
+    if (!g.waiting.delete(worker)) return;
+    if (keep) g.answers.set(worker, value);
+    if (g.waiting.size === 0) g.done(g.answers);
+  }
+
+  #lock(peer: Peer, id: number, key: string): void {
+    const held = this.#locks.get(key);
+    if (held) {
+      held.waiters.push({ peer, id });
+      peer.send({ edge: 'reply', id, value: { leader: false } });
+      return;
+    }
+    const timer = setTimeout(() => this.#unlock(key), this.#o.lockTimeoutMs);
+    timer.unref();
+    this.#locks.set(key, { owner: peer.id, waiters: [], timer });
+    peer.send({ edge: 'reply', id, value: { leader: true } });
+  }
+
+  #unlock(key: string): void {
+    const lock = this.#locks.get(key);
+    if (!lock) return;
+    this.#locks.delete(key);
+    clearTimeout(lock.timer);
+    for (const w of lock.waiters) w.peer.send({ edge: 'released', id: w.id });
+  }
+}
+
+function isSnapshot(v: unknown): v is StatsSnapshot {
+  return typeof v === 'object' && v !== null && typeof (v as StatsSnapshot).zones === 'object';
+}

@@ -1,0 +1,214 @@
+// `mediacdn edge --workers 2` as a real process: two workers behind one primary over one disk tier.
+// A request on a new connection goes to the next worker (the primary hands connections out in turn),
+// and every response names its worker in X-Edge-Worker, so each test can put requests on both.
+// Proved here: concurrent misses through both workers make one origin fetch; what one worker stored
+// is a HIT from the other; a purge is answered once both applied it; statistics are the whole edge's;
+// a client's rate limit is counted once; a killed worker is replaced.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CLI } from './helpers/cli.ts';
+import { ADMIN_TOKEN, ZONE } from './helpers/edge-harness.ts';
+import { startCountingOrigin } from './helpers/counting-origin.ts';
+import type { CountingOrigin } from './helpers/counting-origin.ts';
+
+const LIMITED = 'limited.example.com';
+
+type Answer = { status: number; worker: string; cache: string; body: string };
+
+/** One request on its own connection (so that consecutive requests go to different workers). */
+function get(base: string, host: string, target: string, headers: Record<string, string> = {}, method = 'GET', body?: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${base}${target}`, { method, agent: false, headers: { host, connection: 'close', ...headers } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, worker: String(res.headers['x-edge-worker'] ?? ''), cache: String(res.headers['x-cache'] ?? ''), body: text }));
+    });
+    req.on('error', reject);
+    // A connection the primary handed to a worker at the moment it was killed is never answered.
+    req.setTimeout(5000, () => req.destroy(new Error('no answer')));
+    req.end(body);
+  });
+}
+
+/** Requests until one is answered by a worker other than `not` (new connections rotate over the workers). */
+async function fromOther(base: string, host: string, target: string, not: string): Promise<Answer> {
+  for (let i = 0; i < 50; i++) {
+    const a = await get(base, host, target);
+    if (a.worker !== not) return a;
+  }
+  throw new Error(`no answer from a worker other than ${not}`);
+}
+
+/** The edge's worker processes: children of the primary. */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+describe('mediacdn edge --workers 2', () => {
+  let origin: CountingOrigin;
+  let data: string;
+  let child: ReturnType<typeof spawn>;
+  let base = '';
+  let output = '';
+  const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+  before(async () => {
+    origin = await startCountingOrigin();
+    data = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-edge-workers-'));
+    const config = path.join(data, 'mediacdn.config.json');
+    await writeFile(
+      config,
+      JSON.stringify({
+        edge: {
+          zones: [
+            { host: ZONE, origin: origin.url },
+            // A burst of 4 and a refill far slower than the test: the fifth request of a client is refused.
+            { host: LIMITED, origin: origin.url, rateLimit: { requestsPerSecond: 0.001, burst: 4 } },
+          ],
+        },
+      }),
+    );
+    child = spawn(process.execPath, [CLI, '--config', config, 'edge', '--port', '0', '--host', '127.0.0.1', '--workers', '2'], {
+      env: { ...process.env, MEDIACDN_DATA: data, MEDIACDN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
+    base = await new Promise<string>((resolve, reject) => {
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        output += d;
+        const m = /edge listening on (http:\/\/\S+) \(2 workers\)/.exec(output);
+        if (m && output.includes('cache:')) resolve(m[1]);
+      });
+      child.once('exit', (code) => reject(new Error(`edge exited (${code}): ${output}`)));
+    });
+  });
+
+  after(async () => {
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await origin.close();
+    await rm(data, { recursive: true, force: true });
+  });
+
+  it('concurrent misses through both workers make one origin fetch', async () => {
+    // The origin holds its answer until every client request was sent, so the misses overlap.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    origin.route('/media/one.mp3', (_req, res) => {
+      void held.then(() => {
+        res.writeHead(200, { 'cache-control': 'max-age=600', 'content-type': 'audio/mpeg', 'content-length': '11' });
+        res.end('one fill\r\n!');
+      });
+    });
+    const answers = Array.from({ length: 8 }, () => get(base, ZONE, '/media/one.mp3'));
+    while (origin.count('/media/one.mp3') === 0) await new Promise((r) => setImmediate(r));
+    release();
+    const all = await Promise.all(answers);
+    assert.deepEqual(new Set(all.map((a) => a.status)), new Set([200]));
+    assert.ok(all.every((a) => a.body === 'one fill\r\n!'));
+    assert.deepEqual(new Set(all.map((a) => a.worker)), new Set(['1', '2']), 'both workers answered');
+    assert.equal(origin.count('/media/one.mp3'), 1, 'one origin fetch for the machine');
+  });
+
+  it('an object stored through one worker is a HIT from the other', async () => {
+    origin.route('/media/two.mp3', { headers: { 'cache-control': 'max-age=600', 'content-type': 'audio/mpeg' }, body: 'stored once' });
+    const first = await get(base, ZONE, '/media/two.mp3');
+    assert.equal(first.cache, 'MISS');
+    const other = await fromOther(base, ZONE, '/media/two.mp3', first.worker);
+    assert.equal(other.cache, 'HIT');
+    assert.equal(other.body, 'stored once');
+    assert.equal(origin.count('/media/two.mp3'), 1);
+  });
+
+  it('a purge is answered once both workers applied it', async () => {
+    origin.route('/media/three.mp3', { headers: { 'cache-control': 'max-age=600', 'content-type': 'audio/mpeg' }, body: 'version 1' });
+    const first = await get(base, ZONE, '/media/three.mp3');
+    // Now in both workers' memory tiers (and on disk).
+    assert.equal((await fromOther(base, ZONE, '/media/three.mp3', first.worker)).cache, 'HIT');
+    assert.equal((await fromOther(base, ZONE, '/media/three.mp3', first.worker === '1' ? '2' : '1')).cache, 'HIT');
+    origin.route('/media/three.mp3', { headers: { 'cache-control': 'max-age=600', 'content-type': 'audio/mpeg' }, body: 'version 2' });
+    const purged = await get(base, ZONE, '/_mediacdn/purge', { ...auth, 'content-type': 'application/json' }, 'POST', JSON.stringify({ url: `http://${ZONE}/media/three.mp3` }));
+    assert.equal(purged.status, 200, purged.body);
+    assert.ok((JSON.parse(purged.body) as { removed: number }).removed >= 1);
+    // Whichever worker answers next, none serves version 1.
+    const a = await get(base, ZONE, '/media/three.mp3');
+    const b = await fromOther(base, ZONE, '/media/three.mp3', a.worker);
+    assert.equal(a.body, 'version 2');
+    assert.equal(b.body, 'version 2');
+    assert.equal(origin.count('/media/three.mp3'), 2);
+  });
+
+  it('statistics are those of the whole edge, whichever worker answers', async () => {
+    origin.route('/media/four.mp3', { headers: { 'cache-control': 'max-age=600' }, body: 'counted' });
+    type Stats = { zones: Record<string, { totals: { requests: number } }> };
+    const before = JSON.parse((await get(base, ZONE, '/_mediacdn/stats', auth)).body) as Stats;
+    const workers = new Set<string>();
+    for (let i = 0; i < 6; i++) workers.add((await get(base, ZONE, '/media/four.mp3')).worker);
+    assert.deepEqual(workers, new Set(['1', '2']));
+    // Asked twice, so that each worker answers once.
+    const one = await get(base, ZONE, '/_mediacdn/stats', auth);
+    const two = await get(base, ZONE, '/_mediacdn/stats', auth);
+    assert.notEqual(one.worker, two.worker);
+    for (const s of [one, two]) {
+      const after = JSON.parse(s.body) as Stats;
+      assert.equal(after.zones[ZONE].totals.requests - (before.zones[ZONE]?.totals.requests ?? 0), 6);
+    }
+    const metrics = await get(base, ZONE, '/_mediacdn/metrics', auth);
+    assert.match(metrics.body, /edge_requests_total\{zone="cdn\.example\.com",status_class="2xx"\} \d+/);
+  });
+
+  it('a client\'s rate limit is counted once across the workers', async () => {
+    origin.route('/media/five.mp3', { headers: { 'cache-control': 'max-age=600' }, body: 'limited' });
+    const answers: Answer[] = [];
+    for (let i = 0; i < 8; i++) answers.push(await get(base, LIMITED, '/media/five.mp3'));
+    assert.deepEqual(new Set(answers.map((a) => a.worker)), new Set(['1', '2']));
+    assert.equal(answers.filter((a) => a.status === 200).length, 4, 'the burst of 4, not 4 per worker');
+    assert.equal(answers.filter((a) => a.status === 429).length, 4);
+  });
+
+  it('a worker that dies is replaced', async () => {
+    const workers = childrenOf(child.pid!);
+    assert.equal(workers.length, 2, `two workers: ${workers.join(', ')}`);
+    process.kill(workers[0], 'SIGKILL');
+    // Until the new one listens, the other worker answers; then both do again.
+    const seen = new Set<string>();
+    for (let i = 0; i < 200 && seen.size < 2; i++) {
+      const a = await get(base, ZONE, '/_mediacdn/health').catch(() => undefined);
+      if (a?.status === 200) seen.add(a.worker);
+      if (seen.size < 2) await new Promise((r) => setImmediate(r));
+    }
+    assert.deepEqual(seen, new Set(['1', '2']));
+    const now = childrenOf(child.pid!);
+    assert.equal(now.length, 2);
+    assert.ok(!now.includes(workers[0]));
+    assert.match(output, /edge: worker \d+ was killed by SIGKILL; starting another/);
+  });
+
+  it('stops on SIGTERM with its statistics saved', async () => {
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0);
+    const saved = JSON.parse(readFileSync(path.join(data, 'cache', 'stats.json'), 'utf8')) as { zones: Record<string, { totals: { requests: number } }> };
+    assert.ok(saved.zones[ZONE].totals.requests >= 20);
+  });
+});
