@@ -100,15 +100,15 @@ export function progressBar(io: Io, label: string, total: number | undefined): {
 /**
  * A server that could not start listening, as one line naming it and why: a port in use or refused
  * (exit 1), a host that is not an address of this machine (exit 2, a configuration error). Other
- * errors are returned as they are.
+ * errors are returned as they are. `portFlags` names the flag that sets each port, for the hint.
  */
-export function listenFailure(what: string, err: unknown): unknown {
+export function listenFailure(what: string, err: unknown, portFlags: Readonly<Record<number, string>> = {}): unknown {
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number; hostname?: string };
   const where = e.address !== undefined ? `${e.address.includes(':') ? `[${e.address}]` : e.address}${e.port !== undefined ? `:${e.port}` : ''}` : (e.hostname ?? '');
   const fail = (reason: string, exitCode: 1 | 2) => new MediaCdnError('listen_failed', `${what}: cannot listen on ${where}: ${reason}`, { exitCode, cause: err });
   switch (e.code) {
     case 'EADDRINUSE':
-      return fail('the port is in use by another program', EXIT.failure);
+      return fail(`the port is in use by another program${e.port !== undefined && portFlags[e.port] !== undefined ? ` (choose another with ${portFlags[e.port]})` : ''}`, EXIT.failure);
     case 'EACCES':
       return fail(`permission denied${e.port !== undefined && e.port < 1024 ? ' (a port below 1024 needs root or CAP_NET_BIND_SERVICE)' : ''}`, EXIT.failure);
     case 'EADDRNOTAVAIL':

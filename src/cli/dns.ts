@@ -40,7 +40,7 @@ export function registerDns(program: Command, io: Io): void {
         port: flags.port,
         onHealthChange: (edge, up) => io.err(`dns: edge ${edge} is ${up ? 'up again' : 'down'}`),
       }).catch((err: unknown) => {
-        throw listenFailure('dns', err);
+        throw listenFailure('dns', err, { [flags.port ?? config.dns.port]: '--port' });
       });
       const shown = (flags.host ?? config.dns.host).includes(':') ? `[${flags.host ?? config.dns.host}]` : (flags.host ?? config.dns.host);
       io.out(`dns listening on ${shown}:${service.port} (udp, tcp)`);

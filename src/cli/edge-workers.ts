@@ -37,6 +37,15 @@ export function edgeOptions(config: Config, token: string, io: Io): EdgeRuntimeO
 
 export type EdgeStart = { url: string; httpsUrl: string | undefined; adminUrl: string | undefined };
 
+/** The flag that sets each of the edge's ports, for the hint when one is in use. */
+export function edgePortFlags(e: Pick<Config['edge'], 'port' | 'httpsPort' | 'adminPort'>): Record<number, string> {
+  return {
+    [e.port]: '--port',
+    ...(e.httpsPort !== undefined ? { [e.httpsPort]: '--https-port' } : {}),
+    ...(e.adminPort !== undefined ? { [e.adminPort]: '--admin-port' } : {}),
+  };
+}
+
 /** One worker: the edge with its line to the primary. */
 export async function runEdgeWorker(config: Config, io: Io, n: number): Promise<void> {
   // Requests wait for the primary's first purge log catch-up when there is a log.
@@ -46,7 +55,7 @@ export async function runEdgeWorker(config: Config, io: Io, n: number): Promise<
     const { token } = await resolveAdminToken(config);
     const options = edgeOptions(config, token, io);
     edge = await startEdge({ ...options, memoryCacheBytes: Math.floor(config.edge.memoryCacheBytes / n), statsFile: false, cluster: link }).catch((err: unknown) => {
-      throw listenFailure('edge', err);
+      throw listenFailure('edge', err, edgePortFlags(config.edge));
     });
   } catch (err) {
     reportStartFailure('edge', err);

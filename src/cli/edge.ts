@@ -12,7 +12,7 @@ import { EXIT, MediaCdnError } from '../errors.ts';
 import { startEdge } from '../edge/server.ts';
 import { configFrom, intOption, listenFailure, type Io } from './context.ts';
 import { onSignals, workerCount } from './cluster.ts';
-import { edgeOptions, runEdgePrimary, runEdgeWorker, type EdgeStart } from './edge-workers.ts';
+import { edgeOptions, edgePortFlags, runEdgePrimary, runEdgeWorker, type EdgeStart } from './edge-workers.ts';
 
 type EdgeFlags = { port?: number; httpsPort?: number; host?: string; workers?: number; zone?: string[]; adminPort?: number };
 
@@ -59,7 +59,7 @@ export function registerEdge(program: Command, io: Io): void {
       if (n > 1) edge = await runEdgePrimary(config, io, n, token.token);
       else {
         const single = await startEdge(edgeOptions(config, token.token, io)).catch((err: unknown) => {
-          throw listenFailure('edge', err);
+          throw listenFailure('edge', err, edgePortFlags(config.edge));
         });
         edge = single;
         onSignals(() => single.close());

@@ -63,7 +63,7 @@ async function startFull(config: Config, flags: OriginFlags, onDeleted?: (item: 
     });
   } catch (err) {
     await closeDb();
-    throw listenFailure('origin', err);
+    throw listenFailure('origin', err, { [flags.port ?? config.origin.port]: '--port' });
   }
   return { ...origin, close: async () => { await origin.close(); await closeDb(); } };
 }

@@ -65,7 +65,7 @@ export async function startSystem(cmd: Command, io: Io, flags: UpFlags): Promise
   const edge = await startEdge({ ...config.edge, cacheDir: path.join(config.dataDir, 'cache'), adminToken: token.token, purgeLog: (after) => purgesAfter(db, after, Date.now()) }).catch(
     async (err: unknown) => {
       await db.close();
-      throw listenFailure('edge', err);
+      throw listenFailure('edge', err, { [ep]: '--edge-port' });
     },
   );
   const wildcard = host === '0.0.0.0' || host === '::';
@@ -85,7 +85,7 @@ export async function startSystem(cmd: Command, io: Io, flags: UpFlags): Promise
   const origin = await startOrigin({ config, library, logger, ...extras }).catch(async (err: unknown) => {
     await edge.close();
     await db.close();
-    throw listenFailure('origin', err);
+    throw listenFailure('origin', err, { [op]: '--origin-port' });
   });
   // Every other command of this data folder reads what runs here: links, the edge to purge, statistics.
   await writeRunning(config, { pid: process.pid, startedAt: new Date().toISOString(), originUrl, edgeUrl, controlUrl, mediaUrl, zones: zoneHosts });
