@@ -30,7 +30,10 @@ export type RunOptions = {
 export function runProgram(command: string, args: string[], opts: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries({ ...process.env, LOG_LEVEL: 'warn', ...opts.env })) if (v !== undefined) env[k] = v;
+    // npm's lifecycle variables (npm_config_*, npm_package_*, …) are left out: `npm test` sets them, a
+    // user's shell does not, and npm or npx started with them would follow the test run's settings.
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_')));
+    for (const [k, v] of Object.entries({ ...inherited, LOG_LEVEL: 'warn', ...opts.env })) if (v !== undefined) env[k] = v;
     const child = spawn(command, args, { cwd: opts.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
