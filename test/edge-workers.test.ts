@@ -212,3 +212,69 @@ describe('mediacdn edge --workers 2', () => {
     assert.ok(saved.zones[ZONE].totals.requests >= 20);
   });
 });
+
+describe('mediacdn edge --workers 2 with a purge log', () => {
+  it('catches up once before either worker answers from the disk tier', async () => {
+    const origin = await startCountingOrigin();
+    const data = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-edge-workers-log-'));
+    // The origin's purge log (GET /api/purges?after=N), here a list the test extends.
+    const log: { seq: number; target: { url: string } }[] = [];
+    origin.route('/api/purges', (req, res) => {
+      const after = Number(new URL(req.url ?? '', 'http://x').searchParams.get('after'));
+      const page = { purges: log.filter((e) => e.seq > after), last: log.at(-1)?.seq ?? 0, reset: false, more: false };
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(page));
+    });
+    let version = 1;
+    origin.route('/media/six.mp3', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=600', 'content-type': 'audio/mpeg' });
+      res.end(`version ${version}`);
+    });
+    const config = path.join(data, 'mediacdn.config.json');
+    await writeFile(config, JSON.stringify({ edge: { purgeLogUrl: `${origin.url}/api/purges`, zones: [{ host: ZONE, origin: origin.url }] } }));
+    const start = async (): Promise<{ base: string; stop: () => Promise<void> }> => {
+      const proc = spawn(process.execPath, [CLI, '--config', config, 'edge', '--port', '0', '--host', '127.0.0.1', '--workers', '2'], {
+        env: { ...process.env, MEDIACDN_DATA: data, MEDIACDN_TOKEN: ADMIN_TOKEN, LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      proc.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
+      const base = await new Promise<string>((resolve, reject) => {
+        proc.stdout!.setEncoding('utf8').on('data', (d: string) => {
+          out += d;
+          const m = /edge listening on (http:\/\/\S+)/.exec(out);
+          if (m && out.includes('cache:')) resolve(m[1]);
+        });
+        proc.once('exit', (code) => reject(new Error(`edge exited (${code}): ${out}`)));
+      });
+      return {
+        base,
+        stop: async () => {
+          const exited = new Promise((resolve) => proc.once('exit', resolve));
+          proc.kill('SIGTERM');
+          await exited;
+        },
+      };
+    };
+    try {
+      const first = await start();
+      const a = await get(first.base, ZONE, '/media/six.mp3');
+      assert.equal(a.body, 'version 1');
+      assert.equal((await fromOther(first.base, ZONE, '/media/six.mp3', a.worker)).cache, 'HIT');
+      await first.stop();
+      // Purged while the edge was down; the disk tier still holds version 1.
+      version = 2;
+      log.push({ seq: 1, target: { url: `http://${ZONE}/media/six.mp3` } });
+      const second = await start();
+      const b = await get(second.base, ZONE, '/media/six.mp3');
+      const c = await fromOther(second.base, ZONE, '/media/six.mp3', b.worker);
+      assert.equal(b.body, 'version 2');
+      assert.equal(c.body, 'version 2');
+      assert.equal(origin.count('/media/six.mp3'), 2);
+      await second.stop();
+    } finally {
+      await origin.close();
+      await rm(data, { recursive: true, force: true });
+    }
+  });
+});
