@@ -8,6 +8,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { checkTest } from './lib/check.ts';
+import { ALL_CORES, CLIENT_CORE } from './lib/cpu.ts';
 import { runColdStart, type ColdOrder, type ColdStartResult } from './lib/cold-start.ts';
 import { COMPARISON_LEGEND, comparisonTable, FIGURES_LEGEND, figuresTable, heading, machineParagraph, methodParagraph, type Baseline } from './lib/http-report.ts';
 import { KiB, loadFor, MiB, ROOT, startCeiling, startOriginProcess, startPinned, versions, type FileSpec, type Server } from './lib/library.ts';
@@ -35,11 +36,13 @@ export function coldFiles(): FileSpec[] {
 
 type Edge = Server & { prefix: string };
 
-function startOurEdge(dataDir: string, upstream: string, profileDir: string | undefined): Promise<Server> {
+/** Our edge with one worker on the server core, or with `workers` workers on every core. */
+function startOurEdge(dataDir: string, upstream: string, profileDir: string | undefined, workers = 1): Promise<Server> {
   const prof = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  return startPinned('our edge', {
+  return startPinned(workers === 1 ? 'our edge' : `our edge, ${workers} workers`, {
+    cores: workers === 1 ? undefined : ALL_CORES,
     cmd: process.execPath,
-    args: [...prof, path.join(ROOT, 'src/cli/main.ts'), 'edge', '--workers', '1', '--host', '127.0.0.1', '--port', '0', '--zone', `127.0.0.1=${upstream}`],
+    args: [...prof, path.join(ROOT, 'src/cli/main.ts'), 'edge', '--workers', String(workers), '--host', '127.0.0.1', '--port', '0', '--zone', `127.0.0.1=${upstream}`],
     env: { ...process.env, MEDIACDN_DATA: dataDir, MEDIACDN_TOKEN: 'bench-token-0123456789abcdef', LOG_LEVEL: 'warn', DATABASE_URL: '' },
     ready: /edge listening on (http:\/\/\S+)/,
   });
@@ -86,10 +89,20 @@ export async function runEdgeBench(o: HttpSectionOptions & { profileDir?: string
     const ours: Edge = { ...(await startOurEdge(path.join(o.workDir, 'edge-data'), `${proxy}/ours`, o.profileDir)), prefix: '/ours' };
     started.push(ours);
     const edges: Server[] = [...nginx, varnish, ceiling, ours];
+    // Every core: our edge with a worker per core, and nginx (tuned: sendfile off, 1 MiB buffers) with
+    // as many worker processes, both on every core.
+    const cores = ALL_CORES.split('-').map(Number);
+    const coreCount = cores[cores.length - 1] - cores[0] + 1;
+    const n2 = await startNginxProxyCache(path.join(o.workDir, 'nginx-proxy-cache-many'), `${proxy}/nginx-many`, 'buffers', undefined, { workers: coreCount, cores: ALL_CORES });
+    const nginxMany: Edge = { name: `nginx proxy_cache (buffers), ${coreCount} workers`, url: n2.url, pid: n2.pid, stop: n2.stop, prefix: '/nginx-many' };
+    started.push(nginxMany);
+    const oursMany: Edge = { ...(await startOurEdge(path.join(o.workDir, 'edge-data-many'), `${proxy}/ours-many`, undefined, coreCount)), prefix: '/ours-many' };
+    started.push(oursMany);
+    const everyCore: Server[] = [ours, oursMany, nginxMany];
 
     // Warm every cache with the very requests that will be timed, and check each answer byte for byte.
     const etags = new Map<Server, string>();
-    for (const e of edges) {
+    for (const e of [...edges, oursMany, nginxMany]) {
       for (const t of tests) {
         const etag = await checkTest(e, t, lib, { hit: e !== ceiling });
         if (etag) etags.set(e, etag);
@@ -112,6 +125,15 @@ export async function runEdgeBench(o: HttpSectionOptions & { profileDir?: string
     const hitComparison = comparisonTable(tests, ours, baselines, res);
     const hitFigures = figuresTable(tests, edges, res);
     console.log(`\n${hitComparison}\n\n${hitFigures}\n\norigin requests during the timed rounds: ${duringRounds}\n`);
+
+    // Every core: the same hits, our edge with 1 and with a worker per core, nginx with as many workers.
+    const many = await runInterleaved({ tests, servers: everyCore, rounds: o.rounds, durationSec: o.durationSec, load: (t, s) => loadFor(t, lib, s.url, etags.get(s)) });
+    const manyComparison = comparisonTable(tests, oursMany, [
+      { label: `nginx proxy_cache (buffers), ${coreCount} workers`, servers: [nginxMany] },
+      { label: 'our edge, 1 worker', servers: [ours] },
+    ], many);
+    const manyFigures = figuresTable(tests, everyCore, many);
+    console.log(`\n${manyComparison}\n\n${manyFigures}\n`);
 
     // Cold start: a fresh path prefix per run makes every object uncached at every edge.
     const cold = coldFiles();
@@ -178,6 +200,19 @@ ${hitComparison}
 ${FIGURES_LEGEND}
 
 ${hitFigures}
+
+${heading('Every core', machine)}
+
+\`our edge, ${coreCount} workers\` is \`mediacdn edge --workers ${coreCount}\` (one disk tier, each worker's memory tier
+\`memoryCacheBytes / ${coreCount}\`), \`nginx proxy_cache (buffers), ${coreCount} workers\` the tuned nginx above with
+\`worker_processes ${coreCount}\`; both are pinned to every core (\`taskset -c ${ALL_CORES}\`), **which the load generator
+(on core ${CLIENT_CORE}) shares**: these rows measure the machine, not a core, and the server's share of a
+core can pass 100 %. \`our edge\` (1 worker, core 1 only) is the row of the table above, run again
+beside them. A client-bound row is marked as above and its ratio is no win.
+
+${manyComparison}
+
+${manyFigures}
 
 ${heading('Cold start', machine)}
 

@@ -2,12 +2,18 @@
 // by the shell that waited for it, so not a tick is lost when it exits), and of the whole machine.
 // Cores: servers under test on SERVER_CORE, load generators on CLIENT_CORE (taskset).
 import { execFile, execFileSync } from 'node:child_process';
+import os from 'node:os';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { isKernelThread, parseCpuTotals, parseProcStat, type ProcStat } from './measure.ts';
 import { processTree } from './proc.ts';
 
 export const CLIENT_CORE = 0;
 export const SERVER_CORE = 1;
+/**
+ * Servers with a worker per core (the "every core" rows): every core of the machine, which the load
+ * generator on CLIENT_CORE shares with them.
+ */
+export const ALL_CORES = `0-${Math.max(1, os.availableParallelism()) - 1}`;
 
 /** Clock ticks per second (USER_HZ), the unit of /proc's CPU times. */
 export const CLK_TCK: number = (() => {

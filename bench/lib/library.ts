@@ -73,8 +73,8 @@ export function loadFor(t: HttpTest, lib: BenchLibrary, baseUrl: string, etag: s
 }
 
 /** A server process (a node script or any program) started pinned to the server core. */
-export async function startPinned(name: string, o: { cmd: string; args: string[]; env?: NodeJS.ProcessEnv; ready: RegExp }): Promise<Server & { started: Started }> {
-  const p = await startProcess({ cmd: 'taskset', args: ['-c', String(SERVER_CORE), o.cmd, ...o.args], env: o.env, ready: o.ready });
+export async function startPinned(name: string, o: { cmd: string; args: string[]; env?: NodeJS.ProcessEnv; ready: RegExp; cores?: string }): Promise<Server & { started: Started }> {
+  const p = await startProcess({ cmd: 'taskset', args: ['-c', o.cores ?? String(SERVER_CORE), o.cmd, ...o.args], env: o.env, ready: o.ready });
   return { name, url: p.match[1], pid: p.pid, stop: p.stop, started: p };
 }
 

@@ -23,9 +23,9 @@ export const NGINX_TUNINGS: Record<NginxTuning, { label: string; directives: str
 export type NginxServer = { url: string; port: number; pid: number; stop(): Promise<void> };
 
 /** A complete nginx.conf; `http` is extra http-level directives, `server` the server block body. */
-export function nginxConf(o: { dir: string; port: number; tuning: NginxTuning; http?: string; server: string }): string {
+export function nginxConf(o: { dir: string; port: number; tuning: NginxTuning; http?: string; server: string; workers?: number }): string {
   const t = (n: string) => path.join(o.dir, n);
-  return `${process.getuid?.() === 0 ? 'user root;\n' : ''}worker_processes 1;
+  return `${process.getuid?.() === 0 ? 'user root;\n' : ''}worker_processes ${o.workers ?? 1};
 daemon off;
 master_process on;
 pid ${t('nginx.pid')};
@@ -56,12 +56,12 @@ ${o.server}
 `;
 }
 
-export async function startNginx(dir: string, makeConf: (port: number) => string): Promise<NginxServer> {
+export async function startNginx(dir: string, makeConf: (port: number) => string, cores: string = String(SERVER_CORE)): Promise<NginxServer> {
   await mkdir(dir, { recursive: true });
   const port = await freePort();
   const conf = path.join(dir, 'nginx.conf');
   await writeFile(conf, makeConf(port));
-  const child = await spawnUntilAnswering({ cmd: 'nginx', args: ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')], core: SERVER_CORE, port, timeoutMs: 10_000 });
+  const child = await spawnUntilAnswering({ cmd: 'nginx', args: ['-p', dir, '-c', conf, '-e', path.join(dir, 'error.log')], core: cores, port, timeoutMs: 10_000 });
   return { url: `http://127.0.0.1:${port}`, port, pid: child.pid as number, stop: () => stopProcess(child, 'SIGQUIT') };
 }
 
@@ -92,7 +92,7 @@ export type NginxTls = { port: number; cert: string; key: string };
  * `X-Cache` saying HIT / MISS like our edge. With `tls`, the same server also listens with `ssl http2`
  * on tls.port (TLS 1.2 and 1.3, a shared session cache and session tickets, as the usual guides set).
  */
-export function startNginxProxyCache(dir: string, upstream: string, tuning: NginxTuning, tls?: NginxTls): Promise<NginxServer> {
+export function startNginxProxyCache(dir: string, upstream: string, tuning: NginxTuning, tls?: NginxTls, many?: { workers: number; cores: string }): Promise<NginxServer> {
   const u = new URL(upstream);
   const prefix = u.pathname.replace(/\/+$/, '');
   const ssl = tls
@@ -109,6 +109,7 @@ export function startNginxProxyCache(dir: string, upstream: string, tuning: Ngin
       dir,
       port,
       tuning,
+      workers: many?.workers,
       http: `  proxy_cache_path ${path.join(dir, 'cache')} levels=1:2 keys_zone=edge:16m max_size=4g inactive=1d use_temp_path=off;
   upstream origin { server ${u.host}; keepalive 64; }`,
       server: `${ssl}    location / {
@@ -120,5 +121,6 @@ export function startNginxProxyCache(dir: string, upstream: string, tuning: Ngin
       add_header X-Cache $upstream_cache_status always;
     }`,
     }),
+    many?.cores,
   );
 }

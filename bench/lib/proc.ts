@@ -46,7 +46,7 @@ export function startProcess(o: { cmd: string; args: string[]; env?: NodeJS.Proc
  * Starts a server that prints nothing when it is up (nginx, varnishd), pinned to `core`, and waits
  * until `port` answers HTTP; its output is kept for the error if it exits or does not come up.
  */
-export async function spawnUntilAnswering(o: { cmd: string; args: string[]; core: number; port: number; timeoutMs: number }): Promise<ChildProcess> {
+export async function spawnUntilAnswering(o: { cmd: string; args: string[]; core: number | string; port: number; timeoutMs: number }): Promise<ChildProcess> {
   const child = spawn('taskset', ['-c', String(o.core), o.cmd, ...o.args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout?.on('data', (d) => (out += d));
