@@ -307,6 +307,31 @@ describe('edge: HTTP/2 keeps the request path\'s semantics', () => {
   });
   after(() => h.close());
 
+  it('a big cached body that the client reads slowly leaves the session open for other streams (a player seeking)', async () => {
+    // A player opens the whole file, reads what it buffers and stops; its seek is a new stream on the
+    // same connection. Written at once, a 24 MiB memory hit sat in the session and Node refused every
+    // later stream (the browser saw net::ERR_HTTP2_PROTOCOL_ERROR on the seek).
+    const size = 24 * 1024 * 1024;
+    const body = bytes(size, 5);
+    h.origin.route('/big.bin', { headers: { 'content-type': 'application/octet-stream', 'cache-control': 'max-age=600' }, body });
+    assert.equal((await h.get('/big.bin')).body.length, size);
+    const h2 = connectH2(h.edge.httpsPort!, ZONE, ca.pem);
+    try {
+      const whole = h2.session.request({ ':path': '/big.bin', ':authority': ZONE });
+      await once(whole, 'response');
+      whole.pause(); // reads nothing more: its window stays shut
+      for (let i = 0; i < 3; i++) {
+        const seek = await h2.request('/big.bin', { range: `bytes=${size - 1000 * (i + 1)}-` });
+        assert.equal(seek.status, 206);
+        assert.deepEqual(seek.body, body.subarray(size - 1000 * (i + 1)));
+        assert.equal(seek.headers['x-cache'], 'HIT');
+      }
+      whole.close();
+    } finally {
+      h2.session.destroy();
+    }
+  });
+
   it('coalesces concurrent streams of one session into one fill, purges over h2, writes request bodies through', async () => {
     const body = bytes(200_000, 11);
     let release!: () => void;

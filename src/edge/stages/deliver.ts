@@ -58,6 +58,7 @@ function deliverStored(ctx: RequestContext, edge: Edge, a: StoredAnswer): 'done'
   res.writeHead(status, fields);
   const source = a.source;
   if (source.kind === 'buffer') {
+    if (ctx.req.httpVersionMajor === 2 && bodyLength(segments) > H2_WHOLE_WRITE_MAX) return writePaced(ctx, segments, source.buffer).then(() => 'done');
     writeBuffer(ctx, segments, source.buffer);
     return 'done';
   }
@@ -130,6 +131,51 @@ function writeBuffer(ctx: RequestContext, segments: readonly BodySegment[], buf:
     res.write(chunk);
   }
   res.end();
+}
+
+/**
+ * Over HTTP/2 a body handed over in one write waits in the connection until the client's flow control
+ * lets it out, and Node counts it against the session's memory: a 26 MiB hit written at once to a
+ * player that reads only what it buffers made Node refuse every later stream on that connection (the
+ * player's seek failed with a protocol error). Bodies above this size go out in pieces, one at a time.
+ */
+const H2_WHOLE_WRITE_MAX = 64 * 1024;
+const H2_PIECE = 64 * 1024;
+
+function bodyLength(segments: readonly BodySegment[]): number {
+  let n = 0;
+  for (const s of segments) n += s.kind === 'text' ? s.text.length : s.end - s.start + 1;
+  return n;
+}
+
+/** Writes plan segments from memory in pieces, waiting for 'drain' whenever the stream asks to. */
+async function writePaced(ctx: RequestContext, segments: readonly BodySegment[], buf: Buffer): Promise<void> {
+  const { res } = ctx;
+  for (const s of segments) {
+    const chunk = s.kind === 'text' ? Buffer.from(s.text) : buf.subarray(s.start, s.end + 1);
+    for (let at = 0; at < chunk.length; at += H2_PIECE) {
+      if (res.destroyed) return;
+      const piece = chunk.subarray(at, at + H2_PIECE);
+      ctx.bytes += piece.length;
+      if (!res.write(piece) && !(await drained(res))) return;
+    }
+  }
+  res.end();
+}
+
+/** Resolves true on 'drain', false when the response closes first (the client went away). */
+function drained(res: ServerResponse): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = () => done(true);
+    const onClose = () => done(false);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
 }
 
 /** Writes plan segments from a file or a filling body; closes nothing it does not own. */
