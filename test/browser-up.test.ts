@@ -62,8 +62,11 @@ describe('mediacdn up in a real browser', { timeout: BROWSER_SUITE_TIMEOUT_MS },
       watchMedia(page, sys.edgeUrl, seen);
       await page.goto(`${sys.originUrl}/`);
       await page.waitForSelector('.play:not([disabled])');
+      // The audio's response event can reach the test after the page reports it playing: wait for it.
+      const audioResponse = page.waitForResponse((r) => r.url().startsWith(`${sys.edgeUrl}/media/`) && r.request().resourceType() === 'media', { timeout: 20_000 });
       await page.click('.play');
       await page.waitForFunction(() => (globalThis as G).document.querySelector('.audio').currentTime > 0.3, undefined, { timeout: 20_000 });
+      await audioResponse;
       await page.waitForFunction(() => (globalThis as G).document.querySelector('.backdrop-img.shown')?.naturalWidth > 0);
       return page;
     };
