@@ -12,7 +12,7 @@ const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'mediacdn-fleet-'));
 const FRA = { name: 'fra', addresses: ['192.0.2.10'], location: { lat: 50.1, lon: 8.7 }, control: 'http://10.0.0.2:8081' };
 const NYC = { name: 'nyc', addresses: ['198.51.100.10', '2001:DB8::10'], location: { lat: 40.7, lon: -74.0 }, control: 'http://10.0.0.3:8081/' };
 
-test('the issue\'s example fleet and dns sections load, with defaults and normalised values', () => {
+test('the example fleet and dns sections load, with defaults and normalised values', () => {
   const cwd = tmp();
   writeFileSync(
     path.join(cwd, 'mediacdn.config.json'),
