@@ -1,7 +1,8 @@
 // The DNS section of `npm run bench`: `mediacdn dns` against nsd (Debian's, serving the same names
 // from a static zone), each pinned to one core (taskset), dnsperf on the other core. Answers per
 // second and p99 latency (from dnsperf -v, one line per answer), medians of interleaved rounds, as a
-// ratio to nsd. The load average is recorded: numbers taken while the machine is busy are marked so.
+// ratio to nsd. The machine is judged as in the other sections (load average at the start, other
+// processes' CPU during the timed runs): numbers taken while it is busy are marked so.
 // Writes bench/results/dns.md.
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -11,6 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, peakRss, startProcess, type Started } from './lib/proc.ts';
+import { benchCpuSec, loadAverage1, machineBusySec } from './lib/cpu.ts';
+import { machineVerdict } from './lib/measure.ts';
 import { fmtInt, fmtMiB, markdownTable, median } from './lib/report.ts';
 import dnsPacket from 'dns-packet';
 import { fleetSchema } from '../src/config/fleet-schema.ts';
@@ -152,7 +155,9 @@ function handlerMicros(): { firstUs: number; cachedUs: number } {
 export async function runDnsBench(o: { workDir: string; durationSec: number; rounds: number }): Promise<void> {
   const work = path.join(o.workDir, 'dns');
   await mkdir(work, { recursive: true });
-  const load0 = os.loadavg()[0];
+  const load0 = loadAverage1();
+  // Other processes' CPU (cores) during each timed run: the machine's busy time less this bench's own.
+  const otherCores: number[] = [];
   const health = http.createServer((_req, res) => res.end('ok\n'));
   await new Promise<void>((r) => health.listen(0, '127.0.0.1', r));
   const { servers } = await setUp(work, `http://127.0.0.1:${(health.address() as AddressInfo).port}`);
@@ -163,7 +168,9 @@ export async function runDnsBench(o: { workDir: string; durationSec: number; rou
       await writeFile(file, `${mix.lines.join('\n')}\n`);
       for (let round = 0; round < o.rounds; round++) {
         for (const s of round % 2 === 0 ? servers : [...servers].reverse()) {
+          const [m0, b0, t0] = [machineBusySec(), benchCpuSec(), performance.now()];
           const r = await dnsperf(s.port, file, o.durationSec, 'ecs' in mix ? mix.ecs : undefined);
+          otherCores.push(Math.max(0, machineBusySec() - m0 - (benchCpuSec() - b0)) / ((performance.now() - t0) / 1000));
           const key = `${mix.name}|${s.name}`;
           results.set(key, [...(results.get(key) ?? []), r]);
           console.log(`dns ${mix.name} · ${s.name}: ${fmtInt(r.qps)} answers/s, p99 ${r.p99ms.toFixed(2)} ms, lost ${r.lost}`);
@@ -171,9 +178,8 @@ export async function runDnsBench(o: { workDir: string; durationSec: number; rou
       }
     }
     const micros = handlerMicros();
-    const load1 = os.loadavg()[0];
+    const verdict = machineVerdict({ cores: os.cpus().length, load1AtStart: load0, otherCores });
     const rss = Object.fromEntries(servers.map((s) => [s.name, peakRss(s.proc.pid)]));
-    const busy = Math.max(load0, load1) > 1.5;
     const versions = await Promise.all([
       run('nsd', ['-v']).then((r) => `${r.stdout}${r.stderr}`.split('\n')[0].trim(), () => 'nsd'),
       run('dnsperf', ['-h']).then((r) => `${r.stdout}${r.stderr}`, (e: { stdout?: string; stderr?: string }) => `${e.stdout ?? ''}${e.stderr ?? ''}`).then((t) => /Version ([\d.]+)/.exec(t)?.[1] ?? '?'),
@@ -195,9 +201,9 @@ export async function runDnsBench(o: { workDir: string; durationSec: number; rou
       '',
       `${new Date().toISOString().slice(0, 10)} · Node ${process.version}, ${versions[0]}, dnsperf ${versions[1]}, ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'CPU'}`,
       '',
-      busy
-        ? `**Measured while the machine was busy** (load average ${load0.toFixed(1)} before, ${load1.toFixed(1)} after, on ${os.cpus().length} cores): these numbers are recorded, not claimed.`
-        : `Load average ${load0.toFixed(1)} before, ${load1.toFixed(1)} after: an idle machine.`,
+      verdict.busy
+        ? `**Measured on a busy machine** (${verdict.reasons.join('; ')}): these numbers are recorded, not claimed.`
+        : `A quiet machine: load average ${load0.toFixed(2)} at the start on ${os.cpus().length} cores, other processes ${(otherCores.reduce((a, b) => a + b, 0) / otherCores.length).toFixed(2)} cores on average during the timed runs.`,
       '',
       `Each server pinned to core 1 (\`taskset -c 1\`), dnsperf on core 0: \`dnsperf -c 8 -q 64 -T 1 -l ${o.durationSec} -v\`, ${o.rounds} interleaved round(s), medians.`,
       'nsd serves the same names from a static zone (A, AAAA, SOA, NS; RRL off); `mediacdn dns` routes every',
