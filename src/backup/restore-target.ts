@@ -32,6 +32,8 @@ export type TargetJournal = {
   noteTables(db: Db): Promise<void>;
   /** A media file this restore published. */
   published(name: string): void;
+  /** The target's own file `name` was moved to `aside` to make room for the snapshot's. */
+  setAside(name: string, aside: string): void;
   /** The snapshot's rows are committed into tables that held no rows before. */
   rowsLoaded(): void;
   /** Removes what the restore added, closes `db`; returns what could not be undone (empty when all was). */
@@ -45,12 +47,14 @@ export async function startJournal(target: { database: DatabaseTarget; mediaDir:
   let tablesBefore: Set<string> | undefined;
   let loaded = false;
   const files: string[] = [];
+  const asides: Array<{ name: string; aside: string }> = [];
 
   return {
     async noteTables(db) {
       tablesBefore = await existingTables(db);
     },
     published: (name) => void files.push(name),
+    setAside: (name, aside) => void asides.push({ name, aside }),
     rowsLoaded: () => void (loaded = true),
     async undo(db, storage) {
       const failed: string[] = [];
@@ -58,6 +62,7 @@ export async function startJournal(target: { database: DatabaseTarget; mediaDir:
         await fn().catch((err: unknown) => failed.push(`${what}: ${(err as Error).message}`));
       };
       for (const name of files) await step(`removing ${name}`, () => storage.remove(name));
+      for (const { name, aside } of asides) await step(`putting back ${name}`, () => fsp.rename(aside, storage.localPath(name)));
       if (db !== undefined && tablesBefore !== undefined) {
         const before = tablesBefore;
         await step('removing the loaded rows and created tables', async () => {

@@ -4,12 +4,13 @@
 // row in one transaction; then `checkLibrary` must find nothing wrong. A restore that fails after it began
 // writing undoes what it wrote, so the target is as it was and a re-run needs no --force.
 import { createReadStream, promises as fsp } from 'node:fs';
+import path from 'node:path';
 import type { DatabaseTarget } from '../config/index.ts';
 import { openDatabase, type Db } from '../db/connect.ts';
 import { checkLibrary, describeProblem } from '../media/check.ts';
 import { createLibrary } from '../media/library.ts';
 import { MediaCdnError } from '../errors.ts';
-import { createLocalStorage } from '../storage/local-store.ts';
+import { createLocalStorage, TEMP_PREFIX } from '../storage/local-store.ts';
 import type { MediaStorage } from '../storage/store.ts';
 import { checkExport } from './check-export.ts';
 import { BackupError } from './errors.ts';
@@ -95,7 +96,12 @@ async function copyFiles(repo: Repo, manifest: Manifest, storage: MediaStorage, 
       // Only a forced restore meets a file of the same name: it is kept when it holds the same bytes.
       if (outcome === 'exists' && (await hashFile(storage.localPath(f.name))).sha256 !== f.sha256) {
         if (!opts.force) throw new BackupError('restore_failed', `${f.name} already exists in the media folder with other content`);
-        await storage.remove(f.name);
+        // The target's file is moved aside as a temp file, not deleted: a restore that fails later puts
+        // it back; one that succeeds removes it with the other temp files (removeOtherFiles).
+        const old = storage.localPath(f.name);
+        const aside = path.join(path.dirname(old), `${TEMP_PREFIX}restore-old-${f.name}`);
+        await fsp.rename(old, aside);
+        journal.setAside(f.name, aside);
         outcome = await pending.commit(f.name);
       }
       if (outcome === 'ok') journal.published(f.name);

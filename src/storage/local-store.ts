@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { finished } from 'node:stream/promises';
 import type { MediaStorage, PendingWrite, StoredFile } from './store.ts';
 
-const TEMP_PREFIX = '.tmp-';
+/** Names starting so are temp files: never listed as media, removed by `check --fix` once old. */
+export const TEMP_PREFIX = '.tmp-';
 
 /** Names we publish: no path separators, no dotfiles. */
 function assertPlainName(name: string): void {
