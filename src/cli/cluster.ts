@@ -3,7 +3,8 @@
 // worker that exits before it listens (port in use, database unreachable) stops the start: the others
 // are stopped and its reason is thrown once, so the command exits non-zero with one line instead of a
 // primary staying up with nothing listening. After the start, a worker that dies is replaced (with
-// the same worker number).
+// the same worker number), at once the first time and with a growing delay when replacements keep
+// dying (a database gone, a port lost), so the primary never forks in a tight loop.
 import cluster, { type Worker } from 'node:cluster';
 import os from 'node:os';
 import { EXIT, MediaCdnError, type ExitCode } from '../errors.ts';
@@ -50,8 +51,15 @@ export type SuperviseOptions = {
   onReplace: (w: Worker, code: number | null, signal: string | null) => void;
 };
 
+/** Delay before replacing a worker, given how many replacements happened in the last minute. */
+export function replaceDelayMs(recent: number): number {
+  return recent === 0 ? 0 : Math.min(30_000, 250 * 2 ** (recent - 1));
+}
+const REPLACE_WINDOW_MS = 60_000;
+
 export function superviseWorkers(o: SuperviseOptions): Promise<Supervised> {
   let stopping = false;
+  const replacedAt: number[] = [];
   let started = false;
   const listening = new Map<number, number>();
   const reasons = new Map<number, StartFailedMessage>();
@@ -91,10 +99,11 @@ export function superviseWorkers(o: SuperviseOptions): Promise<Supervised> {
     cluster.on('exit', (w, code, signal) => {
       o.onExit?.(w);
       listening.delete(w.id);
+      const why = reasons.get(w.id);
+      reasons.delete(w.id);
       if (stopping) return;
       if (!started) {
         stopping = true;
-        const why = reasons.get(w.id);
         const err = why
           ? new MediaCdnError(why.code, why.message, { exitCode: why.exitCode })
           : new MediaCdnError(`${o.what}_start_failed`, `${o.what}: worker ${w.process.pid} ${signal ? `was killed by ${signal}` : `exited with code ${code}`} before it listened`, { exitCode: EXIT.failure });
@@ -102,7 +111,15 @@ export function superviseWorkers(o: SuperviseOptions): Promise<Supervised> {
         return;
       }
       o.onReplace(w, code, signal);
-      spawn(indexOf.get(w.id) ?? 0);
+      const now = Date.now();
+      while (replacedAt.length > 0 && now - replacedAt[0] > REPLACE_WINDOW_MS) replacedAt.shift();
+      const delay = replaceDelayMs(replacedAt.length);
+      replacedAt.push(now);
+      const index = indexOf.get(w.id) ?? 0;
+      indexOf.delete(w.id);
+      setTimeout(() => {
+        if (!stopping) spawn(index);
+      }, delay);
     });
     for (let i = 1; i <= o.n; i++) spawn(i);
   });
@@ -119,8 +136,8 @@ export function reportStartFailure(what: string, err: unknown): void {
   process.send?.(msg, undefined, {}, () => process.disconnect());
 }
 
-/** On the first SIGTERM or SIGINT: `stop`, then exit 0 (1 when it failed). */
-export function onSignals(stop: (signal: string) => Promise<void>): void {
+/** On the first SIGTERM or SIGINT: `stop`, then exit 0 (1 when it failed, after `onError`). */
+export function onSignals(stop: (signal: string) => Promise<void>, onError?: (err: unknown) => void): void {
   let stopping = false;
   for (const sig of ['SIGTERM', 'SIGINT'] as const) {
     process.on(sig, () => {
@@ -128,7 +145,10 @@ export function onSignals(stop: (signal: string) => Promise<void>): void {
       stopping = true;
       stop(sig).then(
         () => process.exit(0),
-        () => process.exit(1),
+        (err: unknown) => {
+          onError?.(err);
+          process.exit(1);
+        },
       );
     });
   }

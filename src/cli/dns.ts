@@ -5,6 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { MediaCdnError, EXIT } from '../errors.ts';
 import { configFrom, intOption, listenFailure, type Io } from './context.ts';
+import { onSignals } from './cluster.ts';
 import { startDnsService } from '../dns/service.ts';
 import { exportPowerDns } from '../dns/powerdns.ts';
 
@@ -46,16 +47,6 @@ export function registerDns(program: Command, io: Io): void {
       io.out(`dns listening on ${shown}:${service.port} (udp, tcp)`);
       for (const z of service.zones) io.out(`  zone ${z}`);
       for (const e of service.health.snapshot()) io.out(`  edge ${e.name}: health ${e.url}`);
-      let stopping = false;
-      for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-        process.on(sig, () => {
-          if (stopping) return;
-          stopping = true;
-          service.close().then(
-            () => process.exit(0),
-            () => process.exit(1),
-          );
-        });
-      }
+      onSignals(() => service.close(), (err: unknown) => io.err(`dns: shutdown failed: ${(err as Error)?.message ?? String(err)}`));
     });
 }

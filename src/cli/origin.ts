@@ -19,7 +19,6 @@ function isClusterMessage(m: unknown): m is ClusterMessage {
   return typeof m === 'object' && m !== null && (m as ClusterMessage).type === 'media-deleted' && typeof (m as ClusterMessage).fileName === 'string';
 }
 
-
 function printStart(io: Io, config: Config, url: string, token: { token: string; created: boolean }, workers: number): void {
   io.out(`origin listening on ${url} (${workers} worker${workers === 1 ? '' : 's'})`);
   io.out(`  media:  ${url}/media/<file>   (links use ${config.mediaUrl})`);
@@ -83,7 +82,6 @@ async function runPrimary(config: Config, io: Io, flags: OriginFlags, n: number)
   const running = await superviseWorkers({
     what: 'origin',
     n,
-    env: { MEDIACDN_ORIGIN_WORKER: '1' },
     // A delete through one worker's API: the others drop their cached copy at once.
     onMessage: (from, msg) => {
       if (!isClusterMessage(msg)) return;
