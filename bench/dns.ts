@@ -13,7 +13,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, peakRss, startProcess, type Started } from './lib/proc.ts';
 import { benchCpuSec, loadAverage1, machineBusySec } from './lib/cpu.ts';
-import { machineVerdict } from './lib/measure.ts';
+import { machineParagraph } from './lib/http-report.ts';
 import { fmtInt, fmtMiB, markdownTable, median } from './lib/report.ts';
 import dnsPacket from 'dns-packet';
 import { fleetSchema } from '../src/config/fleet-schema.ts';
@@ -152,10 +152,11 @@ function handlerMicros(): { firstUs: number; cachedUs: number } {
   return { firstUs, cachedUs: median(cached) };
 }
 
-export async function runDnsBench(o: { workDir: string; durationSec: number; rounds: number }): Promise<void> {
+export async function runDnsBench(o: { workDir: string; durationSec: number; rounds: number; machine?: { cores: number; load1AtStart: number } }): Promise<void> {
   const work = path.join(o.workDir, 'dns');
   await mkdir(work, { recursive: true });
-  const load0 = loadAverage1();
+  // The machine before the whole bench started (in a full run the other sections have just loaded it).
+  const machine = o.machine ?? { cores: os.cpus().length, load1AtStart: loadAverage1() };
   // Other processes' CPU (cores) during each timed run: the machine's busy time less this bench's own.
   const otherCores: number[] = [];
   const health = http.createServer((_req, res) => res.end('ok\n'));
@@ -178,7 +179,6 @@ export async function runDnsBench(o: { workDir: string; durationSec: number; rou
       }
     }
     const micros = handlerMicros();
-    const verdict = machineVerdict({ cores: os.cpus().length, load1AtStart: load0, otherCores });
     const rss = Object.fromEntries(servers.map((s) => [s.name, peakRss(s.proc.pid)]));
     const versions = await Promise.all([
       run('nsd', ['-v']).then((r) => `${r.stdout}${r.stderr}`.split('\n')[0].trim(), () => 'nsd'),
@@ -201,9 +201,7 @@ export async function runDnsBench(o: { workDir: string; durationSec: number; rou
       '',
       `${new Date().toISOString().slice(0, 10)} · Node ${process.version}, ${versions[0]}, dnsperf ${versions[1]}, ${os.cpus().length} × ${os.cpus()[0]?.model.trim() ?? 'CPU'}`,
       '',
-      verdict.busy
-        ? `**Measured on a busy machine** (${verdict.reasons.join('; ')}): these numbers are recorded, not claimed.`
-        : `A quiet machine: load average ${load0.toFixed(2)} at the start on ${os.cpus().length} cores, other processes ${(otherCores.reduce((a, b) => a + b, 0) / otherCores.length).toFixed(2)} cores on average during the timed runs.`,
+      machineParagraph({ ...machine, otherCores }),
       '',
       `Each server pinned to core 1 (\`taskset -c 1\`), dnsperf on core 0: \`dnsperf -c 8 -q 64 -T 1 -l ${o.durationSec} -v\`, ${o.rounds} interleaved round(s), medians.`,
       'nsd serves the same names from a static zone (A, AAAA, SOA, NS; RRL off); `mediacdn dns` routes every',

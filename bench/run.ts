@@ -80,7 +80,7 @@ async function main(): Promise<void> {
       if (which.includes('edge')) await runEdgeBench({ ...common, profileDir });
       if (which.includes('tls')) await runTlsBench(common);
     }
-    if (which.includes('dns')) await runDnsBench({ workDir: work, durationSec, rounds });
+    if (which.includes('dns')) await runDnsBench({ workDir: work, durationSec, rounds, machine });
     console.log(`\nbench done in ${((Date.now() - t0) / 60_000).toFixed(1)} min`);
   } finally {
     await rm(work, { recursive: true, force: true });
