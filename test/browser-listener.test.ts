@@ -274,6 +274,23 @@ describe('the listener page is a broadcast', { timeout: BROWSER_SUITE_TIMEOUT_MS
     await p.page.screenshot({ path: path.join(suite.shots, 'listener-item-failed-desktop.png') });
   });
 
+  it('when nothing on the station can be played the page says Off air, and keeps saying it', { timeout: BROWSER_TEST_TIMEOUT_MS }, async (t) => {
+    const s = await stationOrigin(t);
+    const wav = makeWav(60, { sampleRate: 8000, channels: 1 });
+    const gone = await s.addFile('Gone.wav', wav, { kind: 'song', title: 'Gone Tone' });
+    await unlink(path.join(s.w.tl.mediaDir, gone.fileName));
+    const p = await openListener(suite.browser, s.w.url);
+    t.after(() => p.ctx.close());
+    await p.page.click('.play');
+    await p.page.waitForFunction(() => (globalThis as G).document.querySelector('.on-air').dataset.state === 'error', undefined, { timeout: 20_000 });
+    assert.equal(await p.page.textContent('.on-air-label'), 'Off air');
+    assert.match((await p.page.textContent('.notice')) ?? '', /Nothing else on this station could be played either/);
+    // Whatever renders the page again (a pause event) leaves it off the air.
+    await p.page.evaluate(() => (globalThis as G).document.querySelector('audio').dispatchEvent(new Event('pause')));
+    assert.equal(await p.page.textContent('.on-air-label'), 'Off air');
+    assert.equal(await p.page.getAttribute('.on-air', 'data-state'), 'error');
+  });
+
   it('keyboard hints show with a mouse and keyboard, not on a touch screen', { timeout: BROWSER_TEST_TIMEOUT_MS }, async (t) => {
     const s = await stationOrigin(t);
     await s.w.add('tone-3s.mp3', { kind: 'song', title: 'Tone' });

@@ -74,6 +74,11 @@ function setStatus(state: 'ready' | 'live' | 'announcement' | 'local' | 'paused'
   onAirLabel.textContent = label;
 }
 
+/** Off the air: every item of the station failed to play here (until one plays again). */
+function offAir(): boolean {
+  return failingIds.size >= Math.max(1, library.songs + library.announcements);
+}
+
 function describe(t: StationItem): string {
   return `${t.title}${t.kind === 'song' && t.artist ? ` — ${t.artist}` : t.kind === 'announcement' ? ' (announcement)' : ''}`;
 }
@@ -93,7 +98,8 @@ function render(): void {
   liveBtn.hidden = mode === 'live';
   const item = shown;
   if (item === undefined) return;
-  if (mode === 'local') setStatus(listening ? 'local' : 'paused', listening ? 'Not live' : 'Paused · not live');
+  if (offAir()) setStatus('error', 'Off air');
+  else if (mode === 'local') setStatus(listening ? 'local' : 'paused', listening ? 'Not live' : 'Paused · not live');
   else if (failed.has(item.seq) && loaded?.seq !== item.seq) setStatus('waiting', 'Waiting for the next item');
   else if (!listening) setStatus('ready', 'On air');
   else setStatus(item.kind === 'announcement' ? 'announcement' : 'live', item.kind === 'announcement' ? 'On air · announcement' : 'On air');
@@ -351,12 +357,10 @@ async function onError(): Promise<void> {
   failingIds.add(t.id);
   const reason = await reasonFor(t);
   if (loaded !== t) return; // the listener moved on meanwhile
-  if (failingIds.size >= Math.max(1, library.songs + library.announcements)) {
+  if (offAir()) {
     listening = false;
-    setStatus('error', 'Off air');
     setNotice(`“${t.title}” could not be played: ${reason}. Nothing else on this station could be played either; try again later.`);
     render();
-    onAir.dataset.state = 'error';
     return;
   }
   const next = itemAfter(items, t.seq);
