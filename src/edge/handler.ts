@@ -31,7 +31,6 @@ import { synth } from './stages/synth.ts';
 import type { StatsEvent } from './stats/figures.ts';
 import type { Zone } from './zone/zone.ts';
 
-export { CONTROL_PREFIX } from './stages/recv.ts';
 export { sendError } from './stages/synth.ts';
 export { requestTarget } from './zone/zone.ts';
 export type { OutcomeEvent } from './stages/context.ts';

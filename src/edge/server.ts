@@ -15,7 +15,8 @@ import type { PurgeSelector } from './cache/cache.ts';
 import { createControlHandler } from './control/control.ts';
 import type { ControlZone } from './control/control.ts';
 import { BlockedClientError, ControlRequestError } from './errors.ts';
-import { CONTROL_PREFIX, EdgeHandler, requestTarget, sendError } from './handler.ts';
+import { EdgeHandler, requestTarget, sendError } from './handler.ts';
+import { isControlTarget, isControlUrl } from './stages/recv.ts';
 import { absoluteFormAuthority, zoneHostOf } from './zone/zone.ts';
 import type { OutcomeEvent, Zone } from './handler.ts';
 import { formatAccessLogLine } from './stats/access-log.ts';
@@ -217,7 +218,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
     const host = zoneHostOf(absoluteFormAuthority(req.url ?? '') ?? req.headers.host);
     const zone = zoneTls.get(host);
     if (workerField !== undefined) res.setHeader('x-edge-worker', workerField);
-    if (zone && !(req.url ?? '').startsWith(CONTROL_PREFIX)) {
+    if (zone && !isControlUrl(req.url ?? '')) {
       stats.record(host, { kind: 'protocol', protocol });
       if (protocol === 'http1' && zone.redirectHttp && httpsPort !== undefined) return redirectToHttps(req, res, host, httpsPort);
       if (protocol !== 'http1' && zone.hsts !== undefined) res.setHeader('strict-transport-security', `max-age=${zone.hsts}`);
@@ -259,7 +260,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
       } catch {
         // answered below as not found
       }
-      if (!target.startsWith(CONTROL_PREFIX)) return sendError(res, new ControlRequestError('The admin listener serves /_mediacdn/ endpoints only.', 404), 'pass');
+      if (!isControlTarget(target)) return sendError(res, new ControlRequestError('The admin listener serves /_mediacdn/ endpoints only.', 404), 'pass');
       control(req, res);
     });
     servers.push(admin);

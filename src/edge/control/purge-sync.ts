@@ -15,6 +15,7 @@ import { request } from 'undici';
 import { z } from 'zod';
 import type { PurgeSelector } from '../cache/cache.ts';
 import { purgeRequestSchema, selectorOf, type ControlZone, type PurgeRequest } from './control.ts';
+import { isControlUrl } from '../stages/recv.ts';
 
 export type PurgeLogPage = { purges: { seq: number; target: PurgeRequest }[]; last: number; reset: boolean; more: boolean };
 
@@ -31,7 +32,6 @@ const pageSchema = z
   .strict();
 
 /** /_mediacdn/… in origin form or absolute form: control requests (health, purge) never wait. */
-const CONTROL_PATH = /^(https?:\/\/[^/]*)?\/_mediacdn(\/|$)/i;
 
 const MAX_PAGE_BYTES = 16 * 1024 * 1024;
 
@@ -75,7 +75,7 @@ export function waitAtGate(
   waiting: (delta: number) => void = () => {},
 ): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    const wait = CONTROL_PATH.test(req.url ?? '') ? undefined : gate();
+    const wait = isControlUrl(req.url ?? '') ? undefined : gate();
     if (wait === undefined) return handle(req, res);
     waiting(1);
     void wait.then(() => {

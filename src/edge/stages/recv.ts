@@ -14,6 +14,24 @@ import { sendError } from './synth.ts';
 /** The reserved path prefix of control endpoints, on every host; never forwarded to an origin. */
 export const CONTROL_PREFIX = '/_mediacdn/';
 
+/** Whether a request target in origin form names a control endpoint. */
+export function isControlTarget(target: string): boolean {
+  return target.startsWith(CONTROL_PREFIX) || target === CONTROL_PREFIX.slice(0, -1);
+}
+
+/**
+ * The same for a request's raw URL, absolute form included, so that the listeners and the purge-log
+ * gate take for a control request exactly what recv serves as one.
+ */
+export function isControlUrl(url: string): boolean {
+  if (url.startsWith('/')) return isControlTarget(url);
+  try {
+    return isControlTarget(requestTarget(url));
+  } catch {
+    return false;
+  }
+}
+
 export const recv: Stage<'admit' | 'synth' | 'done'> = (ctx, edge) => {
   const { req, res } = ctx;
   watchBodyIdle(req, edge.bodyIdleMs, () => cutIdleBody(ctx, edge));
@@ -30,7 +48,7 @@ export const recv: Stage<'admit' | 'synth' | 'done'> = (ctx, edge) => {
     ctx.error = new BlockedClientError();
     return 'synth';
   }
-  if (target.startsWith(CONTROL_PREFIX) || target === CONTROL_PREFIX.slice(0, -1)) {
+  if (isControlTarget(target)) {
     if (!edge.control) {
       ctx.error = new ControlRequestError('Control endpoints are not served on this listener.', 404);
       return 'synth';
