@@ -55,6 +55,28 @@ for (const tier of ['memory', 'disk'] as const) {
       assert.equal(h.origin.count('/r.ogg'), 1);
     });
 
+    it('answers an object of several MiB whole and in ranges on either side of 1 MiB (read at once or streamed)', async () => {
+      const size = 2_600_000;
+      const big = bytes(size, 11);
+      h.origin.route('/big.ogg', { headers: HEADERS, body: big });
+      assert.ok((await h.get('/big.ogg')).body.equals(big));
+      if (tier === 'disk') await h.restart();
+      const whole = await h.get('/big.ogg');
+      assert.equal(whole.headers['x-cache'], 'HIT');
+      assert.ok(whole.body.equals(big), 'whole');
+      const cases: [number, number][] = [[0, 262_143], [100_000, 100_000 + 1024 * 1024 - 1], [100_000, 100_000 + 1024 * 1024], [1_000_000, size - 1]];
+      for (const [start, end] of cases) {
+        const r = await h.get('/big.ogg', { range: `bytes=${start}-${end}` });
+        assert.equal(r.status, 206);
+        assert.equal(r.headers['content-range'], `bytes ${start}-${end}/${size}`);
+        assert.ok(r.body.equals(big.subarray(start, end + 1)), `${start}-${end}`);
+      }
+      const multi = await h.get('/big.ogg', { range: 'bytes=0-9,2000000-2000009' });
+      assert.equal(multi.status, 206);
+      assert.ok(multi.body.toString('latin1').includes(big.subarray(2_000_000, 2_000_010).toString('latin1')));
+      assert.equal(h.origin.count('/big.ogg'), 1);
+    });
+
     it('answers a multi-range request with multipart/byteranges', async () => {
       const r = await h.get('/r.ogg', { range: 'bytes=0-9,100-109' });
       assert.equal(r.status, 206);

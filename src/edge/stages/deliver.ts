@@ -2,6 +2,7 @@
 // conditional semantics (planResponse); its plan is memoised per stored object and request shape
 // (plain GET / HEAD, one byte range), so a hit from memory is prebuilt fields and one write. An
 // upstream response is relayed as it is (apart from hop-by-hop fields, Via and X-Cache).
+import type { FileHandle } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -178,6 +179,22 @@ function drained(res: ServerResponse): Promise<boolean> {
   });
 }
 
+/** File ranges up to this size are read in one piece; longer ones are streamed in FILE_STREAM_CHUNK reads. */
+const FILE_READ_WHOLE_MAX = 1024 * 1024;
+const FILE_STREAM_CHUNK = 256 * 1024;
+
+/** Reads `length` bytes at `start`; a file that ends early is an error (the stored size is known). */
+async function readRange(handle: FileHandle, start: number, length: number): Promise<Buffer> {
+  const out = Buffer.allocUnsafe(length);
+  let off = 0;
+  while (off < length) {
+    const { bytesRead } = await handle.read(out, off, length - off, start + off);
+    if (bytesRead === 0) throw new Error(`stored body ends at byte ${start + off}, before ${start + length}`);
+    off += bytesRead;
+  }
+  return out;
+}
+
 /** Writes plan segments from a file or a filling body; closes nothing it does not own. */
 async function writeStreamed(ctx: RequestContext, res: ServerResponse, segments: readonly BodySegment[], source: Exclude<Source, { kind: 'buffer' }>): Promise<void> {
   for (const s of segments) {
@@ -187,8 +204,27 @@ async function writeStreamed(ctx: RequestContext, res: ServerResponse, segments:
       res.write(chunk);
       continue;
     }
+    const length = s.end - s.start + 1;
+    if (source.kind === 'file' && length <= FILE_READ_WHOLE_MAX) {
+      // A player's range (typically 256 KiB) is one read and one write, not a stream of 64 KiB reads.
+      let chunk: Buffer;
+      try {
+        chunk = await readRange(source.handle, s.start, length);
+      } catch (err) {
+        res.destroy(err instanceof Error ? err : undefined);
+        return;
+      }
+      if (res.destroyed) return;
+      ctx.bytes += chunk.length;
+      if (s === segments[segments.length - 1]) {
+        res.end(chunk);
+        return;
+      }
+      if (!res.write(chunk) && !(await drained(res))) return;
+      continue;
+    }
     const stream: Readable = source.kind === 'file'
-      ? source.handle.createReadStream({ start: s.start, end: s.end, autoClose: false })
+      ? source.handle.createReadStream({ start: s.start, end: s.end, autoClose: false, highWaterMark: FILE_STREAM_CHUNK })
       : (source.body as GrowingBody).reader(s.start, s.end);
     stream.on('data', (chunk: Buffer) => (ctx.bytes += chunk.length));
     try {
