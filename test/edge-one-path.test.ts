@@ -47,14 +47,30 @@ const CASES: Array<[string, string]> = [
   ['If-Range not matching', 'GET /a.mp3 HTTP/1.1\r\nRange: bytes=5-9\r\nIf-Range: "other"'],
   ['If-Match failing (412)', 'GET /a.mp3 HTTP/1.1\r\nIf-Match: "other"'],
   ['a stored 404 replayed', 'GET /gone.mp3 HTTP/1.1'],
+  ['HEAD with If-None-Match (304)', 'HEAD /a.mp3 HTTP/1.1\r\nIf-None-Match: "p1"'],
+  ['If-None-Match weakly matching (304)', 'GET /a.mp3 HTTP/1.1\r\nIf-None-Match: W/"p1"'],
+  ['If-None-Match list (304)', 'GET /a.mp3 HTTP/1.1\r\nIf-None-Match: "x", "p1"'],
+  ['If-None-Match and Range (304)', 'GET /a.mp3 HTTP/1.1\r\nIf-None-Match: "p1"\r\nRange: bytes=0-9'],
+  ['If-None-Match not matching (200)', 'GET /a.mp3 HTTP/1.1\r\nIf-None-Match: "other"'],
+  ['If-None-Match not matching, with Range (206)', 'GET /a.mp3 HTTP/1.1\r\nIf-None-Match: "other"\r\nRange: bytes=3-7'],
+  ['If-None-Match and If-Modified-Since (304)', 'GET /a.mp3 HTTP/1.1\r\nIf-None-Match: "p1"\r\nIf-Modified-Since: Sun, 01 Jun 2025 09:00:00 GMT'],
+  ['allowed Origin', 'GET /a.mp3 HTTP/1.1\r\nOrigin: https://radio.example'],
+  ['another allowed Origin', 'GET /a.mp3 HTTP/1.1\r\nOrigin: https://www.radio.example'],
+  ['Origin not allowed', 'GET /a.mp3 HTTP/1.1\r\nOrigin: https://other.example'],
+  ['allowed Origin with Range', 'GET /a.mp3 HTTP/1.1\r\nOrigin: https://radio.example\r\nRange: bytes=10-19'],
+  ['allowed Origin with If-None-Match (304)', 'GET /a.mp3 HTTP/1.1\r\nOrigin: https://radio.example\r\nIf-None-Match: "p1"'],
+  ['allowed Origin, a stored 404', 'GET /gone.mp3 HTTP/1.1\r\nOrigin: https://radio.example'],
 ];
+
+/** Every variant's zone allows two origins: the CORS fields are part of what a memoised plan answers. */
+const CORS_ZONE = { corsOrigins: ['https://radio.example', 'https://www.radio.example'] };
 
 describe('edge: a memoised plan answers exactly like the planner', () => {
   const variants = [
-    { name: 'memoised', over: {}, zone: {} },
-    { name: 'planned every time', over: { memoisePlans: false }, zone: {} },
-    { name: 'memoised, with limits', over: { maxConnectionsPerIp: 50 }, zone: { rateLimit: { requestsPerSecond: 10_000, burst: 10_000 } } },
-    { name: 'planned every time, with limits', over: { memoisePlans: false, maxConnectionsPerIp: 50 }, zone: { rateLimit: { requestsPerSecond: 10_000, burst: 10_000 } } },
+    { name: 'memoised', over: {}, zone: CORS_ZONE },
+    { name: 'planned every time', over: { memoisePlans: false }, zone: CORS_ZONE },
+    { name: 'memoised, with limits', over: { maxConnectionsPerIp: 50 }, zone: { ...CORS_ZONE, rateLimit: { requestsPerSecond: 10_000, burst: 10_000 } } },
+    { name: 'planned every time, with limits', over: { memoisePlans: false, maxConnectionsPerIp: 50 }, zone: { ...CORS_ZONE, rateLimit: { requestsPerSecond: 10_000, burst: 10_000 } } },
   ];
   const edges: Harness[] = [];
   before(async () => {

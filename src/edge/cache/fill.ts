@@ -268,7 +268,8 @@ export class Filler {
       responseTime,
       size: up.contentLength ?? -1,
     };
-    const body = new GrowingBody(up.contentLength);
+    // Up to the largest object the zone stores, the announced length is allocated once (see GrowingBody).
+    const body = new GrowingBody(up.contentLength, zone.maxObjectBytes);
     this.#pump(up, body, meta, zone, release, epoch, onStored);
     return { kind: 'fill', meta, body };
   }
@@ -306,7 +307,7 @@ export class Filler {
       // The cache shows the entry to lookups from this call on, so the flight can close right away.
       if (storing) {
         this.#cache
-          .store({ ...meta, size: body.length }, body.chunks, epoch)
+          .store({ ...meta, size: body.length }, body.parts(), epoch)
           .catch((err: unknown) => this.#onError(err))
           .finally(onStored);
       } else onStored();

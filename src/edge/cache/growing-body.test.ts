@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Readable } from 'node:stream';
+import fc from 'fast-check';
+import { checkAsyncProperty } from '../../../test/helpers/property.ts';
 import { GrowingBody } from './growing-body.ts';
 
 async function collect(r: Readable): Promise<Buffer> {
@@ -58,5 +60,52 @@ describe('GrowingBody', () => {
     b.push(Buffer.from('def'));
     b.end();
     assert.equal((await stays).toString(), 'abcdef');
+  });
+
+  it('a body of its announced length within the preallocation bound is stored as one buffer', () => {
+    const b = new GrowingBody(6, 6);
+    const first = Buffer.from('abc');
+    b.push(first);
+    first.fill(0); // the chunk is copied: the upstream's buffer may be reused
+    b.push(Buffer.from('def'));
+    b.end();
+    assert.equal(b.parts().length, 1);
+    assert.equal(b.parts()[0].toString(), 'abcdef');
+    assert.equal(b.concat().toString(), 'abcdef');
+  });
+
+  it('keeps the chunks as they came above the bound, without a length, or when more than announced arrives', () => {
+    const above = new GrowingBody(6, 5);
+    const none = new GrowingBody(undefined, 100);
+    const more = new GrowingBody(4, 100);
+    for (const b of [above, none, more]) {
+      b.push(Buffer.from('abc'));
+      b.push(Buffer.from('def'));
+      b.end();
+      assert.equal(b.parts().length, 2);
+      assert.equal(Buffer.concat(b.parts()).toString(), 'abcdef');
+    }
+  });
+
+  it('property: readers and stored parts give the bytes pushed, however they are cut, with or without preallocation', async () => {
+    const chunks = fc.array(fc.uint8Array({ minLength: 1, maxLength: 40 }), { minLength: 0, maxLength: 12 });
+    await checkAsyncProperty(
+      fc.asyncProperty(chunks, fc.integer({ min: -3, max: 3 }), fc.nat(100), fc.nat(100), fc.boolean(), async (parts, lengthOffset, a, z, bound) => {
+        const all = Buffer.concat(parts.map((p) => Buffer.from(p)));
+        const announced = Math.max(0, all.length + lengthOffset);
+        const b = new GrowingBody(announced, bound ? announced : 0);
+        const start = Math.min(a, Math.max(0, all.length - 1));
+        const end = Math.max(start, Math.min(start + z, all.length - 1));
+        const ranged = all.length > 0 ? collect(b.reader(start, end)) : Promise.resolve(Buffer.alloc(0));
+        const whole = collect(b.reader());
+        for (const p of parts) b.push(Buffer.from(p));
+        b.end();
+        assert.ok((await whole).equals(all));
+        assert.ok((await ranged).equals(all.subarray(start, all.length > 0 ? end + 1 : 0)));
+        assert.ok(Buffer.concat(b.parts()).equals(all));
+        assert.ok(b.concat().equals(all));
+      }),
+      { numRuns: 300, timeLimitMs: 5000 },
+    );
   });
 });

@@ -8,6 +8,12 @@ export class GrowingBody {
   /** Content-Length announced by upstream, if any. */
   readonly expectedLength: number | undefined;
   readonly #chunks: Buffer[] = [];
+  /**
+   * One buffer of the announced length, allocated up front when it is small enough: chunks are
+   * copied into it as they arrive (and dropped), so a complete body is one buffer for the tiers
+   * instead of the chunks plus a concatenated copy of them.
+   */
+  #whole: Buffer | undefined;
   /** Start offset of each chunk, for finding where a range begins. */
   readonly #starts: number[] = [];
   #length = 0;
@@ -17,8 +23,9 @@ export class GrowingBody {
   #resolveDone!: () => void;
   #rejectDone!: (e: Error) => void;
 
-  constructor(expectedLength?: number) {
+  constructor(expectedLength?: number, preallocateMax = 0) {
     this.expectedLength = expectedLength;
+    if (expectedLength !== undefined && expectedLength > 0 && expectedLength <= preallocateMax) this.#whole = Buffer.allocUnsafe(expectedLength);
     this.#done = new Promise<void>((resolve, reject) => {
       this.#resolveDone = resolve;
       this.#rejectDone = reject;
@@ -41,6 +48,13 @@ export class GrowingBody {
 
   push(chunk: Buffer): void {
     if (this.#state.kind !== 'open' || chunk.length === 0) return;
+    const whole = this.#whole;
+    if (whole !== undefined) {
+      if (this.#length + chunk.length <= whole.length) {
+        chunk.copy(whole, this.#length);
+        chunk = whole.subarray(this.#length, this.#length + chunk.length);
+      } else this.#whole = undefined; // more than announced: the fill fails on it; keep the chunks as they are
+    }
     this.#starts.push(this.#length);
     this.#chunks.push(chunk);
     this.#length += chunk.length;
@@ -68,7 +82,14 @@ export class GrowingBody {
 
   /** The whole body as one buffer (only meaningful once complete). */
   concat(): Buffer {
-    return this.#chunks.length === 1 ? this.#chunks[0] : Buffer.concat(this.#chunks, this.#length);
+    const parts = this.parts();
+    return parts.length === 1 ? parts[0] : Buffer.concat(parts, this.#length);
+  }
+
+  /** The body received so far for storing: one buffer when it filled its preallocation, else the chunks. */
+  parts(): readonly Buffer[] {
+    if (this.#whole !== undefined && this.#length === this.#whole.length) return [this.#whole];
+    return this.#chunks;
   }
 
   /**

@@ -51,7 +51,7 @@ function deliverStored(ctx: RequestContext, edge: Edge, a: StoredAnswer): 'done'
     fields = flatten(withExtra({ ...d.replay, 'content-length': String(meta.size), 'x-cache': X_CACHE[ctx.outcome], via: d.via }, ctx.extra));
     segments = method === 'HEAD' || meta.size === 0 || meta.status === 204 ? [] : [{ kind: 'bytes', start: 0, end: meta.size - 1 }];
   } else {
-    const memo = edge.memoisePlans && ctx.extra === undefined ? memoised(ctx, d, meta, method) : undefined;
+    const memo = edge.memoisePlans ? memoised(ctx, d, meta, method) : undefined;
     if (memo) ({ status, fields, segments } = memo);
     else ({ status, fields, segments } = plan(ctx, d, meta, method));
   }
@@ -78,35 +78,56 @@ function plan(ctx: RequestContext, d: StoredView, meta: EntryMeta, method: 'GET'
 
 /**
  * The same answer from a plan memoised for the stored object: a plain GET / HEAD is the same fields
- * every time; a single byte range differs only in Content-Range and Content-Length. Undefined for
- * other shapes (conditionals, several ranges, 416), which the planner answers each time.
+ * every time; a single byte range differs only in Content-Range and Content-Length; an If-None-Match
+ * that is exactly the stored ETag (and no other precondition) is the same 304 every time. The zone's
+ * CORS fields are part of the key (they come from the zone's short list of allowed origins, so the
+ * plans of an object stay few). Undefined for other shapes (other preconditions, several ranges,
+ * 416), which the planner answers each time.
  */
 function memoised(ctx: RequestContext, d: StoredView, meta: EntryMeta, method: 'GET' | 'HEAD'): Planned | undefined {
   const h = ctx.headers;
-  for (const name of CONDITIONALS) if (h[name] !== undefined) return undefined;
+  const extra = ctx.extra === undefined ? '' : extraKey(ctx.extra);
+  const inm = h['if-none-match'];
+  for (const name of CONDITIONALS) if (name !== 'if-none-match' && h[name] !== undefined) return undefined;
+  if (inm !== undefined) {
+    // RFC 9110 §13.2.2: If-None-Match is evaluated before Range; a match is a 304 for GET and HEAD.
+    if (d.rep.etag === undefined || inm !== d.rep.etag) return undefined;
+    return fromMemo(ctx, d, meta, method, `${ctx.outcome} ${method} 304${extra}`, 304, []);
+  }
   const range = method === 'GET' ? h.range : undefined;
   if (range === undefined) {
-    const key = `${ctx.outcome} ${method}`;
-    let fields = d.plans.get(key);
-    if (!fields) d.plans.set(key, (fields = plan(ctx, d, meta, method).fields));
-    return { status: 200, fields: fields.slice(), segments: method === 'GET' && meta.size > 0 ? [{ kind: 'bytes', start: 0, end: meta.size - 1 }] : [] };
+    const segments: BodySegment[] = method === 'GET' && meta.size > 0 ? [{ kind: 'bytes', start: 0, end: meta.size - 1 }] : [];
+    return fromMemo(ctx, d, meta, method, `${ctx.outcome} ${method}${extra}`, 200, segments);
   }
   const r = parseRange(range, meta.size);
   if (r.kind !== 'ranges' || r.ranges.length !== 1) return undefined;
   const { start, end } = r.ranges[0];
-  const key = `${ctx.outcome} range`;
-  let template = d.plans.get(key);
-  if (!template) {
-    const p = plan(ctx, d, meta, method);
-    if (p.status !== 206) return p;
-    d.plans.set(key, (template = p.fields));
-  }
-  const fields = template.slice();
+  const planned = fromMemo(ctx, d, meta, method, `${ctx.outcome} range${extra}`, 206, [{ kind: 'bytes', start, end }]);
+  if (planned.status !== 206) return planned;
+  const fields = planned.fields;
   for (let i = 0; i < fields.length; i += 2) {
     if (fields[i] === 'content-range') fields[i + 1] = `bytes ${start}-${end}/${meta.size}`;
     else if (fields[i] === 'content-length') fields[i + 1] = String(end - start + 1);
   }
-  return { status: 206, fields, segments: [{ kind: 'bytes', start, end }] };
+  return planned;
+}
+
+/**
+ * The memoised fields under `key` (a copy, for the caller to add to), planned on first use. A first
+ * plan that does not have the expected status is returned as it is and not memoised.
+ */
+function fromMemo(ctx: RequestContext, d: StoredView, meta: EntryMeta, method: 'GET' | 'HEAD', key: string, status: number, segments: readonly BodySegment[]): Planned {
+  const fields = d.plans.get(key);
+  if (fields) return { status, fields: fields.slice(), segments };
+  const p = plan(ctx, d, meta, method);
+  if (p.status === status) d.plans.set(key, p.fields.slice());
+  return p;
+}
+
+function extraKey(extra: Record<string, string>): string {
+  let key = '';
+  for (const name in extra) key += `\n${name}: ${extra[name]}`;
+  return key;
 }
 
 function flatten(headers: Record<string, string | string[]>): string[] {
