@@ -7,25 +7,11 @@ import { request } from 'undici';
 import type { FleetEdge } from '../config/fleet.ts';
 import { healthUrl } from '../config/fleet.ts';
 import type { Health } from './routing.ts';
+import { realTimers } from '../server/timers.ts';
+import type { Timers } from '../server/timers.ts';
 
 /** One check: resolves true when the edge answered 200 within the timeout; never rejects. */
 export type HealthProbe = (url: string, timeoutMs: number) => Promise<boolean>;
-
-export type Timers = {
-  setTimeout: (fn: () => void, ms: number) => unknown;
-  clearTimeout: (handle: unknown) => void;
-  now: () => number;
-};
-
-export const realTimers: Timers = {
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    t.unref();
-    return t;
-  },
-  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-  now: () => Date.now(),
-};
 
 export type HealthOptions = {
   edges: readonly FleetEdge[];

@@ -137,3 +137,10 @@ export class ZoneAccessError extends EdgeRefusal {
     super(code, message, 403);
   }
 }
+
+/** With several workers: the primary, which holds what they share, did not answer in time. */
+export class PrimaryTimeoutError extends MediaCdnError {
+  constructor(what: string, ms: number) {
+    super('edge_primary_timeout', `The edge's primary process did not answer (${what}) within ${ms} ms.`, { status: 503 });
+  }
+}

@@ -1,6 +1,6 @@
 // Injected timers for code that schedules work (health checks): time moves only when the test says so,
 // and every callback due by then runs in order, with the promises it starts settled in between.
-import type { Timers } from '../../src/dns/health.ts';
+import type { Timers } from '../../src/server/timers.ts';
 
 export type FakeTimers = Timers & {
   /** Moves the clock forward, running due callbacks one by one (letting their async work finish). */
