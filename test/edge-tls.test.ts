@@ -153,6 +153,22 @@ describe('edge: https listener', () => {
     assert.match(metrics, new RegExp(`edge_requests_by_protocol_total\\{zone="${ZONE.replace(/\./g, '\\.')}",protocol="h2"\\} 7`));
   });
 
+  it('sends HSTS once on every answer of the zone over TLS: relayed, refused (synth) and stored', async () => {
+    const h2 = connectH2(h.edge.httpsPort!, ZONE, ca.pem);
+    try {
+      const answers = [
+        ['relayed POST', await h2.request('/upload', { 'content-type': 'text/plain' }, 'POST', 'x')],
+        ['504 only-if-cached (synth)', await h2.request('/never-stored.mp3', { 'cache-control': 'only-if-cached' })],
+        ['stored', await h2.request('/song.mp3')],
+        ['relayed POST over https/1.1', await requestH1(h.edge.httpsPort!, ZONE, ca.pem, '/upload', { 'content-type': 'text/plain', 'content-length': '0' }, 'POST')],
+      ] as const;
+      for (const [name, r] of answers) assert.equal(r.headers['strict-transport-security'], 'max-age=31536000', name);
+      assert.equal(answers[1][1].status, 504);
+    } finally {
+      h2.session.close();
+    }
+  });
+
   it('redirects plain http to https for a zone with redirectHttp (301 for GET, 308 otherwise); others are served', async () => {
     const get = await h.send('GET', '/song.mp3?x=1', { host: OTHER });
     assert.equal(get.status, 301);

@@ -158,6 +158,38 @@ describe('mediacdn edge --workers 2', () => {
     assert.equal(origin.count('/media/three.mp3'), 2);
   });
 
+  it('every kind of answer names the worker that gave it, exactly once', async () => {
+    origin.route('/media/five.mp3', { headers: { 'cache-control': 'max-age=600', 'content-type': 'audio/mpeg', etag: '"f5"' }, body: 'five bytes' });
+    origin.route('/media/post', (_req, res) => res.writeHead(201, { 'content-type': 'text/plain' }).end('made'));
+    const rawWorkerFields: string[][] = [];
+    const cases: Array<[string, () => Promise<Answer>, number]> = [
+      ['miss', () => get(base, ZONE, '/media/five.mp3'), 200],
+      ['hit', () => get(base, ZONE, '/media/five.mp3'), 200],
+      ['range', () => get(base, ZONE, '/media/five.mp3', { range: 'bytes=0-3' }), 206],
+      ['304', () => get(base, ZONE, '/media/five.mp3', { 'if-none-match': '"f5"' }), 304],
+      ['416', () => get(base, ZONE, '/media/five.mp3', { range: 'bytes=100-' }), 416],
+      ['POST passed to the origin', () => get(base, ZONE, '/media/post', { 'content-type': 'text/plain' }, 'POST', 'x'), 201],
+      ['unknown zone', () => get(base, 'nowhere.example', '/media/five.mp3'), 404],
+      ['control endpoint', () => get(base, ZONE, '/_mediacdn/health'), 200],
+    ];
+    for (const [name, ask, status] of cases) {
+      const a = await ask();
+      assert.equal(a.status, status, name);
+      assert.match(a.worker, /^[12]$/, `${name}: X-Edge-Worker`);
+    }
+    // One field, not two (the field list and setHeader must not both add it).
+    await new Promise<void>((resolve, reject) => {
+      const req = http.request(`${base}/media/five.mp3`, { agent: false, headers: { host: ZONE, connection: 'close' } }, (res) => {
+        const names = res.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
+        rawWorkerFields.push(names.filter((n) => n === 'x-edge-worker'));
+        res.resume().on('end', resolve);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.deepEqual(rawWorkerFields, [['x-edge-worker']]);
+  });
+
   it('statistics are those of the whole edge, whichever worker answers', async () => {
     origin.route('/media/four.mp3', { headers: { 'cache-control': 'max-age=600' }, body: 'counted' });
     type Stats = { zones: Record<string, { totals: { requests: number } }> };

@@ -17,7 +17,7 @@ import { StoredViews } from './cache/stored-view.ts';
 import type { IpMatcher } from './limits/ip-match.ts';
 import type { ConnectionLimiter } from './limits/rate-limit.ts';
 import { admit } from './stages/admit.ts';
-import type { Edge, Next, OutcomeEvent, RequestContext, Stage, StageName } from './stages/context.ts';
+import type { Edge, Next, OutcomeEvent, RequestContext, RequestHandler, Stage, StageName } from './stages/context.ts';
 import { deliver } from './stages/deliver.ts';
 import { fetch } from './stages/fetch.ts';
 import { hotlink } from './stages/hotlink.ts';
@@ -33,7 +33,7 @@ import type { Zone } from './zone/zone.ts';
 
 export { sendError } from './stages/synth.ts';
 export { requestTarget } from './zone/zone.ts';
-export type { OutcomeEvent } from './stages/context.ts';
+export type { OutcomeEvent, RequestHandler } from './stages/context.ts';
 export type { Zone } from './zone/zone.ts';
 
 /** The request path. A new feature (signing, hotlink rules) is a new stage here, not a longer stage. */
@@ -67,6 +67,7 @@ type HandlerOptions = {
 
 /** Set by recv before any stage reads it. */
 const NO_ZONE = undefined as unknown as Zone;
+const NO_STAMP: readonly string[] = [];
 
 export class EdgeHandler {
   readonly #edge: Edge;
@@ -102,7 +103,7 @@ export class EdgeHandler {
     return this.#edge.fill.idle();
   }
 
-  handle = (req: IncomingMessage, res: ServerResponse): void => {
+  handle: RequestHandler = (req, res, stamp = NO_STAMP) => {
     const ctx: RequestContext = {
       req,
       res,
@@ -115,6 +116,7 @@ export class EdgeHandler {
       headers: req.headers,
       outcome: 'pass',
       extra: undefined,
+      stamp,
       onInterim: undefined,
       bytes: 0,
       answer: undefined,

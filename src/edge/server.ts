@@ -214,16 +214,23 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
   // What the listeners do before the request path: count the protocol, redirect to https, add HSTS.
   const zoneTls = new Map(config.zones.map((z) => [z.host, { redirectHttp: z.redirectHttp, hsts: z.hsts }]));
   let httpsPort: number | undefined;
+  // The fields every response of a listener carries, prebuilt: the request path appends them to a
+  // stored answer's field list (setHeader would send node:http's writeHead down its slower path).
+  const workerStamp: readonly string[] = workerField === undefined ? [] : ['x-edge-worker', workerField];
+  const hstsStamps = new Map(config.zones.flatMap((z) => (z.hsts === undefined ? [] : [[z.host, [...workerStamp, 'strict-transport-security', `max-age=${z.hsts}`]] as const])));
   const front = (protocol: Protocol) => (req: IncomingMessage, res: ServerResponse): void => {
     const host = zoneHostOf(absoluteFormAuthority(req.url ?? '') ?? req.headers.host);
     const zone = zoneTls.get(host);
-    if (workerField !== undefined) res.setHeader('x-edge-worker', workerField);
+    let stamp = workerStamp;
     if (zone && !isControlUrl(req.url ?? '')) {
       stats.record(host, { kind: 'protocol', protocol });
-      if (protocol === 'http1' && zone.redirectHttp && httpsPort !== undefined) return redirectToHttps(req, res, host, httpsPort);
-      if (protocol !== 'http1' && zone.hsts !== undefined) res.setHeader('strict-transport-security', `max-age=${zone.hsts}`);
+      if (protocol === 'http1' && zone.redirectHttp && httpsPort !== undefined) {
+        for (let i = 0; i < stamp.length; i += 2) res.setHeader(stamp[i], stamp[i + 1]);
+        return redirectToHttps(req, res, host, httpsPort);
+      }
+      if (protocol !== 'http1') stamp = hstsStamps.get(host) ?? stamp;
     }
-    handle(req, res);
+    handle(req, res, stamp);
   };
   const servers: Server[] = [];
   const server = createServer({ keepAliveTimeout: 65_000, maxHeaderSize: config.maxHeaderBytes }, front('http1'));

@@ -16,6 +16,7 @@ import { z } from 'zod';
 import type { PurgeSelector } from '../cache/cache.ts';
 import { purgeRequestSchema, selectorOf, type ControlZone, type PurgeRequest } from './control.ts';
 import { isControlUrl } from '../stages/recv.ts';
+import type { RequestHandler } from '../stages/context.ts';
 
 export type PurgeLogPage = { purges: { seq: number; target: PurgeRequest }[]; last: number; reset: boolean; more: boolean };
 
@@ -71,16 +72,16 @@ export function httpPurgeLog(url: string, token: string, timeoutMs: number): Pur
  */
 export function waitAtGate(
   gate: () => Promise<unknown> | undefined,
-  handle: (req: IncomingMessage, res: ServerResponse) => void,
+  handle: RequestHandler,
   waiting: (delta: number) => void = () => {},
-): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
+): RequestHandler {
+  return (req, res, stamp) => {
     const wait = isControlUrl(req.url ?? '') ? undefined : gate();
-    if (wait === undefined) return handle(req, res);
+    if (wait === undefined) return handle(req, res, stamp);
     waiting(1);
     void wait.then(() => {
       waiting(-1);
-      handle(req, res);
+      handle(req, res, stamp);
     });
   };
 }
@@ -162,7 +163,7 @@ export class PurgeSync {
   }
 
   /** Wraps a request handler: zone requests pass the gate, control requests do not wait. */
-  wrap(handle: (req: IncomingMessage, res: ServerResponse) => void): (req: IncomingMessage, res: ServerResponse) => void {
+  wrap(handle: RequestHandler): RequestHandler {
     return waitAtGate(() => this.gate(), handle, (n) => (this.#waiting += n));
   }
 

@@ -4,6 +4,7 @@ import { BlockedClientError, RateLimitedError } from '../errors.ts';
 import { X_CACHE } from '../outcome.ts';
 import { VIA } from '../upstream/upstream.ts';
 import { preflightHeaders } from '../zone/cors.ts';
+import { stampHeaders } from './context.ts';
 import type { Stage } from './context.ts';
 
 export const admit: Stage<'hotlink' | 'synth' | 'done'> = (ctx, edge) => {
@@ -29,6 +30,7 @@ function afterLimits(ctx: Parameters<typeof admit>[0]): 'hotlink' | 'done' {
     const preflight = preflightHeaders(zone.cors, ctx.method, ctx.headers);
     if (preflight) {
       ctx.outcome = 'pass';
+      stampHeaders(ctx);
       res.writeHead(204, { ...preflight, via: VIA, 'x-cache': X_CACHE.pass });
       res.end();
       return 'done';

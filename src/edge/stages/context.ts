@@ -81,6 +81,12 @@ export type RequestContext = {
   outcome: Outcome;
   /** Fields added to every response of this request (CORS). */
   extra: Record<string, string> | undefined;
+  /**
+   * Fields the listener adds to every response (X-Edge-Worker, Strict-Transport-Security), as a flat
+   * name/value list: a stored answer appends them to its field list, every other writer sets them
+   * with stampHeaders (node:http's writeHead takes a slower path once setHeader was used).
+   */
+  stamp: readonly string[];
   onInterim: UpstreamRequest['onInterim'];
   /** Body bytes written to the client. */
   bytes: number;
@@ -105,3 +111,13 @@ export type Next = StageName | 'done';
 
 /** A stage: synchronous where it can be (a memory hit never waits), else a promise of the next stage. */
 export type Stage<R extends Next = Next> = (ctx: RequestContext, edge: Edge) => R | Promise<R>;
+
+/** The request handler as the listeners call it, with the fields they add to every response. */
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse, stamp?: readonly string[]) => void;
+
+/** Sets the listener's fields on a response about to be written by anything but a stored answer. */
+export function stampHeaders(ctx: RequestContext): void {
+  const { stamp, res } = ctx;
+  if (stamp.length === 0 || res.headersSent) return;
+  for (let i = 0; i < stamp.length; i += 2) res.setHeader(stamp[i], stamp[i + 1]);
+}

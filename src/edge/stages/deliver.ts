@@ -17,6 +17,7 @@ import { X_CACHE } from '../outcome.ts';
 import type { Outcome } from '../outcome.ts';
 import { VIA, appendList, discardBody } from '../upstream/upstream.ts';
 import type { UpstreamResponse } from '../upstream/upstream.ts';
+import { stampHeaders } from './context.ts';
 import type { Edge, RelayAnswer, RequestContext, Stage, StoredAnswer } from './context.ts';
 import { withExtra } from './synth.ts';
 
@@ -56,6 +57,8 @@ function deliverStored(ctx: RequestContext, edge: Edge, a: StoredAnswer): 'done'
     else ({ status, fields, segments } = plan(ctx, d, meta, method));
   }
   fields.push('age', String(Math.floor(a.age)));
+  const stamp = ctx.stamp;
+  for (let i = 0; i < stamp.length; i++) fields.push(stamp[i]);
   res.writeHead(status, fields);
   const source = a.source;
   if (source.kind === 'buffer') {
@@ -265,6 +268,7 @@ async function relay(ctx: RequestContext, edge: Edge, a: RelayAnswer): Promise<'
   const up: UpstreamResponse = a.response;
   const headers: Record<string, string | string[]> = { ...up.headers, via: appendList(up.headers['via'], VIA), 'x-cache': X_CACHE[ctx.outcome] };
   if (up.contentLength !== undefined) headers['content-length'] = String(up.contentLength);
+  stampHeaders(ctx);
   res.writeHead(up.status, withExtra(headers, ctx.extra));
   if (ctx.method === 'HEAD' || up.status === 204 || up.status === 304) {
     discardBody(up.body);

@@ -7,6 +7,7 @@ import { BlockedClientError, ControlRequestError, RequestBodyTimeoutError, Unkno
 import { clientIp } from '../limits/client-ip.ts';
 import { corsHeaders } from '../zone/cors.ts';
 import { absoluteFormAuthority, requestTarget, zoneHostOf } from '../zone/zone.ts';
+import { stampHeaders } from './context.ts';
 import type { Edge, RequestContext, Stage } from './context.ts';
 import { firstValue } from '../../http/types.ts';
 import { sendError } from './synth.ts';
@@ -53,6 +54,7 @@ export const recv: Stage<'admit' | 'synth' | 'done'> = (ctx, edge) => {
       ctx.error = new ControlRequestError('Control endpoints are not served on this listener.', 404);
       return 'synth';
     }
+    stampHeaders(ctx);
     edge.control(req, res);
     return 'done';
   }
@@ -96,6 +98,7 @@ function cutIdleBody(ctx: RequestContext, edge: Edge): void {
   }
   res.once('finish', () => req.destroy());
   res.shouldKeepAlive = false;
+  stampHeaders(ctx);
   ctx.bytes += sendError(res, new RequestBodyTimeoutError(edge.bodyIdleMs), 'pass');
 }
 

@@ -6,6 +6,7 @@ import { EdgeRefusal, ZoneAccessError, errorStatus } from '../errors.ts';
 import { X_CACHE } from '../outcome.ts';
 import type { Outcome } from '../outcome.ts';
 import { VIA, appendList } from '../upstream/upstream.ts';
+import { stampHeaders } from './context.ts';
 import type { Stage } from './context.ts';
 
 export const synth: Stage<'done'> = (ctx) => {
@@ -14,6 +15,7 @@ export const synth: Stage<'done'> = (ctx) => {
     res.destroy(ctx.error instanceof Error ? ctx.error : undefined);
     return 'done';
   }
+  stampHeaders(ctx);
   ctx.bytes += sendError(res, ctx.error, ctx.outcome, ctx.extra);
   return 'done';
 };
