@@ -218,13 +218,17 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
   // stored answer's field list (setHeader would send node:http's writeHead down its slower path).
   const workerStamp: readonly string[] = workerField === undefined ? [] : ['x-edge-worker', workerField];
   const hstsStamps = new Map(config.zones.flatMap((z) => (z.hsts === undefined ? [] : [[z.host, [...workerStamp, 'strict-transport-security', `max-age=${z.hsts}`]] as const])));
+  const redirects = config.zones.some((z) => z.redirectHttp);
   const front = (protocol: Protocol) => (req: IncomingMessage, res: ServerResponse): void => {
+    // Nothing to decide per zone (no redirect on plain http, no HSTS over TLS): straight on.
+    if (protocol === 'http1' ? !redirects : hstsStamps.size === 0) return handle(req, res, workerStamp);
     const host = zoneHostOf(absoluteFormAuthority(req.url ?? '') ?? req.headers.host);
     const zone = zoneTls.get(host);
     let stamp = workerStamp;
     if (zone && !isControlUrl(req.url ?? '')) {
-      stats.record(host, { kind: 'protocol', protocol });
+      // Requests the path answers are counted by protocol with their response (recv's accounting).
       if (protocol === 'http1' && zone.redirectHttp && httpsPort !== undefined) {
+        stats.record(host, { kind: 'protocol', protocol });
         for (let i = 0; i < stamp.length; i += 2) res.setHeader(stamp[i], stamp[i + 1]);
         return redirectToHttps(req, res, host, httpsPort);
       }

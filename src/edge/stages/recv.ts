@@ -102,15 +102,23 @@ function cutIdleBody(ctx: RequestContext, edge: Edge): void {
   ctx.bytes += sendError(res, new RequestBodyTimeoutError(edge.bodyIdleMs), 'pass');
 }
 
+/** How the request arrived: plain HTTP/1.x, HTTP/1.x over TLS, or HTTP/2 (always over TLS here). */
+export function protocolOf(req: RequestContext['req']): 'http1' | 'http1-tls' | 'h2' {
+  if (req.httpVersionMajor === 2) return 'h2';
+  return (req.socket as { encrypted?: boolean }).encrypted === true ? 'http1-tls' : 'http1';
+}
+
 /** Reports the zone response once it is finished or aborted (statistics, access log). */
 function account(ctx: RequestContext, edge: Edge): void {
   const { onOutcome, onStats } = edge;
   if (!onOutcome && !onStats) return;
   const { req, res, zone } = ctx;
   const started = onOutcome ? edge.now() : 0;
+  // Now: by 'close' the response has let go of its socket.
+  const protocol = protocolOf(req);
   res.once('close', () => {
     const aborted = !res.writableFinished;
-    onStats?.(zone.host, { kind: 'response', status: res.statusCode, outcome: ctx.outcome, bytes: ctx.bytes, aborted });
+    onStats?.(zone.host, { kind: 'response', status: res.statusCode, outcome: ctx.outcome, bytes: ctx.bytes, aborted, protocol });
     onOutcome?.({
       zone: zone.host,
       outcome: ctx.outcome,

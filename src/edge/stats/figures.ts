@@ -16,8 +16,11 @@ export const STATUS_CLASSES: readonly StatusClass[] = ['1xx', '2xx', '3xx', '4xx
 export const ORIGIN_BUCKETS_MS: readonly number[] = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000];
 
 export type StatsEvent =
-  /** A response finished or was aborted by the client. `bytes`: body bytes written to the client. */
-  | { kind: 'response'; status: number; outcome: Outcome; bytes: number; aborted?: boolean }
+  /**
+   * A response finished or was aborted by the client. `bytes`: body bytes written to the client;
+   * `protocol`: how the request arrived (http1 plain, http1-tls, h2), counted in requestsByProtocol.
+   */
+  | { kind: 'response'; status: number; outcome: Outcome; bytes: number; aborted?: boolean; protocol?: string }
   /** An origin (or shield) response head arrived `ms` after the request was sent. */
   | { kind: 'origin-response'; status: number; ms: number }
   | { kind: 'origin-bytes'; bytes: number }
@@ -26,7 +29,7 @@ export type StatsEvent =
   | { kind: 'retry' }
   | { kind: 'stale-if-error' }
   | { kind: 'stale-while-revalidate' }
-  /** A request for the zone arrived over a protocol: http1 (plain), http1-tls, h2. */
+  /** A request for the zone that got no response event (the listener's redirect to https) arrived over a protocol. */
   | { kind: 'protocol'; protocol: string };
 
 /** Additive figures: totals, minutes, and sums of minutes all have this shape. */
@@ -113,6 +116,7 @@ export function applyEvent(f: Figures, e: StatsEvent): void {
       if (cls in f.responses) f.responses[cls as StatusClass]++;
       f.outcomes[e.outcome]++;
       f.bytesToClients += amount(e.bytes);
+      if (e.protocol !== undefined) bump(f.requestsByProtocol, e.protocol.slice(0, MAX_KEY_LENGTH));
       return;
     }
     case 'origin-response': {
