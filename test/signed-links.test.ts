@@ -9,7 +9,7 @@ import pino from 'pino';
 import { loadConfig } from '../src/config/index.ts';
 import { checkSignature } from '../src/edge/zone/signed-url.ts';
 import { startOrigin, type RunningOrigin } from '../src/origin/server.ts';
-import { openLibrary } from '../src/cli/context.ts';
+import { openLibrary } from '../src/cli/open-library.ts';
 import { mediaUrlsForPurge } from '../src/cli/purge-fleet.ts';
 import { createWebRoutes, PUBLIC_API_PATHS } from '../src/web/routes.ts';
 import { cliInProcess } from './helpers/cli.ts';

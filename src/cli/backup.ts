@@ -11,9 +11,10 @@ import { listSnapshots, openRepo, removeAbandonedTemps, resolveSnapshotId, type 
 import { restoreSnapshot } from '../backup/restore.ts';
 import { runThen } from '../backup/then.ts';
 import { verifySnapshot } from '../backup/verify.ts';
-import { configFrom, intOption, progressBar, withLibrary, type Io } from './context.ts';
+import { configFrom, intOption, progressBar, type Io } from './context.ts';
+import { withLibrary } from './open-library.ts';
 import { formatBytes } from '../web/client/format.ts';
-import { VERSION } from './main.ts';
+import { VERSION } from './version.ts';
 
 type RepoOpts = { repo?: string };
 

@@ -1,12 +1,7 @@
 // What every CLI command shares: loading config with the global flags, opening the library, output.
 import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig, type Config } from '../config/index.ts';
-import { openDatabase, type Db } from '../db/connect.ts';
-import { createLocalStorage } from '../storage/local-store.ts';
-import { createLibrary, type Library } from '../media/library.ts';
 import { formatBytes } from '../web/client/format.ts';
-import { linkSigner } from '../edge/zone/signed-url.ts';
-import { publicMediaUrl } from './running.ts';
 import { EXIT, MediaCdnError } from '../errors.ts';
 
 export type Io = {
@@ -30,23 +25,6 @@ export const processIo = (): Io => ({
 export function configFrom(cmd: Command, io: Io, overrides: Record<string, unknown> = {}): Config {
   const g = cmd.optsWithGlobals() as { config?: string; data?: string };
   return loadConfig({ configFile: g.config, env: io.env, cwd: io.cwd, flags: { ...(g.data !== undefined ? { dataDir: g.data } : {}), ...overrides } });
-}
-
-export async function openLibrary(config: Config): Promise<{ lib: Library; db: Db; close(): Promise<void> }> {
-  const db = await openDatabase(config.database);
-  // The links the running `mediacdn up` publishes, when it runs on this data folder.
-  const mediaUrl = publicMediaUrl(config);
-  const lib = createLibrary({ db, storage: createLocalStorage(config.mediaDir), mediaUrl, signLink: linkSigner(mediaUrl, config.edge.zones, Date.now) });
-  return { lib, db, close: () => db.close() };
-}
-
-export async function withLibrary<T>(config: Config, fn: (lib: Library, db: Db) => Promise<T>): Promise<T> {
-  const { lib, db, close } = await openLibrary(config);
-  try {
-    return await fn(lib, db);
-  } finally {
-    await close();
-  }
 }
 
 /** Parses a positive integer option, naming the option in the error. */

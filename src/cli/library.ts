@@ -10,7 +10,8 @@ import { checkLibrary, describeProblem, FIX_GRACE_MS, type Problem } from '../me
 import type { Library, Metadata, MediaItem } from '../media/library.ts';
 import { InputError, EXIT, MediaCdnError } from '../errors.ts';
 import { METADATA_KINDS, type MetadataKind } from '../db/schema.ts';
-import { configFrom, intOption, progressBar, withLibrary, type Io } from './context.ts';
+import { configFrom, intOption, progressBar, type Io } from './context.ts';
+import { withLibrary } from './open-library.ts';
 import { formatBytes } from '../web/client/format.ts';
 import { readAdminToken } from '../config/token.ts';
 import { createOriginClient, type OriginClient } from '../origin/client.ts';
