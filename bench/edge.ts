@@ -13,7 +13,7 @@ import { runColdStart, type ColdOrder, type ColdStartResult } from './lib/cold-s
 import { COMPARISON_LEGEND, comparisonTable, FIGURES_LEGEND, figuresTable, heading, machineParagraph, methodParagraph, type Baseline } from './lib/http-report.ts';
 import { KiB, loadFor, MiB, ROOT, startCeiling, startOriginProcess, startPinned, versions, type FileSpec, type Server } from './lib/library.ts';
 import { NGINX_TUNINGS, startNginxProxyCache, type NginxTuning } from './lib/nginx.ts';
-import { peakRss, startProcess } from './lib/proc.ts';
+import { peakRss, residentNow, startProcess, type Resident } from './lib/proc.ts';
 import { fmtInt, fmtMiB, markdownTable } from './lib/report.ts';
 import { runInterleaved } from './lib/rounds.ts';
 import { startVarnish } from './lib/varnish.ts';
@@ -88,6 +88,7 @@ export async function runEdgeBench(o: HttpSectionOptions & { profileDir?: string
     started.push(ceiling);
     const ours: Edge = { ...(await startOurEdge(path.join(o.workDir, 'edge-data'), `${proxy}/ours`, o.profileDir)), prefix: '/ours' };
     started.push(ours);
+    const oursAtStart = residentNow(ours.pid);
     const edges: Server[] = [...nginx, varnish, ceiling, ours];
     // Every core: our edge with a worker per core, and nginx (tuned: sendfile off, 1 MiB buffers) with
     // as many worker processes, both on every core.
@@ -108,6 +109,7 @@ export async function runEdgeBench(o: HttpSectionOptions & { profileDir?: string
         if (etag) etags.set(e, etag);
       }
     }
+    const oursWarm = residentNow(ours.pid);
     const warmCounts = await proxyCounts(proxy);
     await proxyPost(proxy, 'reset');
     console.log(`edge: every cache answers every test from cache (X-Cache: HIT) with the expected status and bytes (and CORS fields on its 304)`);
@@ -201,6 +203,8 @@ ${FIGURES_LEGEND}
 
 ${hitFigures}
 
+${memoryParagraph(oursAtStart, oursWarm, new Map(tests.map((t) => [t.file, lib.bytes.get(t.file) as Buffer])), tests.flatMap((t) => res.runs(t, ours).map((r) => ({ test: t.name, peakRss: r.peakRss }))))}
+
 ${heading('Every core', machine)}
 
 \`our edge, ${coreCount} workers\` is \`mediacdn edge --workers ${coreCount}\` (one disk tier, each worker's memory tier
@@ -235,4 +239,21 @@ ${coldTable}
   } finally {
     for (const s of started.reverse()) await s.stop().catch(() => {});
   }
+}
+
+/**
+ * What our edge's memory is made of: what it holds before any object (the runtime), what the warmed
+ * objects add (the memory tier holds every bench object: each is at most memoryObjectMaxBytes), and
+ * the peak of the timed rows.
+ */
+function memoryParagraph(start: Resident, warm: Resident, objects: ReadonlyMap<string, Buffer>, rows: readonly { test: string; peakRss: number }[]): string {
+  const stored = [...objects.values()].reduce((a, b) => a + b.length, 0);
+  const peak = rows.reduce((a, r) => (r.peakRss > a.peakRss ? r : a), rows[0]);
+  return `Memory of \`our edge\` (one process at its defaults: memory tier budget 256 MiB, objects up to 32 MiB in it):
+${fmtMiB(start.rss)} resident right after its start, before any object: ${fmtMiB(start.file)} of file pages (the node
+binary and libraries, shared with every other Node process) and ${fmtMiB(start.anon)} anonymous (V8 heap with our code and
+its libraries, Node's type stripping). Warmed with the bench objects (${fmtMiB(stored)} in its memory tier):
+${fmtMiB(warm.rss)} resident, ${fmtMiB(warm.anon)} anonymous, so ${fmtMiB(Math.max(0, warm.anon - start.anon))} for ${fmtMiB(stored)} of objects. Peak of the timed
+rows: ${peak ? `${fmtMiB(peak.peakRss)} (${peak.test})` : 'not measured'}; above the warmed figure is what the connections
+and the garbage between collections take.`;
 }

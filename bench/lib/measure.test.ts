@@ -174,3 +174,22 @@ describe('parseWrkReport', () => {
   });
   it('refuses output without the line', () => assert.throws(() => parseWrkReport('unable to connect\n'), /no result line/));
 });
+
+describe('residentNow', () => {
+  it('reads this process: anonymous and file pages make up its resident set, and a new buffer shows', async () => {
+    const { residentNow } = await import('./proc.ts');
+    const before = residentNow(process.pid);
+    assert.ok(before.rss > 0 && before.anon > 0 && before.file > 0);
+    // RssShmem is the third part; it is small for node.
+    assert.ok(Math.abs(before.rss - before.anon - before.file) < 0.1 * before.rss, JSON.stringify(before));
+    const held = Buffer.alloc(64 * 1024 * 1024, 1);
+    const after = residentNow(process.pid);
+    assert.ok(after.anon - before.anon > 48 * 1024 * 1024, `${after.anon - before.anon} bytes more for a 64 MiB buffer`);
+    assert.equal(held[held.length - 1], 1);
+  });
+
+  it('is all zero for a process that is gone', async () => {
+    const { residentNow } = await import('./proc.ts');
+    assert.deepEqual(residentNow(2 ** 22 + 12345), { rss: 0, anon: 0, file: 0 });
+  });
+});

@@ -115,3 +115,22 @@ export function peakRss(pid: number): number {
   }
   return kb * 1024;
 }
+
+/** Resident memory of a process tree now (proc(5) status): in all, anonymous, and file pages, in bytes. */
+export type Resident = { rss: number; anon: number; file: number };
+
+export function residentNow(pid: number): Resident {
+  const out: Resident = { rss: 0, anon: 0, file: 0 };
+  for (const p of processTree(pid)) {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+      out.rss += kb('VmRSS');
+      out.anon += kb('RssAnon');
+      out.file += kb('RssFile');
+    } catch {
+      // exited
+    }
+  }
+  return out;
+}
