@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { request } from 'undici';
-import { readRunning, runningFile } from '../src/cli/running.ts';
+import { processIdentity, readRunning, runningFile, writeRunning } from '../src/cli/running.ts';
 import { startEdge } from '../src/edge/server.ts';
 import { checkAsyncProperty, checkProperty } from './helpers/property.ts';
 import { startCountingOrigin } from './helpers/counting-origin.ts';
@@ -39,6 +39,29 @@ test('running.json: anything but a well-formed record of a live process is ignor
     await writeFile(runningFile({ dataDir }), text);
     assert.equal(readRunning({ dataDir }), undefined, text.slice(0, 60));
   }
+});
+
+test('running.json: a record whose process id now belongs to another process (started at another time) is ignored', async (t) => {
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-running-'));
+  t.after(() => rm(dataDir, { recursive: true, force: true }));
+  const record = { pid: process.pid, startedAt: 'now', originUrl: 'http://localhost:4000', edgeUrl: 'http://localhost:8080', controlUrl: 'http://127.0.0.1:8080', mediaUrl: 'http://localhost:8080/media/', zones: ['localhost'] };
+  await writeRunning({ dataDir }, record);
+  const written = JSON.parse(await readFile(runningFile({ dataDir }), 'utf8')) as { process?: string };
+  const me = processIdentity(process.pid);
+  assert.ok(me !== undefined && /^[0-9a-f-]+:\d+$/.test(me), String(me));
+  assert.equal(written.process, me, 'up records which process it is');
+  assert.equal(readRunning({ dataDir })?.pid, process.pid);
+  // The same id, but a process that started at another moment (or in another boot): not ours.
+  const [boot, started] = me.split(':');
+  for (const other of [`${boot}:${Number(started) + 1}`, `00000000-0000-0000-0000-000000000000:${started}`]) {
+    await writeFile(runningFile({ dataDir }), JSON.stringify({ version: 1, ...record, process: other }));
+    assert.equal(readRunning({ dataDir }), undefined, other);
+  }
+  // Where /proc says nothing, the process id alone decides (as for a record written without it).
+  await writeFile(runningFile({ dataDir }), JSON.stringify({ version: 1, ...record, process: `${boot}:${Number(started) + 1}` }));
+  assert.equal(readRunning({ dataDir }, path.join(dataDir, 'no-proc-here'))?.pid, process.pid);
+  await writeFile(runningFile({ dataDir }), JSON.stringify({ version: 1, ...record }));
+  assert.equal(readRunning({ dataDir })?.pid, process.pid);
 });
 
 test('a damaged position file or a purge log answering garbage: the edge serves, warns, and keeps its position', async (t) => {

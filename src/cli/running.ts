@@ -23,6 +23,11 @@ const recordSchema = z
     mediaUrl: z.string().min(1),
     /** Zone hosts the edge serves: a deleted file is purged under each. */
     zones: z.array(z.string()),
+    /**
+     * Which process `pid` was: the boot and the process's start time (Linux /proc), so that a record
+     * left by a process that died is not taken for a live one when another process gets its id.
+     */
+    process: z.string().optional(),
   })
   .strict();
 
@@ -32,11 +37,12 @@ export function runningFile(config: Pick<Config, 'dataDir'>): string {
   return path.join(config.dataDir, 'running.json');
 }
 
-export async function writeRunning(config: Pick<Config, 'dataDir'>, record: Omit<RunningRecord, 'version'>): Promise<void> {
+export async function writeRunning(config: Pick<Config, 'dataDir'>, record: Omit<RunningRecord, 'version' | 'process'>): Promise<void> {
   const file = runningFile(config);
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, `${JSON.stringify({ version: 1, ...record }, null, 2)}\n`, { mode: 0o600 });
+  const identity = processIdentity(record.pid);
+  await writeFile(tmp, `${JSON.stringify({ version: 1, ...record, ...(identity === undefined ? {} : { process: identity }) }, null, 2)}\n`, { mode: 0o600 });
   await rename(tmp, file);
 }
 
@@ -56,10 +62,35 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-/** The record of the `up` running on this data folder, or undefined (none, unreadable, or its process is gone). */
-export function readRunning(config: Pick<Config, 'dataDir'>): RunningRecord | undefined {
+/**
+ * The boot and start time of a process, as Linux tells them (boot_id, and field 22 of /proc/PID/stat:
+ * clock ticks since boot); undefined where /proc does not say (another system, the process is gone).
+ */
+export function processIdentity(pid: number, proc = '/proc'): string | undefined {
+  try {
+    const boot = readFileSync(path.join(proc, 'sys/kernel/random/boot_id'), 'utf8').trim();
+    const stat = readFileSync(path.join(proc, String(pid), 'stat'), 'utf8');
+    // The name (field 2) is in parentheses and may hold anything; the fields after it are plain.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const started = fields[19];
+    return boot !== '' && started !== undefined && /^\d+$/.test(started) ? `${boot}:${started}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The record of the `up` running on this data folder, or undefined (none, unreadable, or its process is
+ * gone: no process has its id, or the one that has it started at another time than the record's).
+ */
+export function readRunning(config: Pick<Config, 'dataDir'>, proc = '/proc'): RunningRecord | undefined {
   const record = readRecord(runningFile(config));
-  return record !== undefined && processAlive(record.pid) ? record : undefined;
+  if (record === undefined || !processAlive(record.pid)) return undefined;
+  if (record.process !== undefined) {
+    const now = processIdentity(record.pid, proc);
+    if (now !== undefined && now !== record.process) return undefined;
+  }
+  return record;
 }
 
 function readRecord(file: string): RunningRecord | undefined {

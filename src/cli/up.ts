@@ -57,9 +57,6 @@ export async function startSystem(cmd: Command, io: Io, flags: UpFlags): Promise
 
   const db = await openDatabase(config.database);
   const library = createLibrary({ db, storage: createLocalStorage(config.mediaDir), mediaUrl, signLink: linkSigner(mediaUrl, config.edge.zones, Date.now) });
-  let demo = 0;
-  if (flags.demo && (await listMedia(library, { limit: 1 })).total === 0) demo = (await addDemoContent(library)).length;
-
   // The edge catches up on the purge log straight from the database (purges by other processes).
   // A server that cannot listen stops the start at once, with what was started closed again.
   const edge = await startEdge({ ...config.edge, cacheDir: path.join(config.dataDir, 'cache'), adminToken: token.token, purgeLog: (after) => purgesAfter(db, after, Date.now()) }).catch(
@@ -87,6 +84,9 @@ export async function startSystem(cmd: Command, io: Io, flags: UpFlags): Promise
     await db.close();
     throw listenFailure('origin', err, { [op]: '--origin-port' });
   });
+  // Only once both listen: a start that fails (a taken port) leaves the library as it found it.
+  let demo = 0;
+  if (flags.demo && (await listMedia(library, { limit: 1 })).total === 0) demo = (await addDemoContent(library)).length;
   // Every other command of this data folder reads what runs here: links, the edge to purge, statistics.
   await writeRunning(config, { pid: process.pid, startedAt: new Date().toISOString(), originUrl, edgeUrl, controlUrl, mediaUrl, zones: zoneHosts });
 
