@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import type { Page } from 'playwright-core';
 import { EdgeStats } from '../src/edge/stats/counting.ts';
 import { BROWSER_SUITE_TIMEOUT_MS, BROWSER_TEST_TIMEOUT_MS } from './helpers/browser.ts';
 import { FIXTURES } from './helpers/library.ts';

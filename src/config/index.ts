@@ -46,8 +46,6 @@ const ENV_MAP: ReadonlyArray<readonly [string, string, 'string' | 'number']> = [
   ['MEDIACDN_DNS_PORT', 'dns.port', 'number'],
 ];
 
-export const ENV_VARS = ENV_MAP.map(([name, key]) => ({ name, key }));
-
 export type LoadOptions = {
   /** Overrides from command-line flags, as a nested partial config (highest precedence). */
   flags?: Record<string, unknown>;

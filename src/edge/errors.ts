@@ -54,13 +54,6 @@ export class RequestBodyTimeoutError extends MediaCdnError {
   }
 }
 
-/** A stored entry failed its integrity check; callers drop it and refetch. */
-class CorruptEntryError extends MediaCdnError {
-  constructor(message: string) {
-    super('edge_corrupt_entry', message, { status: 500 });
-  }
-}
-
 export function errorStatus(err: unknown): number {
   return err instanceof MediaCdnError ? err.status : 500;
 }

@@ -127,16 +127,6 @@ export async function updateMetadata(lib: Library, id: number, patch: MetadataPa
   return requireMedia(lib, id);
 }
 
-/** Counts the metadata rows pointing at a media record. */
-export async function countReferences(lib: Library, id: number): Promise<number> {
-  let n = 0;
-  for (const t of Object.values(KIND_TABLE)) {
-    const r = await lib.db.kysely.selectFrom(t).select((eb) => eb.fn.countAll<number>().as('n')).where('media_id', '=', id).executeTakeFirstOrThrow();
-    n += Number(r.n);
-  }
-  return n;
-}
-
 /**
  * Deletes a media record and its file. Refused (409) while metadata points at it, unless forced,
  * in which case the metadata goes too (the refusal's message says how to force it where the caller

@@ -77,7 +77,7 @@ export class EdgePrimary {
     if (last) this.#base.merge(last);
     this.#last.delete(id);
     for (const [key, lock] of this.#locks) if (lock.owner === id) this.#unlock(key);
-    for (const [key, lock] of this.#locks) lock.waiters = lock.waiters.filter((w) => w.peer.id !== id);
+    for (const lock of this.#locks.values()) lock.waiters = lock.waiters.filter((w) => w.peer.id !== id);
     for (const g of this.#gatherings.values()) this.#answered(g, id, undefined, false);
   }
 

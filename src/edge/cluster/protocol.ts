@@ -3,8 +3,6 @@
 // is checked for its kind before use: a message of another kind is ignored.
 import type { PurgeSelector } from '../cache/cache.ts';
 import type { DiskEvent } from '../cache/disk-store.ts';
-import type { TakeResult } from '../limits/rate-limit.ts';
-import type { StatsSnapshot } from '../stats/figures.ts';
 
 /** Worker → primary. */
 export type ToPrimary =
@@ -38,8 +36,6 @@ export type ToWorker =
   | { edge: 'in-step'; value: boolean };
 
 export type LockReply = { leader: boolean };
-export type StatsReply = StatsSnapshot;
-export type TakeReply = TakeResult;
 
 const KINDS_TO_PRIMARY = new Set(['ready', 'lock', 'unlock', 'disk', 'purge', 'stats', 'take', 'catch-up', 'reply']);
 const KINDS_TO_WORKER = new Set(['reply', 'released', 'disk', 'apply-purge', 'snapshot', 'in-step']);

@@ -6,7 +6,6 @@ import { request } from 'undici';
 import type { Dispatcher } from 'undici';
 import { z } from 'zod';
 import { bearerMatches } from '../../config/token.ts';
-import { MediaCdnError } from '../../errors.ts';
 import { normaliseTarget } from '../cache/cache-key.ts';
 import type { PurgeSelector } from '../cache/cache.ts';
 import { AdminAuthError, ControlRequestError, ShieldPurgeError, UnknownZoneError } from '../errors.ts';

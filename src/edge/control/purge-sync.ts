@@ -9,7 +9,6 @@
 // request is served anyway (an edge that cannot reach its origin keeps serving what it holds, as
 // stale-if-error does) and the next request tries again.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import path from 'node:path';
 import { request } from 'undici';
 import { z } from 'zod';

@@ -11,7 +11,7 @@ import type { BodySegment } from '../../http/representation.ts';
 import { parseRange } from '../../http/range.ts';
 import type { GrowingBody } from '../cache/growing-body.ts';
 import { releaseBody } from '../cache/store.ts';
-import type { BodySource, EntryMeta } from '../cache/store.ts';
+import type { EntryMeta } from '../cache/store.ts';
 import type { StoredView } from '../cache/stored-view.ts';
 import { X_CACHE } from '../outcome.ts';
 import type { Outcome } from '../outcome.ts';
@@ -39,7 +39,7 @@ export function serveStored(ctx: RequestContext, meta: EntryMeta, source: Source
 const CONDITIONALS = ['if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'if-range'];
 
 function deliverStored(ctx: RequestContext, edge: Edge, a: StoredAnswer): 'done' | Promise<'done'> {
-  const { res, headers: h } = ctx;
+  const { res } = ctx;
   const meta = a.meta;
   const d = edge.views.of(meta, ctx.zone);
   const method = ctx.method === 'HEAD' ? 'HEAD' : 'GET';
