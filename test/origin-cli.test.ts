@@ -58,6 +58,10 @@ test('mediacdn origin --workers 2: serves, applies deletes in every worker, stop
   const listed = JSON.parse(io.lines.join('\n'));
   assert.equal(listed.total, 1);
   assert.deepEqual([listed.items[0].title, listed.items[0].artist], ['Remote tone', 'CLI']);
+  // Port 0: the links name the port the origin got, in its start lines and in what it publishes.
+  const port = new URL(url).port;
+  assert.match(out, new RegExp(`\\(links use http://localhost:${port}/media/\\)`));
+  assert.equal(listed.items[0].url, `http://localhost:${port}/media/${fileName}`);
 
   // Warm both workers' caches (new connections are spread over the workers), then delete through one.
   for (let i = 0; i < 8; i++) assert.equal((await request(`${url}/media/${fileName}`)).status, 200);

@@ -7,11 +7,12 @@ import { createLibrary, type Library } from '../media/library.ts';
 import { linkSigner } from '../edge/zone/signed-url.ts';
 import { publicMediaUrl } from './running.ts';
 
-export async function openLibrary(config: Config): Promise<{ lib: Library; db: Db; close(): Promise<void> }> {
+/** `linkBase` replaces the configured link base (an origin on port 0 gives the one of its real port). */
+export async function openLibrary(config: Config, linkBase?: () => string): Promise<{ lib: Library; db: Db; close(): Promise<void> }> {
   const db = await openDatabase(config.database);
   // The links the running `mediacdn up` publishes, when it runs on this data folder.
   const mediaUrl = publicMediaUrl(config);
-  const lib = createLibrary({ db, storage: createLocalStorage(config.mediaDir), mediaUrl, signLink: linkSigner(mediaUrl, config.edge.zones, Date.now) });
+  const lib = createLibrary({ db, storage: createLocalStorage(config.mediaDir), mediaUrl: linkBase ?? mediaUrl, signLink: linkSigner(mediaUrl, config.edge.zones, Date.now) });
   return { lib, db, close: () => db.close() };
 }
 

@@ -8,6 +8,7 @@ import { createLogger, startOrigin, type RunningOrigin } from '../origin/server.
 import type { MediaItem } from '../media/library.ts';
 import { configFrom, intOption, listenFailure, type Io } from './context.ts';
 import { openLibrary } from './open-library.ts';
+import { publicMediaUrl } from './running.ts';
 import { originExtras } from './compose.ts';
 import { purgeWaves } from './purge-fleet.ts';
 import { onSignals, reportStartFailure, superviseWorkers, workerCount } from './cluster.ts';
@@ -20,9 +21,18 @@ function isClusterMessage(m: unknown): m is ClusterMessage {
   return typeof m === 'object' && m !== null && (m as ClusterMessage).type === 'media-deleted' && typeof (m as ClusterMessage).fileName === 'string';
 }
 
-function printStart(io: Io, config: Config, url: string, token: { token: string; created: boolean }, workers: number): void {
+/**
+ * The base of media links: the configured one, except the default (this origin's own /media/) of an
+ * origin asked for port 0, which names the port it got.
+ */
+function linkBase(config: Config, requestedPort: number, boundPort: number | undefined): string {
+  const own = config.mediaUrlSource === 'default' && requestedPort === 0 && boundPort !== undefined;
+  return own ? config.mediaUrl.replace(/:0\//, `:${boundPort}/`) : publicMediaUrl(config);
+}
+
+function printStart(io: Io, config: Config, url: string, links: string, token: { token: string; created: boolean }, workers: number): void {
   io.out(`origin listening on ${url} (${workers} worker${workers === 1 ? '' : 's'})`);
-  io.out(`  media:  ${url}/media/<file>   (links use ${config.mediaUrl})`);
+  io.out(`  media:  ${url}/media/<file>   (links use ${links})`);
   io.out(`  api:    ${url}/api/media`);
   io.out(`  listener page: ${url}/   dashboard: ${url}/admin`);
   io.out(`  health: ${url}/healthz`);
@@ -36,7 +46,9 @@ function printStart(io: Io, config: Config, url: string, token: { token: string;
 async function startFull(config: Config, flags: OriginFlags, onDeleted?: (item: MediaItem) => void): Promise<RunningOrigin> {
   const logger = createLogger(config);
   const { token } = await resolveAdminToken(config);
-  const { lib, close: closeDb } = await openLibrary(config);
+  const requested = flags.port ?? config.origin.port;
+  let bound: number | undefined;
+  const { lib, close: closeDb } = await openLibrary(config, () => linkBase(config, requested, bound));
   const extras = originExtras({
     config,
     library: lib,
@@ -63,15 +75,16 @@ async function startFull(config: Config, flags: OriginFlags, onDeleted?: (item: 
     });
   } catch (err) {
     await closeDb();
-    throw listenFailure('origin', err, { [flags.port ?? config.origin.port]: '--port' });
+    throw listenFailure('origin', err, { [requested]: '--port' });
   }
+  bound = origin.port;
   return { ...origin, close: async () => { await origin.close(); await closeDb(); } };
 }
 
 async function runSingle(config: Config, io: Io, flags: OriginFlags): Promise<void> {
   const token = await resolveAdminToken(config);
   const origin = await startFull(config, flags);
-  printStart(io, config, origin.url, token, 1);
+  printStart(io, config, origin.url, linkBase(config, flags.port ?? config.origin.port, origin.port), token, 1);
   onSignals(() => origin.close());
 }
 
@@ -91,7 +104,7 @@ async function runPrimary(config: Config, io: Io, flags: OriginFlags, n: number)
     onReplace: (w, code, signal) => logger.error({ workerPid: w.process.pid, code, signal }, 'origin worker died; starting another'),
   });
   const host = flags.host ?? config.origin.host;
-  printStart(io, config, `${config.origin.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${running.port}`, token, n);
+  printStart(io, config, `${config.origin.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${running.port}`, linkBase(config, flags.port ?? config.origin.port, running.port), token, n);
   onSignals((sig) => running.stop(sig as NodeJS.Signals));
 }
 

@@ -15,11 +15,18 @@ export type Library = {
   readonly now: () => Date;
 };
 
-export function createLibrary(parts: { db: Db; storage: MediaStorage; mediaUrl: string; signLink?: (url: string) => string; keySource?: KeySource; now?: () => Date }): Library {
+/**
+ * `mediaUrl` may be a function when the link base is known only later (an origin on port 0 learns
+ * its port once it listens); it is read each time a link is made.
+ */
+export function createLibrary(parts: { db: Db; storage: MediaStorage; mediaUrl: string | (() => string); signLink?: (url: string) => string; keySource?: KeySource; now?: () => Date }): Library {
+  const mediaUrl = parts.mediaUrl;
   return Object.freeze({
     db: parts.db,
     storage: parts.storage,
-    mediaUrl: parts.mediaUrl,
+    get mediaUrl(): string {
+      return typeof mediaUrl === 'function' ? mediaUrl() : mediaUrl;
+    },
     signLink: parts.signLink,
     keySource: parts.keySource ?? randomKey,
     now: parts.now ?? (() => new Date()),
