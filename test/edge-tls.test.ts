@@ -446,3 +446,42 @@ describe('edge: HTTP/2 keeps the request path\'s semantics', () => {
     assert.ok(ok.status === 200 || ok.status === 429, 'the listener still serves');
   });
 });
+
+describe('edge: HTTP/2 from the disk tier', () => {
+  let h: Harness;
+  let ca: Ca;
+  before(async () => {
+    ca = await makeCa();
+    const dir = await tempDir();
+    const cert = await makeLeaf(ca, [ZONE], path.join(dir, 'cdn'));
+    // No memory tier: every hit is read from the disk tier.
+    h = await startHarness({ httpsPort: 0, onLog: () => {}, memoryCacheBytes: 0 }, { tls: { cert: cert.certFile, key: cert.keyFile } });
+  });
+  after(() => h.close());
+
+  it('a body the client does not read holds back no other stream; whole bodies and ranges either side of 1 MiB are exact', async () => {
+    const size = 6 * 1024 * 1024;
+    const body = bytes(size, 7);
+    h.origin.route('/disk.bin', { headers: { 'content-type': 'application/octet-stream', 'cache-control': 'max-age=600' }, body });
+    assert.equal((await h.get('/disk.bin')).body.length, size);
+    const h2 = connectH2(h.edge.httpsPort!, ZONE, ca.pem);
+    try {
+      const stalled = Array.from({ length: 4 }, () => h2.session.request({ ':path': '/disk.bin', ':authority': ZONE }));
+      await Promise.all(stalled.map((s) => once(s, 'response')));
+      for (const s of stalled) s.pause();
+      const cases: [number, number][] = [[0, 999], [10, 10 + 1024 * 1024 - 1], [5000, 5000 + 1024 * 1024], [size - 3 * 1024 * 1024, size - 1]];
+      for (const [start, end] of cases) {
+        const r = await h2.request('/disk.bin', { range: `bytes=${start}-${end}` });
+        assert.equal(r.status, 206);
+        assert.equal(r.headers['x-cache'], 'HIT');
+        assert.ok(r.body.equals(body.subarray(start, end + 1)), `${start}-${end}`);
+      }
+      const whole = await h2.request('/disk.bin');
+      assert.ok(whole.body.equals(body));
+      for (const s of stalled) s.close();
+    } finally {
+      h2.session.destroy();
+    }
+    assert.equal(h.origin.count('/disk.bin'), 1);
+  });
+});

@@ -203,9 +203,13 @@ function drained(res: ServerResponse): Promise<boolean> {
   });
 }
 
-/** File ranges up to this size are read in one piece; longer ones are streamed in FILE_STREAM_CHUNK reads. */
-const FILE_READ_WHOLE_MAX = 1024 * 1024;
-const FILE_STREAM_CHUNK = 256 * 1024;
+/**
+ * File ranges up to this size are read in one piece; longer ones are streamed in reads of the chunk
+ * size. Over HTTP/2 both stay at the pieces written from memory (H2_PIECE): what one stream hands the
+ * session waits there for the client's flow control and counts against the session's memory.
+ */
+const FILE_READ_WHOLE_MAX = { http1: 1024 * 1024, h2: H2_PIECE };
+const FILE_STREAM_CHUNK = { http1: 256 * 1024, h2: H2_PIECE };
 
 /** Reads `length` bytes at `start`; a file that ends early is an error (the stored size is known). */
 async function readRange(handle: FileHandle, start: number, length: number): Promise<Buffer> {
@@ -229,7 +233,8 @@ async function writeStreamed(ctx: RequestContext, res: ServerResponse, segments:
       continue;
     }
     const length = s.end - s.start + 1;
-    if (source.kind === 'file' && length <= FILE_READ_WHOLE_MAX) {
+    const protocol = ctx.req.httpVersionMajor === 2 ? 'h2' : 'http1';
+    if (source.kind === 'file' && length <= FILE_READ_WHOLE_MAX[protocol]) {
       // A player's range (typically 256 KiB) is one read and one write, not a stream of 64 KiB reads.
       let chunk: Buffer;
       try {
@@ -248,7 +253,7 @@ async function writeStreamed(ctx: RequestContext, res: ServerResponse, segments:
       continue;
     }
     const stream: Readable = source.kind === 'file'
-      ? source.handle.createReadStream({ start: s.start, end: s.end, autoClose: false, highWaterMark: FILE_STREAM_CHUNK })
+      ? source.handle.createReadStream({ start: s.start, end: s.end, autoClose: false, highWaterMark: FILE_STREAM_CHUNK[protocol] })
       : (source.body as GrowingBody).reader(s.start, s.end);
     stream.on('data', (chunk: Buffer) => (ctx.bytes += chunk.length));
     try {
