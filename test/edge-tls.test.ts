@@ -312,14 +312,20 @@ describe('edge: https certificate files', () => {
   });
 });
 
+/** An edge with an https listener and one zone whose certificate a fresh test CA signed. */
+async function httpsHarness(over: Parameters<typeof startHarness>[0], zone: Parameters<typeof startHarness>[1] = {}): Promise<{ h: Harness; ca: Ca }> {
+  const ca = await makeCa();
+  const dir = await tempDir();
+  const cert = await makeLeaf(ca, [ZONE], path.join(dir, 'cdn'));
+  const h = await startHarness({ httpsPort: 0, onLog: () => {}, ...over }, { tls: { cert: cert.certFile, key: cert.keyFile }, ...zone });
+  return { h, ca };
+}
+
 describe('edge: HTTP/2 keeps the request path\'s semantics', () => {
   let h: Harness;
   let ca: Ca;
   before(async () => {
-    ca = await makeCa();
-    const dir = await tempDir();
-    const cert = await makeLeaf(ca, [ZONE], path.join(dir, 'cdn'));
-    h = await startHarness({ httpsPort: 0, onLog: () => {}, httpsIdleTimeoutMs: 2_000 }, { tls: { cert: cert.certFile, key: cert.keyFile }, rateLimit: { requestsPerSecond: 1, burst: 40 } });
+    ({ h, ca } = await httpsHarness({ httpsIdleTimeoutMs: 2_000 }, { rateLimit: { requestsPerSecond: 1, burst: 40 } }));
   });
   after(() => h.close());
 
@@ -451,11 +457,8 @@ describe('edge: HTTP/2 from the disk tier', () => {
   let h: Harness;
   let ca: Ca;
   before(async () => {
-    ca = await makeCa();
-    const dir = await tempDir();
-    const cert = await makeLeaf(ca, [ZONE], path.join(dir, 'cdn'));
     // No memory tier: every hit is read from the disk tier.
-    h = await startHarness({ httpsPort: 0, onLog: () => {}, memoryCacheBytes: 0 }, { tls: { cert: cert.certFile, key: cert.keyFile } });
+    ({ h, ca } = await httpsHarness({ memoryCacheBytes: 0 }));
   });
   after(() => h.close());
 
