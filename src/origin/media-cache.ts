@@ -68,13 +68,19 @@ export type MediaCache = {
   load(name: string): Promise<CachedMedia | null>;
   /** Drops what is cached about a file (after a delete, or an upload that reused a looked-up name). */
   forget(name: string): void;
-  /** Positioned read of [start, end] from an entry's descriptor. */
+  /**
+   * Positioned read of [start, end] from an entry's descriptor: through the hot-block cache for a
+   * slice of up to BLOCKS_READ_MAX bytes, else as one read (a player's 256 KiB range of a long file is
+   * one thread-pool round trip, and does not push hot blocks out of the cache).
+   */
   readRange(entry: CachedMedia, start: number, end: number, cb: (err: Error | null, buf?: Buffer) => void): void;
   stats(): { entries: number; memoryBytes: number; openFiles: number };
   close(): void;
 };
 
 export const BLOCK_SIZE = 64 * 1024;
+/** Slices up to this size go through the hot-block cache. */
+export const BLOCKS_READ_MAX = 128 * 1024;
 
 type Slot = { entry: CachedMedia | null; checkedAt: number };
 /** A lookup in progress; forget() cancels it, so that what it read before a deletion is not kept. */
@@ -306,7 +312,8 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
       if (slot) drop(name, slot);
     },
     readRange(entry, start, end, cb) {
-      if (o.memoryCacheMaxFileBytes >= BLOCK_SIZE && o.memoryCacheBytes >= BLOCK_SIZE) readBlocks(entry, start, end, cb);
+      const blocks = end - start + 1 <= BLOCKS_READ_MAX && o.memoryCacheMaxFileBytes >= BLOCK_SIZE && o.memoryCacheBytes >= BLOCK_SIZE;
+      if (blocks) readBlocks(entry, start, end, cb);
       else positionedRead(entry, start, end - start + 1, cb);
     },
     stats: () => ({ entries: slots.size, memoryBytes, openFiles }),

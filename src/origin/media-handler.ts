@@ -25,9 +25,12 @@ const ALLOW = 'GET, HEAD, OPTIONS';
 /** After Cache-Control on a 200/206; a 304 has no body to sniff, so it carries only the CORS part. */
 export const MEDIA_TAIL_200: readonly string[] = ['x-content-type-options', 'nosniff', ...CORS_HEADERS];
 
-/** Segments up to this size are read in one positioned read; larger ones stream. */
-const ONE_READ_MAX = 128 * 1024;
-const STREAM_CHUNK = 64 * 1024;
+/**
+ * Segments up to this size are read in one positioned read on the cached descriptor (small ones
+ * through the hot-block cache); larger ones stream from a descriptor of their own in STREAM_CHUNK reads.
+ */
+const ONE_READ_MAX = 1024 * 1024;
+const STREAM_CHUNK = 256 * 1024;
 /** More ranges than this (after coalescing) are answered with the whole file: never amplified. */
 const MAX_RANGES = 20;
 
