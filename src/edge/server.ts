@@ -17,6 +17,7 @@ import type { ControlZone } from './control/control.ts';
 import { BlockedClientError, ControlRequestError } from './errors.ts';
 import { EdgeHandler, requestTarget, sendError } from './handler.ts';
 import { isControlTarget, isControlUrl } from './stages/recv.ts';
+import { setStamp } from './stages/context.ts';
 import { absoluteFormAuthority, zoneHostOf } from './zone/zone.ts';
 import type { OutcomeEvent, Zone } from './handler.ts';
 import { formatAccessLogLine } from './stats/access-log.ts';
@@ -229,7 +230,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
       // Requests the path answers are counted by protocol with their response (recv's accounting).
       if (protocol === 'http1' && zone.redirectHttp && httpsPort !== undefined) {
         stats.record(host, { kind: 'protocol', protocol });
-        for (let i = 0; i < stamp.length; i += 2) res.setHeader(stamp[i], stamp[i + 1]);
+        setStamp(res, stamp);
         return redirectToHttps(req, res, host, httpsPort);
       }
       if (protocol !== 'http1') stamp = hstsStamps.get(host) ?? stamp;

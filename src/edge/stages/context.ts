@@ -117,7 +117,11 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse, stamp?:
 
 /** Sets the listener's fields on a response about to be written by anything but a stored answer. */
 export function stampHeaders(ctx: RequestContext): void {
-  const { stamp, res } = ctx;
+  setStamp(ctx.res, ctx.stamp);
+}
+
+/** Sets a flat name/value list on a response whose head is not out yet (the listener's redirect too). */
+export function setStamp(res: ServerResponse, stamp: readonly string[]): void {
   if (stamp.length === 0 || res.headersSent) return;
   for (let i = 0; i < stamp.length; i += 2) res.setHeader(stamp[i], stamp[i + 1]);
 }
