@@ -1,7 +1,8 @@
 // `mediacdn edge --workers 2` as a real process: two workers behind one primary over one disk tier.
 // A request on a new connection goes to the next worker (the primary hands connections out in turn),
 // and every response names its worker in X-Edge-Worker, so each test can put requests on both.
-// Proved here: concurrent misses through both workers make one origin fetch; what one worker stored
+// Proved here: concurrent misses through both workers make one origin fetch, and the other worker's
+// clients get the body while it arrives (and see it cut when the origin cuts it); what one worker stored
 // is a HIT from the other; a purge is answered once both applied it; statistics are the whole edge's;
 // a client's rate limit is counted once; a killed worker is replaced.
 import assert from 'node:assert/strict';
@@ -43,6 +44,35 @@ async function fromOther(base: string, host: string, target: string, not: string
     if (a.worker !== not) return a;
   }
   throw new Error(`no answer from a worker other than ${not}`);
+}
+
+/** A response read as it arrives: its fields at once, then the bytes so far and its end (or its cut). */
+type Streaming = { worker: string; cache: string; status: number; received: () => number; done: Promise<{ body: Buffer; complete: boolean }> };
+
+function stream(base: string, host: string, target: string): Promise<Streaming> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${base}${target}`, { agent: false, headers: { host, connection: 'close' } }, (res) => {
+      const chunks: Buffer[] = [];
+      let n = 0;
+      res.on('data', (d: Buffer) => {
+        chunks.push(d);
+        n += d.length;
+      });
+      const done = new Promise<{ body: Buffer; complete: boolean }>((settle) => {
+        res.once('end', () => settle({ body: Buffer.concat(chunks), complete: res.complete }));
+        res.once('error', () => settle({ body: Buffer.concat(chunks), complete: false }));
+        res.once('aborted', () => settle({ body: Buffer.concat(chunks), complete: false }));
+      });
+      resolve({ worker: String(res.headers['x-edge-worker'] ?? ''), cache: String(res.headers['x-cache'] ?? ''), status: res.statusCode ?? 0, received: () => n, done });
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Waits (on events, not a clock) until `ready()` holds. */
+async function until(ready: () => boolean): Promise<void> {
+  while (!ready()) await new Promise((r) => setImmediate(r));
 }
 
 /** The edge's worker processes: children of the primary. */
@@ -128,6 +158,69 @@ describe('mediacdn edge --workers 2', () => {
     assert.ok(all.every((a) => a.body === 'one fill\r\n!'));
     assert.deepEqual(new Set(all.map((a) => a.worker)), new Set(['1', '2']), 'both workers answered');
     assert.equal(origin.count('/media/one.mp3'), 1, 'one origin fetch for the machine');
+  });
+
+  it('a fill in progress in one worker streams to the other worker\'s clients as it arrives', async () => {
+    const half = Buffer.alloc(300_000, 'a');
+    const rest = Buffer.alloc(300_000, 'b');
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    origin.route('/media/long.mp3', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=600', 'content-type': 'audio/mpeg', 'content-length': String(half.length + rest.length) });
+      res.write(half);
+      void finished.then(() => res.end(rest));
+    });
+    const first = await stream(base, ZONE, '/media/long.mp3');
+    await until(() => first.received() >= half.length);
+    // New connections take turns over the workers: open until one lands on the other worker.
+    const opened: Streaming[] = [];
+    let other: Streaming | undefined;
+    while (!other) {
+      const s = await stream(base, ZONE, '/media/long.mp3');
+      opened.push(s);
+      if (s.worker !== first.worker) other = s;
+    }
+    assert.equal(other.status, 200);
+    assert.equal(other.cache, 'MISS', 'served from the fill, not from the cache');
+    // The origin has not sent the rest yet, and the other worker's client already has the first half.
+    await until(() => other.received() >= half.length);
+    assert.equal(origin.count('/media/long.mp3'), 1);
+    finish();
+    const whole = Buffer.concat([half, rest]);
+    for (const s of [first, ...opened]) {
+      const got = await s.done;
+      assert.ok(got.complete);
+      assert.ok(got.body.equals(whole));
+    }
+    assert.equal(origin.count('/media/long.mp3'), 1, 'one origin fetch for the machine');
+    assert.equal((await fromOther(base, ZONE, '/media/long.mp3', first.worker)).cache, 'HIT');
+  });
+
+  it('a shared fill the origin cuts short ends short in the other worker too, and the next request fetches again', async () => {
+    const half = Buffer.alloc(200_000, 'c');
+    let cut!: () => void;
+    const cutting = new Promise<void>((resolve) => (cut = resolve));
+    origin.route('/media/cut.mp3', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=600', 'content-type': 'audio/mpeg', 'content-length': String(half.length * 2) });
+      res.write(half);
+      void cutting.then(() => res.destroy());
+    });
+    const first = await stream(base, ZONE, '/media/cut.mp3');
+    await until(() => first.received() >= half.length);
+    const opened: Streaming[] = [];
+    while (!opened.some((s) => s.worker !== first.worker)) opened.push(await stream(base, ZONE, '/media/cut.mp3'));
+    const other = opened.find((s) => s.worker !== first.worker)!;
+    await until(() => other.received() >= half.length);
+    cut();
+    for (const s of [first, ...opened]) {
+      const got = await s.done;
+      assert.equal(got.complete, false, 'a body that ended short is not complete');
+      assert.ok(got.body.length < half.length * 2);
+    }
+    origin.route('/media/cut.mp3', { headers: { 'cache-control': 'max-age=600', 'content-type': 'audio/mpeg' }, body: 'whole now' });
+    const again = await get(base, ZONE, '/media/cut.mp3');
+    assert.equal(again.body, 'whole now');
+    assert.equal(origin.count('/media/cut.mp3'), 2);
   });
 
   it('an object stored through one worker is a HIT from the other', async () => {

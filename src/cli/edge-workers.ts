@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Config } from '../config/index.ts';
 import { resolveAdminToken } from '../config/token.ts';
 import { EdgePrimary } from '../edge/cluster/primary.ts';
+import { clearSpools } from '../edge/cache/spool.ts';
 import { WorkerLink } from '../edge/cluster/worker.ts';
 import { httpPurgeLog, PurgeSync } from '../edge/control/purge-sync.ts';
 import type { ControlZone } from '../edge/control/control.ts';
@@ -69,6 +70,8 @@ export async function runEdgeWorker(config: Config, io: Io, n: number): Promise<
 export async function runEdgePrimary(config: Config, io: Io, n: number, token: string): Promise<EdgeStart> {
   let sync: PurgeSync | undefined;
   const cacheDir = path.join(config.dataDir, 'cache');
+  // Spool files of fills shared between workers: none of them is in progress any more.
+  await clearSpools(cacheDir);
   const e = config.edge;
   const primary = new EdgePrimary({
     now: Date.now,

@@ -24,6 +24,8 @@ import { formatAccessLogLine } from './stats/access-log.ts';
 import { clientIp } from './limits/client-ip.ts';
 import { createIpMatcher } from './limits/ip-match.ts';
 import { ConnectionLimiter, RateLimiter } from './limits/rate-limit.ts';
+import { LeasedRateLimiter } from './limits/lease.ts';
+import { realTimers } from '../server/timers.ts';
 import { EdgeStats } from './stats/counting.ts';
 import { httpPurgeLog, PurgeSync } from './control/purge-sync.ts';
 import type { PurgeLogSource, PurgeSyncStatus } from './control/purge-sync.ts';
@@ -155,7 +157,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
       queryString: z.queryString,
       cors: { origins: z.corsOrigins, maxAgeSeconds: z.corsMaxAgeSeconds },
       rateLimiter: z.rateLimit && cluster
-        ? { take: (ip: string) => cluster.take(z.host, ip) }
+        ? new LeasedRateLimiter({ timers: { ...realTimers, now }, line: { lease: (ip, unused) => cluster.lease(z.host, ip, unused), settle: (ip, unused) => cluster.settle(z.host, ip, unused) } })
         : z.rateLimit
         ? new RateLimiter({ ratePerSecond: z.rateLimit.requestsPerSecond, burst: z.rateLimit.burst ?? Math.max(1, Math.ceil(z.rateLimit.requestsPerSecond)), now })
         : undefined,

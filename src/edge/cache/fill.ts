@@ -17,7 +17,8 @@ import { Coalescer } from './coalesce.ts';
 import { mergeNotModified, responsePolicy, storability } from './freshness.ts';
 import { GrowingBody } from './growing-body.ts';
 import type { EntryMeta } from './store.ts';
-import type { MachineLock } from '../cluster/worker.ts';
+import type { LeaderLock, MachineLock, WaiterLock } from '../cluster/worker.ts';
+import { followSpool, spoolBody } from './spool.ts';
 import { policyView } from './stored-view.ts';
 import type { StoredViews } from './stored-view.ts';
 
@@ -136,17 +137,14 @@ export class Filler {
 
   /**
    * A fill when several workers share the disk tier: the worker that gets the key's lock fills it and
-   * releases the lock once the object is on disk (or will not be); the others, and the requests that
-   * joined them here, wait for that and then look the key up again.
+   * releases the lock once the object is on disk (or will not be). The others, and the requests that
+   * joined them here, stream its body from its spool while it arrives when the response is storable
+   * (spool.ts), or else wait for the release and look the key up again.
    */
   async #fillOnce(c: FillFor, release: () => void, machine: MachineFills): Promise<Flight> {
     const seen = this.#cache.select(c.primary, c.headers)?.responseTime;
     const lock = await machine.lock(c.primary);
-    if (!lock.leader) {
-      await lock.released;
-      release();
-      return { kind: 'elsewhere' };
-    }
+    if (!lock.leader) return this.#fillOfAnother(c, release, lock);
     // Another worker may have stored the key between our lookup and the lock: its disk write reaches
     // this worker before the lock does (the primary relays both in order).
     if (this.#cache.select(c.primary, c.headers)?.responseTime !== seen) {
@@ -155,11 +153,27 @@ export class Filler {
       return { kind: 'elsewhere' };
     }
     try {
-      return await this.#fetch(c, release, undefined, lock.release);
+      return await this.#fetch(c, release, undefined, lock.release, lock);
     } catch (err) {
       lock.release();
       throw err;
     }
+  }
+
+  /** Another worker fills the key: its body as it arrives, when it shares one this request may use. */
+  async #fillOfAnother(c: FillFor, release: () => void, lock: WaiterLock): Promise<Flight> {
+    const fill = await lock.filling;
+    // Joinable here until the filler's lock is released; later requests find the object on disk.
+    void lock.released.then(release);
+    // The filler's response must be the variant this request selects (Vary).
+    if (fill === undefined || (fill.meta.vary.length > 0 && varyKey(fill.meta.vary, c.headers) !== fill.meta.varySecondary)) {
+      await lock.released;
+      return { kind: 'elsewhere' };
+    }
+    const size = fill.meta.size >= 0 ? fill.meta.size : undefined;
+    const body = new GrowingBody(size, c.zone.maxObjectBytes);
+    void followSpool(fill, body);
+    return { kind: 'fill', meta: fill.meta, body };
   }
 
   /** Whether a stored response can be validated (it has an entity tag or Last-Modified). */
@@ -198,7 +212,7 @@ export class Filler {
   }
 
   /** One upstream GET for the cache: a fill, or a revalidation of `stored`. */
-  async #fetch(c: FillFor, release: () => void, stored: EntryMeta | undefined, onStored = (): void => {}): Promise<Flight> {
+  async #fetch(c: FillFor, release: () => void, stored: EntryMeta | undefined, onStored = (): void => {}, machineLock?: LeaderLock): Promise<Flight> {
     const { zone } = c;
     const requestTime = this.#now();
     // Taken before asking upstream: a purge from here on may be aimed at the copy this fetch gets.
@@ -270,7 +284,19 @@ export class Filler {
     };
     // Up to the largest object the zone stores, the announced length is allocated once (see GrowingBody).
     const body = new GrowingBody(up.contentLength, zone.maxObjectBytes);
-    this.#pump(up, body, meta, zone, release, epoch, onStored);
+    let afterStore = onStored;
+    const root = this.#cache.disk?.root;
+    if (machineLock && root !== undefined) {
+      // Other workers waiting for the key stream the body from a spool; the lock is released (they
+      // look the key up in the disk tier) only once the spool is complete too.
+      let spooled: Promise<void> | undefined;
+      machineLock.share(meta, () => {
+        // Complete already: the disk tier has it in a moment, the waiters look there.
+        if (body.state === 'open') spooled = spoolBody(body, root, machineLock.progress, machineLock.end);
+      });
+      afterStore = () => void (spooled ?? Promise.resolve()).finally(onStored);
+    }
+    this.#pump(up, body, meta, zone, release, epoch, afterStore);
     return { kind: 'fill', meta, body };
   }
 

@@ -4,6 +4,7 @@
 // unknown kinds ignored.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import type { EntryMeta } from '../cache/store.ts';
 import { EdgePrimary } from './primary.ts';
 import type { EdgePrimaryOptions, Peer } from './primary.ts';
 import type { ToWorker } from './protocol.ts';
@@ -49,6 +50,55 @@ test('a leader that dies releases its locks to the waiters', () => {
   assert.deepEqual(b.inbox.at(-1), { edge: 'released', id: 2 });
 });
 
+test('a shared fill: the filler is asked to spool once someone waits; waiters early and late get the same news; a filler that dies ends it', () => {
+  const { primary, peers } = setup(3);
+  const [a, b, c] = peers;
+  const meta = { key: 'k', size: 10 } as unknown as EntryMeta;
+  primary.receive(a.id, { edge: 'lock', id: 1, key: 'k' });
+  primary.receive(a.id, { edge: 'fill-start', key: 'k', meta });
+  assert.equal(a.inbox.filter((m) => m.edge === 'wanted').length, 0, 'nobody waits: no spool');
+  primary.receive(b.id, { edge: 'lock', id: 2, key: 'k' });
+  assert.deepEqual(a.inbox.at(-1), { edge: 'wanted', key: 'k' });
+  primary.receive(a.id, { edge: 'fill-progress', key: 'k', spool: '/s', bytes: 4 });
+  primary.receive(b.id, { edge: 'fill-progress', key: 'k', spool: '/evil', bytes: 9 }); // not the filler: ignored
+  primary.receive(a.id, { edge: 'fill-progress', key: 'k', spool: '/s', bytes: 3 }); // backwards: ignored
+  primary.receive(a.id, { edge: 'fill-progress', key: 'k', spool: '/s', bytes: 7 });
+  primary.receive(c.id, { edge: 'lock', id: 3, key: 'k' });
+  assert.equal(a.inbox.filter((m) => m.edge === 'wanted').length, 1, 'asked once');
+  assert.deepEqual(b.inbox.slice(1), [
+    { edge: 'filling', id: 2, meta, spool: '/s', bytes: 4 },
+    { edge: 'fill-progress', id: 2, bytes: 7 },
+  ]);
+  assert.deepEqual(c.inbox.slice(1), [{ edge: 'filling', id: 3, meta, spool: '/s', bytes: 7 }], 'a late waiter starts where the fill is');
+  primary.remove(a.id);
+  assert.deepEqual(b.inbox.slice(-2), [{ edge: 'fill-end', id: 2, ok: false }, { edge: 'released', id: 2 }]);
+  assert.deepEqual(c.inbox.slice(-2), [{ edge: 'fill-end', id: 3, ok: false }, { edge: 'released', id: 3 }]);
+});
+
+test('a shared fill that completes: fill-end before the release, and a waiter after the end gets it all at once', () => {
+  const { primary, peers } = setup(3);
+  const [a, b, c] = peers;
+  const meta = { key: 'k', size: 5 } as unknown as EntryMeta;
+  primary.receive(a.id, { edge: 'lock', id: 1, key: 'k' });
+  primary.receive(b.id, { edge: 'lock', id: 2, key: 'k' });
+  primary.receive(a.id, { edge: 'fill-start', key: 'k', meta });
+  assert.deepEqual(a.inbox.at(-1), { edge: 'wanted', key: 'k' }, 'asked as soon as it shares, when someone already waits');
+  primary.receive(a.id, { edge: 'fill-progress', key: 'k', spool: '/s', bytes: 5 });
+  primary.receive(a.id, { edge: 'fill-end', key: 'k', ok: true });
+  primary.receive(c.id, { edge: 'lock', id: 3, key: 'k' });
+  primary.receive(a.id, { edge: 'unlock', key: 'k' });
+  assert.deepEqual(b.inbox.slice(1), [
+    { edge: 'filling', id: 2, meta, spool: '/s', bytes: 5 },
+    { edge: 'fill-end', id: 2, ok: true },
+    { edge: 'released', id: 2 },
+  ]);
+  assert.deepEqual(c.inbox.slice(1), [
+    { edge: 'filling', id: 3, meta, spool: '/s', bytes: 5 },
+    { edge: 'fill-end', id: 3, ok: true },
+    { edge: 'released', id: 3 },
+  ]);
+});
+
 test('a purge is answered once every ready worker applied it; a worker that dies meanwhile counts as done', async () => {
   const { primary, peers } = setup(3);
   const [a, b, c] = peers;
@@ -91,13 +141,39 @@ test('statistics: every worker\'s figures merged, and those of a worker that die
 test('a client\'s rate limit is one bucket whichever worker asks; junk messages are ignored', () => {
   const { primary, peers } = setup(2, [{ zone: 'z.test', requestsPerSecond: 0.001, burst: 2 }]);
   const [a, b] = peers;
-  primary.receive(a.id, { edge: 'take', id: 1, zone: 'z.test', ip: '192.0.2.1' });
-  primary.receive(b.id, { edge: 'take', id: 2, zone: 'z.test', ip: '192.0.2.1' });
-  primary.receive(a.id, { edge: 'take', id: 3, zone: 'z.test', ip: '192.0.2.1' });
-  primary.receive(b.id, { edge: 'take', id: 4, zone: 'other.test', ip: '192.0.2.1' });
-  const value = (p: Box, id: number) => (p.inbox.find((m) => m.edge === 'reply' && m.id === id) as { value: { ok: boolean } }).value.ok;
-  assert.deepEqual([value(a, 1), value(b, 2), value(a, 3), value(b, 4)], [true, true, false, true]);
-  for (const junk of [null, 1, 'lock', {}, { edge: 'nope' }, { type: 'media-deleted' }]) primary.receive(a.id, junk);
+  // A lease is at most a 2n-th of the burst: 1 token here.
+  primary.receive(a.id, { edge: 'lease', id: 1, zone: 'z.test', ip: '192.0.2.1', unused: 0 });
+  primary.receive(b.id, { edge: 'lease', id: 2, zone: 'z.test', ip: '192.0.2.1', unused: 0 });
+  primary.receive(a.id, { edge: 'lease', id: 3, zone: 'z.test', ip: '192.0.2.1', unused: 0 });
+  primary.receive(b.id, { edge: 'lease', id: 4, zone: 'other.test', ip: '192.0.2.1', unused: 0 });
+  const value = (p: Box, id: number) => (p.inbox.find((m) => m.edge === 'reply' && m.id === id) as { value: { granted: number } }).value.granted;
+  assert.deepEqual([value(a, 1), value(b, 2), value(a, 3), value(b, 4)], [1, 1, 0, 1]);
+  for (const junk of [null, 1, 'lock', {}, { edge: 'nope' }, { type: 'media-deleted' }, { edge: 'settle', zone: 'z.test', ip: '192.0.2.1', unused: 'x' }]) primary.receive(a.id, junk);
   primary.receive(99, { edge: 'lock', id: 1, key: 'k' }); // not a worker
   assert.equal(a.inbox.length, 2);
+});
+
+test('leases: tokens handed back return to the bucket, spent ones do not; a dead worker\'s lease counts as spent', () => {
+  const { primary, peers } = setup(2, [{ zone: 'z.test', requestsPerSecond: 0.001, burst: 8 }]);
+  const [a, b] = peers;
+  const ip = '192.0.2.7';
+  assert.equal(primary.lease(a.id, 'z.test', ip, 0).granted, 2, 'a 2n-th of the burst of 8');
+  assert.equal(primary.lease(b.id, 'z.test', ip, 0).granted, 2);
+  // a spent one of its two and settles; b's worker dies holding two.
+  primary.receive(a.id, { edge: 'settle', zone: 'z.test', ip, unused: 1 });
+  primary.remove(b.id);
+  // In the bucket: 8 − 2 − 2 + 1 = 5.
+  const got: number[] = [];
+  for (let r = primary.lease(a.id, 'z.test', ip, 0); r.granted > 0; r = primary.lease(a.id, 'z.test', ip, 0)) got.push(r.granted);
+  assert.deepEqual(got, [4, 1], 'one worker left: leases of half the burst');
+  const refused = primary.lease(a.id, 'z.test', ip, 0);
+  assert.equal(refused.granted, 0);
+  assert.equal(refused.retryAfterMs, 1_000_000, 'one token at 0.001/s');
+  // Handing back more than was leased gives back only what was leased: never more than the burst.
+  const other = '192.0.2.8';
+  assert.equal(primary.lease(a.id, 'z.test', other, 0).granted, 4);
+  primary.receive(a.id, { edge: 'settle', zone: 'z.test', ip: other, unused: 1000 });
+  const again: number[] = [];
+  for (let r = primary.lease(a.id, 'z.test', other, 0); r.granted > 0; r = primary.lease(a.id, 'z.test', other, 0)) again.push(r.granted);
+  assert.deepEqual(again, [4, 4]);
 });

@@ -1,16 +1,20 @@
 // The primary process of a multi-process edge. It serves no request itself; it holds what must be
 // counted once for the machine and answers its workers over IPC:
 //   - fill locks: the first worker to miss a key fills it, the others wait for its end (one origin
-//     fetch per key per machine) and then find the object in the shared disk tier;
-//   - the rate-limit buckets of every zone (a client's requests counted once, whichever worker);
+//     fetch per key per machine) and then find the object in the shared disk tier; meanwhile, once
+//     the response is known to be storable, they stream its body from the filler's spool file as it
+//     arrives (the primary relays the filler's progress);
+//   - the rate-limit buckets of every zone (a client's requests counted once, whichever worker), lent
+//     to the workers a few tokens at a time (limits/lease.ts);
 //   - purges: sent to every worker, answered when all applied it;
 //   - statistics: every worker's figures merged (plus those saved by earlier runs, and those of
 //     workers that died since), saved to the statistics file;
 //   - the purge log position (its catch-up runs here, once for all workers).
 // It also relays each worker's disk-tier writes and drops to the others.
 import type { PurgeSelector } from '../cache/cache.ts';
+import type { EntryMeta } from '../cache/store.ts';
 import { RateLimiter } from '../limits/rate-limit.ts';
-import type { TakeResult } from '../limits/rate-limit.ts';
+import type { LeaseResult } from '../limits/rate-limit.ts';
 import { EdgeStats } from '../stats/counting.ts';
 import type { StatsSnapshot } from '../stats/figures.ts';
 import { isToPrimary } from './protocol.ts';
@@ -31,7 +35,12 @@ export type EdgePrimaryOptions = {
   onWarning?: (message: string) => void;
 };
 
-type Lock = { owner: number; waiters: Array<{ peer: Peer; id: number }>; timer: NodeJS.Timeout };
+/** A fill in progress as its waiters see it: the response, and how much of its body its spool holds. */
+type SharedFill = { meta: EntryMeta; spool: string | undefined; bytes: number; ended: boolean | undefined; wanted: boolean };
+
+type Waiter = { peer: Peer; id: number; told: boolean };
+
+type Lock = { key: string; owner: number; waiters: Waiter[]; timer: NodeJS.Timeout; fill: SharedFill | undefined };
 
 type Gathering = { answers: Map<number, unknown>; waiting: Set<number>; done: (answers: Map<number, unknown>) => void };
 
@@ -71,12 +80,19 @@ export class EdgePrimary {
 
   /** A worker is gone: its locks are released, its answers no longer awaited, its figures kept. */
   remove(id: number): void {
+    const peer = this.#peers.get(id);
     this.#peers.delete(id);
     this.#ready.delete(id);
     const last = this.#last.get(id);
     if (last) this.#base.merge(last);
     this.#last.delete(id);
-    for (const [key, lock] of this.#locks) if (lock.owner === id) this.#unlock(key);
+    for (const [key, lock] of this.#locks) {
+      if (lock.owner !== id) continue;
+      // Its fill stops here: waiters streaming it learn that it will not complete.
+      if (lock.fill && lock.fill.ended === undefined) this.#fillNews(lock, peer ?? { id, send: () => {} }, { edge: 'fill-end', key, ok: false });
+      this.#unlock(key);
+    }
+    for (const limiter of this.#limits.values()) limiter.dropHolder(id);
     for (const lock of this.#locks.values()) lock.waiters = lock.waiters.filter((w) => w.peer.id !== id);
     for (const g of this.#gatherings.values()) this.#answered(g, id, undefined, false);
   }
@@ -95,6 +111,13 @@ export class EdgePrimary {
       case 'unlock':
         if (this.#locks.get(msg.key)?.owner === id) this.#unlock(msg.key);
         return;
+      case 'fill-start':
+      case 'fill-progress':
+      case 'fill-end': {
+        const lock = this.#locks.get(msg.key);
+        if (lock?.owner === id) this.#fillNews(lock, peer, msg);
+        return;
+      }
       case 'disk':
         for (const p of this.#peers.values()) if (p.id !== id) p.send({ edge: 'disk', event: msg.event });
         return;
@@ -104,8 +127,11 @@ export class EdgePrimary {
       case 'stats':
         void this.stats().then((s) => peer.send({ edge: 'reply', id: msg.id, value: s }));
         return;
-      case 'take':
-        peer.send({ edge: 'reply', id: msg.id, value: this.take(msg.zone, msg.ip) });
+      case 'lease':
+        peer.send({ edge: 'reply', id: msg.id, value: this.lease(id, msg.zone, msg.ip, msg.unused) });
+        return;
+      case 'settle':
+        this.#limits.get(msg.zone)?.settle(String(msg.ip), id, tokens(msg.unused));
         return;
       case 'catch-up': {
         const wait = this.#o.catchUp?.();
@@ -122,8 +148,17 @@ export class EdgePrimary {
     }
   }
 
-  take(zone: string, ip: string): TakeResult {
-    return this.#limits.get(zone)?.take(ip) ?? { ok: true };
+  /**
+   * Worker `holder`'s lease of `zone`'s rate limit for `ip`, after settling its previous one. A lease is
+   * at most a 2n-th of the burst (n workers), so a client's tokens are not all parked in one worker
+   * while it talks to another.
+   */
+  lease(holder: number, zone: string, ip: string, unused: number): LeaseResult {
+    const limiter = this.#limits.get(zone);
+    if (!limiter) return { granted: 1, retryAfterMs: 0 }; // no limit (a zone this primary does not know)
+    const key = String(ip);
+    limiter.settle(key, holder, tokens(unused));
+    return limiter.lease(key, holder, Math.max(1, Math.floor(limiter.burst / (2 * Math.max(1, this.#peers.size)))));
   }
 
   /**
@@ -176,14 +211,63 @@ export class EdgePrimary {
   #lock(peer: Peer, id: number, key: string): void {
     const held = this.#locks.get(key);
     if (held) {
-      held.waiters.push({ peer, id });
+      const waiter: Waiter = { peer, id, told: false };
+      held.waiters.push(waiter);
       peer.send({ edge: 'reply', id, value: { leader: false } });
+      if (held.fill) {
+        this.#want(held);
+        this.#tell(held.fill, waiter);
+      }
       return;
     }
     const timer = setTimeout(() => this.#unlock(key), this.#o.lockTimeoutMs);
     timer.unref();
-    this.#locks.set(key, { owner: peer.id, waiters: [], timer });
+    this.#locks.set(key, { key, owner: peer.id, waiters: [], timer, fill: undefined });
     peer.send({ edge: 'reply', id, value: { leader: true } });
+  }
+
+  /** What the filler says about its fill, passed on to the waiters. */
+  #fillNews(lock: Lock, owner: Peer, msg: Extract<ToPrimary, { edge: 'fill-start' | 'fill-progress' | 'fill-end' }>): void {
+    if (msg.edge === 'fill-start') {
+      if (lock.fill || typeof msg.meta !== 'object' || msg.meta === null) return;
+      lock.fill = { meta: msg.meta, spool: undefined, bytes: 0, ended: undefined, wanted: false };
+      if (lock.waiters.length > 0) this.#want(lock, owner);
+      return;
+    }
+    const fill = lock.fill;
+    if (!fill || fill.ended !== undefined) return;
+    if (msg.edge === 'fill-progress') {
+      if (typeof msg.spool !== 'string' || !(typeof msg.bytes === 'number' && msg.bytes >= fill.bytes)) return;
+      fill.spool = msg.spool;
+      fill.bytes = msg.bytes;
+      // A fill that makes progress keeps its lock: the timeout is for a filler that went silent.
+      lock.timer.refresh();
+    } else {
+      fill.ended = msg.ok === true;
+    }
+    for (const w of lock.waiters) this.#tell(fill, w);
+  }
+
+  /** Asks the filler (once) to spool its body for waiters in other workers. */
+  #want(lock: Lock, owner = this.#peers.get(lock.owner)): void {
+    if (!lock.fill || lock.fill.wanted) return;
+    lock.fill.wanted = true;
+    owner?.send({ edge: 'wanted', key: lock.key });
+  }
+
+  /** Brings one waiter up to date with a shared fill. */
+  #tell(fill: SharedFill, w: Waiter): void {
+    if (fill.spool === undefined) {
+      if (fill.ended === false) w.peer.send({ edge: 'fill-end', id: w.id, ok: false });
+      return;
+    }
+    if (!w.told) {
+      w.told = true;
+      w.peer.send({ edge: 'filling', id: w.id, meta: fill.meta, spool: fill.spool, bytes: fill.bytes });
+    } else if (fill.ended === undefined) {
+      w.peer.send({ edge: 'fill-progress', id: w.id, bytes: fill.bytes });
+    }
+    if (fill.ended !== undefined) w.peer.send({ edge: 'fill-end', id: w.id, ok: fill.ended });
   }
 
   #unlock(key: string): void {
@@ -193,6 +277,11 @@ export class EdgePrimary {
     clearTimeout(lock.timer);
     for (const w of lock.waiters) w.peer.send({ edge: 'released', id: w.id });
   }
+}
+
+/** A token count from a message: a finite number, else none. */
+function tokens(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
 }
 
 function isSnapshot(v: unknown): v is StatsSnapshot {

@@ -1,5 +1,5 @@
 // A worker's line to the primary when the primary answers, and when it does not: questions on the
-// request path (fill lock, rate-limit token, purge-log gate) fail open after their deadline, an
+// request path (fill lock, rate-limit lease, purge-log gate) fail open after their deadline, an
 // operator's questions (purge, statistics) fail with 503, a fill waiter stops waiting, and nothing is
 // left waiting. Time is the test's (fake timers).
 import assert from 'node:assert/strict';
@@ -29,12 +29,12 @@ function link(answer?: (m: ToPrimary, reply: (value: unknown) => void) => void) 
 
 test('with a primary that answers: replies reach the right question and no deadline is left pending', async () => {
   const { worker, timers } = link((m, reply) => {
-    if (m.edge === 'take') reply({ ok: false, retryAfterSeconds: 3 });
+    if (m.edge === 'lease') reply({ granted: 0, retryAfterMs: 3_000 });
     else if (m.edge === 'lock') reply({ leader: true });
     else if (m.edge === 'purge') reply(4);
     else reply(true);
   });
-  assert.deepEqual(await worker.take('z', '192.0.2.1'), { ok: false, retryAfterSeconds: 3 });
+  assert.deepEqual(await worker.lease('z', '192.0.2.1', 0), { granted: 0, retryAfterMs: 3_000 });
   assert.equal((await worker.lock('k')).leader, true);
   assert.equal(await worker.purgeAll({ kind: 'zone', zone: 'z' }), 4);
   await worker.gate();
@@ -44,18 +44,18 @@ test('with a primary that answers: replies reach the right question and no deadl
 
 test('a silent primary: rate limit, fill lock and gate fail open after the request deadline', async () => {
   const { worker, timers } = link();
-  let took: unknown;
+  let took: unknown = 'waiting';
   let locked: unknown;
   let gated = false;
-  void worker.take('z', '192.0.2.1').then((r) => (took = r));
+  void worker.lease('z', '192.0.2.1', 0).then((r) => (took = r));
   void worker.lock('k').then((l) => (locked = l.leader));
   void worker.gate()!.then(() => (gated = true));
   await timers.advance(TIMEOUTS.request - 1);
-  assert.equal(took, undefined);
+  assert.equal(took, 'waiting');
   assert.equal(locked, undefined);
   assert.equal(gated, false);
   await timers.advance(1);
-  assert.deepEqual(took, { ok: true });
+  assert.equal(took, undefined, 'no lease: the rate limiter lets the request pass (limits/lease.test.ts)');
   assert.equal(locked, true, 'fills alone');
   assert.equal(gated, true);
   assert.equal(worker.waiting, 0);
@@ -93,10 +93,35 @@ test('a fill waiter whose leader is never reported done stops waiting at the con
 
 test('a reply after the deadline is ignored', async () => {
   const { worker, timers, sent } = link();
-  const took = worker.take('z', '192.0.2.1');
+  const took = worker.lease('z', '192.0.2.1', 0);
   await timers.advance(TIMEOUTS.request);
-  assert.deepEqual(await took, { ok: true });
-  const m = sent.find((x) => x.edge === 'take') as ToPrimary & { id: number };
-  worker.receive({ edge: 'reply', id: m.id, value: { ok: false, retryAfterSeconds: 1 } });
+  assert.equal(await took, undefined);
+  const m = sent.find((x) => x.edge === 'lease') as ToPrimary & { id: number };
+  worker.receive({ edge: 'reply', id: m.id, value: { granted: 3, retryAfterMs: 0 } });
   assert.equal(worker.waiting, 0);
+});
+
+test('a streamed fill keeps its wait alive while news comes; silence for the control deadline ends it short', async () => {
+  const { worker, timers } = link((m, reply) => reply(m.edge === 'lock' ? { leader: false } : true));
+  const lock = await worker.lock('k');
+  assert.equal(lock.leader, false);
+  if (lock.leader) return;
+  const id = 1;
+  worker.receive({ edge: 'filling', id, meta: { key: 'k' }, spool: '/s', bytes: 3 });
+  const fill = await lock.filling;
+  assert.ok(fill);
+  const seen: Array<[number, boolean | undefined]> = [];
+  fill.onChange = () => seen.push([fill.bytes, fill.ended]);
+  for (let i = 1; i <= 3; i++) {
+    await timers.advance(TIMEOUTS.control - 1);
+    worker.receive({ edge: 'fill-progress', id, bytes: 3 + i });
+  }
+  assert.deepEqual(seen, [[4, undefined], [5, undefined], [6, undefined]], 'three control deadlines passed, with news in between');
+  await timers.advance(TIMEOUTS.control);
+  assert.deepEqual(seen.at(-1), [6, false], 'no news for the whole deadline: the stream ends short');
+  let released = false;
+  void lock.released.then(() => (released = true));
+  await timers.advance(0);
+  assert.equal(released, true);
+  assert.equal(timers.pending(), 0);
 });

@@ -6,13 +6,46 @@ import { PrimaryTimeoutError } from '../errors.ts';
 import { realTimers } from '../../server/timers.ts';
 import type { Timers } from '../../server/timers.ts';
 import type { DiskEvent } from '../cache/disk-store.ts';
-import type { TakeResult } from '../limits/rate-limit.ts';
+import type { EntryMeta } from '../cache/store.ts';
+import type { LeaseResult } from '../limits/rate-limit.ts';
 import type { StatsSnapshot } from '../stats/figures.ts';
 import { isToWorker } from './protocol.ts';
 import type { LockReply, ToPrimary, ToWorker } from './protocol.ts';
 
-/** The right to fill a key for the whole edge, or the promise of the leader's end. */
-export type MachineLock = { leader: true; release: () => void } | { leader: false; released: Promise<void> };
+/** A fill another worker is making, streamed from its spool file while it arrives. */
+export type SharedFill = {
+  meta: EntryMeta;
+  spool: string;
+  /** How much of the body the spool holds. */
+  bytes: number;
+  /** undefined while the fill goes on; true: complete (`bytes` is the whole body); false: it will not complete. */
+  ended: boolean | undefined;
+  /** Called after every change of `bytes` or `ended`. */
+  onChange: (() => void) | undefined;
+};
+
+/** The right to fill a key for the whole edge: the filler tells the others about its fill through it. */
+export type LeaderLock = {
+  leader: true;
+  /** Ends the lock: waiters look the key up again. */
+  release: () => void;
+  /** The response is storable: other workers may stream it; `onWanted` runs (once) when one waits. */
+  share: (meta: EntryMeta, onWanted: () => void) => void;
+  /** The first `bytes` of the body are in the file `spool`. */
+  progress: (spool: string, bytes: number) => void;
+  /** The spooled body is complete (true) or will not be (false). */
+  end: (ok: boolean) => void;
+};
+
+/**
+ * Another worker fills the key: `filling` gives its body to stream once it is known to be storable
+ * (undefined when it will not be shared); `released` settles when the fill is over.
+ */
+export type WaiterLock = { leader: false; released: Promise<void>; filling: Promise<SharedFill | undefined> };
+
+export type MachineLock = LeaderLock | WaiterLock;
+
+type Wait = { release: () => void; filling: (f: SharedFill | undefined) => void; fill: SharedFill | undefined; timer: unknown };
 
 /** What this worker does for the others: apply a purge, report its figures, index another's disk write. */
 export type WorkerServices = {
@@ -24,7 +57,7 @@ export type WorkerServices = {
 type Send = (m: ToPrimary) => void;
 
 /**
- * How long a worker waits for the primary. A request path question (fill lock, rate-limit token,
+ * How long a worker waits for the primary. A request path question (fill lock, rate-limit lease,
  * purge-log gate) gets a short deadline and then fails open: the fill goes alone, the request is not
  * counted, the gate opens (a stuck primary must not hang every client). An operator's question (purge,
  * statistics) waits longer and then fails with 503: a purge is not reported done on a guess.
@@ -39,7 +72,10 @@ export class WorkerLink {
   readonly #replies = new Map<number, (value: unknown) => void>();
   readonly #timeouts: { request: number; control: number };
   readonly #timers: Timers;
-  readonly #released = new Map<number, () => void>();
+  /** Lock requests that were not granted, until the fill they wait for is over. */
+  readonly #waits = new Map<number, Wait>();
+  /** Keys this worker fills, with what to do when another worker waits for one. */
+  readonly #leading = new Map<string, () => void>();
   #services: WorkerServices | undefined;
   #inStep: boolean;
 
@@ -82,9 +118,41 @@ export class WorkerLink {
         return;
       }
       case 'released': {
-        const resolve = this.#released.get(msg.id);
-        this.#released.delete(msg.id);
-        resolve?.();
+        const w = this.#waits.get(msg.id);
+        if (!w) return;
+        this.#endWait(msg.id, w);
+        return;
+      }
+      case 'wanted': {
+        const wanted = this.#leading.get(msg.key);
+        if (!wanted) return;
+        this.#leading.set(msg.key, () => {}); // once
+        wanted();
+        return;
+      }
+      case 'filling': {
+        const w = this.#waits.get(msg.id);
+        if (!w || w.fill || typeof msg.meta !== 'object' || msg.meta === null || typeof msg.spool !== 'string' || typeof msg.bytes !== 'number') return;
+        this.#extend(msg.id, w);
+        w.fill = { meta: msg.meta, spool: msg.spool, bytes: msg.bytes, ended: undefined, onChange: undefined };
+        w.filling(w.fill);
+        return;
+      }
+      case 'fill-progress': {
+        const w = this.#waits.get(msg.id);
+        if (!w?.fill || w.fill.ended !== undefined || typeof msg.bytes !== 'number') return;
+        this.#extend(msg.id, w);
+        w.fill.bytes = msg.bytes;
+        w.fill.onChange?.();
+        return;
+      }
+      case 'fill-end': {
+        const w = this.#waits.get(msg.id);
+        if (!w) return;
+        if (!w.fill) return w.filling(undefined);
+        if (w.fill.ended !== undefined) return;
+        w.fill.ended = msg.ok === true;
+        w.fill.onChange?.();
         return;
       }
       case 'disk':
@@ -132,32 +200,66 @@ export class WorkerLink {
   async lock(key: string): Promise<MachineLock> {
     const id = ++this.#next;
     // The primary sends 'released' when the leader is done or its lock timed out; should that never
-    // come (a stuck primary), the waiter stops waiting after the control deadline and fetches itself.
+    // come (a stuck primary), the waiter stops waiting after the control deadline (counted from the
+    // last news of the fill) and fetches itself.
+    let wait!: Wait;
     const released = new Promise<void>((resolve) => {
-      const timer = this.#timers.setTimeout(() => {
-        this.#released.delete(id);
-        resolve();
-      }, this.#timeouts.control);
-      this.#released.set(id, () => {
-        this.#timers.clearTimeout(timer);
-        resolve();
-      });
+      wait = { release: resolve, filling: () => {}, fill: undefined, timer: undefined };
     });
+    const filling = new Promise<SharedFill | undefined>((resolve) => {
+      wait.filling = resolve;
+    });
+    this.#waits.set(id, wait);
+    this.#extend(id, wait);
     const reply = (await this.#ask({ edge: 'lock', id, key }, 'request').catch(() => undefined)) as LockReply | undefined;
     if (reply?.leader !== false) {
-      this.#released.get(id)?.(); // nobody waits on it; this clears its deadline
-      this.#released.delete(id);
-      let done = false;
-      return {
-        leader: true,
-        release: () => {
-          if (done) return;
-          done = true;
-          this.#send({ edge: 'unlock', key });
-        },
-      };
+      this.#endWait(id, wait); // nobody waits on it; this clears its deadline
+      return this.#leaderLock(key);
     }
-    return { leader: false, released };
+    return { leader: false, released, filling };
+  }
+
+  #leaderLock(key: string): LeaderLock {
+    let done = false;
+    return {
+      leader: true,
+      release: () => {
+        if (done) return;
+        done = true;
+        this.#leading.delete(key);
+        this.#send({ edge: 'unlock', key });
+      },
+      share: (meta, onWanted) => {
+        if (done) return;
+        this.#leading.set(key, onWanted);
+        this.#send({ edge: 'fill-start', key, meta });
+      },
+      progress: (spool, bytes) => {
+        if (!done) this.#send({ edge: 'fill-progress', key, spool, bytes });
+      },
+      end: (ok) => {
+        if (!done) this.#send({ edge: 'fill-end', key, ok });
+      },
+    };
+  }
+
+  /** (Re)starts a wait's deadline. */
+  #extend(id: number, w: Wait): void {
+    if (w.timer !== undefined) this.#timers.clearTimeout(w.timer);
+    w.timer = this.#timers.setTimeout(() => this.#endWait(id, w), this.#timeouts.control);
+  }
+
+  /** The fill a wait was for is over (or no longer awaited): a stream still open from it ends short. */
+  #endWait(id: number, w: Wait): void {
+    this.#waits.delete(id);
+    if (w.timer !== undefined) this.#timers.clearTimeout(w.timer);
+    w.timer = undefined;
+    if (w.fill && w.fill.ended === undefined) {
+      w.fill.ended = false;
+      w.fill.onChange?.();
+    }
+    w.filling(undefined);
+    w.release();
   }
 
   /** A purge applied by every worker; resolves with the variants removed once all did. */
@@ -171,10 +273,19 @@ export class WorkerLink {
     return (await this.#ask({ edge: 'stats', id: ++this.#next }, 'control')) as StatsSnapshot;
   }
 
-  /** One token of `zone`'s rate limit for `ip`, counted by the primary for every worker. */
-  async take(zone: string, ip: string): Promise<TakeResult> {
-    const r = (await this.#ask({ edge: 'take', id: ++this.#next, zone, ip }, 'request').catch(() => undefined)) as TakeResult | undefined;
-    return r ?? { ok: true };
+  /**
+   * A lease of `zone`'s rate limit for `ip` (the bucket is the primary's, shared by every worker),
+   * settling this worker's previous one with `unused` tokens back; undefined when the primary did not
+   * answer in time (the request then passes: fail open).
+   */
+  async lease(zone: string, ip: string, unused: number): Promise<LeaseResult | undefined> {
+    const r = await this.#ask({ edge: 'lease', id: ++this.#next, zone, ip, unused }, 'request').catch(() => undefined);
+    return isLeaseResult(r) ? r : undefined;
+  }
+
+  /** Ends this worker's lease of `zone`'s rate limit for `ip`, with `unused` tokens back. */
+  settle(zone: string, ip: string, unused: number): void {
+    this.#send({ edge: 'settle', zone, ip, unused });
   }
 
   /** Tells the others about a write or drop in the shared disk tier. */
@@ -187,4 +298,8 @@ export class WorkerLink {
     if (this.#inStep) return undefined;
     return this.#ask({ edge: 'catch-up', id: ++this.#next }, 'request').catch(() => undefined);
   }
+}
+
+function isLeaseResult(v: unknown): v is LeaseResult {
+  return typeof v === 'object' && v !== null && typeof (v as LeaseResult).granted === 'number' && typeof (v as LeaseResult).retryAfterMs === 'number';
 }

@@ -17,7 +17,7 @@ export const admit: Stage<'hotlink' | 'synth' | 'done'> = (ctx, edge) => {
   }
   if (zone.rateLimiter) {
     const r = zone.rateLimiter.take(ip);
-    // With several workers the count is the primary's: the request waits for its answer.
+    // With several workers the count is the primary's: a request waits when its worker must ask for a lease.
     if (r instanceof Promise) return r.then((t) => (t.ok ? afterLimits(ctx) : refuse(ctx, new RateLimitedError(t.retryAfterSeconds, 'requests'))));
     if (!r.ok) return refuse(ctx, new RateLimitedError(r.retryAfterSeconds, 'requests'));
   }

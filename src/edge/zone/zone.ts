@@ -24,7 +24,7 @@ export type Zone = {
   browserTtlSeconds: number | undefined;
   queryString: QueryStringMode;
   cors: CorsPolicy;
-  /** The zone's rate limit: a RateLimiter, or the edge primary's counters when several workers share them. */
+  /** The zone's rate limit: a RateLimiter, or a worker's lease of the edge primary's buckets (LeasedRateLimiter). */
   rateLimiter: { take(key: string): TakeResult | Promise<TakeResult> } | undefined;
   /** The zone's own block list. */
   blocked: IpMatcher;
