@@ -101,6 +101,27 @@ describe('origin over https, and an edge in front of it', () => {
     assert.equal(await negotiatedCipher(o.origin.port, 'localhost', ca.pem, 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384'), 'TLS_AES_128_GCM_SHA256');
   });
 
+  it('a caFile that changes is used for new connections without a restart; one that holds no certificate is kept out with a log line', async () => {
+    const caFile = path.join(dir, 'zone-ca.pem');
+    await writeFile(caFile, otherCa.pem);
+    const logs: string[] = [];
+    const e = await startEdge({ host: '127.0.0.1', port: 0, cacheDir: await tempDir('mediacdn-edge-'), statsFile: false, retries: 0, onLog: (m) => logs.push(m), certificateSettleMs: 10, zones: [{ host: ZONE, origin: o.url, caFile }] });
+    edges.push(e);
+    const trust = e.caFiles.get(ZONE)!;
+    assert.equal((await get(`${e.url}/media/${fileName}`, ZONE)).status, 502, 'the wrong CA: refused');
+    // A broken file keeps the previous certificates (and says why, once).
+    await writeFile(caFile, 'not a certificate\n');
+    await trust.check();
+    await trust.check();
+    assert.equal(logs.filter((l) => /tls: zone cdn\.example\.com caFile: kept the previous CA certificates: .*zone-ca\.pem holds no PEM certificate/.test(l)).length, 1, logs.join('\n'));
+    assert.equal((await get(`${e.url}/media/${fileName}`, ZONE)).status, 502, 'still the wrong CA');
+    // The right CA: picked up from the file by the watch, no restart.
+    await writeFile(caFile, ca.pem);
+    await until(() => logs.some((l) => /tls: zone cdn\.example\.com caFile: loaded 1 CA certificate from .*zone-ca\.pem/.test(l)));
+    const ok = await get(`${e.url}/media/${fileName}`, ZONE);
+    assert.equal(ok.status, 200, ok.body);
+  });
+
   it('refuses a caFile that is missing or holds no certificate, naming the option', async () => {
     const notPem = path.join(dir, 'ca-not.pem');
     await writeFile(notPem, 'nothing here\n');

@@ -31,7 +31,7 @@ import { httpPurgeLog, PurgeSync } from './control/purge-sync.ts';
 import type { PurgeLogSource, PurgeSyncStatus } from './control/purge-sync.ts';
 import { NODE_MAX_HEADER_BYTES, Upstream } from './upstream/upstream.ts';
 import { ZoneCertificates, createHttpsListener } from './tls.ts';
-import { readCaFile, systemTrust } from './upstream/trust.ts';
+import { systemTrust, verifyingConnector, WatchedTrust } from './upstream/trust.ts';
 import { Agent } from 'undici';
 import type { HttpsListener, Protocol } from './tls.ts';
 import type { WorkerLink } from './cluster/worker.ts';
@@ -84,6 +84,8 @@ export type EdgeHandle = {
   httpsPort: number | undefined;
   /** The zones' watched certificates (check() reads the files now). */
   certificates: ZoneCertificates | undefined;
+  /** The zones' watched CA files, by zone (check() reads a file now). */
+  caFiles: ReadonlyMap<string, WatchedTrust>;
   /** Removes stored responses of a zone on THIS edge only (no forwarding to a shield); returns the count. */
   purge(selector: PurgeSelector): Promise<number>;
   /** Where this edge is in the purge log (undefined without one). */
@@ -123,8 +125,21 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
   const zones = new Map<string, Zone>();
   const controlZones = new Map<string, ControlZone>();
   // CA files first too: a zone that cannot verify its https upstream does not start.
-  const trust = new Map<string, Awaited<ReturnType<typeof readCaFile>>>();
-  for (const [i, z] of config.zones.entries()) if (z.caFile !== undefined) trust.set(z.host, await readCaFile(z.caFile, `edge.zones[${i}].caFile`));
+  const trust = new Map<string, WatchedTrust>();
+  try {
+    for (const [i, z] of config.zones.entries()) {
+      if (z.caFile === undefined) continue;
+      trust.set(z.host, await WatchedTrust.open(z.caFile, `edge.zones[${i}].caFile`, { label: `zone ${z.host} caFile`, onReload: log, onRejected: log, settleMs: certificateSettleMs, pollMs: certificatePollMs }));
+    }
+  } catch (err) {
+    for (const t of trust.values()) t.close();
+    certificates?.close();
+    throw err;
+  }
+  const trustOf = (host: string) => {
+    const t = trust.get(host);
+    return t ? () => t.current : systemTrust;
+  };
   const dispatchers: Agent[] = [];
   for (const z of config.zones) {
     const upstreamUrl = (z.shield ?? z.origin)!;
@@ -134,7 +149,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
         origin: upstreamUrl,
         // A shield serves zones by Host like any edge: ask it for this zone.
         originHost: z.originHost ?? (z.shield !== undefined ? z.host : undefined),
-        trust: trust.get(z.host),
+        trust: trustOf(z.host),
         connectTimeoutMs: z.connectTimeoutMs ?? config.connectTimeoutMs,
         headersTimeoutMs: z.headersTimeoutMs ?? config.headersTimeoutMs,
         bodyTimeoutMs: z.bodyTimeoutMs ?? config.bodyTimeoutMs,
@@ -168,7 +183,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
     const shieldAdmin = z.shield !== undefined ? (z.shieldAdmin ?? z.shield) : undefined;
     // An https shieldAdmin is the shield's https listener, which knows its zones by SNI.
     const shieldDispatcher = shieldAdmin?.startsWith('https://')
-      ? new Agent({ connect: { rejectUnauthorized: true, secureContext: trust.get(z.host) ?? systemTrust(), servername: z.host } })
+      ? new Agent({ connect: verifyingConnector({ servername: z.host }, trustOf(z.host)) })
       : undefined;
     if (shieldDispatcher) dispatchers.push(shieldDispatcher);
     controlZones.set(z.host, { host: z.host, queryString: z.queryString, shieldAdmin, shieldDispatcher });
@@ -290,6 +305,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
     httpsUrl,
     httpsPort,
     certificates,
+    caFiles: trust,
     purge: (selector) => cache.purge(selector),
     usage: () => cache.usage(),
     purgeLog: () => sync?.status(),
@@ -301,6 +317,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
     },
     async close() {
       certificates?.close();
+      for (const t of trust.values()) t.close();
       const httpsClosed = https && new Promise<void>((resolve) => https.server.close(() => resolve()));
       https?.destroyConnections();
       await httpsClosed;

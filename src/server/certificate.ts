@@ -3,13 +3,13 @@
 // theirs. A new pair that does not load (not PEM, key of another certificate, half written) leaves the
 // previous one in place and says why. Origin and edge listeners share it.
 import { X509Certificate, createHash } from 'node:crypto';
-import { watch } from 'node:fs';
-import type { FSWatcher } from 'node:fs';
-import { readFile, realpath } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { SecureContext, SecureContextOptions } from 'node:tls';
 import { ConfigError } from '../errors.ts';
+import { watchFiles } from './file-watch.ts';
+import type { FileWatch, FileWatchOptions } from './file-watch.ts';
 
 export type CertificateFiles = { cert: string; key: string };
 
@@ -95,26 +95,16 @@ export type WatchedCertificateOptions = {
   onReload?: (message: string) => void;
   /** A changed pair could not be loaded; the previous one stays. */
   onRejected?: (message: string) => void;
-  /** Wait after a file event before reading (writers replace cert and key one after the other); default 250 ms. */
-  settleMs?: number;
-  /** Files are also compared this often, for file systems without change events; default 60 s, 0 = never. */
-  pollMs?: number;
-};
+} & FileWatchOptions;
 
-/**
- * A certificate whose files are watched. The folders of both files are watched (and the folders their
- * symbolic links resolve to: certbot's live/ names point into archive/), so a file replaced by rename
- * or a link re-pointed is seen as well as one rewritten in place.
- */
+/** A certificate whose files are watched (file-watch.ts: renames and re-pointed links too). */
 export class WatchedCertificate {
   readonly files: CertificateFiles;
   #current: LoadedCertificate;
   #rejected: string | undefined;
   readonly #opts: WatchedCertificateOptions;
-  readonly #watchers: FSWatcher[] = [];
+  #watcher: FileWatch | undefined;
   readonly #listeners: Array<(c: LoadedCertificate) => void> = [];
-  #timer: NodeJS.Timeout | undefined;
-  #poll: NodeJS.Timeout | undefined;
   #checking: Promise<void> = Promise.resolve();
   #closed = false;
 
@@ -191,39 +181,11 @@ export class WatchedCertificate {
   }
 
   async #watch(): Promise<void> {
-    const folders = new Set<string>();
-    for (const file of [this.files.cert, this.files.key]) {
-      folders.add(path.dirname(file));
-      const real = await realpath(file).catch(() => file);
-      folders.add(path.dirname(real));
-    }
-    for (const folder of folders) {
-      try {
-        const w = watch(folder, { persistent: false }, () => this.#schedule());
-        w.on('error', () => {}); // a folder that goes away: the poll still compares the files
-        this.#watchers.push(w);
-      } catch {
-        // not watchable (some network file systems): the poll covers it
-      }
-    }
-    const pollMs = this.#opts.pollMs ?? 60_000;
-    if (pollMs > 0) {
-      this.#poll = setInterval(() => void this.check(), pollMs);
-      this.#poll.unref();
-    }
-  }
-
-  #schedule(): void {
-    if (this.#closed) return;
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => void this.check(), this.#opts.settleMs ?? 250);
-    this.#timer.unref();
+    this.#watcher = await watchFiles([this.files.cert, this.files.key], this.#opts, () => void this.check());
   }
 
   close(): void {
     this.#closed = true;
-    clearTimeout(this.#timer);
-    clearInterval(this.#poll);
-    for (const w of this.#watchers) w.close();
+    this.#watcher?.close();
   }
 }

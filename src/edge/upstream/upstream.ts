@@ -11,7 +11,7 @@ import type { Dispatcher } from 'undici';
 import { stripHopByHop } from '../../http/hop-by-hop.ts';
 import type { Headers } from '../../http/types.ts';
 import { OriginTimeoutError, OriginTlsError, OriginUnreachableError, RequestHeadTooLargeError } from '../errors.ts';
-import { systemTrust, tlsFailureReason } from './trust.ts';
+import { systemTrust, tlsFailureReason, verifyingConnector } from './trust.ts';
 
 /** Our Via member (RFC 9110 §7.6.3: received-protocol received-by); a pseudonym, not a host name. */
 export const VIA = '1.1 mediacdn';
@@ -53,8 +53,8 @@ type UpstreamOptions = {
    * connection attempts of their own (Varnish's grace with a sick backend). 0 = off.
    */
   downForMs?: number;
-  /** For an https upstream: the CA certificates it is verified against (default: the system's, systemTrust()). */
-  trust?: SecureContext;
+  /** For an https upstream: the CA certificates a new connection is verified against (default: the system's, systemTrust). */
+  trust?: () => SecureContext;
   /** Jitter source in [0, 1); default Math.random (tests inject a fixed one). */
   random?: () => number;
   /** Milliseconds for response times (monotonic is best); default performance.now. */
@@ -134,13 +134,8 @@ export class Upstream {
     this.#pool = new Pool(url.origin, {
       connections: opts.connections,
       connect: url.protocol === 'https:'
-        ? {
-            timeout: opts.connectTimeoutMs,
-            // Always verified; SNI and the name checked are the Host sent (a shield's zone), else the URL's.
-            rejectUnauthorized: true,
-            secureContext: opts.trust ?? systemTrust(),
-            servername: hostnameOf(opts.originHost) ?? hostnameOf(url.host),
-          }
+        // Always verified; SNI and the name checked are the Host sent (a shield's zone), else the URL's.
+        ? verifyingConnector({ timeout: opts.connectTimeoutMs, servername: hostnameOf(opts.originHost) ?? hostnameOf(url.host) }, opts.trust ?? systemTrust)
         : { timeout: opts.connectTimeoutMs },
       headersTimeout: opts.headersTimeoutMs,
       bodyTimeout: opts.bodyTimeoutMs,
