@@ -2,6 +2,7 @@
 // object, as soon as the bytes arrive) and on a hit, from the memory and the disk tier.
 import assert from 'node:assert/strict';
 import type { ServerResponse } from 'node:http';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import { ZONE, bytes, startHarness } from './helpers/edge-harness.ts';
@@ -75,6 +76,53 @@ for (const tier of ['memory', 'disk'] as const) {
       assert.equal(multi.status, 206);
       assert.ok(multi.body.toString('latin1').includes(big.subarray(2_000_000, 2_000_010).toString('latin1')));
       assert.equal(h.origin.count('/big.ogg'), 1);
+    });
+
+    // Only the disk tier reads ranges into buffers; the memory tier sends slices of the stored one.
+    if (tier === 'disk') it('a range read into a pooled buffer keeps its bytes while it waits behind another answer to a client that is not reading', async () => {
+      // 16 MiB: more than the loopback buffers hold, so the whole answer stays unfinished while the
+      // client does not read, and the range pipelined behind it waits in memory.
+      const size = 16 * 1024 * 1024;
+      const big = bytes(size, 13);
+      h.origin.route('/pipelined.ogg', { headers: HEADERS, body: big });
+      assert.ok((await h.get('/pipelined.ogg')).body.equals(big));
+      await h.restart(); // from the disk tier's file from now on, not from the fill's memory
+      const slice: [number, number] = [5_000_000, 5_000_000 + 700_000 - 1];
+      const u = new URL(h.edge.url);
+      const slow = net.connect(Number(u.port), u.hostname);
+      slow.pause();
+      await new Promise<void>((resolve) => slow.once('connect', () => resolve()));
+      slow.write(`GET /pipelined.ogg HTTP/1.1\r\nHost: ${ZONE}\r\n\r\nGET /pipelined.ogg HTTP/1.1\r\nHost: ${ZONE}\r\nRange: bytes=${slice[0]}-${slice[1]}\r\n\r\n`);
+      // Meanwhile other clients' ranges are read in one go each (into pooled buffers on the disk tier).
+      for (let round = 0; round < 6; round++) {
+        await Promise.all(
+          Array.from({ length: 16 }, async (_, i) => {
+            const start = 1_000_000 + ((round * 16 + i) * 104_729) % 8_000_000;
+            const r = await h.get('/pipelined.ogg', { range: `bytes=${start}-${start + 600_000 - 1}` });
+            assert.ok(r.body.equals(big.subarray(start, start + 600_000)));
+          }),
+        );
+      }
+      const received: Buffer[] = [];
+      const text = await new Promise<Buffer>((resolve) => {
+        let length = 0;
+        slow.on('data', (c: Buffer) => {
+          received.push(c);
+          length += c.length;
+          if (length < size + 700_000) return;
+          const all = Buffer.concat(received);
+          const head = all.indexOf('HTTP/1.1 206', size);
+          const body = head < 0 ? -1 : all.indexOf('\r\n\r\n', head);
+          if (body >= 0 && all.length >= body + 4 + 700_000) {
+            slow.destroy();
+            resolve(all);
+          }
+        });
+        slow.resume();
+      });
+      const head = text.indexOf('HTTP/1.1 206', size);
+      const start = text.indexOf('\r\n\r\n', head) + 4;
+      assert.ok(text.subarray(start, start + 700_000).equals(big.subarray(slice[0], slice[1] + 1)), 'the pipelined range holds its own bytes');
     });
 
     it('answers a multi-range request with multipart/byteranges', async () => {

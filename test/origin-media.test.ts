@@ -3,6 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile, unlink, readFile } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { formatHttpDate } from '../src/http/http-date.ts';
@@ -161,6 +163,101 @@ test('the Range and precondition table, with bodies from memory, from positioned
       await o.close();
     }
   }
+});
+
+test('slices read in one go reuse their buffers: concurrent ranges, some cut short by their client, all right', async (t) => {
+  const big = path.join(os.tmpdir(), `mediacdn-origin-reuse-${process.pid}.wav`);
+  await writeFile(big, makeWav(14, { sampleRate: 22050, channels: 2 }));
+  t.after(() => unlink(big).catch(() => {}));
+  const file = await readFile(big);
+  // Nothing held in memory: every range over 128 KiB is one positioned read into a pooled buffer.
+  const o = await startTestOrigin({ origin: { memoryCacheBytes: 0 } });
+  t.after(() => o.close());
+  const item = await o.addPath(big);
+  const u = new URL(`${o.url}/media/${item.fileName}`);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  t.after(() => agent.destroy());
+  const ask = (start: number, end: number, cut: boolean) =>
+    new Promise<void>((resolve, reject) => {
+      const req = http.get({ host: u.hostname, port: u.port, path: u.pathname, agent: cut ? false : agent, headers: { range: `bytes=${start}-${end}` } }, (res) => {
+        if (cut) {
+          // Gone after the head: the response never finishes, and its buffer is not reused.
+          res.destroy();
+          return resolve();
+        }
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          try {
+            assert.equal(res.statusCode, 206);
+            assert.ok(Buffer.concat(chunks).equals(file.subarray(start, end + 1)), `bytes ${start}-${end}`);
+            resolve();
+          } catch (err) {
+            reject(err);
+          }
+        });
+      });
+      req.on('error', (err) => (cut ? resolve() : reject(err)));
+    });
+  for (let round = 0; round < 4; round++) {
+    const asks: Promise<void>[] = [];
+    for (let i = 0; i < 48; i++) {
+      const start = ((round * 48 + i) * 7919) % (file.length - 300_000);
+      const length = 131_073 + ((i * 104_729) % 900_000);
+      asks.push(ask(start, Math.min(file.length - 1, start + length - 1), i % 7 === 3));
+    }
+    await Promise.all(asks);
+  }
+});
+
+test('a pooled buffer is not reused while its response waits behind another on a client that is not reading', async (t) => {
+  // 16 MiB of varied bytes: more than the loopback socket buffers hold, so a whole-file answer to a
+  // client that does not read stays unfinished, and the range pipelined behind it waits in memory.
+  const data = wavOfSize(16 * 1024 * 1024);
+  for (let i = 44; i < data.length; i++) data[i] = Math.imul(i, 2654435761) >>> 24;
+  const big = path.join(os.tmpdir(), `mediacdn-origin-pipelined-${process.pid}.wav`);
+  await writeFile(big, data);
+  t.after(() => unlink(big).catch(() => {}));
+  const o = await startTestOrigin({ origin: { memoryCacheBytes: 0 } });
+  t.after(() => o.close());
+  const item = await o.addPath(big);
+  const u = new URL(`${o.url}/media/${item.fileName}`);
+  const slice: [number, number] = [5_000_000, 5_000_000 + 700_000 - 1];
+  const received: Buffer[] = [];
+  const slow = net.connect(Number(u.port), u.hostname);
+  slow.pause();
+  await new Promise<void>((resolve) => slow.once('connect', () => resolve()));
+  slow.write(`GET ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\n\r\nGET ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nRange: bytes=${slice[0]}-${slice[1]}\r\n\r\n`);
+  // Meanwhile other clients read many slices in one go each (into pooled buffers).
+  for (let round = 0; round < 6; round++) {
+    await Promise.all(
+      Array.from({ length: 16 }, async (_, i) => {
+        const start = 1_000_000 + ((round * 16 + i) * 104_729) % 8_000_000;
+        const r = await request(u.href, { headers: { range: `bytes=${start}-${start + 600_000 - 1}` } });
+        assert.ok(r.body.equals(data.subarray(start, start + 600_000)));
+      }),
+    );
+  }
+  // Now read everything: the whole file, then the range that waited behind it.
+  const text = await new Promise<Buffer>((resolve) => {
+    let length = 0;
+    slow.on('data', (c: Buffer) => {
+      received.push(c);
+      length += c.length;
+      if (length < 16 * 1024 * 1024 + 700_000) return;
+      const all = Buffer.concat(received);
+      const head = all.indexOf('HTTP/1.1 206', 16 * 1024 * 1024);
+      const body = head < 0 ? -1 : all.indexOf('\r\n\r\n', head);
+      if (body >= 0 && all.length >= body + 4 + 700_000) {
+        slow.destroy();
+        resolve(all);
+      }
+    });
+    slow.resume();
+  });
+  const second = text.indexOf('HTTP/1.1 206', 16 * 1024 * 1024);
+  const bodyStart = text.indexOf('\r\n\r\n', second) + 4;
+  assert.ok(text.subarray(bodyStart, bodyStart + 700_000).equals(data.subarray(slice[0], slice[1] + 1)), 'the pipelined range holds its own bytes');
 });
 
 test('the fast paths answer exactly what the shared planner would', async (t) => {

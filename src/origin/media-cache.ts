@@ -8,6 +8,7 @@ import type { Library, MediaItem } from '../media/library.ts';
 import { strongEtagFromHash } from '../http/etag.ts';
 import { formatHttpDate } from '../http/http-date.ts';
 import type { Representation } from '../http/representation.ts';
+import { ReadBuffers } from '../server/read-buffers.ts';
 
 export type CachedMedia = {
   readonly fileName: string;
@@ -71,9 +72,10 @@ export type MediaCache = {
   /**
    * Positioned read of [start, end] from an entry's descriptor: through the hot-block cache for a
    * slice of up to BLOCKS_READ_MAX bytes, else as one read (a player's 256 KiB range of a long file is
-   * one thread-pool round trip, and does not push hot blocks out of the cache).
+   * one thread-pool round trip, and does not push hot blocks out of the cache). With `done`, the
+   * buffer is on loan: call done() once nothing reads it any more (the response finished).
    */
-  readRange(entry: CachedMedia, start: number, end: number, cb: (err: Error | null, buf?: Buffer) => void): void;
+  readRange(entry: CachedMedia, start: number, end: number, cb: (err: Error | null, buf?: Buffer, done?: () => void) => void): void;
   stats(): { entries: number; memoryBytes: number; openFiles: number };
   close(): void;
 };
@@ -94,6 +96,8 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
   const loading = new Map<string, Loading>();
   let memoryBytes = 0;
   let openFiles = 0;
+  // Up to 32 slices of 1 MiB (or 128 of 256 KiB) wait for reuse; more in flight are allocated as needed.
+  const readBuffers = new ReadBuffers({ maxFreeBytes: 32 * 1024 * 1024 });
   let closed = false;
 
   function release(entry: CachedMedia): void {
@@ -135,20 +139,26 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
     enforceBounds(name);
   }
 
-  function positionedRead(entry: CachedMedia, start: number, len: number, cb: (err: Error | null, buf?: Buffer) => void): void {
+  function positionedRead(entry: CachedMedia, start: number, len: number, cb: (err: Error | null, buf?: Buffer, done?: () => void) => void): void {
     const fd = entry.fd;
     if (fd === undefined) {
       cb(new Error(`no open file for ${entry.fileName}`));
       return;
     }
-    const buf = Buffer.allocUnsafe(len);
+    const whole = readBuffers.take(len);
     entry.refs++;
-    read(fd, buf, 0, len, start, (err, n) => {
+    read(fd, whole, 0, len, start, (err, n) => {
       entry.refs--;
       release(entry);
-      if (err) cb(err);
-      else if (n !== len) cb(new Error(`short read of ${entry.fileName}: ${n} of ${len} bytes at ${start}`));
-      else cb(null, buf);
+      if (err) {
+        readBuffers.give(whole);
+        cb(err);
+      } else if (n !== len) {
+        readBuffers.give(whole);
+        cb(new Error(`short read of ${entry.fileName}: ${n} of ${len} bytes at ${start}`));
+      } else {
+        cb(null, whole.length === len ? whole : whole.subarray(0, len), () => readBuffers.give(whole));
+      }
     });
   }
 

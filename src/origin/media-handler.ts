@@ -90,7 +90,12 @@ export function createMediaHandler(o: MediaHandlerOptions): MediaHandler {
     if (body !== undefined) {
       res.end(start === 0 && end === body.length - 1 ? body : body.subarray(start, end + 1));
     } else if (end - start + 1 <= ONE_READ_MAX && entry.fd !== undefined) {
-      cache.readRange(entry, start, end, (err, buf) => (err ? fail(res, err, entry) : res.end(buf)));
+      cache.readRange(entry, start, end, (err, buf, done) => {
+        if (err) return fail(res, err, entry);
+        // The buffer goes back for reuse once the response finished; a response cut short keeps it.
+        if (done) res.once('finish', done);
+        res.end(buf);
+      });
     } else {
       // Its own descriptor, closed by pipeline when the client goes away mid-body.
       pipeline(createReadStream(entry.path, { start, end, highWaterMark: STREAM_CHUNK }), res).catch((err) => fail(res, err, entry));

@@ -7,6 +7,7 @@ import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { planResponse } from '../../http/representation.ts';
+import { ReadBuffers } from '../../server/read-buffers.ts';
 import type { BodySegment } from '../../http/representation.ts';
 import { parseRange } from '../../http/range.ts';
 import type { GrowingBody } from '../cache/growing-body.ts';
@@ -211,16 +212,21 @@ function drained(res: ServerResponse): Promise<boolean> {
 const FILE_READ_WHOLE_MAX = { http1: 1024 * 1024, h2: H2_PIECE };
 const FILE_STREAM_CHUNK = { http1: 256 * 1024, h2: H2_PIECE };
 
-/** Reads `length` bytes at `start`; a file that ends early is an error (the stored size is known). */
-async function readRange(handle: FileHandle, start: number, length: number): Promise<Buffer> {
-  const out = Buffer.allocUnsafe(length);
+/**
+ * Buffers of whole-range reads that end an HTTP/1.x response, reused once it finished (a buffer per
+ * range would keep V8 collecting: see server/read-buffers.ts).
+ */
+const readBuffers = new ReadBuffers({ maxFreeBytes: 32 * 1024 * 1024 });
+
+/** Reads `length` bytes at `start` into `out`; a file that ends early is an error (the stored size is known). */
+async function readRange(handle: FileHandle, start: number, length: number, out: Buffer): Promise<Buffer> {
   let off = 0;
   while (off < length) {
     const { bytesRead } = await handle.read(out, off, length - off, start + off);
     if (bytesRead === 0) throw new Error(`stored body ends at byte ${start + off}, before ${start + length}`);
     off += bytesRead;
   }
-  return out;
+  return out.length === length ? out : out.subarray(0, length);
 }
 
 /** Writes plan segments from a file or a filling body; closes nothing it does not own. */
@@ -236,16 +242,24 @@ async function writeStreamed(ctx: RequestContext, res: ServerResponse, segments:
     const protocol = ctx.req.httpVersionMajor === 2 ? 'h2' : 'http1';
     if (source.kind === 'file' && length <= FILE_READ_WHOLE_MAX[protocol]) {
       // A player's range (typically 256 KiB) is one read and one write, not a stream of 64 KiB reads.
+      // The last one over HTTP/1.x reads into a pooled buffer, given back when the response finished.
+      const last = s === segments[segments.length - 1];
+      const pooled = last && protocol === 'http1' ? readBuffers.take(length) : undefined;
       let chunk: Buffer;
       try {
-        chunk = await readRange(source.handle, s.start, length);
+        chunk = await readRange(source.handle, s.start, length, pooled ?? Buffer.allocUnsafe(length));
       } catch (err) {
+        if (pooled) readBuffers.give(pooled);
         res.destroy(err instanceof Error ? err : undefined);
         return;
       }
-      if (res.destroyed) return;
+      if (res.destroyed) {
+        if (pooled) readBuffers.give(pooled);
+        return;
+      }
       ctx.bytes += chunk.length;
-      if (s === segments[segments.length - 1]) {
+      if (last) {
+        if (pooled) res.once('finish', () => readBuffers.give(pooled));
         res.end(chunk);
         return;
       }
