@@ -20,6 +20,11 @@ export type CachedMedia = {
   readonly headers200: readonly string[];
   /** Flat header list of a 304. */
   readonly headers304: readonly string[];
+  /**
+   * Flat header list of a 206 with one range: a copy gets the Content-Range value at RANGE_AT and the
+   * Content-Length value at RANGE_AT + 2.
+   */
+  readonly headers206: readonly string[];
   /** The whole file, for files up to memoryCacheMaxFileBytes while the byte budget allows. */
   body: Buffer | undefined;
   /** Read-only descriptor for positioned reads of files not held in memory. */
@@ -81,6 +86,8 @@ export type MediaCache = {
 };
 
 export const BLOCK_SIZE = 64 * 1024;
+/** Where a copy of CachedMedia.headers206 takes its Content-Range value. */
+export const RANGE_AT = 9;
 /** Slices up to this size go through the hot-block cache. */
 export const BLOCKS_READ_MAX = 128 * 1024;
 
@@ -258,6 +265,9 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
       // The same fields, in the same order, as planResponse gives a 200 (see the origin tests).
       headers200: ['accept-ranges', 'bytes', 'content-type', item.contentType, 'content-length', String(item.byteSize), ...validators, ...o.tail200],
       headers304: [...validators, ...o.tail304],
+      // planResponse's order for a 206 (validators without Cache-Control, then the type and the range),
+      // then the tail every 200/206 gets: Cache-Control and the rest of the 200's.
+      headers206: ['accept-ranges', 'bytes', 'etag', etag, 'last-modified', lm, 'content-type', item.contentType, 'content-range', '', 'content-length', '', 'cache-control', o.cacheControl, ...o.tail200],
       body: undefined,
       blocks: new Map(),
       blockBytes: 0,
