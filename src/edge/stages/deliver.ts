@@ -229,6 +229,37 @@ async function readRange(handle: FileHandle, start: number, length: number, out:
   return out.length === length ? out : out.subarray(0, length);
 }
 
+/**
+ * Streams bytes start..end of a stored file over HTTP/1.x in FILE_STREAM_CHUNK reads into pooled
+ * buffers, each given back once the socket took it (the write's callback; never for a failed write),
+ * waiting for 'drain' when the client is slower than the disk. False when the response is gone.
+ */
+async function streamFile(ctx: RequestContext, res: ServerResponse, handle: FileHandle, start: number, end: number): Promise<boolean> {
+  for (let pos = start; pos <= end; ) {
+    const length = Math.min(FILE_STREAM_CHUNK.http1, end - pos + 1);
+    const pooled = readBuffers.take(length);
+    let chunk: Buffer;
+    try {
+      chunk = await readRange(handle, pos, length, pooled);
+    } catch (err) {
+      readBuffers.give(pooled);
+      res.destroy(err instanceof Error ? err : undefined);
+      return false;
+    }
+    if (res.destroyed) {
+      readBuffers.give(pooled);
+      return false;
+    }
+    ctx.bytes += length;
+    pos += length;
+    const more = res.write(chunk, (err) => {
+      if (!err) readBuffers.give(pooled);
+    });
+    if (!more && !(await drained(res))) return false;
+  }
+  return true;
+}
+
 /** Writes plan segments from a file or a filling body; closes nothing it does not own. */
 async function writeStreamed(ctx: RequestContext, res: ServerResponse, segments: readonly BodySegment[], source: Exclude<Source, { kind: 'buffer' }>): Promise<void> {
   for (const s of segments) {
@@ -264,6 +295,10 @@ async function writeStreamed(ctx: RequestContext, res: ServerResponse, segments:
         return;
       }
       if (!res.write(chunk) && !(await drained(res))) return;
+      continue;
+    }
+    if (source.kind === 'file' && protocol === 'http1') {
+      if (!(await streamFile(ctx, res, source.handle, s.start, s.end))) return;
       continue;
     }
     const stream: Readable = source.kind === 'file'
