@@ -2,12 +2,15 @@
 // conditional requests are answered by the shared planner (src/http/representation.ts); bodies come
 // from memory, from one positioned read, or stream from disk with backpressure.
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { isLibraryFileName } from '../media/keys.ts';
 import { planResponse, type BodySegment } from '../http/representation.ts';
+import { ReadBuffers, streamSlice } from '../server/read-buffers.ts';
 import { RANGE_AT } from './media-cache.ts';
 import type { CachedMedia, MediaCache } from './media-cache.ts';
 
@@ -28,7 +31,7 @@ export const MEDIA_TAIL_200: readonly string[] = ['x-content-type-options', 'nos
 
 /**
  * Segments up to this size are read in one positioned read on the cached descriptor (small ones
- * through the hot-block cache); larger ones stream from a descriptor of their own in STREAM_CHUNK reads.
+ * through the hot-block cache); larger ones stream from a descriptor of their own in pooled STREAM_CHUNK pieces.
  */
 const ONE_READ_MAX = 1024 * 1024;
 const STREAM_CHUNK = 256 * 1024;
@@ -46,6 +49,8 @@ export type MediaHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export function createMediaHandler(o: MediaHandlerOptions): MediaHandler {
   const { cache, logger } = o;
+  // Pieces of long answers, each given back once the socket took it (server/read-buffers.ts).
+  const streamBuffers = new ReadBuffers({ maxFreeBytes: 32 * 1024 * 1024 });
   const common = ['x-content-type-options', 'nosniff', ...CORS_HEADERS];
   const notFoundBody = Buffer.from('not found\n');
   const notFound = [
@@ -98,8 +103,20 @@ export function createMediaHandler(o: MediaHandlerOptions): MediaHandler {
         res.end(buf);
       });
     } else {
-      // Its own descriptor, closed by pipeline when the client goes away mid-body.
-      pipeline(createReadStream(entry.path, { start, end, highWaterMark: STREAM_CHUNK }), res).catch((err) => fail(res, err, entry));
+      // Its own descriptor (the cached one may close on eviction meanwhile), read in pooled pieces.
+      void streamFile(res, entry, start, end);
+    }
+  }
+
+  async function streamFile(res: ServerResponse, entry: CachedMedia, start: number, end: number): Promise<void> {
+    let handle: FileHandle | undefined;
+    try {
+      handle = await open(entry.path, 'r');
+      if (await streamSlice(res, handle, start, end, streamBuffers, STREAM_CHUNK)) res.end();
+    } catch (err) {
+      fail(res, err, entry);
+    } finally {
+      await handle?.close().catch(() => {});
     }
   }
 

@@ -3,6 +3,9 @@
 // hundreds of megabytes of it a second make V8 run full garbage collections over and over (measured:
 // most of the origin's CPU on the radio workload went to marking and sweeping). Sizes are rounded up
 // to a power of two, so any slice length finds a buffer of its class; what is kept is bounded.
+import type { FileHandle } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
+
 export class ReadBuffers {
   readonly #free = new Map<number, Buffer[]>();
   readonly #maxFreeBytes: number;
@@ -42,4 +45,61 @@ function classOf(length: number): number {
   let size = 4096;
   while (size < length) size *= 2;
   return size;
+}
+
+/** Reads exactly `length` bytes at `start` into `out`; a file that ends early is an error. */
+export async function readExactly(handle: FileHandle, start: number, length: number, out: Buffer): Promise<Buffer> {
+  let off = 0;
+  while (off < length) {
+    const { bytesRead } = await handle.read(out, off, length - off, start + off);
+    if (bytesRead === 0) throw new Error(`the file ends at byte ${start + off}, before ${start + length}`);
+    off += bytesRead;
+  }
+  return out.length === length ? out : out.subarray(0, length);
+}
+
+/** Resolves true on 'drain', false when the response closes first. */
+export function drained(res: ServerResponse): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = () => done(true);
+    const onClose = () => done(false);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
+}
+
+/**
+ * Writes bytes start..end of a file to an HTTP/1.x response in pieces of `pieceBytes` read into
+ * pooled buffers, each given back once the socket took it (the write's callback; never after a failed
+ * write), waiting for 'drain' when the client is slower than the disk. Resolves false when the
+ * response went away; a read error is thrown (the response is left to the caller).
+ */
+export async function streamSlice(res: ServerResponse, handle: FileHandle, start: number, end: number, pool: ReadBuffers, pieceBytes: number, onPiece?: (bytes: number) => void): Promise<boolean> {
+  for (let pos = start; pos <= end; ) {
+    const length = Math.min(pieceBytes, end - pos + 1);
+    const pooled = pool.take(length);
+    let piece: Buffer;
+    try {
+      piece = await readExactly(handle, pos, length, pooled);
+    } catch (err) {
+      pool.give(pooled);
+      throw err;
+    }
+    if (res.destroyed) {
+      pool.give(pooled);
+      return false;
+    }
+    onPiece?.(length);
+    pos += length;
+    const more = res.write(piece, (err) => {
+      if (!err) pool.give(pooled);
+    });
+    if (!more && !(await drained(res))) return false;
+  }
+  return true;
 }

@@ -2,12 +2,11 @@
 // conditional semantics (planResponse); its plan is memoised per stored object and request shape
 // (plain GET / HEAD, one byte range), so a hit from memory is prebuilt fields and one write. An
 // upstream response is relayed as it is (apart from hop-by-hop fields, Via and X-Cache).
-import type { FileHandle } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { planResponse } from '../../http/representation.ts';
-import { ReadBuffers } from '../../server/read-buffers.ts';
+import { drained, readExactly, ReadBuffers, streamSlice } from '../../server/read-buffers.ts';
 import type { BodySegment } from '../../http/representation.ts';
 import { parseRange } from '../../http/range.ts';
 import type { GrowingBody } from '../cache/growing-body.ts';
@@ -189,21 +188,6 @@ async function writePaced(ctx: RequestContext, segments: readonly BodySegment[],
   res.end();
 }
 
-/** Resolves true on 'drain', false when the response closes first (the client went away). */
-function drained(res: ServerResponse): Promise<boolean> {
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => {
-      res.off('drain', onDrain);
-      res.off('close', onClose);
-      resolve(ok);
-    };
-    const onDrain = () => done(true);
-    const onClose = () => done(false);
-    res.on('drain', onDrain);
-    res.on('close', onClose);
-  });
-}
-
 /**
  * File ranges up to this size are read in one piece; longer ones are streamed in reads of the chunk
  * size. Over HTTP/2 both stay at the pieces written from memory (H2_PIECE): what one stream hands the
@@ -218,47 +202,7 @@ const FILE_STREAM_CHUNK = { http1: 256 * 1024, h2: H2_PIECE };
  */
 const readBuffers = new ReadBuffers({ maxFreeBytes: 32 * 1024 * 1024 });
 
-/** Reads `length` bytes at `start` into `out`; a file that ends early is an error (the stored size is known). */
-async function readRange(handle: FileHandle, start: number, length: number, out: Buffer): Promise<Buffer> {
-  let off = 0;
-  while (off < length) {
-    const { bytesRead } = await handle.read(out, off, length - off, start + off);
-    if (bytesRead === 0) throw new Error(`stored body ends at byte ${start + off}, before ${start + length}`);
-    off += bytesRead;
-  }
-  return out.length === length ? out : out.subarray(0, length);
-}
 
-/**
- * Streams bytes start..end of a stored file over HTTP/1.x in FILE_STREAM_CHUNK reads into pooled
- * buffers, each given back once the socket took it (the write's callback; never for a failed write),
- * waiting for 'drain' when the client is slower than the disk. False when the response is gone.
- */
-async function streamFile(ctx: RequestContext, res: ServerResponse, handle: FileHandle, start: number, end: number): Promise<boolean> {
-  for (let pos = start; pos <= end; ) {
-    const length = Math.min(FILE_STREAM_CHUNK.http1, end - pos + 1);
-    const pooled = readBuffers.take(length);
-    let chunk: Buffer;
-    try {
-      chunk = await readRange(handle, pos, length, pooled);
-    } catch (err) {
-      readBuffers.give(pooled);
-      res.destroy(err instanceof Error ? err : undefined);
-      return false;
-    }
-    if (res.destroyed) {
-      readBuffers.give(pooled);
-      return false;
-    }
-    ctx.bytes += length;
-    pos += length;
-    const more = res.write(chunk, (err) => {
-      if (!err) readBuffers.give(pooled);
-    });
-    if (!more && !(await drained(res))) return false;
-  }
-  return true;
-}
 
 /** Writes plan segments from a file or a filling body; closes nothing it does not own. */
 async function writeStreamed(ctx: RequestContext, res: ServerResponse, segments: readonly BodySegment[], source: Exclude<Source, { kind: 'buffer' }>): Promise<void> {
@@ -278,7 +222,7 @@ async function writeStreamed(ctx: RequestContext, res: ServerResponse, segments:
       const pooled = last && protocol === 'http1' ? readBuffers.take(length) : undefined;
       let chunk: Buffer;
       try {
-        chunk = await readRange(source.handle, s.start, length, pooled ?? Buffer.allocUnsafe(length));
+        chunk = await readExactly(source.handle, s.start, length, pooled ?? Buffer.allocUnsafe(length));
       } catch (err) {
         if (pooled) readBuffers.give(pooled);
         res.destroy(err instanceof Error ? err : undefined);
@@ -298,7 +242,15 @@ async function writeStreamed(ctx: RequestContext, res: ServerResponse, segments:
       continue;
     }
     if (source.kind === 'file' && protocol === 'http1') {
-      if (!(await streamFile(ctx, res, source.handle, s.start, s.end))) return;
+      // Pooled pieces, each given back once the socket took it (server/read-buffers.ts).
+      let more: boolean;
+      try {
+        more = await streamSlice(res, source.handle, s.start, s.end, readBuffers, FILE_STREAM_CHUNK.http1, (n) => (ctx.bytes += n));
+      } catch (err) {
+        res.destroy(err instanceof Error ? err : undefined);
+        return;
+      }
+      if (!more) return;
       continue;
     }
     const stream: Readable = source.kind === 'file'
