@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import pino from 'pino';
 import { createMediaCache, mediaEtag } from '../src/origin/media-cache.ts';
 import { simpleRange } from '../src/origin/media-handler.ts';
+import { readWholeThenRange } from './helpers/pipelined.ts';
 import type { MediaItem } from '../src/media/library.ts';
 import { startTestOrigin, request, rawRequest, makeWav, wavOfSize, type TestOrigin, type RawResponse } from './helpers/origin.ts';
 
@@ -225,7 +226,6 @@ test('a pooled buffer is not reused while its response waits behind another on a
   const item = await o.addPath(big);
   const u = new URL(`${o.url}/media/${item.fileName}`);
   const slice: [number, number] = [5_000_000, 5_000_000 + 700_000 - 1];
-  const received: Buffer[] = [];
   const slow = net.connect(Number(u.port), u.hostname);
   slow.pause();
   await new Promise<void>((resolve) => slow.once('connect', () => resolve()));
@@ -243,27 +243,9 @@ test('a pooled buffer is not reused while its response waits behind another on a
     );
   }
   // Now read everything: the whole file, then the range that waited behind it.
-  const text = await new Promise<Buffer>((resolve) => {
-    let length = 0;
-    slow.on('data', (c: Buffer) => {
-      received.push(c);
-      length += c.length;
-      if (length < 16 * 1024 * 1024 + 700_000) return;
-      const all = Buffer.concat(received);
-      const head = all.indexOf('HTTP/1.1 206', 16 * 1024 * 1024);
-      const body = head < 0 ? -1 : all.indexOf('\r\n\r\n', head);
-      if (body >= 0 && all.length >= body + 4 + 700_000) {
-        slow.destroy();
-        resolve(all);
-      }
-    });
-    slow.resume();
-  });
-  const firstBody = text.indexOf('\r\n\r\n') + 4;
-  assert.ok(text.subarray(firstBody, firstBody + data.length).equals(data), 'the whole file, streamed, holds its own bytes');
-  const second = text.indexOf('HTTP/1.1 206', 16 * 1024 * 1024);
-  const bodyStart = text.indexOf('\r\n\r\n', second) + 4;
-  assert.ok(text.subarray(bodyStart, bodyStart + 700_000).equals(data.subarray(slice[0], slice[1] + 1)), 'the pipelined range holds its own bytes');
+  const got = await readWholeThenRange(slow, data.length, 700_000);
+  assert.ok(got.whole.equals(data), 'the whole file, streamed, holds its own bytes');
+  assert.ok(got.range.equals(data.subarray(slice[0], slice[1] + 1)), 'the pipelined range holds its own bytes');
 });
 
 test('the fast paths answer exactly what the shared planner would', async (t) => {
