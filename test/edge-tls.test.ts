@@ -487,4 +487,52 @@ describe('edge: HTTP/2 from the disk tier', () => {
     }
     assert.equal(h.origin.count('/disk.bin'), 1);
   });
+
+  it('a piece read into a pooled buffer keeps its bytes while it waits for a stalled stream\'s window', async () => {
+    // Every file read over HTTP/2 goes into a pooled buffer, given back once the session took it. Two
+    // streams stop reading after their first bytes: their next pieces wait in the session. Meanwhile
+    // other streams and HTTP/1.1 clients read ranges into pooled buffers of the same size; when the
+    // stalled streams read on, each must get its own bytes.
+    const size = 3 * 1024 * 1024;
+    const body = bytes(size, 17);
+    h.origin.route('/pooled.bin', { headers: { 'content-type': 'application/octet-stream', 'cache-control': 'max-age=600' }, body });
+    assert.equal((await h.get('/pooled.bin')).body.length, size);
+    const stalledSession = connectH2(h.edge.httpsPort!, ZONE, ca.pem);
+    const busy = connectH2(h.edge.httpsPort!, ZONE, ca.pem);
+    try {
+      const targets: Array<[string, Record<string, string>, Buffer]> = [
+        ['whole', {}, body],
+        ['range', { range: 'bytes=100000-900000' }, body.subarray(100_000, 900_001)],
+      ];
+      const stalled = targets.map(([, headers, expected]) => {
+        const stream = stalledSession.session.request({ ':path': '/pooled.bin', ':authority': ZONE, ...headers });
+        const chunks: Buffer[] = [];
+        stream.on('data', (c: Buffer) => chunks.push(c));
+        return { stream, chunks, expected };
+      });
+      await Promise.all(stalled.map(({ stream }) => once(stream, 'data')));
+      for (const { stream } of stalled) stream.pause();
+      for (let round = 0; round < 4; round++) {
+        await Promise.all(
+          Array.from({ length: 12 }, async (_, i) => {
+            const start = ((round * 12 + i) * 104_729) % (size - 300_000);
+            const length = [40_000, 65_536, 250_000][i % 3];
+            const range = `bytes=${start}-${start + length - 1}`;
+            const r = i % 4 === 3 ? await h.get('/pooled.bin', { range }) : await busy.request('/pooled.bin', { range });
+            assert.equal(r.status, 206);
+            assert.ok(r.body.equals(body.subarray(start, start + length)), range);
+          }),
+        );
+      }
+      for (const { stream, chunks, expected } of stalled) {
+        const ended = once(stream, 'end');
+        stream.resume();
+        await ended;
+        assert.ok(Buffer.concat(chunks).equals(expected), 'the stalled stream got its own bytes');
+      }
+    } finally {
+      stalledSession.session.destroy();
+      busy.session.destroy();
+    }
+  });
 });

@@ -103,8 +103,8 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
   const loading = new Map<string, Loading>();
   let memoryBytes = 0;
   let openFiles = 0;
-  // Up to 32 slices of 1 MiB (or 128 of 256 KiB) wait for reuse; more in flight are allocated as needed.
-  const readBuffers = new ReadBuffers({ maxFreeBytes: 32 * 1024 * 1024 });
+  // Slices read in one go, reused once their response finished (server/read-buffers.ts).
+  const readBuffers = new ReadBuffers();
   let closed = false;
 
   function release(entry: CachedMedia): void {

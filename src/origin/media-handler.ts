@@ -50,7 +50,7 @@ export type MediaHandler = (req: IncomingMessage, res: ServerResponse) => void;
 export function createMediaHandler(o: MediaHandlerOptions): MediaHandler {
   const { cache, logger } = o;
   // Pieces of long answers, each given back once the socket took it (server/read-buffers.ts).
-  const streamBuffers = new ReadBuffers({ maxFreeBytes: 32 * 1024 * 1024 });
+  const streamBuffers = new ReadBuffers();
   const common = ['x-content-type-options', 'nosniff', ...CORS_HEADERS];
   const notFoundBody = Buffer.from('not found\n');
   const notFound = [

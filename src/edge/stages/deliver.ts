@@ -9,7 +9,6 @@ import { planResponse } from '../../http/representation.ts';
 import { drained, readExactly, ReadBuffers, streamSlice } from '../../server/read-buffers.ts';
 import type { BodySegment } from '../../http/representation.ts';
 import { parseRange } from '../../http/range.ts';
-import type { GrowingBody } from '../cache/growing-body.ts';
 import { releaseBody } from '../cache/store.ts';
 import type { EntryMeta } from '../cache/store.ts';
 import type { StoredView } from '../cache/stored-view.ts';
@@ -197,12 +196,10 @@ const FILE_READ_WHOLE_MAX = { http1: 1024 * 1024, h2: H2_PIECE };
 const FILE_STREAM_CHUNK = { http1: 256 * 1024, h2: H2_PIECE };
 
 /**
- * Buffers of whole-range reads that end an HTTP/1.x response, reused once it finished (a buffer per
- * range would keep V8 collecting: see server/read-buffers.ts).
+ * Buffers of the file reads (a range read in one go, the pieces of a longer one), each used again once
+ * the response or the socket took it: a buffer per range keeps V8 collecting (see server/read-buffers.ts).
  */
-const readBuffers = new ReadBuffers({ maxFreeBytes: 32 * 1024 * 1024 });
-
-
+const readBuffers = new ReadBuffers();
 
 /** Writes plan segments from a file or a filling body; closes nothing it does not own. */
 async function writeStreamed(ctx: RequestContext, res: ServerResponse, segments: readonly BodySegment[], source: Exclude<Source, { kind: 'buffer' }>): Promise<void> {
@@ -216,36 +213,41 @@ async function writeStreamed(ctx: RequestContext, res: ServerResponse, segments:
     const length = s.end - s.start + 1;
     const protocol = ctx.req.httpVersionMajor === 2 ? 'h2' : 'http1';
     if (source.kind === 'file' && length <= FILE_READ_WHOLE_MAX[protocol]) {
-      // A player's range (typically 256 KiB) is one read and one write, not a stream of 64 KiB reads.
-      // The last one over HTTP/1.x reads into a pooled buffer, given back when the response finished.
-      const last = s === segments[segments.length - 1];
-      const pooled = last && protocol === 'http1' ? readBuffers.take(length) : undefined;
+      // A player's range (typically 256 KiB) is one read and one write, not a stream of 64 KiB reads,
+      // into a pooled buffer given back once the socket took it (the write's callback), or for the
+      // last write of an HTTP/1.x answer once the response finished.
+      const pooled = readBuffers.take(length);
       let chunk: Buffer;
       try {
-        chunk = await readExactly(source.handle, s.start, length, pooled ?? Buffer.allocUnsafe(length));
+        chunk = await readExactly(source.handle, s.start, length, pooled);
       } catch (err) {
-        if (pooled) readBuffers.give(pooled);
+        readBuffers.give(pooled);
         res.destroy(err instanceof Error ? err : undefined);
         return;
       }
       if (res.destroyed) {
-        if (pooled) readBuffers.give(pooled);
+        readBuffers.give(pooled);
         return;
       }
       ctx.bytes += chunk.length;
-      if (last) {
-        if (pooled) res.once('finish', () => readBuffers.give(pooled));
+      const last = s === segments[segments.length - 1];
+      if (last && protocol === 'http1') {
+        res.once('finish', () => readBuffers.give(pooled));
         res.end(chunk);
         return;
       }
-      if (!res.write(chunk) && !(await drained(res))) return;
+      const more = res.write(chunk, (err) => {
+        if (!err) readBuffers.give(pooled);
+      });
+      if (last) break;
+      if (!more && !(await drained(res))) return;
       continue;
     }
-    if (source.kind === 'file' && protocol === 'http1') {
-      // Pooled pieces, each given back once the socket took it (server/read-buffers.ts).
+    if (source.kind === 'file') {
+      // Pooled pieces, each given back once the socket (HTTP/1.x) or the session (HTTP/2) took it.
       let more: boolean;
       try {
-        more = await streamSlice(res, source.handle, s.start, s.end, readBuffers, FILE_STREAM_CHUNK.http1, (n) => (ctx.bytes += n));
+        more = await streamSlice(res, source.handle, s.start, s.end, readBuffers, FILE_STREAM_CHUNK[protocol], (n) => (ctx.bytes += n));
       } catch (err) {
         res.destroy(err instanceof Error ? err : undefined);
         return;
@@ -253,9 +255,7 @@ async function writeStreamed(ctx: RequestContext, res: ServerResponse, segments:
       if (!more) return;
       continue;
     }
-    const stream: Readable = source.kind === 'file'
-      ? source.handle.createReadStream({ start: s.start, end: s.end, autoClose: false, highWaterMark: FILE_STREAM_CHUNK[protocol] })
-      : (source.body as GrowingBody).reader(s.start, s.end);
+    const stream: Readable = source.body.reader(s.start, s.end);
     stream.on('data', (chunk: Buffer) => (ctx.bytes += chunk.length));
     try {
       await pipeline(stream, res, { end: false });
