@@ -2,7 +2,7 @@
 // from positioned reads and from streams), HEAD, 405, CORS and preflight, traversal, missing media.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile, unlink, readFile } from 'node:fs/promises';
+import { writeFile, unlink, readFile, truncate } from 'node:fs/promises';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -149,6 +149,8 @@ test('the Range and precondition table, with bodies from memory, from positioned
   for (const [label, originOpts] of [
     ['memory', {}],
     ['hot blocks', { memoryCacheMaxFileBytes: 128 * 1024 }],
+    // The large file is over its block quota (half of 1 MiB): ranges over 128 KiB are positioned reads.
+    ['positioned reads', { memoryCacheBytes: 1024 * 1024 }],
     ['disk', { memoryCacheBytes: 0 }],
   ] as const) {
     const o = await startTestOrigin({ origin: originOpts });
@@ -211,6 +213,68 @@ test('slices read in one go reuse their buffers: concurrent ranges, some cut sho
     }
     await Promise.all(asks);
   }
+});
+
+test('a file within its block quota: a crowd of overlapping ranges reads each block once, later ranges come from memory', async (t) => {
+  const data = wavOfSize(4 * 1024 * 1024);
+  for (let i = 44; i < data.length; i++) data[i] = Math.imul(i, 2246822519) >>> 24;
+  const big = path.join(os.tmpdir(), `mediacdn-origin-crowd-${process.pid}.wav`);
+  await writeFile(big, data);
+  t.after(() => unlink(big).catch(() => {}));
+  // The default budget (64 MiB): a 4 MiB file is within its quota of hot blocks (half the budget).
+  const o = await startTestOrigin();
+  t.after(() => o.close());
+  const item = await o.addPath(big);
+  const u = `${o.url}/media/${item.fileName}`;
+  assert.equal((await request(u, { method: 'HEAD' })).status, 200);
+  const before = o.origin.cacheStats().readBytes;
+  // 30 players' 256 KiB ranges at 128 KiB steps, all at once: each block is wanted by two of them,
+  // and odd offsets and lengths take slices out of the middle of blocks too.
+  const ranges = Array.from({ length: 30 }, (_, k) => [k * 131_072 + (k % 3), k * 131_072 + 262_143 + (k % 5)] as const);
+  const blocks = new Set(ranges.flatMap(([start, end]) => Array.from({ length: Math.floor(end / 65_536) - Math.floor(start / 65_536) + 1 }, (_, i) => Math.floor(start / 65_536) + i)));
+  const check = async () =>
+    Promise.all(
+      ranges.map(async ([start, end]) => {
+        const r = await request(u, { headers: { range: `bytes=${start}-${end}` } });
+        assert.equal(r.status, 206);
+        assert.ok(r.body.equals(data.subarray(start, end + 1)), `bytes ${start}-${end}`);
+      }),
+    );
+  await check();
+  const read = o.origin.cacheStats().readBytes - before;
+  // Each 64 KiB block the ranges touch was read once, however the requests met in time.
+  assert.equal(read, blocks.size * 65_536);
+  await check();
+  assert.equal(o.origin.cacheStats().readBytes - before, read, 'the second pass read nothing');
+});
+
+test('a block read that fails fails every request waiting for it, and the next requests read again', async (t) => {
+  const data = wavOfSize(2 * 1024 * 1024);
+  const big = path.join(os.tmpdir(), `mediacdn-origin-cut-${process.pid}.wav`);
+  await writeFile(big, data);
+  t.after(() => unlink(big).catch(() => {}));
+  const o = await startTestOrigin();
+  t.after(() => o.close());
+  const item = await o.addPath(big);
+  const u = `${o.url}/media/${item.fileName}`;
+  assert.equal((await request(u, { method: 'HEAD' })).status, 200); // the descriptor is open from here on
+  const stored = path.join(o.tl.mediaDir, item.fileName);
+  await truncate(stored, 1024 * 1024); // the file loses its second half behind the origin's back
+  const outcomes = await Promise.all(
+    Array.from({ length: 12 }, (_, k) =>
+      request(u, { headers: { range: `bytes=${1_100_000 + k * 20_000}-${1_100_000 + k * 20_000 + 262_143}` } }).then(
+        (r) => r.status,
+        () => 'cut',
+      ),
+    ),
+  );
+  for (const x of outcomes) assert.ok(x === 500 || x === 'cut', `a failed read is an error, not bytes: ${x}`);
+  await writeFile(stored, data); // restored: the same blocks are read again, not remembered as failed
+  const r = await request(u, { headers: { range: 'bytes=1100000-1362143' } });
+  assert.equal(r.status, 206);
+  assert.ok(r.body.equals(data.subarray(1_100_000, 1_362_144)));
+  const head = await request(u, { headers: { range: 'bytes=0-99' } });
+  assert.ok(head.body.equals(data.subarray(0, 100)));
 });
 
 test('a pooled buffer is not reused while its response waits behind another on a client that is not reading', async (t) => {

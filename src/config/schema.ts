@@ -16,7 +16,7 @@ export const originSchema = z
     /** max-age for 404s of media names, so edges do not hammer the origin. */
     notFoundMaxAge: z.number().int().min(0).default(60),
     maxUploadBytes: z.number().int().positive().default(2 * GiB),
-    /** Bounded memory cache for hot small files (0 disables). */
+    /** Bounded memory cache: small files whole, hot 64 KiB blocks of larger ones (0 disables). */
     memoryCacheBytes: z.number().int().min(0).default(64 * MiB),
     memoryCacheMaxFileBytes: z.number().int().min(0).default(1 * MiB),
     headersTimeoutMs: z.number().int().positive().default(10_000),

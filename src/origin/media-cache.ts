@@ -37,6 +37,8 @@ export type CachedMedia = {
    */
   blocks: Map<number, Buffer>;
   blockBytes: number;
+  /** Blocks being read, with who waits for each (the reader first). */
+  reading: Map<number, Array<(err: Error | null, block?: Buffer) => void>>;
   /** Reads in progress on fd; the descriptor is closed only once this is 0 and the entry is gone. */
   refs: number;
   evicted: boolean;
@@ -75,13 +77,16 @@ export type MediaCache = {
   /** Drops what is cached about a file (after a delete, or an upload that reused a looked-up name). */
   forget(name: string): void;
   /**
-   * Positioned read of [start, end] from an entry's descriptor: through the hot-block cache for a
-   * slice of up to BLOCKS_READ_MAX bytes, else as one read (a player's 256 KiB range of a long file is
-   * one thread-pool round trip, and does not push hot blocks out of the cache). With `done`, the
-   * buffer is on loan: call done() once nothing reads it any more (the response finished).
+   * Bytes [start, end] of an entry not held whole: through the hot-block cache for a slice of up to
+   * BLOCKS_READ_MAX bytes, or of any length for a file within its block quota (half the memory
+   * budget: a song every listener reads is answered from memory), as the block pieces to write one
+   * after the other; else as one positioned read into a pooled buffer (a player's 256 KiB range of a
+   * long file is one thread-pool round trip and does not push hot blocks out). With `done`, the buffer
+   * is on loan: call done() once nothing reads it any more (the response finished).
    */
-  readRange(entry: CachedMedia, start: number, end: number, cb: (err: Error | null, buf?: Buffer, done?: () => void) => void): void;
-  stats(): { entries: number; memoryBytes: number; openFiles: number };
+  readRange(entry: CachedMedia, start: number, end: number, cb: (err: Error | null, body?: Buffer | Buffer[], done?: () => void) => void): void;
+  /** readBytes: bytes read from files by positioned reads and block reads since the start. */
+  stats(): { entries: number; memoryBytes: number; openFiles: number; readBytes: number };
   close(): void;
 };
 
@@ -103,8 +108,13 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
   const loading = new Map<string, Loading>();
   let memoryBytes = 0;
   let openFiles = 0;
+  let readBytes = 0;
   // Slices read in one go, reused once their response finished (server/read-buffers.ts).
   const readBuffers = new ReadBuffers();
+  // Hot blocks one file may hold: half the budget (at least what a file held whole may take). A file
+  // up to this size is answered from its blocks for every slice up to ONE_READ_MAX; larger ones only
+  // for slices up to BLOCKS_READ_MAX.
+  const blockQuota = o.memoryCacheBytes >= BLOCK_SIZE ? Math.max(Math.min(o.memoryCacheMaxFileBytes, o.memoryCacheBytes), Math.floor(o.memoryCacheBytes / 2)) : 0;
   let closed = false;
 
   function release(entry: CachedMedia): void {
@@ -154,6 +164,7 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
     }
     const whole = readBuffers.take(len);
     entry.refs++;
+    readBytes += len;
     read(fd, whole, 0, len, start, (err, n) => {
       entry.refs--;
       release(entry);
@@ -170,9 +181,9 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
   }
 
   function keepBlock(entry: CachedMedia, index: number, buf: Buffer): void {
-    if (entry.evicted || entry.blocks.has(index) || buf.length > o.memoryCacheMaxFileBytes) return;
+    if (entry.evicted || entry.blocks.has(index) || buf.length > blockQuota) return;
     for (const [i, b] of entry.blocks) {
-      if (entry.blockBytes + buf.length <= o.memoryCacheMaxFileBytes) break;
+      if (entry.blockBytes + buf.length <= blockQuota) break;
       entry.blocks.delete(i);
       entry.blockBytes -= b.length;
       memoryBytes -= b.length;
@@ -183,39 +194,85 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
     enforceBounds(entry.fileName);
   }
 
-  function readBlocks(entry: CachedMedia, start: number, end: number, cb: (err: Error | null, buf?: Buffer) => void): void {
+  /**
+   * A slice from hot blocks. The blocks it covers that are neither held nor being read are read in one
+   * positioned read into a buffer of their own and kept as blocks (subarrays of it); a block another
+   * request is reading is waited for, so a crowd of listeners starting at once reads each block once.
+   * The slice is handed over as the list of its block pieces, to be written one after the other: no
+   * copy on a hit. (A block kept from a read of several shares that read's buffer: for a file larger
+   * than its block quota, whose oldest blocks make way for new ones, up to two neighbours stay
+   * allocated with it — slices of such files come here only up to BLOCKS_READ_MAX.)
+   */
+  function readBlocks(entry: CachedMedia, start: number, end: number, cb: (err: Error | null, body?: Buffer | Buffer[]) => void): void {
     const first = Math.floor(start / BLOCK_SIZE);
     const last = Math.floor(end / BLOCK_SIZE);
-    const parts: Buffer[] = new Array(last - first + 1);
-    let pending = 0;
+    // Taken now: the entry may be evicted (its blocks dropped) while a read runs.
+    const parts: Array<Buffer | undefined> = new Array(last - first + 1);
+    let waiting = 0;
     let failed = false;
     const finish = () => {
-      const whole = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+      const out = parts as Buffer[];
       const off = start - first * BLOCK_SIZE;
-      const len = end - start + 1;
-      cb(null, off === 0 && whole.length === len ? whole : whole.subarray(off, off + len));
+      const lastLength = end - last * BLOCK_SIZE + 1;
+      if (out.length === 1) return cb(null, out[0].subarray(off, lastLength));
+      out[0] = out[0].subarray(off);
+      out[out.length - 1] = out[out.length - 1].subarray(0, lastLength);
+      cb(null, out);
     };
+    const arrive = (i: number) => (err: Error | null, block?: Buffer) => {
+      if (failed) return;
+      if (err) {
+        failed = true;
+        return cb(err);
+      }
+      parts[i - first] = block;
+      if (--waiting === 0) finish();
+    };
+    // The blocks this request reads for everyone (from the first to the last of them, in one read).
+    const own: number[] = [];
     for (let i = first; i <= last; i++) {
-      const cached = entry.blocks.get(i);
-      if (cached !== undefined) {
-        parts[i - first] = cached;
+      const held = entry.blocks.get(i);
+      if (held !== undefined) {
+        parts[i - first] = held;
         continue;
       }
-      pending++;
-      const at = i * BLOCK_SIZE;
-      positionedRead(entry, at, Math.min(BLOCK_SIZE, entry.rep.size - at), (err, buf) => {
-        if (failed) return;
-        if (err) {
-          failed = true;
-          cb(err);
-          return;
-        }
-        keepBlock(entry, i, buf as Buffer);
-        parts[i - first] = buf as Buffer;
-        if (--pending === 0) finish();
-      });
+      waiting++;
+      const inFlight = entry.reading.get(i);
+      if (inFlight !== undefined) {
+        inFlight.push(arrive(i));
+        continue;
+      }
+      entry.reading.set(i, [arrive(i)]);
+      own.push(i);
     }
-    if (pending === 0) finish();
+    if (waiting === 0) return finish();
+    if (own.length === 0) return;
+    // A held or in-flight block between two of its own is read again and left to what holds it.
+    const readFrom = own[0];
+    const readTo = own[own.length - 1];
+    const deliver = (err: Error | null, buf?: Buffer) => {
+      for (const i of own) {
+        const waiters = entry.reading.get(i) ?? [];
+        entry.reading.delete(i);
+        const block = buf?.subarray((i - readFrom) * BLOCK_SIZE, (i - readFrom + 1) * BLOCK_SIZE);
+        if (block) keepBlock(entry, i, block);
+        for (const w of waiters) w(err, block);
+      }
+    };
+    const fd = entry.fd;
+    if (fd === undefined) return deliver(new Error(`no open file for ${entry.fileName}`));
+    const at = readFrom * BLOCK_SIZE;
+    const len = Math.min((readTo + 1) * BLOCK_SIZE, entry.rep.size) - at;
+    const buf = Buffer.allocUnsafeSlow(len);
+    entry.refs++;
+    readBytes += len;
+    read(fd, buf, 0, len, at, (err, n) => {
+      entry.refs--;
+      release(entry);
+      if (err) return deliver(err);
+      if (n !== len) return deliver(new Error(`short read of ${entry.fileName}: ${n} of ${len} bytes at ${at}`));
+      deliver(null, buf);
+    });
   }
 
   async function lookup(name: string, flight: Loading): Promise<CachedMedia | null> {
@@ -271,6 +328,7 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
       body: undefined,
       blocks: new Map(),
       blockBytes: 0,
+      reading: new Map(),
       fd: undefined,
       refs: 0,
       evicted: false,
@@ -332,11 +390,11 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
       if (slot) drop(name, slot);
     },
     readRange(entry, start, end, cb) {
-      const blocks = end - start + 1 <= BLOCKS_READ_MAX && o.memoryCacheMaxFileBytes >= BLOCK_SIZE && o.memoryCacheBytes >= BLOCK_SIZE;
+      const blocks = blockQuota >= BLOCK_SIZE && (end - start + 1 <= BLOCKS_READ_MAX || entry.rep.size <= blockQuota);
       if (blocks) readBlocks(entry, start, end, cb);
       else positionedRead(entry, start, end - start + 1, cb);
     },
-    stats: () => ({ entries: slots.size, memoryBytes, openFiles }),
+    stats: () => ({ entries: slots.size, memoryBytes, openFiles, readBytes }),
     close() {
       closed = true;
       for (const [k, s] of slots) drop(k, s);

@@ -96,11 +96,14 @@ export function createMediaHandler(o: MediaHandlerOptions): MediaHandler {
     if (body !== undefined) {
       res.end(start === 0 && end === body.length - 1 ? body : body.subarray(start, end + 1));
     } else if (end - start + 1 <= ONE_READ_MAX && entry.fd !== undefined) {
-      cache.readRange(entry, start, end, (err, buf, done) => {
+      cache.readRange(entry, start, end, (err, body, done) => {
         if (err) return fail(res, err, entry);
         // The buffer goes back for reuse once the response finished; a response cut short keeps it.
         if (done) res.once('finish', done);
-        res.end(buf);
+        if (!Array.isArray(body)) return void res.end(body);
+        // Hot blocks, written in one tick: node:http corks the socket, so they leave in one writev.
+        for (let i = 0; i < body.length - 1; i++) res.write(body[i]);
+        res.end(body[body.length - 1]);
       });
     } else {
       // Its own descriptor (the cached one may close on eviction meanwhile), read in pooled pieces.
