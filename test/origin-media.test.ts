@@ -215,17 +215,25 @@ test('slices read in one go reuse their buffers: concurrent ranges, some cut sho
   }
 });
 
-test('a file within its block quota: a crowd of overlapping ranges reads each block once, later ranges come from memory', async (t) => {
-  const data = wavOfSize(4 * 1024 * 1024);
-  for (let i = 44; i < data.length; i++) data[i] = Math.imul(i, 2246822519) >>> 24;
-  const big = path.join(os.tmpdir(), `mediacdn-origin-crowd-${process.pid}.wav`);
-  await writeFile(big, data);
-  t.after(() => unlink(big).catch(() => {}));
-  // The default budget (64 MiB): a 4 MiB file is within its quota of hot blocks (half the budget).
-  const o = await startTestOrigin();
+/**
+ * An origin with defaults changed by `origin`, and a WAV of `bytes` varied bytes (none repeat within a
+ * 256-byte stretch) added to its library: the file's bytes and its media URL.
+ */
+async function originWithWav(t: { after(fn: () => unknown): void }, name: string, bytes: number, origin: Record<string, number> = {}): Promise<{ o: TestOrigin; data: Buffer; url: string; fileName: string }> {
+  const data = wavOfSize(bytes);
+  for (let i = 44; i < data.length; i++) data[i] = Math.imul(i, 2654435761) >>> 24;
+  const file = path.join(os.tmpdir(), `mediacdn-origin-${name}-${process.pid}.wav`);
+  await writeFile(file, data);
+  t.after(() => unlink(file).catch(() => {}));
+  const o = await startTestOrigin({ origin });
   t.after(() => o.close());
-  const item = await o.addPath(big);
-  const u = `${o.url}/media/${item.fileName}`;
+  const item = await o.addPath(file);
+  return { o, data, url: `${o.url}/media/${item.fileName}`, fileName: item.fileName };
+}
+
+test('a file within its block quota: a crowd of overlapping ranges reads each block once, later ranges come from memory', async (t) => {
+  // The default budget (64 MiB): a 4 MiB file is within its quota of hot blocks (half the budget).
+  const { o, data, url: u } = await originWithWav(t, 'crowd', 4 * 1024 * 1024);
   assert.equal((await request(u, { method: 'HEAD' })).status, 200);
   const before = o.origin.cacheStats().readBytes;
   // 30 players' 256 KiB ranges at 128 KiB steps, all at once: each block is wanted by two of them,
@@ -249,16 +257,9 @@ test('a file within its block quota: a crowd of overlapping ranges reads each bl
 });
 
 test('a block read that fails fails every request waiting for it, and the next requests read again', async (t) => {
-  const data = wavOfSize(2 * 1024 * 1024);
-  const big = path.join(os.tmpdir(), `mediacdn-origin-cut-${process.pid}.wav`);
-  await writeFile(big, data);
-  t.after(() => unlink(big).catch(() => {}));
-  const o = await startTestOrigin();
-  t.after(() => o.close());
-  const item = await o.addPath(big);
-  const u = `${o.url}/media/${item.fileName}`;
+  const { o, data, url: u, fileName } = await originWithWav(t, 'cut', 2 * 1024 * 1024);
   assert.equal((await request(u, { method: 'HEAD' })).status, 200); // the descriptor is open from here on
-  const stored = path.join(o.tl.mediaDir, item.fileName);
+  const stored = path.join(o.tl.mediaDir, fileName);
   await truncate(stored, 1024 * 1024); // the file loses its second half behind the origin's back
   const outcomes = await Promise.all(
     Array.from({ length: 12 }, (_, k) =>
@@ -280,15 +281,9 @@ test('a block read that fails fails every request waiting for it, and the next r
 test('a pooled buffer is not reused while its response waits behind another on a client that is not reading', async (t) => {
   // 16 MiB of varied bytes: more than the loopback socket buffers hold, so a whole-file answer to a
   // client that does not read stays unfinished, and the range pipelined behind it waits in memory.
-  const data = wavOfSize(16 * 1024 * 1024);
-  for (let i = 44; i < data.length; i++) data[i] = Math.imul(i, 2654435761) >>> 24;
-  const big = path.join(os.tmpdir(), `mediacdn-origin-pipelined-${process.pid}.wav`);
-  await writeFile(big, data);
-  t.after(() => unlink(big).catch(() => {}));
-  const o = await startTestOrigin({ origin: { memoryCacheBytes: 0 } });
-  t.after(() => o.close());
-  const item = await o.addPath(big);
-  const u = new URL(`${o.url}/media/${item.fileName}`);
+  const w = await originWithWav(t, 'pipelined', 16 * 1024 * 1024, { memoryCacheBytes: 0 });
+  const data = w.data;
+  const u = new URL(w.url);
   const slice: [number, number] = [5_000_000, 5_000_000 + 700_000 - 1];
   const slow = net.connect(Number(u.port), u.hostname);
   slow.pause();
