@@ -14,6 +14,7 @@ import pino from 'pino';
 import { createMediaCache, mediaEtag } from '../src/origin/media-cache.ts';
 import { simpleRange } from '../src/origin/media-handler.ts';
 import { readWholeThenRange } from './helpers/pipelined.ts';
+import { checkAsyncProperty } from './helpers/property.ts';
 import type { MediaItem } from '../src/media/library.ts';
 import { startTestOrigin, request, rawRequest, makeWav, wavOfSize, type TestOrigin, type RawResponse } from './helpers/origin.ts';
 
@@ -511,4 +512,51 @@ test('the record trust period counts from the start of the lookup, and forget() 
   assert.equal(await inFlight, null);
   assert.equal(cache.peek(b.fileName), undefined, 'nothing cached from the cancelled lookup');
   assert.equal(await cache.load(b.fileName), null, 'a new lookup sees the deletion');
+});
+
+test('property: concurrent slices through the hot-block cache, whatever the budget, are the file\'s bytes; the budget holds', async (t) => {
+  const { o, data, fileName } = await originWithWav(t, 'blocks-property', 700_000);
+  const silent = pino({ level: 'silent' });
+  const slice = fc.tuple(fc.nat({ max: data.length - 1 }), fc.integer({ min: 1, max: 1024 * 1024 }));
+  await checkAsyncProperty(
+    fc.asyncProperty(
+      // Budgets below, around and above the file and its quota (half the budget).
+      fc.constantFrom(64 * 1024, 200_000, 1 << 20, 1_500_000, 64 << 20),
+      fc.constantFrom(0, 64 * 1024, 1 << 20),
+      fc.array(fc.array(slice, { minLength: 1, maxLength: 12 }), { minLength: 1, maxLength: 4 }),
+      async (budget, maxFile, batches) => {
+        const cache = createMediaCache({ lib: o.tl.lib, logger: silent, now: () => 0, tail200: [], tail304: [], cacheControl: 'public', memoryCacheBytes: budget, memoryCacheMaxFileBytes: maxFile, ttlMs: 60_000 });
+        try {
+          const entry = await cache.load(fileName);
+          assert.ok(entry);
+          for (const batch of batches) {
+            // One batch at once: reads of the same blocks meet in flight.
+            await Promise.all(
+              batch.map(([start, length]) => {
+                const end = Math.min(data.length - 1, start + length - 1);
+                return new Promise<void>((resolve, reject) => {
+                  if (entry.body) return resolve(); // held whole: sent as a slice of the body, not read
+                  cache.readRange(entry, start, end, (err, body, done) => {
+                    try {
+                      assert.ifError(err);
+                      const got = Array.isArray(body) ? Buffer.concat(body) : (body as Buffer);
+                      assert.ok(got.equals(data.subarray(start, end + 1)), `bytes ${start}-${end} (budget ${budget}, maxFile ${maxFile})`);
+                      done?.();
+                      resolve();
+                    } catch (e) {
+                      reject(e);
+                    }
+                  });
+                });
+              }),
+            );
+            assert.ok(cache.stats().memoryBytes <= budget, `memory ${cache.stats().memoryBytes} within the budget ${budget}`);
+          }
+        } finally {
+          cache.close();
+        }
+      },
+    ),
+    { numRuns: 40, timeLimitMs: 10_000 },
+  );
 });
