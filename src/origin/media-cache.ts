@@ -8,7 +8,7 @@ import type { Library, MediaItem } from '../media/library.ts';
 import { strongEtagFromHash } from '../http/etag.ts';
 import { formatHttpDate } from '../http/http-date.ts';
 import type { Representation } from '../http/representation.ts';
-import { ReadBuffers } from '../server/read-buffers.ts';
+import { readBuffers } from '../server/read-buffers.ts';
 
 export type CachedMedia = {
   readonly fileName: string;
@@ -109,8 +109,6 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
   let memoryBytes = 0;
   let openFiles = 0;
   let readBytes = 0;
-  // Slices read in one go, reused once their response finished (server/read-buffers.ts).
-  const readBuffers = new ReadBuffers();
   // Hot blocks one file may hold: half the budget (at least what a file held whole may take). A file
   // up to this size is answered from its blocks for every slice up to ONE_READ_MAX; larger ones only
   // for slices up to BLOCKS_READ_MAX.
@@ -156,24 +154,30 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
     enforceBounds(name);
   }
 
-  function positionedRead(entry: CachedMedia, start: number, len: number, cb: (err: Error | null, buf?: Buffer, done?: () => void) => void): void {
+  /**
+   * Reads `len` bytes at `at` of an entry's open descriptor into `buf` (the descriptor stays open
+   * meanwhile); a missing descriptor or a short read is an error.
+   */
+  function readAt(entry: CachedMedia, buf: Buffer, len: number, at: number, cb: (err: Error | null) => void): void {
     const fd = entry.fd;
-    if (fd === undefined) {
-      cb(new Error(`no open file for ${entry.fileName}`));
-      return;
-    }
-    const whole = readBuffers.take(len);
+    if (fd === undefined) return cb(new Error(`no open file for ${entry.fileName}`));
     entry.refs++;
     readBytes += len;
-    read(fd, whole, 0, len, start, (err, n) => {
+    read(fd, buf, 0, len, at, (err, n) => {
       entry.refs--;
       release(entry);
+      if (err) cb(err);
+      else if (n !== len) cb(new Error(`short read of ${entry.fileName}: ${n} of ${len} bytes at ${at}`));
+      else cb(null);
+    });
+  }
+
+  function positionedRead(entry: CachedMedia, start: number, len: number, cb: (err: Error | null, buf?: Buffer, done?: () => void) => void): void {
+    const whole = readBuffers.take(len);
+    readAt(entry, whole, len, start, (err) => {
       if (err) {
         readBuffers.give(whole);
         cb(err);
-      } else if (n !== len) {
-        readBuffers.give(whole);
-        cb(new Error(`short read of ${entry.fileName}: ${n} of ${len} bytes at ${start}`));
       } else {
         cb(null, whole.length === len ? whole : whole.subarray(0, len), () => readBuffers.give(whole));
       }
@@ -259,20 +263,10 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
         for (const w of waiters) w(err, block);
       }
     };
-    const fd = entry.fd;
-    if (fd === undefined) return deliver(new Error(`no open file for ${entry.fileName}`));
     const at = readFrom * BLOCK_SIZE;
     const len = Math.min((readTo + 1) * BLOCK_SIZE, entry.rep.size) - at;
     const buf = Buffer.allocUnsafeSlow(len);
-    entry.refs++;
-    readBytes += len;
-    read(fd, buf, 0, len, at, (err, n) => {
-      entry.refs--;
-      release(entry);
-      if (err) return deliver(err);
-      if (n !== len) return deliver(new Error(`short read of ${entry.fileName}: ${n} of ${len} bytes at ${at}`));
-      deliver(null, buf);
-    });
+    readAt(entry, buf, len, at, (err) => (err ? deliver(err) : deliver(null, buf)));
   }
 
   async function lookup(name: string, flight: Loading): Promise<CachedMedia | null> {

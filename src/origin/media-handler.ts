@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { isLibraryFileName } from '../media/keys.ts';
 import { planResponse, type BodySegment } from '../http/representation.ts';
-import { ReadBuffers, streamSlice } from '../server/read-buffers.ts';
+import { readBuffers, streamSlice } from '../server/read-buffers.ts';
 import { RANGE_AT } from './media-cache.ts';
 import type { CachedMedia, MediaCache } from './media-cache.ts';
 
@@ -49,8 +49,6 @@ export type MediaHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export function createMediaHandler(o: MediaHandlerOptions): MediaHandler {
   const { cache, logger } = o;
-  // Pieces of long answers, each given back once the socket took it (server/read-buffers.ts).
-  const streamBuffers = new ReadBuffers();
   const common = ['x-content-type-options', 'nosniff', ...CORS_HEADERS];
   const notFoundBody = Buffer.from('not found\n');
   const notFound = [
@@ -115,7 +113,7 @@ export function createMediaHandler(o: MediaHandlerOptions): MediaHandler {
     let handle: FileHandle | undefined;
     try {
       handle = await open(entry.path, 'r');
-      if (await streamSlice(res, handle, start, end, streamBuffers, STREAM_CHUNK)) res.end();
+      if (await streamSlice(res, handle, start, end, readBuffers, STREAM_CHUNK)) res.end();
     } catch (err) {
       fail(res, err, entry);
     } finally {

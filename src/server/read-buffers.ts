@@ -80,6 +80,13 @@ export class ReadBuffers {
   }
 }
 
+/**
+ * The process's pool: the origin's one-go slices and streamed pieces and the edge's disk-tier reads
+ * (one edge worker, or an origin and an edge in one process) draw on the same free buffers, under one
+ * bound and one trim timer.
+ */
+export const readBuffers = new ReadBuffers();
+
 /** The smallest power of two ≥ length (at least 4 KiB). */
 function classOf(length: number): number {
   let size = 4096;
@@ -88,7 +95,7 @@ function classOf(length: number): number {
 }
 
 /** Reads exactly `length` bytes at `start` into `out`; a file that ends early is an error. */
-export async function readExactly(handle: FileHandle, start: number, length: number, out: Buffer): Promise<Buffer> {
+async function readExactly(handle: FileHandle, start: number, length: number, out: Buffer): Promise<Buffer> {
   let off = 0;
   while (off < length) {
     const { bytesRead } = await handle.read(out, off, length - off, start + off);
@@ -96,6 +103,20 @@ export async function readExactly(handle: FileHandle, start: number, length: num
     off += bytesRead;
   }
   return out.length === length ? out : out.subarray(0, length);
+}
+
+/**
+ * Reads exactly `length` bytes at `start` into a buffer taken from `pool`: the bytes, and the buffer to
+ * give back once nothing reads them. On a failed read the buffer is given back and the error thrown.
+ */
+export async function readPooled(handle: FileHandle, start: number, length: number, pool: ReadBuffers): Promise<{ bytes: Buffer; pooled: Buffer }> {
+  const pooled = pool.take(length);
+  try {
+    return { bytes: await readExactly(handle, start, length, pooled), pooled };
+  } catch (err) {
+    pool.give(pooled);
+    throw err;
+  }
 }
 
 /** Resolves true on 'drain', false when the response closes first. */
@@ -123,14 +144,7 @@ export function drained(res: ServerResponse): Promise<boolean> {
 export async function streamSlice(res: ServerResponse, handle: FileHandle, start: number, end: number, pool: ReadBuffers, pieceBytes: number, onPiece?: (bytes: number) => void): Promise<boolean> {
   for (let pos = start; pos <= end; ) {
     const length = Math.min(pieceBytes, end - pos + 1);
-    const pooled = pool.take(length);
-    let piece: Buffer;
-    try {
-      piece = await readExactly(handle, pos, length, pooled);
-    } catch (err) {
-      pool.give(pooled);
-      throw err;
-    }
+    const { bytes: piece, pooled } = await readPooled(handle, pos, length, pool);
     if (res.destroyed) {
       pool.give(pooled);
       return false;

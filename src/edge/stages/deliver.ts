@@ -2,11 +2,12 @@
 // conditional semantics (planResponse); its plan is memoised per stored object and request shape
 // (plain GET / HEAD, one byte range), so a hit from memory is prebuilt fields and one write. An
 // upstream response is relayed as it is (apart from hop-by-hop fields, Via and X-Cache).
+import type { FileHandle } from 'node:fs/promises';
 import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { planResponse } from '../../http/representation.ts';
-import { drained, readExactly, ReadBuffers, streamSlice } from '../../server/read-buffers.ts';
+import { drained, readBuffers, readPooled, streamSlice } from '../../server/read-buffers.ts';
 import type { BodySegment } from '../../http/representation.ts';
 import { parseRange } from '../../http/range.ts';
 import { releaseBody } from '../cache/store.ts';
@@ -195,12 +196,6 @@ async function writePaced(ctx: RequestContext, segments: readonly BodySegment[],
 const FILE_READ_WHOLE_MAX = { http1: 1024 * 1024, h2: H2_PIECE };
 const FILE_STREAM_CHUNK = { http1: 256 * 1024, h2: H2_PIECE };
 
-/**
- * Buffers of the file reads (a range read in one go, the pieces of a longer one), each used again once
- * the response or the socket took it: a buffer per range keeps V8 collecting (see server/read-buffers.ts).
- */
-const readBuffers = new ReadBuffers();
-
 /** Writes plan segments from a file or a filling body; closes nothing it does not own. */
 async function writeStreamed(ctx: RequestContext, res: ServerResponse, segments: readonly BodySegment[], source: Exclude<Source, { kind: 'buffer' }>): Promise<void> {
   for (const s of segments) {
@@ -210,44 +205,17 @@ async function writeStreamed(ctx: RequestContext, res: ServerResponse, segments:
       res.write(chunk);
       continue;
     }
-    const length = s.end - s.start + 1;
-    const protocol = ctx.req.httpVersionMajor === 2 ? 'h2' : 'http1';
-    if (source.kind === 'file' && length <= FILE_READ_WHOLE_MAX[protocol]) {
-      // A player's range (typically 256 KiB) is one read and one write, not a stream of 64 KiB reads,
-      // into a pooled buffer given back once the socket took it (the write's callback), or for the
-      // last write of an HTTP/1.x answer once the response finished.
-      const pooled = readBuffers.take(length);
-      let chunk: Buffer;
-      try {
-        chunk = await readExactly(source.handle, s.start, length, pooled);
-      } catch (err) {
-        readBuffers.give(pooled);
-        res.destroy(err instanceof Error ? err : undefined);
-        return;
-      }
-      if (res.destroyed) {
-        readBuffers.give(pooled);
-        return;
-      }
-      ctx.bytes += chunk.length;
-      const last = s === segments[segments.length - 1];
-      if (last && protocol === 'http1') {
-        res.once('finish', () => readBuffers.give(pooled));
-        res.end(chunk);
-        return;
-      }
-      const more = res.write(chunk, (err) => {
-        if (!err) readBuffers.give(pooled);
-      });
-      if (last) break;
-      if (!more && !(await drained(res))) return;
-      continue;
-    }
     if (source.kind === 'file') {
-      // Pooled pieces, each given back once the socket (HTTP/1.x) or the session (HTTP/2) took it.
+      // Read into pooled buffers (server/read-buffers.ts): a player's range (typically 256 KiB) is one
+      // read and one write, a longer one pooled pieces, each given back once the socket (HTTP/1.x) or
+      // the session (HTTP/2) took it. The last range of an HTTP/1.x answer ends it in the same write.
+      const length = s.end - s.start + 1;
+      const protocol = ctx.req.httpVersionMajor === 2 ? 'h2' : 'http1';
+      const whole = length <= FILE_READ_WHOLE_MAX[protocol];
+      if (whole && protocol === 'http1' && s === segments[segments.length - 1]) return endWithRead(ctx, res, source.handle, s.start, length);
       let more: boolean;
       try {
-        more = await streamSlice(res, source.handle, s.start, s.end, readBuffers, FILE_STREAM_CHUNK[protocol], (n) => (ctx.bytes += n));
+        more = await streamSlice(res, source.handle, s.start, s.end, readBuffers, whole ? length : FILE_STREAM_CHUNK[protocol], (n) => (ctx.bytes += n));
       } catch (err) {
         res.destroy(err instanceof Error ? err : undefined);
         return;
@@ -266,6 +234,22 @@ async function writeStreamed(ctx: RequestContext, res: ServerResponse, segments:
     }
   }
   res.end();
+}
+
+/** Ends an HTTP/1.x answer with one read into a pooled buffer, given back once the response finished. */
+async function endWithRead(ctx: RequestContext, res: ServerResponse, handle: FileHandle, start: number, length: number): Promise<void> {
+  let chunk: Buffer;
+  let pooled: Buffer;
+  try {
+    ({ bytes: chunk, pooled } = await readPooled(handle, start, length, readBuffers));
+  } catch (err) {
+    res.destroy(err instanceof Error ? err : undefined);
+    return;
+  }
+  if (res.destroyed) return readBuffers.give(pooled);
+  ctx.bytes += length;
+  res.once('finish', () => readBuffers.give(pooled));
+  res.end(chunk);
 }
 
 /** Sends an upstream response on unchanged (apart from hop-by-hop fields, Via and X-Cache). */
