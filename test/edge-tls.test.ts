@@ -1,5 +1,6 @@
 // Edge scenarios on the https listener: certificates chosen by SNI (unknown names refused during the
-// handshake, with a log line), session resumption, the client's choice of cipher suite, renewal picked up from the files while a download
+// handshake with TLS's unrecognized_name alert and a log line; plain HTTP answered 400), session
+// resumption, the client's choice of cipher suite, renewal picked up from the files while a download
 // over an older connection completes, a bad renewal kept out, HTTP/2 and HTTP/1.1 answering alike,
 // redirectHttp and HSTS, and hostile TLS input.
 import assert from 'node:assert/strict';
@@ -83,7 +84,9 @@ describe('edge: https listener', () => {
 
   it('refuses at the handshake a name without a certificate, and a handshake without SNI, saying so in the log', async () => {
     const unknown = await handshake(h.edge.httpsPort!, 'nobody.example.com', ca.pem);
-    assert.equal(unknown.ok, false);
+    assert.ok(!unknown.ok);
+    // TLS's own answer for it (RFC 6066 §3), which clients show as such: not a connection reset.
+    assert.equal((unknown.error as NodeJS.ErrnoException).code, 'ERR_SSL_TLSV1_UNRECOGNIZED_NAME', unknown.error.message);
     assert.match(await waitFor(/nobody\.example\.com/), /^tls: refused a handshake from 127\.0\.0\.0 for "nobody\.example\.com": no zone with a certificate/);
     const noCert = await handshake(h.edge.httpsPort!, 'plain.example.net', ca.pem);
     assert.equal(noCert.ok, false, 'a zone without tls has no certificate on the https listener');
@@ -219,6 +222,34 @@ describe('edge: https listener', () => {
     assert.ok(still.ok);
     assert.equal(still.fingerprint, zoneCert.fingerprint);
     await writeFile(zoneCert.certFile, zoneCert.cert);
+  });
+
+  it('answers plain HTTP sent to the https port with a 400 that says so', async () => {
+    const socket = net.connect(h.edge.httpsPort!, '127.0.0.1');
+    socket.on('error', () => {});
+    socket.write(`GET /song.mp3 HTTP/1.1\r\nHost: ${ZONE}\r\n\r\n`);
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    await closed(socket);
+    const answer = Buffer.concat(chunks).toString('latin1');
+    assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(answer, /\r\nconnection: close\r\n/);
+    assert.match(answer, /\r\n\r\nThis port speaks https: the request was sent as plain HTTP\. Use an https:\/\/ link\.\n$/);
+    // Clients gone before those answers are written (a reset right after the request or the
+    // ClientHello) cost the listener nothing.
+    const gone: Promise<void>[] = [];
+    for (let i = 0; i < 40; i++) {
+      const plain = net.connect(h.edge.httpsPort!, '127.0.0.1');
+      plain.on('error', () => {});
+      plain.write(i % 2 ? 'CONNECT cdn.example:443 HTTP/1.1\r\n\r\n' : 'POST / HTTP/1.1\r\nContent-Length: 100000\r\n\r\n' + 'x'.repeat(60_000));
+      plain.once('connect', () => setImmediate(() => plain.resetAndDestroy()));
+      const hello = tls.connect({ host: '127.0.0.1', port: h.edge.httpsPort!, servername: `gone-${i}.example`, ca: ca.pem });
+      hello.on('error', () => {});
+      hello.once('connect', () => setImmediate(() => hello.destroy()));
+      gone.push(closed(plain), closed(hello));
+    }
+    await Promise.all(gone);
+    assert.equal((await requestH1(h.edge.httpsPort!, ZONE, ca.pem, '/song.mp3')).status, 200, 'the listener still serves');
   });
 
   it('survives hostile TLS input: garbage bytes, a handshake that never completes, random ClientHello-like bytes', async () => {
