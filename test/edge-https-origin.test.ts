@@ -13,7 +13,7 @@ import type { EdgeHandle } from '../src/edge/server.ts';
 import { startCountingOrigin } from './helpers/counting-origin.ts';
 import { startTestOrigin } from './helpers/origin.ts';
 import type { TestOrigin } from './helpers/origin.ts';
-import { handshake, makeCa, makeLeaf, negotiatedCipher, tempDir } from './helpers/tls.ts';
+import { PLAIN_HTTP_400, handshake, makeCa, makeLeaf, negotiatedCipher, plainHttpTo, tempDir } from './helpers/tls.ts';
 import type { Ca, Leaf } from './helpers/tls.ts';
 import { request } from 'undici';
 
@@ -66,6 +66,8 @@ describe('origin over https, and an edge in front of it', () => {
     const port = Number(new URL(o.url).port);
     assert.equal(await negotiatedCipher(port, 'localhost', ca.pem, 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384'), 'TLS_AES_128_GCM_SHA256');
     assert.equal(await negotiatedCipher(port, 'localhost', ca.pem, 'TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256'), 'TLS_AES_256_GCM_SHA384');
+    // Plain HTTP to the https port is told so, not cut off.
+    assert.match(await plainHttpTo(port, `GET /media/${fileName} HTTP/1.1\r\nHost: localhost\r\n\r\n`), PLAIN_HTTP_400);
   });
 
   it('an edge with the right caFile fetches and caches; with another CA, or the system CAs, it answers 502 saying why', async () => {

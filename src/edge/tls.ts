@@ -6,11 +6,11 @@
 import http2 from 'node:http2';
 import type { Http2SecureServer, Http2ServerRequest, Http2ServerResponse, ServerHttp2Session, ServerHttp2Stream } from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import net from 'node:net';
 import type { Socket } from 'node:net';
 import type { SecureContext, TLSSocket } from 'node:tls';
 import { HONOR_CIPHER_ORDER, TLS_MIN_VERSION, WatchedCertificate } from '../server/certificate.ts';
 import type { CertificateFiles } from '../server/certificate.ts';
+import { UNRECOGNIZED_NAME_ALERT, answerPlainHttp, underlyingSocket, writeUnderTls } from '../server/tls-answers.ts';
 import { truncateIp } from './stats/access-log.ts';
 
 /** How a request reached the edge, as statistics count it. */
@@ -128,14 +128,14 @@ export function createHttpsListener(opts: HttpsListenerOptions): HttpsListener {
     minVersion: TLS_MIN_VERSION,
     // The suite is chosen on this server's own context, before SNI picks a zone's: see honorCipherOrder there.
     honorCipherOrder: HONOR_CIPHER_ORDER,
-    // Node calls this as a method of the connection's TLSSocket (see underlyingSocket).
+    // Node calls this as a method of the connection's TLSSocket (see server/tls-answers.ts).
     SNICallback(this: unknown, serverName: string, cb: (err: Error | null, context?: SecureContext) => void) {
       const context = opts.certificates.contextFor(serverName);
       if (context) return cb(null, context);
       // TLS's answer to a name the server does not serve is a fatal unrecognized_name alert (RFC 6066
       // §3). Node's callback can only end the connection, so the alert goes out on the TCP socket under
       // the TLS one, before the refusal closes it.
-      writeUnder(this, UNRECOGNIZED_NAME_ALERT);
+      writeUnderTls(this, UNRECOGNIZED_NAME_ALERT);
       cb(new UnknownServerNameError(serverName), undefined);
     },
     handshakeTimeout: opts.handshakeTimeoutMs,
@@ -164,11 +164,9 @@ export function createHttpsListener(opts: HttpsListenerOptions): HttpsListener {
   });
   const log = throttled(opts.onLog, opts.now ?? Date.now);
   server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
-    const parent = underlyingSocket(socket);
-    // Plain HTTP sent to this port (OpenSSL recognises a request line, or CONNECT): say so in HTTP.
-    if (PLAIN_HTTP_ERRORS.has((err as NodeJS.ErrnoException).code ?? '')) return writeUnder(socket, PLAIN_HTTP_ANSWER);
+    if (answerPlainHttp(err, socket)) return;
     // The connection's socket still knows the address.
-    const address = socket.remoteAddress ?? parent?.remoteAddress;
+    const address = socket.remoteAddress ?? underlyingSocket(socket)?.remoteAddress;
     const from = address ? truncateIp(address) : 'unknown address';
     if (err instanceof UnknownServerNameError) log(`tls: refused a handshake from ${from} for ${JSON.stringify(err.serverName)}: ${err.message}`);
     else if (!socket.servername && /NO_SUITABLE_SIGNATURE_ALGORITHM|NO_SHARED_CIPHER/.test((err as NodeJS.ErrnoException).code ?? err.message)) {
@@ -185,30 +183,6 @@ export function createHttpsListener(opts: HttpsListenerOptions): HttpsListener {
     },
   };
 }
-
-/** The TCP socket a server-side TLSSocket wraps (Node keeps it as `_parent`). */
-function underlyingSocket(tlsSocket: unknown): Socket | undefined {
-  const parent = (tlsSocket as { _parent?: unknown } | undefined)?._parent;
-  return parent instanceof net.Socket ? parent : undefined;
-}
-
-/**
- * Bytes that do not go through TLS, written on the TCP socket under it while the handshake has not
- * finished (an alert, an HTTP answer), when that socket can still take them.
- */
-function writeUnder(tlsSocket: unknown, bytes: Buffer | string): void {
-  const parent = underlyingSocket(tlsSocket);
-  if (parent && !parent.destroyed && parent.writable) parent.write(bytes, () => {});
-}
-
-/** The fatal unrecognized_name alert (level 2, description 112) in a TLS 1.2 record (TLS 1.3 keeps 0x0303 on its records). */
-const UNRECOGNIZED_NAME_ALERT = Buffer.from([21, 3, 3, 0, 2, 2, 112]);
-
-const PLAIN_HTTP_ERRORS = new Set(['ERR_SSL_HTTP_REQUEST', 'ERR_SSL_HTTPS_PROXY_REQUEST']);
-const PLAIN_HTTP_BODY = 'This port speaks https: the request was sent as plain HTTP. Use an https:// link.\n';
-const PLAIN_HTTP_ANSWER =
-  `HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(PLAIN_HTTP_BODY)}\r\n` +
-  `cache-control: no-store\r\nconnection: close\r\n\r\n${PLAIN_HTTP_BODY}`;
 
 function closeWhenIdle(session: ServerHttp2Session, idleMs: number): void {
   let open = 0;

@@ -19,6 +19,7 @@ import { HttpError, sendError, sendJson } from './respond.ts';
 import { answerClientError } from '../server/client-error.ts';
 import { connectionsCheckingInterval, watchBodyIdle } from '../server/slow-client.ts';
 import { WatchedCertificate, secureContextOptions } from '../server/certificate.ts';
+import { answerPlainHttp } from '../server/tls-answers.ts';
 
 /** Answers a request and returns true, or returns false to let the origin answer 404. */
 export type ExtraRoutes = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
@@ -154,7 +155,10 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
   const server: http.Server = certificate
     ? https.createServer({ ...serverOptions, ...secureContextOptions(certificate.current.cert, certificate.current.key) }, onRequest)
     : http.createServer(serverOptions, onRequest);
-  if (certificate) certificate.onChange((c) => (server as https.Server).setSecureContext(secureContextOptions(c.cert, c.key)));
+  if (certificate) {
+    certificate.onChange((c) => (server as https.Server).setSecureContext(secureContextOptions(c.cert, c.key)));
+    server.on('tlsClientError', (err: Error, socket: unknown) => answerPlainHttp(err, socket));
+  }
   // RFC 9110 §10.1.1: an expectation other than 100-continue gets 417 (node's own 417 has no body).
   server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
     res.setHeader('connection', 'close');

@@ -6,6 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import http2 from 'node:http2';
 import https from 'node:https';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -89,6 +90,21 @@ export function negotiatedCipher(port: number, servername: string, ca: Buffer, c
     socket.once('error', reject);
   });
 }
+
+/** What an https port answers to a plain HTTP request, up to the end of the connection. */
+export function plainHttpTo(port: number, request: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', () => {});
+    socket.once('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    socket.write(request);
+  });
+}
+
+/** The 400 both https listeners give plain HTTP. */
+export const PLAIN_HTTP_400 = /^HTTP\/1\.1 400 Bad Request\r\n[^]*\r\nconnection: close\r\n\r\nThis port speaks https: the request was sent as plain HTTP\. Use an https:\/\/ link\.\n$/;
 
 export type TlsReply = { status: number; headers: Record<string, string | string[] | undefined>; body: Buffer };
 
