@@ -2,7 +2,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import http from 'node:http';
+import net from 'node:net';
+import fc from 'fast-check';
 import { Agent, request } from 'undici';
+import { zoneHostOf } from '../src/edge/zone/zone.ts';
+import { checkAsyncProperty } from './helpers/property.ts';
 import { ZONE, bytes, startHarness } from './helpers/edge-harness.ts';
 import type { Harness } from './helpers/edge-harness.ts';
 
@@ -101,6 +105,52 @@ describe('edge: hits and misses', () => {
     } finally {
       await agent.close();
     }
+  });
+
+  it('answers 400 to more than one Host line or a Host that is not a host name (RFC 9112 §3.2)', async () => {
+    h.origin.route('/hosts', { headers: { 'cache-control': 'max-age=60' }, body: 'hosts' });
+    /** One request written as given, on its own connection: the status line and body. */
+    const exchange = (head: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const socket = net.connect(h.edge.port, '127.0.0.1');
+        const chunks: Buffer[] = [];
+        socket.on('data', (c: Buffer) => chunks.push(c));
+        socket.on('error', reject);
+        socket.on('close', () => {
+          const text = Buffer.concat(chunks).toString('latin1');
+          resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0), body: text.slice(text.indexOf('\r\n\r\n') + 4) });
+        });
+        socket.write(`${head}\r\nConnection: close\r\n\r\n`);
+      });
+    assert.deepEqual(await exchange(`GET /hosts HTTP/1.1\r\nHost: ${ZONE}`), { status: 200, body: 'hosts' });
+    for (const head of [
+      `GET /hosts HTTP/1.1\r\nHost: ${ZONE}\r\nHost: other.example.org`,
+      `GET /hosts HTTP/1.1\r\nHost: other.example.org\r\nhost: ${ZONE}`,
+      `GET /hosts HTTP/1.1\r\nHost: ${ZONE}\r\nX-A: 1\r\nHOST: ${ZONE}`,
+      `GET http://${ZONE}/hosts HTTP/1.1\r\nHost: ${ZONE}\r\nHost: ${ZONE}`,
+    ]) {
+      const r = await exchange(head);
+      assert.equal(r.status, 400, head);
+      assert.equal(r.body, 'The request has more than one Host field.\n', head);
+    }
+    for (const value of ['cdn example.com', 'cdn.example.com/x', 'cdn.example.com:80a', '[::1', 'user@cdn.example.com']) {
+      const r = await exchange(`GET /hosts HTTP/1.1\r\nHost: ${value}`);
+      assert.equal(r.status, 400, value);
+      assert.match(r.body, /^The Host field ".*" is not a host name with an optional port\.\n$/, value);
+    }
+    // Well-formed but no zone's: 404, as before; and no Host at all is node:http's own 400.
+    assert.equal((await exchange('GET /hosts HTTP/1.1\r\nHost: [::1]:8080')).status, 404);
+    assert.equal((await exchange('GET /hosts HTTP/1.1')).status, 400);
+    // Whatever the Host lines, the answer is the zone's content, a 400 or a 404, and the edge goes on.
+    await checkAsyncProperty(
+      fc.asyncProperty(fc.array(fc.oneof(fc.constant(ZONE), fc.constant(`${ZONE.toUpperCase()}:8080`), fc.stringMatching(/^[ -~]{0,30}$/)), { maxLength: 3 }), async (hosts) => {
+        const lines = hosts.map((v) => `\r\nHost: ${v.trim()}`).join('');
+        const r = await exchange(`GET /hosts HTTP/1.1${lines}`);
+        if (hosts.length === 1 && zoneHostOf(hosts[0].trim()) === ZONE) assert.deepEqual(r, { status: 200, body: 'hosts' });
+        else assert.ok([400, 404].includes(r.status), `${JSON.stringify(hosts)}: ${r.status}`);
+      }),
+      { numRuns: 100, timeLimitMs: 10_000 },
+    );
   });
 
   it('selects the zone by the authority of an absolute-form target, not by Host (RFC 9112 §3.2.2)', async () => {

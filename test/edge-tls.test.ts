@@ -182,6 +182,8 @@ describe('edge: https listener', () => {
     assert.equal(served.status, 200);
     assert.equal(served.headers['strict-transport-security'], undefined, 'no hsts configured for this zone');
     assert.equal((await h.get('/song.mp3')).status, 200, 'a zone without redirectHttp is served over http');
+    const twoHosts = await plainHttpTo(h.edge.port, `GET /song.mp3 HTTP/1.1\r\nHost: ${OTHER}\r\nHost: ${ZONE}\r\nConnection: close\r\n\r\n`);
+    assert.match(twoHosts, /^HTTP\/1\.1 400 [^]*\r\n\r\nThe request has more than one Host field\.\n$/, 'refused, not redirected');
   });
 
   it('takes a renewed certificate from its files without a restart, while a download over an older connection completes', async () => {

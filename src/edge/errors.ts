@@ -65,6 +65,23 @@ export class BadTargetError extends MediaCdnError {
   }
 }
 
+/**
+ * RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1 request
+ * message that lacks a Host header field and to any request message that contains more than one Host
+ * header field line or a Host header field with an invalid field value." (A missing Host node:http
+ * answers itself.) Two Host lines are how a request asks one thing of a cache and another of what is
+ * behind it.
+ */
+export class BadHostError extends MediaCdnError {
+  constructor(reason: 'several' | 'invalid', host = '') {
+    super(
+      'edge_bad_host',
+      reason === 'several' ? 'The request has more than one Host field.' : `The Host field ${JSON.stringify(host.slice(0, 200))} is not a host name with an optional port.`,
+      { status: 400 },
+    );
+  }
+}
+
 /** `Cache-Control: only-if-cached` and nothing usable is stored (RFC 9111 §5.2.1.7). */
 export class NotCachedError extends MediaCdnError {
   constructor() {

@@ -3,10 +3,10 @@
 // and prepares the request's key, its CORS fields and its accounting.
 import { watchBodyIdle } from '../../server/slow-client.ts';
 import { cacheKey, normaliseTarget } from '../cache/cache-key.ts';
-import { BlockedClientError, ControlRequestError, RequestBodyTimeoutError, UnknownZoneError } from '../errors.ts';
+import { BadHostError, BlockedClientError, ControlRequestError, RequestBodyTimeoutError, UnknownZoneError } from '../errors.ts';
 import { clientIp } from '../limits/client-ip.ts';
 import { corsHeaders } from '../zone/cors.ts';
-import { absoluteFormAuthority, requestTarget, zoneHostOf } from '../zone/zone.ts';
+import { absoluteFormAuthority, hasSeveralHostLines, isValidHostField, requestTarget, zoneHostOf } from '../zone/zone.ts';
 import { stampHeaders } from './context.ts';
 import type { Edge, RequestContext, Stage } from './context.ts';
 import { firstValue } from '../../http/types.ts';
@@ -58,7 +58,17 @@ export const recv: Stage<'admit' | 'synth' | 'done'> = (ctx, edge) => {
     edge.control(req, res);
     return 'done';
   }
-  const host = zoneHostOf(absoluteFormAuthority(req.url ?? '') ?? req.headers.host);
+  // HTTP/2 carries the authority in one pseudo-header field (adaptRequest made it Host).
+  const field = req.headers.host;
+  if (req.httpVersionMajor < 2 && hasSeveralHostLines(req.rawHeaders)) {
+    ctx.error = new BadHostError('several');
+    return 'synth';
+  }
+  if (field !== undefined && !isValidHostField(field)) {
+    ctx.error = new BadHostError('invalid', field);
+    return 'synth';
+  }
+  const host = zoneHostOf(absoluteFormAuthority(req.url ?? '') ?? field);
   const zone = edge.zones.get(host);
   if (!zone) {
     ctx.error = new UnknownZoneError(host);

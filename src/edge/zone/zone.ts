@@ -46,6 +46,33 @@ export function zoneHostOf(host: string | undefined): string {
   return (colon < 0 ? h : h.slice(0, colon)).replace(/\.$/, '');
 }
 
+/** RFC 9110 §7.2 Host = uri-host [ ":" port ]: a reg-name, IPv4 or bracketed IPv6 literal (RFC 3986 §3.2.2). */
+const HOST_FIELD = /^(?:\[[0-9A-Za-z:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
+
+/** Host values found valid, so that the few an edge sees are checked once (bounded: hostile ones are checked every time). */
+const validHosts = new Set<string>();
+
+/** Whether a Host field value is a host with an optional port (an empty one is allowed by RFC 9112 §3.2). */
+export function isValidHostField(host: string): boolean {
+  if (validHosts.has(host)) return true;
+  if (!HOST_FIELD.test(host)) return false;
+  if (validHosts.size < 256) validHosts.add(host);
+  return true;
+}
+
+/** Whether a request's fields (node:http's rawHeaders: name, value, ...) hold more than one Host line. */
+export function hasSeveralHostLines(rawHeaders: readonly string[]): boolean {
+  let seen = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i];
+    if (name.length === 4 && name.toLowerCase() === 'host') {
+      if (seen) return true;
+      seen = true;
+    }
+  }
+  return false;
+}
+
 /**
  * The authority of an absolute-form request target, which selects the zone: RFC 9112 §3.2.2 "When an
  * origin server receives a request with an absolute-form of request-target, the origin server MUST
