@@ -83,17 +83,27 @@ export const recv: Stage<'admit' | 'synth' | 'done'> = (ctx, edge) => {
   return 'admit';
 };
 
-/** The client's address: the socket's, or X-Forwarded-For from a trusted proxy; cached per socket. */
+/** The client's address: the socket's, or X-Forwarded-For from a trusted proxy; cached per connection. */
 function clientIpOf(ctx: RequestContext, edge: Edge): string {
   const { req } = ctx;
   const xff = req.headers['x-forwarded-for'];
   if (xff !== undefined) return clientIp(req.socket.remoteAddress, xff, edge.trusted);
-  let ip = edge.socketIps.get(req.socket);
+  const connection = connectionOf(req);
+  let ip = edge.socketIps.get(connection);
   if (ip === undefined) {
     ip = clientIp(req.socket.remoteAddress, undefined, edge.trusted);
-    edge.socketIps.set(req.socket, ip);
+    edge.socketIps.set(connection, ip);
   }
   return ip;
+}
+
+/**
+ * What a request's connection is known by: its socket, or for HTTP/2 its session (the compatibility
+ * API gives every stream's request a socket object of its own, which would miss every time).
+ */
+function connectionOf(req: RequestContext['req']): object {
+  if (req.httpVersionMajor !== 2) return req.socket;
+  return (req as { stream?: { session?: object } }).stream?.session ?? req.socket;
 }
 
 /**
