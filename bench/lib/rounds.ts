@@ -1,7 +1,8 @@
 // Interleaved, measured rounds (BENCH.md): each round goes test by test and, inside a test, server by
 // server, so drift on a shared machine hits every server alike. Around every run: the server tree's
 // CPU time and peak RSS, the load generator's CPU time (client-bound rule), and what other processes
-// used of the machine meanwhile.
+// used of the machine meanwhile. Paired runs (runPaired) load our server and a baseline at the same
+// time, so that both see the same machine: their CPU per request is compared within one run.
 import path from 'node:path';
 import { benchCpuSec, CLIENT_CORE, machineBusySec, resetPeakRss, runPinned, treeCpuSec } from './cpu.ts';
 import type { Server } from './library.ts';
@@ -142,4 +143,87 @@ export async function runInterleaved<T extends { name: string }>(o: {
     row: (t, s) => medianRun(runs(t, s)),
     otherCores: () => [...results.values()].flatMap((m) => [...m.values()].flat().map((r) => r.otherCores)),
   };
+}
+
+/**
+ * One paired run: our server and a baseline under load at the same time, both on the server core, each
+ * with its own load generator on the client core. A machine whose speed drifts by tens of per cent
+ * from one minute to the next (a shared host) slows both alike, so their CPU per request compare.
+ */
+export type PairMeasured = {
+  ours: Measured;
+  base: Measured;
+  /** Our CPU per request over the baseline's. */
+  cpuRatio: number;
+  /** The two servers' CPU together, in cores (the server core is full near 1). */
+  serverCores: number;
+  /** The two load generators' CPU together, in cores. */
+  clientCores: number;
+};
+
+export async function measurePair(ours: Server, oursLoad: Load, base: Server, baseLoad: Load, durationSec: number): Promise<PairMeasured> {
+  const [a, b] = await Promise.all([measure(ours, oursLoad, durationSec), measure(base, baseLoad, durationSec)]);
+  return {
+    ours: a,
+    base: b,
+    cpuRatio: a.cpuPer10k / b.cpuPer10k,
+    serverCores: (a.serverCpuSec + b.serverCpuSec) / Math.max(a.wallSec, b.wallSec),
+    clientCores: a.clientShare + b.clientShare,
+  };
+}
+
+/** A paired row: the median of its rounds' ratios, and whether the server core was full in every round. */
+export type PairRow = { cpuRatio: number; ratios: number[]; serverCoreFull: boolean; clientCores: number; errors: number };
+
+/** Share of the server core the two servers together must use for a paired run to measure the servers. */
+export const PAIR_FULL_CORE = 0.9;
+
+export function pairRow(runs: PairMeasured[]): PairRow | undefined {
+  if (runs.length === 0) return undefined;
+  const ratios = runs.map((r) => r.cpuRatio).sort((x, y) => x - y);
+  const mid = ratios.length >> 1;
+  const median = ratios.length % 2 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
+  return {
+    cpuRatio: median,
+    ratios,
+    serverCoreFull: runs.every((r) => r.serverCores >= PAIR_FULL_CORE),
+    clientCores: Math.max(...runs.map((r) => r.clientCores)),
+    errors: runs.reduce((n, r) => n + r.ours.errors + r.base.errors, 0),
+  };
+}
+
+/** Paired rounds of every test: ours against each baseline in turn, the order of the two starts alternating by round. */
+export async function runPaired<T extends { name: string }>(o: {
+  tests: T[];
+  ours: Server;
+  baselines: Server[];
+  rounds: number;
+  durationSec: number;
+  load(test: T, server: Server): Load | undefined;
+}): Promise<(test: T, base: Server) => PairRow | undefined> {
+  const results = new Map<T, Map<Server, PairMeasured[]>>();
+  for (let round = 1; round <= o.rounds; round++) {
+    for (const t of o.tests) {
+      for (const b of o.baselines) {
+        const mine = o.load(t, o.ours);
+        const theirs = o.load(t, b);
+        if (!mine || !theirs) continue;
+        const r = round % 2 ? await measurePair(o.ours, mine, b, theirs, o.durationSec) : await swapped(o.ours, mine, b, theirs, o.durationSec);
+        const byBase = results.get(t) ?? new Map<Server, PairMeasured[]>();
+        byBase.set(b, [...(byBase.get(b) ?? []), r]);
+        results.set(t, byBase);
+        console.log(
+          `paired ${round}  ${t.name.padEnd(28)} ${o.ours.name} / ${b.name}: CPU per request ${r.cpuRatio.toFixed(2)}×  ` +
+            `(${(r.ours.cpuPer10k / 10).toFixed(3)} / ${(r.base.cpuPer10k / 10).toFixed(3)} ms)  servers ${(r.serverCores * 100).toFixed(0)}% of a core  clients ${(r.clientCores * 100).toFixed(0)}%`,
+        );
+      }
+    }
+  }
+  return (t, b) => pairRow(results.get(t)?.get(b) ?? []);
+}
+
+/** measurePair with the baseline's load generator started first. */
+async function swapped(ours: Server, oursLoad: Load, base: Server, baseLoad: Load, durationSec: number): Promise<PairMeasured> {
+  const r = await measurePair(base, baseLoad, ours, oursLoad, durationSec);
+  return { ours: r.base, base: r.ours, cpuRatio: 1 / r.cpuRatio, serverCores: r.serverCores, clientCores: r.clientCores };
 }
