@@ -1,7 +1,9 @@
 // Paired runs: two servers loaded at the same time, their CPU per request compared within one run. The
 // arithmetic on made-up runs, and the instrument on two real servers, one of which burns CPU per request.
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { describe, it } from 'node:test';
+import { SERVER_CORE } from './cpu.ts';
 import type { Server } from './library.ts';
 import { pairedTable } from './http-report.ts';
 import { startProcess } from './proc.ts';
@@ -58,7 +60,9 @@ async function burner(name: string, burnUs: number): Promise<Server> {
       res.end(body);
     });
     s.listen(0, '127.0.0.1', () => console.log('listening on http://127.0.0.1:' + s.address().port));`;
-  const p = await startProcess({ cmd: 'taskset', args: ['-c', '1', process.execPath, '-e', script], ready: /listening on (http:\/\/\S+)/ });
+  // Both on the bench's server core (core 0 on a one-core machine), as a paired run puts them.
+  const core = String(Math.min(SERVER_CORE, os.availableParallelism() - 1));
+  const p = await startProcess({ cmd: 'taskset', args: ['-c', core, process.execPath, '-e', script], ready: /listening on (http:\/\/\S+)/ });
   return { name, url: p.match[1], pid: p.pid, stop: p.stop };
 }
 
