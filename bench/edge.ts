@@ -10,12 +10,12 @@ import path from 'node:path';
 import { checkTest } from './lib/check.ts';
 import { ALL_CORES, CLIENT_CORE } from './lib/cpu.ts';
 import { runColdStart, type ColdOrder, type ColdStartResult } from './lib/cold-start.ts';
-import { COMPARISON_LEGEND, comparisonTable, FIGURES_LEGEND, figuresTable, heading, machineParagraph, methodParagraph, PAIRED_MAX_SEC, pairedLegend, pairedTable, type Baseline } from './lib/http-report.ts';
+import { COMPARISON_LEGEND, comparisonTable, FIGURES_LEGEND, figuresTable, heading, machineParagraph, methodParagraph, sideBySide, type Baseline } from './lib/http-report.ts';
 import { KiB, loadFor, MiB, ROOT, startCeiling, startOriginProcess, startPinned, versions, type FileSpec, type Server } from './lib/library.ts';
 import { NGINX_TUNINGS, startNginxProxyCache, type NginxTuning } from './lib/nginx.ts';
 import { peakRss, residentNow, startProcess, type Resident } from './lib/proc.ts';
 import { fmtInt, fmtMiB, markdownTable } from './lib/report.ts';
-import { runInterleaved, runPaired } from './lib/rounds.ts';
+import { runInterleaved } from './lib/rounds.ts';
 import { startVarnish } from './lib/varnish.ts';
 import { nginxVariantsText, type HttpSectionOptions } from './origin.ts';
 
@@ -128,15 +128,18 @@ export async function runEdgeBench(o: HttpSectionOptions & { profileDir?: string
     const hitFigures = figuresTable(tests, edges, res);
     console.log(`\n${hitComparison}\n\n${hitFigures}\n\norigin requests during the timed rounds: ${duringRounds}\n`);
     // Side by side with the baselines of the targets: tuned nginx (buffers), Varnish, the ceiling.
-    const pairedSec = Math.min(o.durationSec, PAIRED_MAX_SEC);
-    const pairedWith = [
-      { label: 'nginx proxy_cache (buffers)', server: nginx[1] },
-      { label: 'Varnish', server: varnish },
-      { label: 'node:http ceiling', server: ceiling },
-    ];
-    const pairedTests = tests.filter((t) => !t.radio);
-    const paired = await runPaired({ tests: pairedTests, ours, baselines: pairedWith.map((b) => b.server), rounds: o.rounds, durationSec: pairedSec, load: (t, s) => loadFor(t, lib, s.url, etags.get(s)) });
-    const hitPaired = pairedTable(pairedTests, ours, pairedWith, paired);
+    const hitPaired = await sideBySide({
+      tests: tests.filter((t) => !t.radio),
+      ours,
+      baselines: [
+        { label: 'nginx proxy_cache (buffers)', server: nginx[1] },
+        { label: 'Varnish', server: varnish },
+        { label: 'node:http ceiling', server: ceiling },
+      ],
+      rounds: o.rounds,
+      durationSec: o.durationSec,
+      load: (t, s) => loadFor(t, lib, s.url, etags.get(s)),
+    });
     console.log(`\n${hitPaired}\n`);
 
     // Every core: the same hits, our edge with 1 and with a worker per core, nginx with as many workers.
@@ -213,8 +216,6 @@ ${hitComparison}
 ${FIGURES_LEGEND}
 
 ${hitFigures}
-
-${pairedLegend(pairedSec, o.rounds)}
 
 ${hitPaired}
 

@@ -5,11 +5,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { checkTest } from './lib/check.ts';
-import { COMPARISON_LEGEND, comparisonTable, FIGURES_LEGEND, figuresTable, heading, machineParagraph, methodParagraph, PAIRED_MAX_SEC, pairedLegend, pairedTable, type Baseline } from './lib/http-report.ts';
+import { COMPARISON_LEGEND, comparisonTable, FIGURES_LEGEND, figuresTable, heading, machineParagraph, methodParagraph, sideBySide, type Baseline } from './lib/http-report.ts';
 import { loadFor, ROOT, startCeiling, startOriginProcess, startPinned, versions, type BenchLibrary, type HttpTest, type Server } from './lib/library.ts';
 import { NGINX_TUNINGS, startNginxStatic, type NginxTuning } from './lib/nginx.ts';
 import type { MachineLoad } from './lib/measure.ts';
-import { runInterleaved, runPaired } from './lib/rounds.ts';
+import { runInterleaved } from './lib/rounds.ts';
 
 export type HttpSectionOptions = { lib: BenchLibrary; workDir: string; durationSec: number; rounds: number; tests: HttpTest[]; machine: Omit<MachineLoad, 'otherCores'>; mode: string };
 
@@ -60,14 +60,17 @@ export async function runOriginBench(o: HttpSectionOptions): Promise<void> {
     const comparison = comparisonTable(tests, ours, baselines, res);
     const figures = figuresTable(tests, servers, res);
     // Side by side with tuned nginx (buffers) and the ceiling (the radio row's clients would share one core).
-    const pairedSec = Math.min(o.durationSec, PAIRED_MAX_SEC);
-    const pairedWith = [
-      { label: `${nginx[1].name}`, server: nginx[1] },
-      { label: 'node:http ceiling', server: ceiling },
-    ];
-    const pairedTests = tests.filter((t) => !t.radio);
-    const paired = await runPaired({ tests: pairedTests, ours, baselines: pairedWith.map((b) => b.server), rounds: o.rounds, durationSec: pairedSec, load: (t, s) => loadFor(t, lib, s.url, etags.get(s)) });
-    const pairedRows = pairedTable(pairedTests, ours, pairedWith, paired);
+    const pairedRows = await sideBySide({
+      tests: tests.filter((t) => !t.radio),
+      ours,
+      baselines: [
+        { label: nginx[1].name, server: nginx[1] },
+        { label: 'node:http ceiling', server: ceiling },
+      ],
+      rounds: o.rounds,
+      durationSec: o.durationSec,
+      load: (t, s) => loadFor(t, lib, s.url, etags.get(s)),
+    });
     const machine = { ...o.machine, otherCores: res.otherCores() };
     const doc = `# Origin bench
 
@@ -97,8 +100,6 @@ ${FIGURES_LEGEND}
 ${figures}
 
 ${heading('Side by side', machine)}
-
-${pairedLegend(pairedSec, o.rounds)}
 
 ${pairedRows}
 `;

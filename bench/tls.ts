@@ -12,12 +12,12 @@ import path from 'node:path';
 import { makeCa, makeLeaf } from '../test/helpers/tls.ts';
 import { checkTest } from './lib/check.ts';
 import { freePort } from './lib/proc.ts';
-import { COMPARISON_LEGEND, comparisonTable, FIGURES_LEGEND, figuresTable, heading, machineParagraph, PAIRED_MAX_SEC, pairedLegend, pairedTable, type Baseline } from './lib/http-report.ts';
+import { COMPARISON_LEGEND, comparisonTable, FIGURES_LEGEND, figuresTable, heading, machineParagraph, sideBySide, type Baseline } from './lib/http-report.ts';
 import { loadFor, PLAYER_ORIGIN, ROOT, startCeiling, startOriginProcess, startPinned, versions, type HttpTest, type Server } from './lib/library.ts';
 import { NGINX_TUNINGS, startNginxProxyCache, type NginxTuning } from './lib/nginx.ts';
 import { startProcess } from './lib/proc.ts';
 import { fmtInt, markdownTable } from './lib/report.ts';
-import { runInterleaved, runPaired, type Load, type RowMeasured } from './lib/rounds.ts';
+import { runInterleaved, type Load, type RowMeasured } from './lib/rounds.ts';
 import type { HttpSectionOptions } from './origin.ts';
 
 /** The name clients ask for (SNI and Host); it resolves to 127.0.0.1 without any set-up. */
@@ -158,14 +158,17 @@ export async function runTlsBench(o: Omit<HttpSectionOptions, 'tests'>): Promise
     const comparison = comparisonTable(rows, ours, baselines, res);
     const figures = figuresTable(rows, servers, res);
     // Side by side (keep-alive rows; the handshake rows are client-bound): nginx at its defaults and the ceiling.
-    const pairedSec = Math.min(o.durationSec, PAIRED_MAX_SEC);
-    const pairedWith = [
-      { label: 'nginx (default)', server: nginx[0] },
-      { label: 'node:https ceiling', server: ceiling },
-    ];
-    const pairedRows = rows.filter((t) => t.kind !== 'handshake');
-    const paired = await runPaired({ tests: pairedRows, ours, baselines: pairedWith.map((b) => b.server), rounds: o.rounds, durationSec: pairedSec, load });
-    const pairedHits = pairedTable(pairedRows, ours, pairedWith, paired);
+    const pairedHits = await sideBySide({
+      tests: rows.filter((t) => t.kind !== 'handshake'),
+      ours,
+      baselines: [
+        { label: 'nginx (default)', server: nginx[0] },
+        { label: 'node:https ceiling', server: ceiling },
+      ],
+      rounds: o.rounds,
+      durationSec: o.durationSec,
+      load,
+    });
     const byName = (name: string, s: Server) => {
       const r = rows.find((x) => x.name === name);
       return r ? res.row(r, s) : undefined;
@@ -217,8 +220,6 @@ ${FIGURES_LEGEND} h2load reports no percentiles: HTTP/2 rows give its mean and m
 Bytes of HTTP/2 rows include framing.
 
 ${figures}
-
-${pairedLegend(pairedSec, o.rounds)}
 
 ${pairedHits}
 

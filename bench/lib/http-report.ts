@@ -4,7 +4,7 @@ import os from 'node:os';
 import type { Server } from './library.ts';
 import { boundBy, compare, comparisonCell, fastest, machineVerdict, type MachineLoad } from './measure.ts';
 import { fmtInt, fmtMiB, markdownTable } from './report.ts';
-import type { PairRow, RoundsResult } from './rounds.ts';
+import { PAIR_FULL_CORE, runPaired, type Load, type PairRow, type RoundsResult } from './rounds.ts';
 
 const fmtSec = (n: number) => (Number.isFinite(n) ? (n >= 10 ? n.toFixed(1) : n >= 0.1 ? n.toFixed(2) : n.toFixed(3)) : '–');
 const pct = (share: number) => `${(share * 100).toFixed(0)} %`;
@@ -105,7 +105,24 @@ processes). CPU-s / 10k req and CPU-s / GB are the server's CPU-seconds per 10,0
 during that run. p50 / p99 are per request (per 256 KiB range in the radio row).`;
 
 /** Paired runs last at most this long: both servers see the same machine, so shorter runs suffice. */
-export const PAIRED_MAX_SEC = 5;
+const PAIRED_MAX_SEC = 5;
+
+/**
+ * The side-by-side part of a section: paired runs of `tests` (runPaired), ours against each baseline,
+ * and their legend and table in markdown.
+ */
+export async function sideBySide<T extends { name: string }>(o: {
+  tests: T[];
+  ours: Server;
+  baselines: Array<{ label: string; server: Server }>;
+  rounds: number;
+  durationSec: number;
+  load(test: T, server: Server): Load | undefined;
+}): Promise<string> {
+  const durationSec = Math.min(o.durationSec, PAIRED_MAX_SEC);
+  const row = await runPaired({ tests: o.tests, ours: o.ours, baselines: o.baselines.map((b) => b.server), rounds: o.rounds, durationSec, load: o.load });
+  return `${pairedLegend(durationSec, o.rounds)}\n\n${pairedTable(o.tests, o.ours, o.baselines, row)}`;
+}
 
 /**
  * The paired table: for each test and baseline, our requests per CPU-second over the baseline's, both
@@ -116,7 +133,11 @@ export function pairedTable<T extends { name: string }>(tests: T[], ours: Server
     const cells = baselines.map((b) => {
       const r = row(t, b.server);
       if (!r) return '–';
-      const notes = [...(r.serverCoreFull ? [] : ['server core not full']), ...(r.errors > 0 ? [`${r.errors} errors`] : [])];
+      const notes = [
+        ...(r.serverCoreFull ? [] : ['server core not full']),
+        ...(r.oursErrors > 0 ? [`${r.oursErrors} errors (ours)`] : []),
+        ...(r.baseErrors > 0 ? [`${r.baseErrors} errors (${b.label})`] : []),
+      ];
       const spread = r.ratios.length > 1 ? ` (rounds ${(1 / r.ratios[r.ratios.length - 1]).toFixed(2)}–${(1 / r.ratios[0]).toFixed(2)})` : '';
       return `${(1 / r.cpuRatio).toFixed(2)}×${spread}${notes.length ? `, ${notes.join(', ')}` : ''}`;
     });
@@ -126,12 +147,13 @@ export function pairedTable<T extends { name: string }>(tests: T[], ours: Server
 }
 
 /** How the paired table was measured and how to read it. */
-export function pairedLegend(durationSec: number, rounds: number): string {
+function pairedLegend(durationSec: number, rounds: number): string {
   return `Side by side: in each run our server and one baseline are loaded at the same time (${durationSec} s, both
 pinned to core 1, each with its own load generator on core 0), so a machine whose speed drifts from one
 minute to the next (a shared host) slows both alike; ${rounds} round(s), the order of the two starts
 alternating. A cell is our requests per CPU-second over the baseline's in the same run (the inverse of
 the ratio of CPU per request), the median of the rounds with their range: above 1 ours does more work per
-CPU-second. "server core not full": the two servers together used less than 90 % of their core in some
-round, so the figure is taken below saturation (the load generators were the limit).`;
+CPU-second. "server core not full": the two servers together used less than ${PAIR_FULL_CORE * 100} % of their core in some
+round, so the figure is taken below saturation (the load generators were the limit). Errors are the
+load generator's (timeouts included), counted over the rounds for each side.`;
 }

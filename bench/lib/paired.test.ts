@@ -27,7 +27,7 @@ describe('paired rows', () => {
     assert.equal(r.serverCoreFull, true);
     assert.equal(pairRow([pair(1, 1), pair(2, 1)])?.cpuRatio, 1.5, 'an even count: the mean of the middle two');
     assert.equal(pairRow([pair(1, 1), pair(1, 1, 0.5)])?.serverCoreFull, false);
-    assert.equal(pairRow([pair(1, 1, 1, 3)])?.errors, 3);
+    assert.deepEqual([pairRow([pair(1, 1, 1, 3)])?.oursErrors, pairRow([pair(1, 1, 1, 3)])?.baseErrors], [3, 0]);
     assert.equal(pairRow([]), undefined);
   });
 
@@ -45,7 +45,7 @@ describe('paired rows', () => {
     const lines = table.split('\n');
     assert.match(lines[0], /\| test \| our edge \/ nginx \| our edge \/ ceiling \|/);
     assert.match(table, /\| GET 4 KiB \| 0\.50× \(rounds 0\.40–0\.50\) \| 1\.00×, server core not full \|/);
-    assert.match(table, /\| GET 64 KiB \| 2\.00×, 1 errors \| – \|/);
+    assert.match(table, /\| GET 64 KiB \| 2\.00×, 1 errors \(ours\) \| – \|/);
     assert.doesNotMatch(table, /not run/);
   });
 });

@@ -172,8 +172,8 @@ export async function measurePair(ours: Server, oursLoad: Load, base: Server, ba
   };
 }
 
-/** A paired row: the median of its rounds' ratios, and whether the server core was full in every round. */
-export type PairRow = { cpuRatio: number; ratios: number[]; serverCoreFull: boolean; clientCores: number; errors: number };
+/** A paired row: the median of its rounds' ratios, whether the server core was full in every round, each side's errors. */
+export type PairRow = { cpuRatio: number; ratios: number[]; serverCoreFull: boolean; oursErrors: number; baseErrors: number };
 
 /** Share of the server core the two servers together must use for a paired run to measure the servers. */
 export const PAIR_FULL_CORE = 0.9;
@@ -187,8 +187,8 @@ export function pairRow(runs: PairMeasured[]): PairRow | undefined {
     cpuRatio: median,
     ratios,
     serverCoreFull: runs.every((r) => r.serverCores >= PAIR_FULL_CORE),
-    clientCores: Math.max(...runs.map((r) => r.clientCores)),
-    errors: runs.reduce((n, r) => n + r.ours.errors + r.base.errors, 0),
+    oursErrors: runs.reduce((n, r) => n + r.ours.errors, 0),
+    baseErrors: runs.reduce((n, r) => n + r.base.errors, 0),
   };
 }
 
