@@ -26,6 +26,7 @@ import { createIpMatcher } from './limits/ip-match.ts';
 import { ConnectionLimiter, RateLimiter } from './limits/rate-limit.ts';
 import { LeasedRateLimiter } from './limits/lease.ts';
 import { realTimers } from '../server/timers.ts';
+import { serveHttp1 } from '../server/http1/serve.ts';
 import { EdgeStats } from './stats/counting.ts';
 import { httpPurgeLog, PurgeSync } from './control/purge-sync.ts';
 import type { PurgeLogSource, PurgeSyncStatus } from './control/purge-sync.ts';
@@ -259,6 +260,9 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
   const server = createServer({ keepAliveTimeout: 65_000, maxHeaderSize: config.maxHeaderBytes }, front('http1'));
   // Expect: 100-continue goes to the handler too, which sends 100 Continue only once it forwards the body.
   server.on('checkContinue', front('http1'));
+  // Plain GET / HEAD / OPTIONS requests are read and answered by our own HTTP/1.1 handling; the rest
+  // of a connection goes to node:http from its first request that needs it (server/http1/serve.ts).
+  const plain = serveHttp1(server, front('http1'), { maxHeaderBytes: config.maxHeaderBytes });
   servers.push(server);
   const main = await listen(server, config.port, config.host);
   let https: HttpsListener | undefined;
@@ -328,6 +332,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
             new Promise<void>((resolve) => {
               s.close(() => resolve());
               s.closeAllConnections();
+              if (s === server) plain.closeAll();
             }),
         ),
       );

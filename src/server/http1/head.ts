@@ -1,0 +1,109 @@
+// Reads an HTTP/1.1 request head, strictly, for the plain listener's own connection handling
+// (serve.ts). It takes only the plain shape nearly every request has: GET, HEAD or OPTIONS, no body,
+// one line per field, visible ASCII only, each field name once, a Host line in HTTP/1.1. Anything
+// else — a body, Expect, Upgrade, a repeated field, obs-fold, a bare LF, obs-text, an unknown version
+// or method, a head near the size limit — is "not mine": the connection goes to node:http's parser
+// from that request on, which answers it (or refuses it with its 400 / 431) as it always has. So this
+// reader never has to refuse anything, and a request it takes means the same as node:http would make
+// of it (test: head.test.ts sends both the same generated heads).
+
+export type RequestHead = {
+  kind: 'head';
+  method: 'GET' | 'HEAD' | 'OPTIONS';
+  url: string;
+  /** 1 for HTTP/1.1, 0 for HTTP/1.0. */
+  minor: 0 | 1;
+  /** Field names in lower case, values without surrounding whitespace, as node:http gives them. */
+  headers: Record<string, string>;
+  /** Names as sent and values, alternating (IncomingMessage.rawHeaders). */
+  rawHeaders: string[];
+  /** Whether the connection stays open after the answer (HTTP/1.1 unless `close`; HTTP/1.0 with `keep-alive`). */
+  keepAlive: boolean;
+  /** Offset just after the head's empty line. */
+  end: number;
+};
+
+/** No complete head yet (the caller decides whether to wait). */
+export const INCOMPLETE = { kind: 'incomplete' } as const;
+/** A head this reader does not take: node:http's parser gets it. */
+export const NOT_MINE = { kind: 'not-mine' } as const;
+
+const CRLFCRLF = Buffer.from('\r\n\r\n');
+/** Anything but HTAB, CR, LF and visible ASCII with space. */
+const OUTSIDE = /[^\t\r\n\x20-\x7e]/;
+const REQUEST_LINE = /^(GET|HEAD|OPTIONS) ([\x21-\x7e]+) HTTP\/1\.([01])$/;
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** More fields than any real client sends; such a head is node:http's to judge. */
+const MAX_FIELDS = 100;
+/** Heads this close to the limit are node:http's, which counts them its own way. */
+const LIMIT_MARGIN = 256;
+
+/**
+ * The head starting at `start` in `buf` (bytes up to `length`), INCOMPLETE when its end is not
+ * there yet (and the bytes so far are still under the limit), or NOT_MINE.
+ */
+export function readHead(buf: Buffer, start: number, length: number, maxHeaderBytes: number): RequestHead | typeof INCOMPLETE | typeof NOT_MINE {
+  const limit = maxHeaderBytes - LIMIT_MARGIN;
+  const at = buf.indexOf(CRLFCRLF, start);
+  if (at === -1 || at + 4 > length) return length - start >= limit ? NOT_MINE : INCOMPLETE;
+  if (at + 4 - start >= limit) return NOT_MINE;
+  const text = buf.toString('latin1', start, at);
+  if (OUTSIDE.test(text)) return NOT_MINE;
+  let lineEnd = text.indexOf('\r\n');
+  if (lineEnd === -1) lineEnd = text.length;
+  const line = REQUEST_LINE.exec(text.slice(0, lineEnd));
+  if (line === null) return NOT_MINE;
+  const minor = line[3] === '1' ? 1 : 0;
+  const headers: Record<string, string> = {};
+  const rawHeaders: string[] = [];
+  let connection: string | undefined;
+  let count = 0;
+  let pos = lineEnd + 2;
+  while (pos < text.length) {
+    let next = text.indexOf('\r\n', pos);
+    if (next === -1) next = text.length;
+    if (++count > MAX_FIELDS) return NOT_MINE;
+    const colon = text.indexOf(':', pos);
+    if (colon <= pos || colon >= next) return NOT_MINE;
+    const name = text.slice(pos, colon);
+    if (!TOKEN.test(name)) return NOT_MINE;
+    let vs = colon + 1;
+    let ve = next;
+    while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
+    while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
+    const value = text.slice(vs, ve);
+    // A lone CR or LF inside a line is a framing question node:http answers.
+    if (value.includes('\r') || value.includes('\n')) return NOT_MINE;
+    const key = name.toLowerCase();
+    if (headers[key] !== undefined || key === '__proto__') return NOT_MINE;
+    switch (key) {
+      case 'content-length':
+        if (value !== '0') return NOT_MINE;
+        break;
+      case 'transfer-encoding':
+      case 'expect':
+      case 'upgrade':
+      case 'http2-settings':
+        return NOT_MINE;
+      case 'connection':
+        connection = value.toLowerCase();
+        break;
+    }
+    headers[key] = value;
+    rawHeaders.push(name, value);
+    pos = next + 2;
+  }
+  if (minor === 1 && headers.host === undefined) return NOT_MINE;
+  let close = false;
+  let keepAliveAsked = false;
+  if (connection !== undefined) {
+    for (const token of connection.split(',')) {
+      const t = token.trim();
+      if (t === 'close') close = true;
+      else if (t === 'keep-alive') keepAliveAsked = true;
+      else if (t === 'upgrade') return NOT_MINE;
+    }
+  }
+  const keepAlive = !close && (minor === 1 || keepAliveAsked);
+  return { kind: 'head', method: line[1] as RequestHead['method'], url: line[2], minor, headers, rawHeaders, keepAlive, end: at + 4 };
+}

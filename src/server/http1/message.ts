@@ -1,0 +1,519 @@
+// The request and response objects of the plain listener's own connection handling (serve.ts): the
+// parts of node:http's IncomingMessage and ServerResponse that request handlers use, with the same
+// behaviour — field validation and errors, Date, Connection / Keep-Alive, Content-Length for a body
+// given to end() before the head, chunked framing otherwise, no body for HEAD / 204 / 304 / 1xx,
+// 'drain', 'finish' and 'close' at the same moments, and enough of a writable stream for
+// stream.pipeline. A request here never has a body (head.ts leaves those to node:http).
+import { EventEmitter } from 'node:events';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { RequestHead } from './head.ts';
+
+/** What a response needs from its connection. */
+export type ResponseOwner = {
+  readonly socket: Socket;
+  /** Advertised in Keep-Alive: timeout=<s>. */
+  readonly keepAliveSeconds: number;
+  /** The response wrote its last byte (or gave up): the next request may go. */
+  ended(res: Http1Response, last: boolean): void;
+  /** The response emitted 'close'. */
+  released(res: Http1Response): void;
+};
+
+export class Http1Request extends EventEmitter {
+  readonly method: string;
+  readonly url: string;
+  readonly httpVersion: string;
+  readonly httpVersionMajor = 1;
+  readonly httpVersionMinor: number;
+  readonly headers: Record<string, string>;
+  readonly rawHeaders: string[];
+  readonly trailers: Record<string, string> = {};
+  readonly rawTrailers: string[] = [];
+  readonly socket: Socket;
+  readonly complete = true;
+  readonly readableLength = 0;
+  aborted = false;
+  destroyed = false;
+
+  constructor(head: RequestHead, socket: Socket) {
+    super();
+    this.method = head.method;
+    this.url = head.url;
+    this.httpVersionMinor = head.minor;
+    this.httpVersion = head.minor === 1 ? '1.1' : '1.0';
+    this.headers = head.headers;
+    this.rawHeaders = head.rawHeaders;
+    this.socket = socket;
+  }
+
+  get connection(): Socket {
+    return this.socket;
+  }
+
+  /** No body to read: nothing to resume. */
+  resume(): this {
+    return this;
+  }
+
+  destroy(err?: Error): this {
+    if (!this.destroyed) {
+      this.destroyed = true;
+      this.socket.destroy(err);
+    }
+    return this;
+  }
+
+  /** The connection closed (the response finished, or the client went away first). */
+  notifyClose(aborted: boolean): void {
+    if (aborted) {
+      this.aborted = true;
+      this.emit('aborted');
+    }
+    this.destroyed = true;
+    this.emit('close');
+  }
+}
+
+type Value = string | number | readonly string[];
+type Fields = Record<string, [string, Value]>;
+type Callback = (err?: Error | null) => void;
+
+const CONN_CLOSE = /(?:^|\W)close(?:$|\W)/i;
+const TE_CHUNKED = /(?:^|\W)chunked(?:$|\W)/i;
+const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
+const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+const CRLF = '\r\n';
+const LAST_CHUNK = '0\r\n\r\n';
+/** Bodies up to this size go out in one buffer with the head. */
+const JOIN_MAX = 16 * 1024;
+
+function codeError<T extends Error>(err: T, code: string): T {
+  return Object.assign(err, { code });
+}
+
+function checkName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || !TOKEN.test(name)) throw codeError(new TypeError(`Header name must be a valid HTTP token ["${String(name)}"]`), 'ERR_INVALID_HTTP_TOKEN');
+}
+
+function checkValue(name: string, value: unknown): void {
+  if (value === undefined) throw codeError(new TypeError(`Invalid value "undefined" for header "${name}"`), 'ERR_HTTP_INVALID_HEADER_VALUE');
+  if (Array.isArray(value)) {
+    for (const v of value) checkValue(name, v);
+    return;
+  }
+  if (BAD_VALUE.test(String(value))) throw codeError(new TypeError(`Invalid character in header content ["${name}"]`), 'ERR_INVALID_CHAR');
+}
+
+function headersSent(action: string): Error {
+  return codeError(new Error(`Cannot ${action} headers after they are sent to the client`), 'ERR_HTTP_HEADERS_SENT');
+}
+
+/** Date: as node:http writes it, computed once a second. */
+let dateText: string | undefined;
+function httpDate(): string {
+  if (dateText === undefined) {
+    const d = new Date();
+    dateText = d.toUTCString();
+    setTimeout(() => (dateText = undefined), 1000 - d.getMilliseconds()).unref();
+  }
+  return dateText;
+}
+
+/** The head being built and what it decided (node:http's _storeHeader state). */
+type HeadState = { text: string; connection: boolean; contentLength: boolean; te: boolean; date: boolean; trailer: boolean };
+
+export class Http1Response extends EventEmitter {
+  statusCode = 200;
+  statusMessage: string | undefined = undefined;
+  sendDate = true;
+  shouldKeepAlive: boolean;
+  chunkedEncoding = false;
+  useChunkedEncodingByDefault: boolean;
+  writableEnded = false;
+  writableFinished = false;
+  destroyed = false;
+  readonly req: Http1Request;
+  socket: Socket | null;
+  readonly #owner: ResponseOwner;
+  #fields: Fields | undefined;
+  /** The head, once decided; written with the first body bytes (or on end). */
+  #head: string | undefined;
+  #headWritten = false;
+  #hasBody: boolean;
+  /** Close the connection after this response. */
+  #last = false;
+  #defaultKeepAlive = true;
+  #contentLength: number | undefined;
+  #needDrain = false;
+  #closed = false;
+
+  constructor(req: Http1Request, owner: ResponseOwner, keepAlive: boolean) {
+    super();
+    this.req = req;
+    this.#owner = owner;
+    this.socket = owner.socket;
+    this.#hasBody = req.method !== 'HEAD';
+    this.shouldKeepAlive = keepAlive;
+    this.useChunkedEncodingByDefault = req.httpVersionMinor >= 1 || TE_CHUNKED.test(String(req.headers.te));
+  }
+
+  get connection(): Socket | null {
+    return this.socket;
+  }
+
+  get headersSent(): boolean {
+    return this.#head !== undefined;
+  }
+
+  get finished(): boolean {
+    return this.writableEnded;
+  }
+
+  get writable(): boolean {
+    return !this.writableEnded && !this.destroyed;
+  }
+
+  get writableNeedDrain(): boolean {
+    return this.#needDrain;
+  }
+
+  get writableLength(): number {
+    return this.#owner.socket.writableLength;
+  }
+
+  get writableHighWaterMark(): number {
+    return this.#owner.socket.writableHighWaterMark;
+  }
+
+  get writableCorked(): number {
+    return 0;
+  }
+
+  setHeader(name: string, value: Value): this {
+    if (this.#head !== undefined) throw headersSent('set');
+    checkName(name);
+    checkValue(name, value);
+    (this.#fields ??= Object.create(null) as Fields)[name.toLowerCase()] = [name, value];
+    return this;
+  }
+
+  appendHeader(name: string, value: Value): this {
+    if (this.#head !== undefined) throw headersSent('append');
+    checkName(name);
+    checkValue(name, value);
+    const fields = (this.#fields ??= Object.create(null) as Fields);
+    const key = name.toLowerCase();
+    const had = fields[key];
+    if (had === undefined) fields[key] = [name, value];
+    else {
+      const before = Array.isArray(had[1]) ? (had[1] as string[]) : [String(had[1])];
+      fields[key] = [had[0], before.concat(value as string | string[])];
+    }
+    return this;
+  }
+
+  getHeader(name: string): Value | undefined {
+    return this.#fields?.[name.toLowerCase()]?.[1];
+  }
+
+  hasHeader(name: string): boolean {
+    return this.#fields?.[name.toLowerCase()] !== undefined;
+  }
+
+  removeHeader(name: string): void {
+    if (this.#head !== undefined) throw headersSent('remove');
+    if (this.#fields) delete this.#fields[name.toLowerCase()];
+  }
+
+  getHeaderNames(): string[] {
+    return this.#fields ? Object.keys(this.#fields) : [];
+  }
+
+  getHeaders(): Record<string, Value> {
+    const out: Record<string, Value> = Object.create(null);
+    if (this.#fields) for (const key in this.#fields) out[key] = this.#fields[key][1];
+    return out;
+  }
+
+  writeHead(statusCode: number, reason?: string | Record<string, Value> | readonly string[], obj?: Record<string, Value> | readonly string[]): this {
+    if (this.#head !== undefined) throw headersSent('write');
+    const given = statusCode;
+    statusCode |= 0;
+    if (statusCode < 100 || statusCode > 999) throw codeError(new RangeError(`Invalid status code: ${given}`), 'ERR_HTTP_INVALID_STATUS_CODE');
+    if (typeof reason === 'string') this.statusMessage = reason;
+    else {
+      this.statusMessage ||= STATUS_CODES[statusCode] || 'unknown';
+      obj ??= reason;
+    }
+    this.statusCode = statusCode;
+    if (BAD_VALUE.test(this.statusMessage)) throw codeError(new TypeError('Invalid character in statusMessage'), 'ERR_INVALID_CHAR');
+    if (statusCode === 204 || statusCode === 304 || (statusCode >= 100 && statusCode <= 199)) this.#hasBody = false;
+    const state: HeadState = { text: `HTTP/1.1 ${statusCode} ${this.statusMessage}\r\n`, connection: false, contentLength: false, te: false, date: false, trailer: false };
+    if (this.#fields) {
+      // Fields given here override those set before, keeping repeats among themselves (node:http).
+      if (Array.isArray(obj)) {
+        if (obj.length % 2 !== 0) throw codeError(new TypeError('The argument \'headers\' is invalid'), 'ERR_INVALID_ARG_VALUE');
+        for (let n = 0; n < obj.length; n += 2) this.removeHeader(obj[n]);
+        for (let n = 0; n < obj.length; n += 2) if (obj[n]) this.appendHeader(obj[n], obj[n + 1]);
+      } else if (obj) {
+        const o = obj as Record<string, Value>;
+        for (const k of Object.keys(o)) if (k) this.setHeader(k, o[k]);
+      }
+      for (const key in this.#fields) {
+        const [name, value] = this.#fields[key];
+        this.#field(state, name, value, false);
+      }
+    } else if (Array.isArray(obj)) {
+      if (obj.length % 2 !== 0) throw codeError(new TypeError('The argument \'headers\' is invalid'), 'ERR_INVALID_ARG_VALUE');
+      for (let n = 0; n < obj.length; n += 2) this.#field(state, obj[n], obj[n + 1], true);
+    } else if (obj) {
+      const o = obj as Record<string, Value>;
+      for (const key in o) if (Object.hasOwn(o, key)) this.#field(state, key, o[key], true);
+    }
+    this.#finishHead(state);
+    return this;
+  }
+
+  #field(state: HeadState, name: string, value: Value, validate: boolean): void {
+    if (validate) checkName(name);
+    if (Array.isArray(value)) {
+      if (value.length >= 2 && name.length === 6 && name.toLowerCase() === 'cookie') value = value.join('; ');
+      else {
+        for (const v of value as readonly string[]) this.#field(state, name, v, validate);
+        return;
+      }
+    }
+    if (validate) checkValue(name, value);
+    state.text += `${name}: ${value}\r\n`;
+    const length = name.length;
+    if (length < 4 || length > 17) return;
+    switch (name.toLowerCase()) {
+      case 'connection':
+        state.connection = true;
+        if (CONN_CLOSE.test(String(value))) this.#last = true;
+        else this.shouldKeepAlive = true;
+        break;
+      case 'transfer-encoding':
+        state.te = true;
+        if (TE_CHUNKED.test(String(value))) this.chunkedEncoding = true;
+        break;
+      case 'content-length':
+        state.contentLength = true;
+        this.#contentLength = +value;
+        break;
+      case 'date':
+        state.date = true;
+        break;
+      case 'trailer':
+        state.trailer = true;
+        break;
+      case 'keep-alive':
+        this.#defaultKeepAlive = false;
+        break;
+    }
+  }
+
+  /** node:http's _storeHeader after the fields: Date, Connection / Keep-Alive, framing. */
+  #finishHead(state: HeadState): void {
+    let text = state.text;
+    if (this.sendDate && !state.date) text += `Date: ${httpDate()}\r\n`;
+    if (this.chunkedEncoding && (this.statusCode === 204 || this.statusCode === 304)) {
+      this.chunkedEncoding = false;
+      this.shouldKeepAlive = false;
+    }
+    if (!state.connection) {
+      const sendKeepAlive = this.shouldKeepAlive && (state.contentLength || this.useChunkedEncodingByDefault);
+      if (sendKeepAlive) {
+        text += 'Connection: keep-alive\r\n';
+        if (this.#defaultKeepAlive) text += `Keep-Alive: timeout=${this.#owner.keepAliveSeconds}\r\n`;
+      } else {
+        this.#last = true;
+        text += 'Connection: close\r\n';
+      }
+    }
+    if (!state.contentLength && !state.te) {
+      if (!this.#hasBody) this.chunkedEncoding = false;
+      else if (!this.useChunkedEncodingByDefault) this.#last = true;
+      else if (!state.trailer && this.#contentLength !== undefined) text += `Content-Length: ${this.#contentLength}\r\n`;
+      else {
+        text += 'Transfer-Encoding: chunked\r\n';
+        this.chunkedEncoding = true;
+      }
+    }
+    if (this.chunkedEncoding !== true && state.trailer) throw codeError(new Error('Trailers are invalid with this transfer encoding'), 'ERR_HTTP_TRAILER_INVALID');
+    this.#head = text + CRLF;
+  }
+
+  /** A 1xx interim response before the final one (103 Early Hints, 100 Continue). */
+  writeInformation(statusCode: number, headers?: Record<string, Value> | readonly string[] | null, cb?: Callback): boolean {
+    if (this.#head !== undefined) throw headersSent('write');
+    if (!Number.isInteger(statusCode) || statusCode < 100 || statusCode > 199) throw codeError(new RangeError(`The value of "statusCode" is out of range. It must be >= 100 && <= 199. Received ${statusCode}`), 'ERR_OUT_OF_RANGE');
+    if (statusCode === 101) throw codeError(new RangeError(`Invalid status code: ${statusCode}`), 'ERR_HTTP_INVALID_STATUS_CODE');
+    let head = `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] || 'unknown'}\r\n`;
+    const add = (name: string, value: Value) => {
+      checkName(name);
+      checkValue(name, value);
+      head += `${name}: ${String(value)}\r\n`;
+    };
+    if (Array.isArray(headers)) for (let i = 0; i < headers.length; i += 2) add(headers[i], headers[i + 1]);
+    else if (headers) for (const key of Object.keys(headers)) add(key, (headers as Record<string, Value>)[key]);
+    return this.#raw(head + CRLF, cb);
+  }
+
+  writeContinue(cb?: Callback): void {
+    this.writeInformation(100, null, cb);
+  }
+
+  writeProcessing(cb?: Callback): void {
+    this.writeInformation(102, null, cb);
+  }
+
+  flushHeaders(): void {
+    if (this.#head === undefined) this.writeHead(this.statusCode);
+    this.#writeHead();
+  }
+
+  write(chunk: string | Uint8Array, encoding?: BufferEncoding | Callback, cb?: Callback): boolean {
+    if (typeof encoding === 'function') {
+      cb = encoding;
+      encoding = undefined;
+    }
+    if (this.writableEnded) {
+      const err = codeError(new Error('write after end'), 'ERR_STREAM_WRITE_AFTER_END');
+      if (cb) process.nextTick(cb, err);
+      return false;
+    }
+    if (this.destroyed) {
+      if (cb) process.nextTick(cb, codeError(new Error('Cannot call write after a stream was destroyed'), 'ERR_STREAM_DESTROYED'));
+      return false;
+    }
+    if (this.#head === undefined) this.writeHead(this.statusCode);
+    return this.#body(chunk, encoding, cb, false);
+  }
+
+  end(chunk?: string | Uint8Array | Callback, encoding?: BufferEncoding | Callback, cb?: Callback): this {
+    if (typeof chunk === 'function') {
+      cb = chunk;
+      chunk = undefined;
+    } else if (typeof encoding === 'function') {
+      cb = encoding;
+      encoding = undefined;
+    }
+    if (this.writableEnded) {
+      if (cb) process.nextTick(cb);
+      return this;
+    }
+    if (this.destroyed) {
+      if (cb) process.nextTick(cb, codeError(new Error('Cannot call end after a stream was destroyed'), 'ERR_STREAM_DESTROYED'));
+      return this;
+    }
+    if (this.#head === undefined) {
+      // As node:http: a body given whole before the head gets its Content-Length.
+      if (chunk !== undefined && this.#fields?.['content-length'] === undefined) this.#contentLength = typeof chunk === 'string' ? Buffer.byteLength(chunk, encoding as BufferEncoding | undefined) : chunk.byteLength;
+      else if (chunk === undefined && this.#fields?.['content-length'] === undefined) this.#contentLength = 0;
+      this.writeHead(this.statusCode);
+    }
+    this.writableEnded = true;
+    if (cb) this.once('finish', cb);
+    this.#body(chunk, encoding as BufferEncoding | undefined, undefined, true);
+    return this;
+  }
+
+  destroy(err?: Error): this {
+    if (this.destroyed) return this;
+    this.destroyed = true;
+    this.#owner.socket.destroy(err);
+    return this;
+  }
+
+  setTimeout(ms: number, cb?: () => void): this {
+    if (cb) this.once('timeout', cb);
+    this.#owner.socket.setTimeout(ms);
+    return this;
+  }
+
+  /**
+   * Body bytes (framed when chunked), after the head if it is not out yet, in one corked write; the
+   * last write of end() carries the finish.
+   */
+  #body(chunk: string | Uint8Array | undefined, encoding: BufferEncoding | undefined, cb: Callback | undefined, last: boolean): boolean {
+    const socket = this.#owner.socket;
+    const data = chunk === undefined || !this.#hasBody || (typeof chunk === 'string' ? chunk.length === 0 : chunk.byteLength === 0) ? undefined : chunk;
+    const head = this.#headWritten ? undefined : this.#head;
+    this.#headWritten = true;
+    const done = last ? this.#onFinished : cb;
+    const chunked = this.chunkedEncoding;
+    let ok = true;
+    if (data === undefined) {
+      if (last && chunked) ok = socket.write(head === undefined ? LAST_CHUNK : head + LAST_CHUNK, 'latin1', done);
+      else if (head !== undefined) ok = socket.write(head, 'latin1', done);
+      else if (last) ok = socket.write('', 'latin1', done);
+      else if (done) process.nextTick(done);
+    } else if (!chunked) {
+      if (head !== undefined && typeof data !== 'string' && data.byteLength <= JOIN_MAX) {
+        // A small answer is one buffer and one write (cheaper than a corked pair and writev).
+        const joined = Buffer.allocUnsafe(head.length + data.byteLength);
+        joined.write(head, 0, 'latin1');
+        joined.set(data, head.length);
+        ok = socket.write(joined, done);
+      } else if (head !== undefined) {
+        socket.cork();
+        socket.write(head, 'latin1');
+        ok = socket.write(data, encoding as BufferEncoding, done);
+        socket.uncork();
+      } else ok = socket.write(data, encoding as BufferEncoding, done);
+    } else {
+      const length = typeof data === 'string' ? Buffer.byteLength(data, encoding) : data.byteLength;
+      socket.cork();
+      socket.write(`${head ?? ''}${length.toString(16)}\r\n`, 'latin1');
+      socket.write(data, encoding as BufferEncoding);
+      ok = socket.write(last ? `\r\n${LAST_CHUNK}` : CRLF, 'latin1', done);
+      socket.uncork();
+    }
+    if (last) this.#owner.ended(this, this.#last || !this.shouldKeepAlive);
+    else if (!ok) this.#needDrain = true;
+    return ok;
+  }
+
+  #raw(text: string, cb?: Callback): boolean {
+    return this.#owner.socket.write(text, 'latin1', cb);
+  }
+
+  #writeHead(): void {
+    if (this.#headWritten || this.#head === undefined) return;
+    this.#headWritten = true;
+    this.#owner.socket.write(this.#head, 'latin1');
+  }
+
+  readonly #onFinished = (err?: Error | null): void => {
+    if (err || this.writableFinished) return;
+    this.writableFinished = true;
+    this.emit('finish');
+    // node:http emits 'close' a tick later; nothing here needs the gap.
+    this.notifyClose(false);
+  };
+
+  /** The socket drained: a writer waiting for it may go on. */
+  drained(): void {
+    if (!this.#needDrain || this.writableEnded) return;
+    this.#needDrain = false;
+    this.emit('drain');
+  }
+
+  /** 'close', once: after 'finish', or when the connection went away first. */
+  notifyClose(aborted: boolean): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.destroyed = true;
+    if (aborted) this.req.aborted = true;
+    this.#owner.released(this);
+    this.emit('close');
+    this.req.notifyClose(aborted);
+  }
+
+  /** Whether the response finished or the connection is gone. */
+  get done(): boolean {
+    return this.#closed;
+  }
+}

@@ -1,0 +1,297 @@
+// serveHttp1: the same bytes on the wire as node:http for the same handler, pipelining, the hand-over
+// to node:http (bodies, split heads, anything unusual) in the middle of a connection, aborts, the
+// keep-alive timeout, and hostile byte streams that must not disturb the next client.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import fc from 'fast-check';
+import { serveHttp1 } from './serve.ts';
+import type { Http1Front } from './serve.ts';
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+const ROUTES: Record<string, Handler> = {
+  '/array': (_q, s) => {
+    s.writeHead(200, ['content-type', 'text/plain', 'content-length', '5']);
+    s.end('hello');
+  },
+  '/object': (_q, s) => {
+    s.writeHead(200, { 'content-type': 'text/plain' });
+    s.end(Buffer.from('hello'));
+  },
+  '/implicit': (_q, s) => {
+    s.setHeader('x-a', '1');
+    s.end('hello world');
+  },
+  '/stream': (_q, s) => {
+    s.writeHead(200);
+    s.write('a');
+    s.write(Buffer.from('b'));
+    s.end('c');
+  },
+  '/empty': (_q, s) => s.end(),
+  '/304': (_q, s) => {
+    s.writeHead(304, { etag: '"x"' });
+    s.end();
+  },
+  '/204': (_q, s) => {
+    s.writeHead(204);
+    s.end();
+  },
+  '/length-only': (_q, s) => {
+    s.writeHead(200, { 'content-length': '10' });
+    s.end(s.req.method === 'HEAD' ? undefined : '0123456789');
+  },
+  '/merge': (_q, s) => {
+    s.setHeader('x-b', '1');
+    s.setHeader('x-c', '2');
+    s.writeHead(200, ['x-c', '3', 'x-c', '4', 'content-length', '2']);
+    s.end('ok');
+  },
+  '/status-text': (_q, s) => {
+    s.writeHead(299, 'Fine Indeed', { 'content-length': '0' });
+    s.end();
+  },
+  '/info': (_q, s) => {
+    s.writeInformation(103, { link: '</a>; rel=preload' });
+    s.writeHead(200, { 'content-length': '1' });
+    s.end('x');
+  },
+  '/close-field': (_q, s) => {
+    s.writeHead(200, { connection: 'close', 'content-length': '1' });
+    s.end('x');
+  },
+  '/keep-alive-field': (_q, s) => {
+    s.writeHead(200, { 'keep-alive': 'timeout=3', 'content-length': '1' });
+    s.end('x');
+  },
+  '/bad-field': (_q, s) => {
+    const codes: string[] = [];
+    for (const [n, v] of [['x', 'a\r\nb'], ['bad name', 'v'], ['y', 'caf\u20ac']] as const) {
+      try {
+        s.setHeader(n, v);
+      } catch (err) {
+        codes.push((err as { code: string }).code);
+      }
+    }
+    s.end(codes.join(','));
+  },
+  '/big': (_q, s) => {
+    s.writeHead(200, { 'content-length': String(100_000) });
+    s.end(Buffer.alloc(100_000, 120));
+  },
+  '/piped': (_q, s) => {
+    s.writeHead(200, { 'content-type': 'text/plain' });
+    void pipeline(Readable.from([Buffer.from('one '), Buffer.from('two '), Buffer.from('three')]), s);
+  },
+  '/later': (_q, s) => {
+    setImmediate(() => {
+      s.writeHead(200, { 'content-length': '5' });
+      s.end('later');
+    });
+  },
+  '/echo': (q, s) => {
+    const parts: Buffer[] = [];
+    q.on('data', (d: Buffer) => parts.push(d));
+    q.on('end', () => {
+      const body = Buffer.concat(parts);
+      s.writeHead(200, { 'content-length': String(body.length), 'x-served-by': served(q) });
+      s.end(body);
+    });
+  },
+  '/who': (q, s) => {
+    s.writeHead(200, { 'content-length': '0', 'x-served-by': served(q) });
+    s.end();
+  },
+};
+
+function served(req: IncomingMessage): string {
+  return req instanceof http.IncomingMessage ? 'node' : 'own';
+}
+
+const handler: Handler = (req, res) => {
+  const route = ROUTES[(req.url ?? '').split('?')[0]];
+  if (route) return route(req, res);
+  res.writeHead(404, { 'content-length': '0' });
+  res.end();
+};
+
+async function listen(server: http.Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+/** Sends raw bytes and collects everything until the server closes the connection. */
+function exchange(port: number, bytes: string | Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    const parts: Buffer[] = [];
+    socket.on('data', (d) => parts.push(d));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(parts).toString('latin1')));
+    socket.write(bytes);
+  });
+}
+
+const normalise = (text: string) => text.replace(/\r\nDate: [^\r]*\r\n/g, '\r\nDate: -\r\n');
+const BYE = 'GET /who HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n';
+
+describe('serveHttp1', () => {
+  let plain: http.Server;
+  let own: http.Server;
+  let front: Http1Front;
+  let plainPort: number;
+  let ownPort: number;
+  before(async () => {
+    plain = http.createServer({ keepAliveTimeout: 65_000 }, handler);
+    own = http.createServer({ keepAliveTimeout: 65_000 }, handler);
+    front = serveHttp1(own, handler, { maxHeaderBytes: 16 * 1024 });
+    plainPort = await listen(plain);
+    ownPort = await listen(own);
+  });
+  after(async () => {
+    for (const s of [plain, own]) {
+      const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+      s.closeAllConnections();
+      if (s === own) front.closeAll();
+      await closed;
+    }
+  });
+
+  it('writes the same bytes as node:http for every handler and request shape', async () => {
+    const shapes = [
+      (p: string) => `GET ${p} HTTP/1.1\r\nHost: a\r\n\r\n${BYE}`,
+      (p: string) => `HEAD ${p} HTTP/1.1\r\nHost: a\r\n\r\n${BYE}`,
+      (p: string) => `GET ${p} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`,
+      (p: string) => `GET ${p} HTTP/1.0\r\n\r\n`,
+      (p: string) => `GET ${p} HTTP/1.0\r\nConnection: keep-alive\r\n\r\nGET /who HTTP/1.0\r\n\r\n`,
+      (p: string) => `GET ${p} HTTP/1.0\r\nTE: chunked\r\n\r\n`,
+    ];
+    for (const path of Object.keys(ROUTES).filter((p) => p !== '/echo' && p !== '/who')) {
+      for (const shape of shapes) {
+        const request = shape(path);
+        const [theirs, mine] = await Promise.all([exchange(plainPort, request), exchange(ownPort, request)]);
+        assert.equal(normalise(mine).replaceAll('x-served-by: own', 'x-served-by: node'), normalise(theirs), JSON.stringify(request));
+        assert.ok(mine.length > 0, request);
+      }
+    }
+  });
+
+  it('answers pipelined requests in order', async () => {
+    const request = ['/array', '/later', '/stream', '/big', '/implicit'].map((p) => `GET ${p} HTTP/1.1\r\nHost: a\r\n\r\n`).join('') + BYE;
+    const [theirs, mine] = await Promise.all([exchange(plainPort, request), exchange(ownPort, request)]);
+    assert.equal(normalise(mine).replace('x-served-by: own', 'x-served-by: node'), normalise(theirs));
+    assert.equal(mine.match(/HTTP\/1\.1 200/g)?.length, 6);
+  });
+
+  it('hands a connection to node:http at its first request with a body, keeping the order', async () => {
+    const request = 'GET /who HTTP/1.1\r\nHost: a\r\n\r\nPOST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloGET /who HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n';
+    const text = await exchange(ownPort, request);
+    const served = [...text.matchAll(/x-served-by: (\w+)/g)].map((m) => m[1]);
+    assert.deepEqual(served, ['own', 'node', 'node']);
+    assert.match(text, /\r\n\r\nhelloHTTP\/1\.1 200/);
+  });
+
+  it('hands over a head that arrives in pieces, and node:http finishes it', async () => {
+    const socket = net.connect(ownPort, '127.0.0.1');
+    let text = '';
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    const first = new Promise<void>((resolve) =>
+      socket.on('data', (d) => {
+        text += d.toString('latin1');
+        if (text.includes('x-served-by: own')) resolve();
+      }),
+    );
+    // The first request whole, the second's head cut: the first is answered, then the rest is sent.
+    socket.write('GET /who HTTP/1.1\r\nHost: a\r\n\r\nGET /who HTTP/1.1\r\nHo');
+    await first;
+    socket.write('st: a\r\nConnection: close\r\n\r\n');
+    await closed;
+    assert.deepEqual([...text.matchAll(/x-served-by: (\w+)/g)].map((m) => m[1]), ['own', 'node']);
+  });
+
+  it('leaves malformed requests to node:http, which refuses them as before', async () => {
+    for (const bad of ['GET / HTTP/1.1\r\nHost: a\r\nX: 1\r\n 2\r\n\r\n', 'GET / HTTP/1.1\r\n\r\n', 'BREW / HTTP/1.1\r\nHost: a\r\n\r\n', `GET / HTTP/1.1\r\nHost: a\r\nX: ${'a'.repeat(17_000)}\r\n\r\n`]) {
+      const [theirs, mine] = await Promise.all([exchange(plainPort, bad), exchange(ownPort, bad)]);
+      assert.equal(normalise(mine), normalise(theirs), JSON.stringify(bad.slice(0, 60)));
+      assert.match(mine, /^HTTP\/1\.1 4\d\d /);
+    }
+  });
+
+  it('tells a response that its client went away', async () => {
+    const server = http.createServer();
+    let closed!: (v: { finished: boolean; aborted: boolean }) => void;
+    const outcome = new Promise<{ finished: boolean; aborted: boolean }>((resolve) => (closed = resolve));
+    let wrote!: () => void;
+    const writing = new Promise<void>((resolve) => (wrote = resolve));
+    const f = serveHttp1(server, (req, res) => {
+      res.writeHead(200, { 'content-length': '1000' });
+      res.write('part', () => wrote());
+      res.once('close', () => closed({ finished: res.writableFinished, aborted: (req as { aborted?: boolean }).aborted === true }));
+    }, { maxHeaderBytes: 16 * 1024 });
+    const port = await listen(server);
+    const socket = net.connect(port, '127.0.0.1');
+    socket.write('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    await writing;
+    socket.destroy();
+    assert.deepEqual(await outcome, { finished: false, aborted: true });
+    f.closeAll();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('closes a connection left idle for the keep-alive time, and every connection on closeAll', async () => {
+    const server = http.createServer({ keepAliveTimeout: 20 });
+    server.keepAliveTimeoutBuffer = 0;
+    const f = serveHttp1(server, handler, { maxHeaderBytes: 16 * 1024 });
+    const port = await listen(server);
+    const idle = await exchange(port, 'GET /array HTTP/1.1\r\nHost: a\r\n\r\n');
+    assert.match(idle, /Keep-Alive: timeout=0\r\n[\s\S]*hello$/);
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise((resolve) => socket.on('connect', resolve));
+    server.keepAliveTimeout = 0;
+    const other = net.connect(port, '127.0.0.1');
+    other.write('GET /array HTTP/1.1\r\nHost: a\r\n\r\n');
+    await new Promise((resolve) => other.once('data', resolve));
+    assert.equal(f.connections >= 1, true);
+    const ended = new Promise((resolve) => other.on('close', resolve));
+    f.closeAll();
+    await ended;
+    socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('survives generated byte streams and answers the next client as ever', async () => {
+    const piece = fc.oneof(
+      fc.constantFrom(
+        'GET /array HTTP/1.1\r\nHost: a\r\n\r\n',
+        'HEAD /big HTTP/1.1\r\nHost: a\r\n\r\n',
+        'GET /stream HTTP/1.0\r\n\r\n',
+        'POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc',
+        'GET /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\n\r\n',
+        '\r\n',
+        'GET / HTTP/1.1\r\n',
+        'Host: a\r\n\r\n',
+      ),
+      fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a).toString('latin1')),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(piece, { maxLength: 8 }), async (pieces) => {
+        await new Promise<void>((resolve) => {
+          const socket = net.connect(ownPort, '127.0.0.1');
+          socket.on('error', () => {});
+          socket.on('close', () => resolve());
+          socket.end(Buffer.from(pieces.join(''), 'latin1'));
+          socket.resume();
+        });
+        const after = await exchange(ownPort, BYE);
+        assert.match(after, /^HTTP\/1\.1 200 OK\r\n[\s\S]*x-served-by: own/);
+      }),
+      { numRuns: 150 },
+    );
+  });
+});

@@ -1,0 +1,219 @@
+// The plain listener's own HTTP/1.1 connection handling. node:http spends more CPU per request than a
+// cache hit costs us (its parser's callbacks, two streams per request, header processing): for small
+// answers half of an edge's time. This takes the connections of a node:http server over and serves
+// the requests head.ts takes — GET, HEAD and OPTIONS without a body, nearly all a cache sees — with the
+// lighter objects of message.ts. The first request it does not take (a body, Expect, Upgrade, anything
+// unusual or malformed, a head that did not arrive whole) hands the connection, with its unread bytes,
+// to node:http for the rest of its life: its parser, limits, timeouts and error answers apply as before.
+//
+// One request at a time per connection: a pipelined request waits in the buffer until the answer
+// before it was written, and the socket stops reading while much is buffered. Between requests the
+// socket's idle timer (node:http's keep-alive timeout) closes a silent connection.
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { readHead } from './head.ts';
+import type { RequestHead } from './head.ts';
+import { Http1Request, Http1Response } from './message.ts';
+import type { ResponseOwner } from './message.ts';
+
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+export type Http1Front = {
+  /** Connections served here now (not those handed to node:http). */
+  readonly connections: number;
+  /** Ends every connection served here (node:http's closeAllConnections covers the others). */
+  closeAll(): void;
+};
+
+/** Bytes of unread pipelined requests above which the socket stops reading until an answer is out. */
+const PENDING_PAUSE = 64 * 1024;
+
+/**
+ * Serves `server`'s connections with `onRequest` until one needs node:http. Call once, before the
+ * server accepts anything; `server`'s own 'request' listener is not called for requests served here.
+ */
+export function serveHttp1(server: Server, onRequest: RequestListener, options: { maxHeaderBytes: number }): Http1Front {
+  const nodeListeners = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
+  const live = new Set<Connection>();
+  const front: Front = {
+    server,
+    onRequest,
+    maxHeaderBytes: options.maxHeaderBytes,
+    live,
+    handOff(socket) {
+      for (const listener of nodeListeners) listener.call(server, socket);
+    },
+  };
+  server.on('connection', (socket: Socket) => {
+    live.add(new Connection(socket, front));
+  });
+  return {
+    get connections() {
+      return live.size;
+    },
+    closeAll() {
+      for (const c of live) c.socket.destroy();
+    },
+  };
+}
+
+type Front = {
+  server: Server;
+  onRequest: RequestListener;
+  maxHeaderBytes: number;
+  live: Set<Connection>;
+  handOff(socket: Socket): void;
+};
+
+class Connection implements ResponseOwner {
+  readonly socket: Socket;
+  readonly keepAliveSeconds: number;
+  readonly #front: Front;
+  /** Received bytes not read as a request yet. */
+  #pending: Buffer | undefined;
+  /** The answer being written; the next request waits for it. */
+  #current: Http1Response | undefined;
+  /** Answers not closed yet (an ended one waits for its last write): the connection's end closes them. */
+  readonly #open = new Set<Http1Response>();
+  /** No more requests on this connection (the client asked, or half-closed). */
+  #closing = false;
+  #reading = false;
+  #paused = false;
+  #gone = false;
+
+  constructor(socket: Socket, front: Front) {
+    this.socket = socket;
+    this.#front = front;
+    const server = front.server;
+    this.keepAliveSeconds = Math.floor(server.keepAliveTimeout / 1000);
+    for (const [event, listener] of this.#listeners) socket.on(event, listener);
+    // One idle timer for the connection's life, refreshed by every read and write: it closes the
+    // connection when it fires between requests (node:http's keep-alive timeout and its margin).
+    if (server.keepAliveTimeout > 0) socket.setTimeout(server.keepAliveTimeout + (server.keepAliveTimeoutBuffer ?? 1000));
+  }
+
+  /** The socket events this connection listens to while it is ours. */
+  get #listeners(): [string, ((chunk: Buffer) => void) | (() => void)][] {
+    return [
+      ['data', this.#onData],
+      ['end', this.#onEnd],
+      ['close', this.#onClose],
+      ['drain', this.#onDrain],
+      ['timeout', this.#onTimeout],
+      ['error', ignore],
+    ];
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.#pending = this.#pending === undefined ? chunk : Buffer.concat([this.#pending, chunk]);
+    this.#next();
+  };
+
+  /** Reads and answers buffered requests while nothing is being written. */
+  #next(): void {
+    if (this.#reading) return;
+    this.#reading = true;
+    try {
+      while (this.#pending !== undefined && this.#current === undefined && !this.#closing && !this.#gone) {
+        const socket = this.socket;
+        // Answers to pipelined requests still in the socket's buffer: read on once it drained.
+        if (socket.writableLength > socket.writableHighWaterMark) return;
+        const buf = this.#pending;
+        const head = readHead(buf, 0, buf.length, this.#front.maxHeaderBytes);
+        if (head.kind !== 'head') {
+          // Not ours, or not whole: node:http reads it (and times a head that is slow to come).
+          this.#handOff();
+          return;
+        }
+        this.#pending = head.end === buf.length ? undefined : buf.subarray(head.end);
+        this.#serve(head);
+      }
+      if (this.#pending !== undefined && this.#pending.length > PENDING_PAUSE && this.#current !== undefined && !this.#paused) {
+        this.#paused = true;
+        this.socket.pause();
+      }
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  #serve(head: RequestHead): void {
+    const req = new Http1Request(head, this.socket);
+    const res = new Http1Response(req, this, head.keepAlive);
+    this.#current = res;
+    this.#open.add(res);
+    try {
+      this.#front.onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+    } catch (err) {
+      // The listener's own failure: the connection cannot be trusted any more.
+      this.socket.destroy(err instanceof Error ? err : undefined);
+    }
+  }
+
+  released(res: Http1Response): void {
+    this.#open.delete(res);
+  }
+
+  ended(res: Http1Response, last: boolean): void {
+    if (this.#current !== res) return;
+    this.#current = undefined;
+    if (last) {
+      this.#closing = true;
+      this.socket.end();
+      return;
+    }
+    if (this.#paused) {
+      this.#paused = false;
+      this.socket.resume();
+    }
+    if (this.#closing) {
+      this.socket.end();
+      return;
+    }
+    // The next pipelined request, outside the caller's end().
+    if (this.#pending !== undefined && !this.#reading) process.nextTick(() => this.#next());
+  }
+
+  #handOff(): void {
+    const socket = this.socket;
+    this.#gone = true;
+    this.#front.live.delete(this);
+    for (const [event, listener] of this.#listeners) socket.off(event, listener);
+    socket.setTimeout(0);
+    if (this.#pending !== undefined) socket.unshift(this.#pending);
+    this.#pending = undefined;
+    // node:http would read the socket's handle directly, past the bytes given back above; it reads
+    // through 'data' events when the handle was consumed already, as it has been (by our reads).
+    const handle = (socket as unknown as { _handle?: { _consumed?: boolean } })._handle;
+    if (handle) handle._consumed = true;
+    this.#front.handOff(socket);
+    if (this.#paused || socket.isPaused()) socket.resume();
+  }
+
+  readonly #onEnd = (): void => {
+    // The client sends no more: answer what is being answered, then close our side.
+    this.#closing = true;
+    if (this.#current === undefined) this.socket.end();
+  };
+
+  readonly #onClose = (): void => {
+    this.#gone = true;
+    this.#front.live.delete(this);
+    this.#current = undefined;
+    for (const res of this.#open) res.notifyClose(!res.writableFinished);
+  };
+
+  readonly #onDrain = (): void => {
+    this.#current?.drained();
+    if (this.#current === undefined && this.#pending !== undefined) this.#next();
+  };
+
+  readonly #onTimeout = (): void => {
+    // Silent for the keep-alive time with nothing to answer: close. (A slow reader of an answer is
+    // not timed, as with node:http.)
+    if (this.#current === undefined) this.socket.destroy();
+  };
+}
+
+function ignore(): void {}
