@@ -11,6 +11,7 @@ import type { SecureContext, TLSSocket } from 'node:tls';
 import { HONOR_CIPHER_ORDER, TLS_MIN_VERSION, WatchedCertificate } from '../server/certificate.ts';
 import type { CertificateFiles } from '../server/certificate.ts';
 import { UNRECOGNIZED_NAME_ALERT, answerPlainHttp, underlyingSocket, writeUnderTls } from '../server/tls-answers.ts';
+import { serveHttp1 } from '../server/http1/serve.ts';
 import { truncateIp } from './stats/access-log.ts';
 
 /** How a request reached the edge, as statistics count it. */
@@ -152,6 +153,8 @@ export function createHttpsListener(opts: HttpsListenerOptions): HttpsListener {
     opts.onRequest(req as IncomingMessage, res as ServerResponse);
   };
   server.on('request', handle);
+  // HTTP/1.1 connections: our own handling of plain requests, as on the plain listener.
+  serveHttp1(server, handle, { maxHeaderBytes: opts.maxHeaderBytes });
   // Expect: 100-continue goes to the request path too (it sends 100 only once it forwards the body).
   server.on('checkContinue', handle);
   const sockets = new Set<Socket>();

@@ -5,6 +5,10 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import http2 from 'node:http2';
+import tls from 'node:tls';
+import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
@@ -12,6 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import fc from 'fast-check';
 import { serveHttp1 } from './serve.ts';
 import type { Http1Front } from './serve.ts';
+import { makeCa, makeLeaf } from '../../../test/helpers/tls.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -111,7 +116,8 @@ const ROUTES: Record<string, Handler> = {
 };
 
 function served(req: IncomingMessage): string {
-  return req instanceof http.IncomingMessage ? 'node' : 'own';
+  const r: object = req;
+  return r instanceof http.IncomingMessage || r instanceof http2.Http2ServerRequest ? 'node' : 'own';
 }
 
 const handler: Handler = (req, res) => {
@@ -293,5 +299,46 @@ describe('serveHttp1', () => {
       }),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('serveHttp1 on a TLS server that speaks HTTP/2 and HTTP/1.1', () => {
+  it('serves HTTP/1.1 connections itself and leaves h2 ones to HTTP/2', async () => {
+    const ca = await makeCa();
+    const leaf = await makeLeaf(ca, ['localhost'], path.join(ca.dir, 'leaf'));
+    const server = http2.createSecureServer({ allowHTTP1: true, cert: leaf.cert, key: leaf.key });
+    const seen: string[] = [];
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+      seen.push(`${req.httpVersion} ${served(req)}`);
+      res.writeHead(200, { 'content-length': '2' });
+      res.end('ok');
+    };
+    server.on('request', onRequest);
+    const f = serveHttp1(server, onRequest, { maxHeaderBytes: 16 * 1024 });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const h1 = await new Promise<string>((resolve, reject) => {
+      const socket = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: ca.pem, ALPNProtocols: ['http/1.1'] });
+      let text = '';
+      socket.on('data', (d) => (text += d.toString('latin1')));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text));
+      socket.write('GET / HTTP/1.1\r\nHost: localhost\r\n\r\nGET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+    });
+    assert.equal(h1.match(/HTTP\/1\.1 200 OK\r\n/g)?.length, 2);
+    const session = http2.connect(`https://localhost:${port}`, { ca: ca.pem });
+    const h2 = await new Promise<string>((resolve, reject) => {
+      const stream = session.request({ ':path': '/' });
+      let body = '';
+      stream.on('data', (d: Buffer) => (body += d.toString()));
+      stream.on('end', () => resolve(body));
+      stream.on('error', reject);
+    });
+    session.close();
+    assert.equal(h2, 'ok');
+    assert.deepEqual(seen, ['1.1 own', '1.1 own', '2.0 node']);
+    f.closeAll();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await rm(ca.dir, { recursive: true, force: true });
   });
 });

@@ -10,7 +10,10 @@
 // before it was written, and the socket stops reading while much is buffered. Between requests the
 // socket's idle timer (node:http's keep-alive timeout) closes a silent connection.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Http2SecureServer } from 'node:http2';
 import type { Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import { readHead } from './head.ts';
 import type { RequestHead } from './head.ts';
 import { Http1Request, Http1Response } from './message.ts';
@@ -32,9 +35,13 @@ const PENDING_PAUSE = 64 * 1024;
  * Serves `server`'s connections with `onRequest` until one needs node:http. Call once, before the
  * server accepts anything; `server`'s own 'request' listener is not called for requests served here.
  */
-export function serveHttp1(server: Server, onRequest: RequestListener, options: { maxHeaderBytes: number }): Http1Front {
-  const nodeListeners = server.listeners('connection') as ((socket: Socket) => void)[];
-  server.removeAllListeners('connection');
+export function serveHttp1(server: Server | Http2SecureServer, onRequest: RequestListener, options: { maxHeaderBytes: number }): Http1Front {
+  // A TLS server (HTTP/2 with HTTP/1.1 allowed) hands over connections once their handshake is done;
+  // those that chose h2 by ALPN stay with it.
+  const secure = server instanceof TlsServer;
+  const event = secure ? 'secureConnection' : 'connection';
+  const nodeListeners = server.listeners(event) as ((socket: Socket) => void)[];
+  server.removeAllListeners(event);
   const live = new Set<Connection>();
   const front: Front = {
     server,
@@ -45,7 +52,9 @@ export function serveHttp1(server: Server, onRequest: RequestListener, options: 
       for (const listener of nodeListeners) listener.call(server, socket);
     },
   };
-  server.on('connection', (socket: Socket) => {
+  server.on(event, (socket: Socket) => {
+    const alpn = (socket as TLSSocket).alpnProtocol;
+    if (secure && alpn !== false && alpn !== 'http/1.1') return front.handOff(socket);
     live.add(new Connection(socket, front));
   });
   return {
@@ -59,7 +68,7 @@ export function serveHttp1(server: Server, onRequest: RequestListener, options: 
 }
 
 type Front = {
-  server: Server;
+  server: Server | Http2SecureServer;
   onRequest: RequestListener;
   maxHeaderBytes: number;
   live: Set<Connection>;
@@ -85,12 +94,15 @@ class Connection implements ResponseOwner {
   constructor(socket: Socket, front: Front) {
     this.socket = socket;
     this.#front = front;
-    const server = front.server;
-    this.keepAliveSeconds = Math.floor(server.keepAliveTimeout / 1000);
+    // node:http's keep-alive settings, read from the server as node:http reads them (an HTTP/2
+    // server that allows HTTP/1.1 carries them as plain properties).
+    const server = front.server as { keepAliveTimeout?: number; keepAliveTimeoutBuffer?: number };
+    const keepAlive = server.keepAliveTimeout ?? 5000;
+    this.keepAliveSeconds = Math.floor(keepAlive / 1000);
     for (const [event, listener] of this.#listeners) socket.on(event, listener);
     // One idle timer for the connection's life, refreshed by every read and write: it closes the
     // connection when it fires between requests (node:http's keep-alive timeout and its margin).
-    if (server.keepAliveTimeout > 0) socket.setTimeout(server.keepAliveTimeout + (server.keepAliveTimeoutBuffer ?? 1000));
+    if (keepAlive > 0) socket.setTimeout(keepAlive + (server.keepAliveTimeoutBuffer ?? 1000));
   }
 
   /** The socket events this connection listens to while it is ours. */
