@@ -20,6 +20,7 @@ import { answerClientError } from '../server/client-error.ts';
 import { connectionsCheckingInterval, watchBodyIdle } from '../server/slow-client.ts';
 import { WatchedCertificate, secureContextOptions } from '../server/certificate.ts';
 import { answerPlainHttp } from '../server/tls-answers.ts';
+import { serveHttp1 } from '../server/http1/serve.ts';
 
 /** Answers a request and returns true, or returns false to let the origin answer 404. */
 export type ExtraRoutes = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
@@ -155,6 +156,10 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
   const server: http.Server = certificate
     ? https.createServer({ ...serverOptions, ...secureContextOptions(certificate.current.cert, certificate.current.key) }, onRequest)
     : http.createServer(serverOptions, onRequest);
+  // Plain GET / HEAD / OPTIONS requests are read and answered by our own HTTP/1.1 handling; a
+  // connection goes to node:http from its first request with a body (uploads, the API) or anything
+  // unusual (server/http1/serve.ts).
+  const plain = serveHttp1(server, onRequest, { maxHeaderBytes: http.maxHeaderSize });
   if (certificate) {
     certificate.onChange((c) => (server as https.Server).setSecureContext(secureContextOptions(c.cert, c.key)));
     server.on('tlsClientError', (err: Error, socket: unknown) => answerPlainHttp(err, socket));
@@ -214,9 +219,11 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
         certificate?.close();
         const done = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
+        plain.closeIdle();
         const timer = setTimeout(() => {
           logger.warn('shutdown grace period over: closing remaining connections');
           server.closeAllConnections();
+          plain.closeAll();
         }, oc.shutdownGraceMs);
         timer.unref();
         await done;

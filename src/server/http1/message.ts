@@ -51,10 +51,39 @@ export class Http1Request extends EventEmitter {
     return this.socket;
   }
 
-  /** No body to read: nothing to resume. */
+  #endScheduled = false;
+
+  /** No body: reading it (resume, a 'data' listener, iteration, pipe) ends at once, as node:http's would. */
   resume(): this {
+    if (!this.#endScheduled) {
+      this.#endScheduled = true;
+      process.nextTick(() => this.emit('end'));
+    }
     return this;
   }
+
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    super.on(event, listener);
+    if (event === 'data' || event === 'readable') this.resume();
+    return this;
+  }
+
+  override once(event: string | symbol, listener: (...args: any[]) => void): this {
+    super.once(event, listener);
+    if (event === 'data' || event === 'readable') this.resume();
+    return this;
+  }
+
+  read(): null {
+    return null;
+  }
+
+  pipe<T extends NodeJS.WritableStream>(destination: T): T {
+    destination.end();
+    return destination;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {}
 
   destroy(err?: Error): this {
     if (!this.destroyed) {

@@ -100,6 +100,17 @@ const ROUTES: Record<string, Handler> = {
       s.end('later');
     });
   },
+  '/iterate': (q, s) => {
+    void (async () => {
+      let n = 0;
+      for await (const chunk of q) n += (chunk as Buffer).length;
+      s.end(`read ${n}`);
+    })();
+  },
+  '/on-data': (q, s) => {
+    q.on('data', () => s.destroy());
+    q.on('end', () => s.end('ended'));
+  },
   '/echo': (q, s) => {
     const parts: Buffer[] = [];
     q.on('data', (d: Buffer) => parts.push(d));
@@ -268,6 +279,41 @@ describe('serveHttp1', () => {
     f.closeAll();
     await ended;
     socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('closeIdle ends idle connections now and busy ones once their answer is out', async () => {
+    const server = http.createServer();
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let holding!: () => void;
+    const isHolding = new Promise<void>((resolve) => (holding = resolve));
+    const f = serveHttp1(server, (req, res) => {
+      if (req.url !== '/hold') return handler(req, res);
+      holding();
+      void held.then(() => {
+        res.writeHead(200, { 'content-length': '4' });
+        res.end('done');
+      });
+    }, { maxHeaderBytes: 16 * 1024 });
+    const port = await listen(server);
+    const idle = net.connect(port, '127.0.0.1');
+    idle.write('GET /array HTTP/1.1\r\nHost: a\r\n\r\n');
+    await new Promise((resolve) => idle.once('data', resolve));
+    const busy = net.connect(port, '127.0.0.1');
+    let busyText = '';
+    busy.on('data', (d) => (busyText += d.toString('latin1')));
+    busy.write('GET /hold HTTP/1.1\r\nHost: a\r\n\r\n');
+    await isHolding;
+    const busyClosed = new Promise((resolve) => busy.on('close', resolve));
+    let busyDone = false;
+    void busyClosed.then(() => (busyDone = true));
+    f.closeIdle();
+    await new Promise((resolve) => idle.on('close', resolve));
+    assert.equal(busyDone, false);
+    release();
+    await busyClosed;
+    assert.match(busyText, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\ndone$/);
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 

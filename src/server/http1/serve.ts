@@ -26,6 +26,8 @@ export type Http1Front = {
   readonly connections: number;
   /** Ends every connection served here (node:http's closeAllConnections covers the others). */
   closeAll(): void;
+  /** Ends the connections served here that answer nothing now; the others after their answer (closeIdleConnections). */
+  closeIdle(): void;
 };
 
 /** Bytes of unread pipelined requests above which the socket stops reading until an answer is out. */
@@ -63,6 +65,9 @@ export function serveHttp1(server: Server | Http2SecureServer, onRequest: Reques
     },
     closeAll() {
       for (const c of live) c.socket.destroy();
+    },
+    closeIdle() {
+      for (const c of live) c.closeWhenIdle();
     },
   };
 }
@@ -161,6 +166,12 @@ class Connection implements ResponseOwner {
       // The listener's own failure: the connection cannot be trusted any more.
       this.socket.destroy(err instanceof Error ? err : undefined);
     }
+  }
+
+  /** No further request: closed now if nothing is being answered, else once the answer is out. */
+  closeWhenIdle(): void {
+    this.#closing = true;
+    if (this.#current === undefined) this.socket.end();
   }
 
   released(res: Http1Response): void {
