@@ -516,7 +516,10 @@ export class Http1Response extends EventEmitter {
   }
 
   readonly #onFinished = (err?: Error | null): void => {
-    if (err || this.writableFinished) return;
+    if (this.writableFinished) return;
+    // The last bytes did not go out: the connection is gone (its 'close' may not reach us once the
+    // connection was handed to node:http), so this is the response's abort.
+    if (err) return this.notifyClose(true);
     this.writableFinished = true;
     this.emit('finish');
     // node:http emits 'close' a tick later; nothing here needs the gap.
