@@ -75,7 +75,9 @@ export function readHead(buf: Buffer, start: number, length: number, maxHeaderBy
     // A lone CR or LF inside a line is a framing question node:http answers.
     if (value.includes('\r') || value.includes('\n')) return NOT_MINE;
     const key = name.toLowerCase();
-    if (headers[key] !== undefined || key === '__proto__') return NOT_MINE;
+    // A repeated field (node:http joins or drops repeats by name), or a name Object.prototype has
+    // (__proto__, constructor ...): node:http's.
+    if (headers[key] !== undefined) return NOT_MINE;
     switch (key) {
       case 'content-length':
         if (value !== '0') return NOT_MINE;

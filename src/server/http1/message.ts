@@ -28,8 +28,6 @@ export class Http1Request extends EventEmitter {
   readonly httpVersionMinor: number;
   readonly headers: Record<string, string>;
   readonly rawHeaders: string[];
-  readonly trailers: Record<string, string> = {};
-  readonly rawTrailers: string[] = [];
   readonly socket: Socket;
   readonly complete = true;
   readonly readableLength = 0;
@@ -45,10 +43,6 @@ export class Http1Request extends EventEmitter {
     this.headers = head.headers;
     this.rawHeaders = head.rawHeaders;
     this.socket = socket;
-  }
-
-  get connection(): Socket {
-    return this.socket;
   }
 
   #endScheduled = false;
@@ -157,8 +151,6 @@ export class Http1Response extends EventEmitter {
   statusMessage: string | undefined = undefined;
   sendDate = true;
   shouldKeepAlive: boolean;
-  chunkedEncoding = false;
-  useChunkedEncodingByDefault: boolean;
   writableEnded = false;
   writableFinished = false;
   destroyed = false;
@@ -176,6 +168,10 @@ export class Http1Response extends EventEmitter {
   #contentLength: number | undefined;
   #needDrain = false;
   #closed = false;
+  /** Chunked framing for this body (node:http's chunkedEncoding). */
+  #chunked = false;
+  /** HTTP/1.1, or an HTTP/1.0 client that accepts chunks (node:http's useChunkedEncodingByDefault). */
+  readonly #chunkedByDefault: boolean;
 
   constructor(req: Http1Request, owner: ResponseOwner, keepAlive: boolean) {
     super();
@@ -184,19 +180,11 @@ export class Http1Response extends EventEmitter {
     this.socket = owner.socket;
     this.#hasBody = req.method !== 'HEAD';
     this.shouldKeepAlive = keepAlive;
-    this.useChunkedEncodingByDefault = req.httpVersionMinor >= 1 || TE_CHUNKED.test(String(req.headers.te));
-  }
-
-  get connection(): Socket | null {
-    return this.socket;
+    this.#chunkedByDefault = req.httpVersionMinor >= 1 || TE_CHUNKED.test(String(req.headers.te));
   }
 
   get headersSent(): boolean {
     return this.#head !== undefined;
-  }
-
-  get finished(): boolean {
-    return this.writableEnded;
   }
 
   get writable(): boolean {
@@ -205,18 +193,6 @@ export class Http1Response extends EventEmitter {
 
   get writableNeedDrain(): boolean {
     return this.#needDrain;
-  }
-
-  get writableLength(): number {
-    return this.#owner.socket.writableLength;
-  }
-
-  get writableHighWaterMark(): number {
-    return this.#owner.socket.writableHighWaterMark;
-  }
-
-  get writableCorked(): number {
-    return 0;
   }
 
   setHeader(name: string, value: Value): this {
@@ -246,23 +222,9 @@ export class Http1Response extends EventEmitter {
     return this.#fields?.[name.toLowerCase()]?.[1];
   }
 
-  hasHeader(name: string): boolean {
-    return this.#fields?.[name.toLowerCase()] !== undefined;
-  }
-
   removeHeader(name: string): void {
     if (this.#head !== undefined) throw headersSent('remove');
     if (this.#fields) delete this.#fields[name.toLowerCase()];
-  }
-
-  getHeaderNames(): string[] {
-    return this.#fields ? Object.keys(this.#fields) : [];
-  }
-
-  getHeaders(): Record<string, Value> {
-    const out: Record<string, Value> = Object.create(null);
-    if (this.#fields) for (const key in this.#fields) out[key] = this.#fields[key][1];
-    return out;
   }
 
   writeHead(statusCode: number, reason?: string | Record<string, Value> | readonly string[], obj?: Record<string, Value> | readonly string[]): this {
@@ -315,8 +277,10 @@ export class Http1Response extends EventEmitter {
     }
     if (validate) checkValue(name, value);
     state.text += `${name}: ${value}\r\n`;
+    // Only these lengths can name a field that changes framing: date 4, trailer 7, connection and
+    // keep-alive 10, content-length 14, transfer-encoding 17 (no lower-casing for the others).
     const length = name.length;
-    if (length < 4 || length > 17) return;
+    if (length !== 4 && length !== 7 && length !== 10 && length !== 14 && length !== 17) return;
     switch (name.toLowerCase()) {
       case 'connection':
         state.connection = true;
@@ -325,7 +289,7 @@ export class Http1Response extends EventEmitter {
         break;
       case 'transfer-encoding':
         state.te = true;
-        if (TE_CHUNKED.test(String(value))) this.chunkedEncoding = true;
+        if (TE_CHUNKED.test(String(value))) this.#chunked = true;
         break;
       case 'content-length':
         state.contentLength = true;
@@ -347,12 +311,12 @@ export class Http1Response extends EventEmitter {
   #finishHead(state: HeadState): void {
     let text = state.text;
     if (this.sendDate && !state.date) text += `Date: ${httpDate()}\r\n`;
-    if (this.chunkedEncoding && (this.statusCode === 204 || this.statusCode === 304)) {
-      this.chunkedEncoding = false;
+    if (this.#chunked && (this.statusCode === 204 || this.statusCode === 304)) {
+      this.#chunked = false;
       this.shouldKeepAlive = false;
     }
     if (!state.connection) {
-      const sendKeepAlive = this.shouldKeepAlive && (state.contentLength || this.useChunkedEncodingByDefault);
+      const sendKeepAlive = this.shouldKeepAlive && (state.contentLength || this.#chunkedByDefault);
       if (sendKeepAlive) {
         text += 'Connection: keep-alive\r\n';
         if (this.#defaultKeepAlive) text += `Keep-Alive: timeout=${this.#owner.keepAliveSeconds}\r\n`;
@@ -362,15 +326,15 @@ export class Http1Response extends EventEmitter {
       }
     }
     if (!state.contentLength && !state.te) {
-      if (!this.#hasBody) this.chunkedEncoding = false;
-      else if (!this.useChunkedEncodingByDefault) this.#last = true;
+      if (!this.#hasBody) this.#chunked = false;
+      else if (!this.#chunkedByDefault) this.#last = true;
       else if (!state.trailer && this.#contentLength !== undefined) text += `Content-Length: ${this.#contentLength}\r\n`;
       else {
         text += 'Transfer-Encoding: chunked\r\n';
-        this.chunkedEncoding = true;
+        this.#chunked = true;
       }
     }
-    if (this.chunkedEncoding !== true && state.trailer) throw codeError(new Error('Trailers are invalid with this transfer encoding'), 'ERR_HTTP_TRAILER_INVALID');
+    if (this.#chunked !== true && state.trailer) throw codeError(new Error('Trailers are invalid with this transfer encoding'), 'ERR_HTTP_TRAILER_INVALID');
     this.#head = text + CRLF;
   }
 
@@ -387,20 +351,7 @@ export class Http1Response extends EventEmitter {
     };
     if (Array.isArray(headers)) for (let i = 0; i < headers.length; i += 2) add(headers[i], headers[i + 1]);
     else if (headers) for (const key of Object.keys(headers)) add(key, (headers as Record<string, Value>)[key]);
-    return this.#raw(head + CRLF, cb);
-  }
-
-  writeContinue(cb?: Callback): void {
-    this.writeInformation(100, null, cb);
-  }
-
-  writeProcessing(cb?: Callback): void {
-    this.writeInformation(102, null, cb);
-  }
-
-  flushHeaders(): void {
-    if (this.#head === undefined) this.writeHead(this.statusCode);
-    this.#writeHead();
+    return this.#owner.socket.write(head + CRLF, 'latin1', cb);
   }
 
   write(chunk: string | Uint8Array, encoding?: BufferEncoding | Callback, cb?: Callback): boolean {
@@ -439,8 +390,7 @@ export class Http1Response extends EventEmitter {
     }
     if (this.#head === undefined) {
       // As node:http: a body given whole before the head gets its Content-Length.
-      if (chunk !== undefined && this.#fields?.['content-length'] === undefined) this.#contentLength = typeof chunk === 'string' ? Buffer.byteLength(chunk, encoding as BufferEncoding | undefined) : chunk.byteLength;
-      else if (chunk === undefined && this.#fields?.['content-length'] === undefined) this.#contentLength = 0;
+      if (this.#fields?.['content-length'] === undefined) this.#contentLength = chunk === undefined ? 0 : typeof chunk === 'string' ? Buffer.byteLength(chunk, encoding as BufferEncoding | undefined) : chunk.byteLength;
       this.writeHead(this.statusCode);
     }
     this.writableEnded = true;
@@ -456,12 +406,6 @@ export class Http1Response extends EventEmitter {
     return this;
   }
 
-  setTimeout(ms: number, cb?: () => void): this {
-    if (cb) this.once('timeout', cb);
-    this.#owner.socket.setTimeout(ms);
-    return this;
-  }
-
   /**
    * Body bytes (framed when chunked), after the head if it is not out yet, in one corked write; the
    * last write of end() carries the finish.
@@ -472,7 +416,7 @@ export class Http1Response extends EventEmitter {
     const head = this.#headWritten ? undefined : this.#head;
     this.#headWritten = true;
     const done = last ? this.#onFinished : cb;
-    const chunked = this.chunkedEncoding;
+    const chunked = this.#chunked;
     let ok = true;
     if (data === undefined) {
       if (last && chunked) ok = socket.write(head === undefined ? LAST_CHUNK : head + LAST_CHUNK, 'latin1', done);
@@ -505,16 +449,6 @@ export class Http1Response extends EventEmitter {
     return ok;
   }
 
-  #raw(text: string, cb?: Callback): boolean {
-    return this.#owner.socket.write(text, 'latin1', cb);
-  }
-
-  #writeHead(): void {
-    if (this.#headWritten || this.#head === undefined) return;
-    this.#headWritten = true;
-    this.#owner.socket.write(this.#head, 'latin1');
-  }
-
   readonly #onFinished = (err?: Error | null): void => {
     if (this.writableFinished) return;
     // The last bytes did not go out: the connection is gone (its 'close' may not reach us once the
@@ -542,10 +476,5 @@ export class Http1Response extends EventEmitter {
     this.#owner.released(this);
     this.emit('close');
     this.req.notifyClose(aborted);
-  }
-
-  /** Whether the response finished or the connection is gone. */
-  get done(): boolean {
-    return this.#closed;
   }
 }

@@ -158,7 +158,8 @@ function exchange(port: number, bytes: string | Buffer): Promise<string> {
 const normalise = (text: string) => text.replace(/\r\nDate: [^\r]*\r\n/g, '\r\nDate: -\r\n');
 const BYE = 'GET /who HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n';
 
-describe('serveHttp1', () => {
+// A broken hand-over or close would hang on a socket that never closes: fail instead.
+describe('serveHttp1', { timeout: 60_000 }, () => {
   let plain: http.Server;
   let own: http.Server;
   let front: Http1Front;
@@ -348,7 +349,7 @@ describe('serveHttp1', () => {
   });
 });
 
-describe('serveHttp1 on a TLS server that speaks HTTP/2 and HTTP/1.1', () => {
+describe('serveHttp1 on a TLS server that speaks HTTP/2 and HTTP/1.1', { timeout: 60_000 }, () => {
   it('serves HTTP/1.1 connections itself and leaves h2 ones to HTTP/2', async () => {
     const ca = await makeCa();
     const leaf = await makeLeaf(ca, ['localhost'], path.join(ca.dir, 'leaf'));

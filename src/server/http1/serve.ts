@@ -181,18 +181,14 @@ class Connection implements ResponseOwner {
   ended(res: Http1Response, last: boolean): void {
     if (this.#current !== res) return;
     this.#current = undefined;
-    if (last) {
-      this.#closing = true;
+    if (last) this.#closing = true;
+    if (this.#closing) {
       this.socket.end();
       return;
     }
     if (this.#paused) {
       this.#paused = false;
       this.socket.resume();
-    }
-    if (this.#closing) {
-      this.socket.end();
-      return;
     }
     // The next pipelined request, outside the caller's end().
     if (this.#pending !== undefined && !this.#reading) process.nextTick(() => this.#next());
@@ -211,14 +207,12 @@ class Connection implements ResponseOwner {
     const handle = (socket as unknown as { _handle?: { _consumed?: boolean } })._handle;
     if (handle) handle._consumed = true;
     this.#front.handOff(socket);
-    if (this.#paused || socket.isPaused()) socket.resume();
+    // (Reading may have been paused for pipelined bytes.)
+    if (socket.isPaused()) socket.resume();
   }
 
-  readonly #onEnd = (): void => {
-    // The client sends no more: answer what is being answered, then close our side.
-    this.#closing = true;
-    if (this.#current === undefined) this.socket.end();
-  };
+  /** The client sends no more: answer what is being answered, then close our side. */
+  readonly #onEnd = (): void => this.closeWhenIdle();
 
   readonly #onClose = (): void => {
     this.#gone = true;
