@@ -354,8 +354,9 @@ async function onError(): Promise<void> {
   const t = loaded;
   if (t === undefined || audio.error === null) return;
   failed.add(t.seq);
-  failingIds.add(t.id);
   const reason = await reasonFor(t);
+  // Counted only now: the page says "Off air" in the same step as it says why, never before.
+  failingIds.add(t.id);
   if (loaded !== t) return; // the listener moved on meanwhile
   if (offAir()) {
     listening = false;
