@@ -195,7 +195,7 @@ certificate (TLS 1.2 and 1.3, HTTP/2 and HTTP/1.1 by ALPN, session tickets). ${T
 (sendfile does not apply to TLS); each one worker, \`listen … ssl http2\`, \`ssl_protocols TLSv1.2 TLSv1.3\`,
 \`ssl_session_cache shared:SSL:10m\`, session tickets, \`proxy_cache\` on disk, \`proxy_cache_lock on\`,
 no access log. \`node:https ceiling\` (bench/servers/memory-ceiling.ts with the certificate) is no
-cache: node:http2's secure server (HTTP/2 and HTTP/1.1, compatibility API, as our edge's listener)
+cache: node:http2's secure server (HTTP/2 on the core stream API and HTTP/1.1 by node:http, as bare as Node allows)
 answering from memory with prebuilt headers, what Node itself allows over TLS. Clients ask for \`https://${HOST}:<port>/\` (SNI and Host \`${HOST}\`) and verify the chain
 against the CA (the handshake client) or do not check it (wrk, h2load). What h2load negotiated:
 ${negotiated}.

@@ -12,6 +12,8 @@ import { HONOR_CIPHER_ORDER, TLS_MIN_VERSION, WatchedCertificate } from '../serv
 import type { CertificateFiles } from '../server/certificate.ts';
 import { UNRECOGNIZED_NAME_ALERT, answerPlainHttp, underlyingSocket, writeUnderTls } from '../server/tls-answers.ts';
 import { serveHttp1 } from '../server/http1/serve.ts';
+import { requestFields } from '../server/http2/message.ts';
+import { serveHttp2 } from '../server/http2/serve.ts';
 import { truncateIp } from './stats/access-log.ts';
 
 /** How a request reached the edge, as statistics count it. */
@@ -119,9 +121,10 @@ export type HttpsListener = {
 };
 
 /**
- * The TLS server. HTTP/2 comes through Node's compatibility API, whose request and response objects
- * behave as the edge's request path needs (write/end, writeHead with a field list, 'close',
- * writableFinished, pipeline); the differences are absorbed in adaptRequest.
+ * The TLS server. HTTP/2 requests without a body are served by server/http2/ on the core stream API,
+ * the others through Node's compatibility API; both give request and response objects that behave
+ * as the edge's request path needs (write/end, writeHead with a field list, 'close',
+ * writableFinished, pipeline), with the fields of an HTTP/1.1 request (adaptRequest).
  */
 export function createHttpsListener(opts: HttpsListenerOptions): HttpsListener {
   const server = http2.createSecureServer({
@@ -153,6 +156,12 @@ export function createHttpsListener(opts: HttpsListenerOptions): HttpsListener {
     opts.onRequest(req as IncomingMessage, res as ServerResponse);
   };
   server.on('request', handle);
+  // HTTP/2 requests without a body: our own handling on the core stream API (server/http2/serve.ts);
+  // the others reach `handle` through Node's compatibility API.
+  serveHttp2(server, (req, res) => {
+    req.headers['x-forwarded-proto'] = 'https';
+    opts.onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+  });
   // HTTP/1.1 connections: our own handling of plain requests, as on the plain listener.
   serveHttp1(server, handle, { maxHeaderBytes: opts.maxHeaderBytes });
   // Expect: 100-continue goes to the request path too (it sends 100 only once it forwards the body).
@@ -212,28 +221,16 @@ function closeWhenIdle(session: ServerHttp2Session, idleMs: number): void {
   arm();
 }
 
-const COLON = 0x3a; // a pseudo-header field's name starts with ':'
-
 /**
  * Presents a request that came over TLS as the edge's request path reads one: X-Forwarded-Proto says
- * https, and an HTTP/2 request's fields carry no pseudo-header fields (they would be forwarded
- * upstream) and name the authority in Host (RFC 9113 §8.3.1: ":authority" replaces Host; a client
- * that sends both must send the same value, and :authority wins).
+ * https, and an HTTP/2 request's fields are those an HTTP/1.1 request would carry (requestFields).
  */
 export function adaptRequest(req: Http2ServerRequest | IncomingMessage): void {
-  const headers = req.headers as Record<string, string | string[] | undefined>;
-  if (req.httpVersionMajor !== 2) {
-    headers['x-forwarded-proto'] = 'https';
-    return;
+  if (req.httpVersionMajor === 2) {
+    // The compatibility API reads method and path from the stream's own fields, so only this view changes.
+    Object.defineProperty(req, 'headers', { value: requestFields(req.headers), enumerable: true, configurable: true });
   }
-  // Node's header object has a null prototype (a dictionary): read once into a plain object.
-  const fields: Record<string, string | string[] | undefined> = {};
-  for (const name in headers) if (name.charCodeAt(0) !== COLON) fields[name] = headers[name];
-  const authority = headers[':authority'];
-  if (typeof authority === 'string') fields['host'] = authority;
-  fields['x-forwarded-proto'] = 'https';
-  // The compatibility API reads method and path from the stream's own fields, so only this view changes.
-  Object.defineProperty(req, 'headers', { value: fields, enumerable: true, configurable: true });
+  req.headers['x-forwarded-proto'] = 'https';
 }
 
 /** A log line writer that keeps at most 20 lines a minute (a client can make refusals at will). */

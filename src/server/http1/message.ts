@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RequestHead } from './head.ts';
+import { BodilessRequest } from '../bodiless-request.ts';
 
 /** What a response needs from its connection. */
 export type ResponseOwner = {
@@ -20,7 +21,7 @@ export type ResponseOwner = {
   released(res: Http1Response): void;
 };
 
-export class Http1Request extends EventEmitter {
+export class Http1Request extends BodilessRequest {
   readonly method: string;
   readonly url: string;
   readonly httpVersion: string;
@@ -29,13 +30,9 @@ export class Http1Request extends EventEmitter {
   readonly headers: Record<string, string>;
   readonly rawHeaders: string[];
   readonly socket: Socket;
-  readonly complete = true;
-  readonly readableLength = 0;
-  aborted = false;
-  destroyed = false;
 
   constructor(head: RequestHead, socket: Socket) {
-    super();
+    super(socket);
     this.method = head.method;
     this.url = head.url;
     this.httpVersionMinor = head.minor;
@@ -43,58 +40,6 @@ export class Http1Request extends EventEmitter {
     this.headers = head.headers;
     this.rawHeaders = head.rawHeaders;
     this.socket = socket;
-  }
-
-  #endScheduled = false;
-
-  /** No body: reading it (resume, a 'data' listener, iteration, pipe) ends at once, as node:http's would. */
-  resume(): this {
-    if (!this.#endScheduled) {
-      this.#endScheduled = true;
-      process.nextTick(() => this.emit('end'));
-    }
-    return this;
-  }
-
-  override on(event: string | symbol, listener: (...args: any[]) => void): this {
-    super.on(event, listener);
-    if (event === 'data' || event === 'readable') this.resume();
-    return this;
-  }
-
-  override once(event: string | symbol, listener: (...args: any[]) => void): this {
-    super.once(event, listener);
-    if (event === 'data' || event === 'readable') this.resume();
-    return this;
-  }
-
-  read(): null {
-    return null;
-  }
-
-  pipe<T extends NodeJS.WritableStream>(destination: T): T {
-    destination.end();
-    return destination;
-  }
-
-  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {}
-
-  destroy(err?: Error): this {
-    if (!this.destroyed) {
-      this.destroyed = true;
-      this.socket.destroy(err);
-    }
-    return this;
-  }
-
-  /** The connection closed (the response finished, or the client went away first). */
-  notifyClose(aborted: boolean): void {
-    if (aborted) {
-      this.aborted = true;
-      this.emit('aborted');
-    }
-    this.destroyed = true;
-    this.emit('close');
   }
 }
 
