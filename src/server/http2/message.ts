@@ -54,6 +54,8 @@ type Callback = (err?: Error | null) => void;
 
 /** Pseudo-header fields a handler may not set (':status' is the status code's). */
 const REQUEST_PSEUDO = new Set([':status', ':method', ':path', ':authority', ':scheme']);
+/** Names found to be tokens (a response's names are few and repeat: the test runs once per name). */
+const TOKENS = new Set<string>();
 const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
 
 function codeError<T extends Error>(err: T, code: string): T {
@@ -88,6 +90,8 @@ export class Http2Response extends EventEmitter {
   #statusCode = 200;
   #fields: Record<string, Value> = Object.create(null) as Record<string, Value>;
   #closed = false;
+  /** A field was set before writeHead (its list must then replace them). */
+  #someSet = false;
 
   constructor(req: Http2Request, stream: ServerHttp2Stream) {
     super();
@@ -137,6 +141,7 @@ export class Http2Response extends EventEmitter {
     if (this.stream.headersSent) throw headersSent();
     const key = this.#checked(fieldName(name, value));
     if (key !== undefined) this.#fields[key] = value;
+    this.#someSet = true;
     return this;
   }
 
@@ -144,6 +149,7 @@ export class Http2Response extends EventEmitter {
     if (this.stream.headersSent) throw headersSent();
     const key = this.#checked(fieldName(name, value));
     if (key === undefined) return this;
+    this.#someSet = true;
     const had = this.#fields[key];
     // An empty value (or 0) is replaced rather than added to, as by the compatibility API.
     if (!had) this.#fields[key] = value;
@@ -153,7 +159,11 @@ export class Http2Response extends EventEmitter {
 
   /** A name with characters outside a token resets the stream (as the compatibility API does). */
   #checked(key: string | undefined): string | undefined {
-    if (key === undefined || TOKEN.test(key)) return key;
+    if (key === undefined || TOKENS.has(key)) return key;
+    if (TOKEN.test(key)) {
+      if (TOKENS.size < 1000) TOKENS.add(key);
+      return key;
+    }
     this.destroy(codeError(new TypeError(`Header name must be a valid HTTP token ["${key}"]`), 'ERR_INVALID_HTTP_TOKEN'));
     return undefined;
   }
@@ -173,7 +183,7 @@ export class Http2Response extends EventEmitter {
     if (typeof reason !== 'string') obj ??= reason;
     if (Array.isArray(obj)) {
       // A flat list overrides fields set before and keeps its own repeats.
-      for (let i = 0; i < obj.length; i += 2) this.removeHeader(obj[i]);
+      if (this.#someSet) for (let i = 0; i < obj.length; i += 2) this.removeHeader(obj[i]);
       for (let i = 0; i < obj.length; i += 2) this.appendHeader(obj[i], obj[i + 1]);
     } else if (obj) {
       const o = obj as Record<string, Value>;
