@@ -37,15 +37,35 @@ export function serveHttp2(server: Http2SecureServer, onRequest: Http2Handler): 
     }
     const req = new Http2Request(stream, headers, rawHeaders);
     const res = new Http2Response(req, stream);
-    // Errors end the stream (its 'close' follows); the compatibility API ignores them the same way.
+    (stream as Carrier)[RESPONSE] = res;
+    // Listeners shared by every stream (no closures per request); errors end the stream (its 'close'
+    // follows), and the compatibility API ignores them the same way.
     stream.on('error', ignore);
-    stream.on('drain', () => res.emit('drain'));
-    stream.once('finish', () => res.finished());
-    // Cut short: the client reset the stream, or it closed before its end was handed over. (A HEAD
-    // or bodiless answer can close without the stream's 'finish': core ended it with the head.)
-    stream.once('close', () => res.notifyClose(!res.writableFinished && !(res.writableEnded && stream.rstCode === NO_ERROR)));
+    stream.on('drain', onDrain);
+    stream.once('finish', onFinish);
+    stream.once('close', onClose);
     onRequest(req, res);
   });
 }
 
+const RESPONSE = Symbol('response');
+type Carrier = ServerHttp2Stream & { [RESPONSE]: Http2Response };
+
 function ignore(): void {}
+
+function onDrain(this: Carrier): void {
+  this[RESPONSE].emit('drain');
+}
+
+function onFinish(this: Carrier): void {
+  this[RESPONSE].finished();
+}
+
+/**
+ * Cut short: the client reset the stream, or it closed before its end was handed over. (A HEAD or
+ * bodiless answer can close without the stream's 'finish': core ended it with the head.)
+ */
+function onClose(this: Carrier): void {
+  const res = this[RESPONSE];
+  res.notifyClose(!res.writableFinished && !(res.writableEnded && this.rstCode === NO_ERROR));
+}
