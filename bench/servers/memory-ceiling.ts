@@ -23,7 +23,15 @@ const [folder, certFile, keyFile] = process.argv.slice(2);
 if (!folder || (certFile !== undefined && keyFile === undefined)) throw new Error('usage: memory-ceiling.ts <folder> [<cert.pem> <key.pem>]');
 
 const CORS = ['access-control-allow-origin', '*', 'access-control-expose-headers', 'Content-Range, Content-Length, Accept-Ranges, ETag'];
-type Entry = { body: Buffer; etag: string; full: string[]; partial: string[]; notModified: string[] };
+type H2Fields = Record<string, string | number>;
+type Entry = { body: Buffer; etag: string; full: string[]; partial: string[]; notModified: string[]; h2Full: H2Fields; h2NotModified: H2Fields };
+/** A flat field list as the field object of HTTP/2's core API. */
+function fieldObject(status: number, list: readonly string[]): H2Fields {
+  const o: H2Fields = { ':status': status };
+  for (let i = 0; i < list.length; i += 2) o[list[i]] = list[i + 1];
+  return o;
+}
+
 const entries = new Map<string, Entry>();
 for (const name of readdirSync(folder)) {
   const file = path.join(folder, name);
@@ -32,7 +40,9 @@ for (const name of readdirSync(folder)) {
   const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
   const validators = ['etag', etag, 'last-modified', statSync(file).mtime.toUTCString(), 'cache-control', 'public, max-age=31536000, immutable'];
   const common = ['content-type', 'audio/wav', 'accept-ranges', 'bytes', ...validators, 'x-content-type-options', 'nosniff', ...CORS];
-  entries.set(`/media/${name}`, { body, etag, full: [...common, 'content-length', String(body.length)], partial: common, notModified: [...validators, ...CORS] });
+  const full = [...common, 'content-length', String(body.length)];
+  const notModified = [...validators, ...CORS];
+  entries.set(`/media/${name}`, { body, etag, full, partial: common, notModified, h2Full: fieldObject(200, full), h2NotModified: fieldObject(304, notModified) });
 }
 
 function answer(req: IncomingMessage, res: ServerResponse): void {
@@ -52,23 +62,13 @@ function answer(req: IncomingMessage, res: ServerResponse): void {
   res.end(e.body);
 }
 
-/** A flat field list as the field object of HTTP/2's core API. */
-function fieldObject(status: number, list: readonly string[]): Record<string, string | number> {
-  const o: Record<string, string | number> = { ':status': status };
-  for (let i = 0; i < list.length; i += 2) o[list[i]] = list[i + 1];
-  return o;
-}
-
-const h2Fields = new Map<string, { full: Record<string, string | number>; notModified: Record<string, string | number> }>();
-for (const [name, e] of entries) h2Fields.set(name, { full: fieldObject(200, e.full), notModified: fieldObject(304, e.notModified) });
+function ignore(): void {}
 
 function answerStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): void {
-  const url = headers[':path'] ?? '';
-  const e = entries.get(url);
-  const f = h2Fields.get(url);
-  stream.on('error', () => {});
-  if (e === undefined || f === undefined || headers[':method'] !== 'GET') return void stream.respond({ ':status': 404, 'content-length': '0' }, { endStream: true });
-  if (headers['if-none-match'] === e.etag) return void stream.respond({ ...f.notModified }, { endStream: true });
+  const e = entries.get(headers[':path'] ?? '');
+  stream.on('error', ignore);
+  if (e === undefined || headers[':method'] !== 'GET') return void stream.respond({ ':status': 404, 'content-length': '0' }, { endStream: true });
+  if (headers['if-none-match'] === e.etag) return void stream.respond({ ...e.h2NotModified }, { endStream: true });
   const m = /^bytes=(\d+)-(\d+)$/.exec((headers.range as string | undefined) ?? '');
   if (m) {
     const start = Number(m[1]);
@@ -78,7 +78,7 @@ function answerStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHt
       return void stream.end(e.body.subarray(start, end + 1));
     }
   }
-  stream.respond({ ...f.full });
+  stream.respond({ ...e.h2Full });
   stream.end(e.body);
 }
 

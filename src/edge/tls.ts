@@ -12,7 +12,8 @@ import { HONOR_CIPHER_ORDER, TLS_MIN_VERSION, WatchedCertificate } from '../serv
 import type { CertificateFiles } from '../server/certificate.ts';
 import { UNRECOGNIZED_NAME_ALERT, answerPlainHttp, underlyingSocket, writeUnderTls } from '../server/tls-answers.ts';
 import { serveHttp1 } from '../server/http1/serve.ts';
-import { requestFields } from '../server/http2/message.ts';
+import { Http2Request, requestFields } from '../server/http2/message.ts';
+import type { Http2Response } from '../server/http2/message.ts';
 import { serveHttp2 } from '../server/http2/serve.ts';
 import { truncateIp } from './stats/access-log.ts';
 
@@ -151,17 +152,14 @@ export function createHttpsListener(opts: HttpsListenerOptions): HttpsListener {
   // preface: close a connection once it has had no open stream for the idle time. A download that
   // waits on the client's flow control keeps its stream, and with it the connection.
   server.on('session', (session: ServerHttp2Session) => closeWhenIdle(session, opts.idleTimeoutMs));
-  const handle = (req: Http2ServerRequest | IncomingMessage, res: Http2ServerResponse | ServerResponse) => {
+  const handle = (req: Http2ServerRequest | Http2Request | IncomingMessage, res: Http2ServerResponse | Http2Response | ServerResponse) => {
     adaptRequest(req);
     opts.onRequest(req as IncomingMessage, res as ServerResponse);
   };
   server.on('request', handle);
   // HTTP/2 requests without a body: our own handling on the core stream API (server/http2/serve.ts);
   // the others reach `handle` through Node's compatibility API.
-  serveHttp2(server, (req, res) => {
-    req.headers['x-forwarded-proto'] = 'https';
-    opts.onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse);
-  });
+  serveHttp2(server, handle);
   // HTTP/1.1 connections: our own handling of plain requests, as on the plain listener.
   serveHttp1(server, handle, { maxHeaderBytes: opts.maxHeaderBytes });
   // Expect: 100-continue goes to the request path too (it sends 100 only once it forwards the body).
@@ -225,8 +223,9 @@ function closeWhenIdle(session: ServerHttp2Session, idleMs: number): void {
  * Presents a request that came over TLS as the edge's request path reads one: X-Forwarded-Proto says
  * https, and an HTTP/2 request's fields are those an HTTP/1.1 request would carry (requestFields).
  */
-export function adaptRequest(req: Http2ServerRequest | IncomingMessage): void {
-  if (req.httpVersionMajor === 2) {
+export function adaptRequest(req: Http2ServerRequest | Http2Request | IncomingMessage): void {
+  // server/http2/'s own requests carry those fields already.
+  if (req.httpVersionMajor === 2 && !(req instanceof Http2Request)) {
     // The compatibility API reads method and path from the stream's own fields, so only this view changes.
     Object.defineProperty(req, 'headers', { value: requestFields(req.headers), enumerable: true, configurable: true });
   }
