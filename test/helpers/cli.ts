@@ -45,6 +45,9 @@ export function runProgram(command: string, args: string[], opts: RunOptions = {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A program that exits (or closes its stdin) before taking its input makes the write fail with
+    // EPIPE: what it printed and its exit code are the result, not that failed write.
+    child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
 }
