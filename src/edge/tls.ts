@@ -194,29 +194,41 @@ export function createHttpsListener(opts: HttpsListenerOptions): HttpsListener {
   };
 }
 
+/** A session's open streams and idle timer (closeWhenIdle), kept on each of its streams. */
+type IdleWatch = { open: number; arm(): void };
+const IDLE_WATCH = Symbol('idleWatch');
+type Watched = ServerHttp2Stream & { [IDLE_WATCH]: IdleWatch };
+
 function closeWhenIdle(session: ServerHttp2Session, idleMs: number): void {
-  let open = 0;
   let timer: NodeJS.Timeout | undefined;
-  const arm = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      if (open === 0 && !session.destroyed) {
-        session.close();
-        // A peer that does not take the GOAWAY and go: end it.
-        setTimeout(() => session.destroy(), 1_000).unref();
-      }
-    }, idleMs);
-    timer.unref();
+  const watch: IdleWatch = {
+    open: 0,
+    arm() {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        if (watch.open === 0 && !session.destroyed) {
+          session.close();
+          // A peer that does not take the GOAWAY and go: end it.
+          setTimeout(() => session.destroy(), 1_000).unref();
+        }
+      }, idleMs);
+      timer.unref();
+    },
   };
   session.on('stream', (stream: ServerHttp2Stream) => {
-    open++;
+    watch.open++;
     clearTimeout(timer);
-    stream.once('close', () => {
-      if (--open === 0) arm();
-    });
+    // One listener shared by every stream ('close' comes once): no closure per stream.
+    (stream as Watched)[IDLE_WATCH] = watch;
+    stream.on('close', onWatchedStreamClose);
   });
   session.once('close', () => clearTimeout(timer));
-  arm();
+  watch.arm();
+}
+
+function onWatchedStreamClose(this: Watched): void {
+  const watch = this[IDLE_WATCH];
+  if (--watch.open === 0) watch.arm();
 }
 
 /**

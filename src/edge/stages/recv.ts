@@ -136,7 +136,8 @@ function account(ctx: RequestContext, edge: Edge): void {
   const started = onOutcome ? edge.now() : 0;
   // Now: by 'close' the response has let go of its socket.
   const protocol = protocolOf(req);
-  res.once('close', () => {
+  // 'close' comes once (a plain listener: no once-wrapper to make and take off).
+  res.on('close', () => {
     const aborted = !res.writableFinished;
     onStats?.(zone.host, { kind: 'response', status: res.statusCode, outcome: ctx.outcome, bytes: ctx.bytes, aborted, protocol });
     onOutcome?.({

@@ -79,6 +79,26 @@ function fieldName(name: unknown, value: unknown): string | undefined {
   return key;
 }
 
+/**
+ * A flat field list as core's raw field list, when it needs none of the work setHeader / appendHeader
+ * do: every name one seen before as it goes out (lower case, a token, not a pseudo-header field, not
+ * Connection), every value a string, no name twice (repeats merge, and an empty value is replaced),
+ * a status core takes as it is. Undefined otherwise: the list then goes the long way, with the same answer.
+ */
+function plainList(status: number, list: readonly string[]): (string | number)[] | undefined {
+  const n = list.length;
+  if ((n & 1) !== 0 || !Number.isInteger(status) || status < 200 || status > 599) return undefined;
+  const raw: (string | number)[] = [':status', status];
+  for (let i = 0; i < n; i += 2) {
+    const name = list[i];
+    const value = list[i + 1];
+    if (typeof value !== 'string' || !TOKENS.has(name) || name.charCodeAt(0) === COLON || name === 'connection') return undefined;
+    for (let j = 0; j < i; j += 2) if (list[j] === name) return undefined;
+    raw.push(name, value);
+  }
+  return raw;
+}
+
 export class Http2Response extends EventEmitter {
   readonly req: Http2Request;
   readonly stream: ServerHttp2Stream;
@@ -92,6 +112,10 @@ export class Http2Response extends EventEmitter {
   #closed = false;
   /** A field was set before writeHead (its list must then replace them). */
   #someSet = false;
+  /** The stream's 'drain' is listened for (only after a write it could not take). */
+  #awaitingDrain = false;
+  /** The flat list writeHead sent as it was (plainList), for getHeader afterwards. */
+  #sentList: readonly string[] | undefined;
 
   constructor(req: Http2Request, stream: ServerHttp2Stream) {
     super();
@@ -169,7 +193,10 @@ export class Http2Response extends EventEmitter {
   }
 
   getHeader(name: string): Value | undefined {
-    return this.#fields[name.trim().toLowerCase()];
+    const key = name.trim().toLowerCase();
+    const list = this.#sentList;
+    if (list !== undefined) for (let i = 0; i < list.length; i += 2) if (list[i] === key) return list[i + 1];
+    return this.#fields[key];
   }
 
   removeHeader(name: string): void {
@@ -181,6 +208,16 @@ export class Http2Response extends EventEmitter {
     if (this.#closed || this.stream.destroyed) return this;
     if (this.stream.headersSent) throw headersSent();
     if (typeof reason !== 'string') obj ??= reason;
+    if (Array.isArray(obj) && !this.#someSet) {
+      // The common case (a cache's prebuilt fields): handed to core as they are, a raw field list.
+      const raw = plainList(statusCode, obj);
+      if (raw !== undefined) {
+        this.#statusCode = statusCode;
+        this.#sentList = obj;
+        this.stream.respond(raw as unknown as Record<string, string>, { endStream: false, sendDate: this.sendDate } as { endStream: boolean });
+        return this;
+      }
+    }
     if (Array.isArray(obj)) {
       // A flat list overrides fields set before and keeps its own repeats.
       if (this.#someSet) for (let i = 0; i < obj.length; i += 2) this.removeHeader(obj[i]);
@@ -224,7 +261,15 @@ export class Http2Response extends EventEmitter {
       if (cb) process.nextTick(cb);
       return true;
     }
-    return this.stream.write(chunk, encoding as BufferEncoding, cb);
+    const ok = this.stream.write(chunk, encoding as BufferEncoding, cb);
+    if (!ok && !this.#awaitingDrain) {
+      this.#awaitingDrain = true;
+      this.stream.once('drain', () => {
+        this.#awaitingDrain = false;
+        this.emit('drain');
+      });
+    }
+    return ok;
   }
 
   end(chunk?: string | Uint8Array | Callback, encoding?: BufferEncoding | Callback, cb?: Callback): this {

@@ -40,10 +40,11 @@ export function serveHttp2(server: Http2SecureServer, onRequest: Http2Handler): 
     (stream as Carrier)[RESPONSE] = res;
     // Listeners shared by every stream (no closures per request); errors end the stream (its 'close'
     // follows), and the compatibility API ignores them the same way.
+    // 'finish' and 'close' come once per stream: plain listeners, no once-wrappers to make and take off.
+    // 'drain' is listened for by the response only after a write the stream could not take.
     stream.on('error', ignore);
-    stream.on('drain', onDrain);
-    stream.once('finish', onFinish);
-    stream.once('close', onClose);
+    stream.on('finish', onFinish);
+    stream.on('close', onClose);
     onRequest(req, res);
   });
 }
@@ -52,10 +53,6 @@ const RESPONSE = Symbol('response');
 type Carrier = ServerHttp2Stream & { [RESPONSE]: Http2Response };
 
 function ignore(): void {}
-
-function onDrain(this: Carrier): void {
-  this[RESPONSE].emit('drain');
-}
 
 function onFinish(this: Carrier): void {
   this[RESPONSE].finished();
