@@ -172,6 +172,24 @@ describe('edge: https listener', () => {
     }
   });
 
+  it('refuses an HTTP/2 request whose Host names another zone than its :authority (RFC 9113 §8.3.1), on either HTTP/2 path', async () => {
+    const h2 = connectH2(h.edge.httpsPort!, ZONE, ca.pem);
+    try {
+      const asked = h.origin.count('/song.mp3');
+      for (const r of [await h2.request('/song.mp3', { host: OTHER }), await h2.request('/upload', { host: OTHER, 'content-type': 'text/plain' }, 'POST', 'x')]) {
+        assert.equal(r.status, 400);
+        assert.match(r.body.toString(), /Host field names another host than the request's :authority/);
+      }
+      assert.equal(h.origin.count('/song.mp3'), asked, 'nothing asked of the origin');
+      // The same host in other letters, with a port, is the same entity.
+      const same = await h2.request('/song.mp3', { host: `${ZONE.toUpperCase()}:443` });
+      assert.equal(same.status, 200);
+      assert.ok(same.body.equals(BODY));
+    } finally {
+      h2.session.close();
+    }
+  });
+
   it('redirects plain http to https for a zone with redirectHttp (301 for GET, 308 otherwise); others are served', async () => {
     const get = await h.send('GET', '/song.mp3?x=1', { host: OTHER });
     assert.equal(get.status, 301);

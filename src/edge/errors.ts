@@ -73,10 +73,14 @@ export class BadTargetError extends MediaCdnError {
  * behind it.
  */
 export class BadHostError extends MediaCdnError {
-  constructor(reason: 'several' | 'invalid', host = '') {
+  constructor(reason: 'several' | 'invalid' | 'conflict', host = '') {
     super(
       'edge_bad_host',
-      reason === 'several' ? 'The request has more than one Host field.' : `The Host field ${JSON.stringify(host.slice(0, 200))} is not a host name with an optional port.`,
+      reason === 'several'
+        ? 'The request has more than one Host field.'
+        : reason === 'conflict'
+          ? 'The Host field names another host than the request\'s :authority.'
+          : `The Host field ${JSON.stringify(host.slice(0, 200))} is not a host name with an optional port.`,
       { status: 400 },
     );
   }

@@ -60,6 +60,27 @@ export function isValidHostField(host: string): boolean {
   return true;
 }
 
+/**
+ * What is wrong with an HTTP/2 request's Host field (Node's rawHeaders: name, value, ..., with the
+ * pseudo-header fields), if anything. RFC 9113 §8.3.1: a request whose Host names another entity than
+ * its :authority should be treated as malformed — the host names are compared, what picks the zone —
+ * and several Host fields are refused as over HTTP/1.1. Undefined when neither applies.
+ */
+export function authorityConflict(rawHeaders: readonly string[]): 'several' | 'conflict' | undefined {
+  let authority: string | undefined;
+  let host: string | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i];
+    if (name === ':authority') authority = rawHeaders[i + 1];
+    else if (name.length === 4 && name.toLowerCase() === 'host') {
+      if (host !== undefined) return 'several';
+      host = rawHeaders[i + 1];
+    }
+  }
+  if (host === undefined || authority === undefined) return undefined;
+  return zoneHostOf(host) === zoneHostOf(authority) ? undefined : 'conflict';
+}
+
 /** Whether a request's fields (node:http's rawHeaders: name, value, ...) hold more than one Host line. */
 export function hasSeveralHostLines(rawHeaders: readonly string[]): boolean {
   let seen = false;

@@ -14,8 +14,8 @@ const COLON = 0x3a; // a pseudo-header field's name starts with ':'
 /**
  * An HTTP/2 request's fields as an HTTP/1.1 request carries them: no pseudo-header fields, and the
  * authority in Host (RFC 9113 §8.3.1: ":authority" replaces Host; a client that sends both must
- * send the same value, and :authority wins). Node's header object has a null prototype (a
- * dictionary): the result is a plain object.
+ * send the same host — the edge's recv refuses one that does not — and :authority wins). Node's
+ * header object has a null prototype (a dictionary): the result is a plain object.
  */
 export function requestFields(headers: IncomingHttpHeaders): Record<string, string | string[] | undefined> {
   const fields: Record<string, string | string[] | undefined> = {};
