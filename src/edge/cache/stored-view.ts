@@ -24,8 +24,8 @@ export type StoredView = {
   via: string;
   /** corrected_initial_age in seconds (RFC 9111 §4.2.3). */
   initialAge: number;
-  /** Memoised response plans of this object, by request shape (deliver.ts). */
-  plans: Map<string, string[]>;
+  /** Memoised response plans of this object: by the CORS fields' key ('' for none), then by request shape (deliver.ts). */
+  plans: Map<string, Map<string, string[]>>;
 };
 
 const NOT_IN_200: ReadonlySet<string> = new Set([

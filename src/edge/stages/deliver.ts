@@ -13,7 +13,7 @@ import { parseRange } from '../../http/range.ts';
 import { releaseBody } from '../cache/store.ts';
 import type { EntryMeta } from '../cache/store.ts';
 import type { StoredView } from '../cache/stored-view.ts';
-import { X_CACHE } from '../outcome.ts';
+import { OUTCOMES, X_CACHE } from '../outcome.ts';
 import type { Outcome } from '../outcome.ts';
 import { VIA, appendList, discardBody } from '../upstream/upstream.ts';
 import type { UpstreamResponse } from '../upstream/upstream.ts';
@@ -89,23 +89,23 @@ function plan(ctx: RequestContext, d: StoredView, meta: EntryMeta, method: 'GET'
  */
 function memoised(ctx: RequestContext, d: StoredView, meta: EntryMeta, method: 'GET' | 'HEAD'): Planned | undefined {
   const h = ctx.headers;
-  const extra = ctx.extra === undefined ? '' : extraKey(ctx.extra);
   const inm = h['if-none-match'];
   for (const name of CONDITIONALS) if (name !== 'if-none-match' && h[name] !== undefined) return undefined;
+  const keys = SHAPE_KEYS[ctx.outcome];
   if (inm !== undefined) {
     // RFC 9110 §13.2.2: If-None-Match is evaluated before Range; a match is a 304 for GET and HEAD.
     if (d.rep.etag === undefined || inm !== d.rep.etag) return undefined;
-    return fromMemo(ctx, d, meta, method, `${ctx.outcome} ${method} 304${extra}`, 304, []);
+    return fromMemo(ctx, d, meta, method, method === 'HEAD' ? keys.notModifiedHead : keys.notModifiedGet, 304, []);
   }
   const range = method === 'GET' ? h.range : undefined;
   if (range === undefined) {
     const segments: BodySegment[] = method === 'GET' && meta.size > 0 ? [{ kind: 'bytes', start: 0, end: meta.size - 1 }] : [];
-    return fromMemo(ctx, d, meta, method, `${ctx.outcome} ${method}${extra}`, 200, segments);
+    return fromMemo(ctx, d, meta, method, method === 'HEAD' ? keys.head : keys.get, 200, segments);
   }
   const r = parseRange(range, meta.size);
   if (r.kind !== 'ranges' || r.ranges.length !== 1) return undefined;
   const { start, end } = r.ranges[0];
-  const planned = fromMemo(ctx, d, meta, method, `${ctx.outcome} range${extra}`, 206, [{ kind: 'bytes', start, end }]);
+  const planned = fromMemo(ctx, d, meta, method, keys.range, 206, [{ kind: 'bytes', start, end }]);
   if (planned.status !== 206) return planned;
   const fields = planned.fields;
   for (let i = 0; i < fields.length; i += 2) {
@@ -115,21 +115,39 @@ function memoised(ctx: RequestContext, d: StoredView, meta: EntryMeta, method: '
   return planned;
 }
 
+/** The memo keys of each outcome's request shapes, made once (a key made per request is hashed per request). */
+type ShapeKeys = { get: string; head: string; notModifiedGet: string; notModifiedHead: string; range: string };
+const SHAPE_KEYS = Object.fromEntries(
+  OUTCOMES.map((o) => [o, { get: `${o} GET`, head: `${o} HEAD`, notModifiedGet: `${o} GET 304`, notModifiedHead: `${o} HEAD 304`, range: `${o} range` }]),
+) as Record<Outcome, ShapeKeys>;
+
 /**
- * The memoised fields under `key` (a copy, for the caller to add to), planned on first use. A first
+ * The memoised fields under `shape` (a copy, for the caller to add to), planned on first use. A first
  * plan that does not have the expected status is returned as it is and not memoised.
  */
-function fromMemo(ctx: RequestContext, d: StoredView, meta: EntryMeta, method: 'GET' | 'HEAD', key: string, status: number, segments: readonly BodySegment[]): Planned {
-  const fields = d.plans.get(key);
+function fromMemo(ctx: RequestContext, d: StoredView, meta: EntryMeta, method: 'GET' | 'HEAD', shape: string, status: number, segments: readonly BodySegment[]): Planned {
+  const extra = ctx.extra === undefined ? '' : extraKey(ctx.extra);
+  let byShape = d.plans.get(extra);
+  const fields = byShape?.get(shape);
   if (fields) return { status, fields: fields.slice(), segments };
   const p = plan(ctx, d, meta, method);
-  if (p.status === status) d.plans.set(key, p.fields.slice());
+  if (p.status === status) {
+    if (!byShape) d.plans.set(extra, (byShape = new Map()));
+    byShape.set(shape, p.fields.slice());
+  }
   return p;
 }
 
+/** The CORS fields' part of a memo key, kept per fields object (a zone's are made once per allowed origin). */
+const EXTRA_KEYS = new WeakMap<Record<string, string>, string>();
+
 function extraKey(extra: Record<string, string>): string {
-  let key = '';
-  for (const name in extra) key += `\n${name}: ${extra[name]}`;
+  let key = EXTRA_KEYS.get(extra);
+  if (key === undefined) {
+    key = '';
+    for (const name in extra) key += `\n${name}: ${extra[name]}`;
+    EXTRA_KEYS.set(extra, key);
+  }
   return key;
 }
 

@@ -16,12 +16,23 @@ const EXPOSE = 'Content-Length, Content-Range, Accept-Ranges, ETag, Last-Modifie
 export function corsHeaders(policy: CorsPolicy, origin: string | undefined): Record<string, string> | undefined {
   const allow = allowedOrigin(policy, origin);
   if (allow === undefined) return undefined;
-  const out: Record<string, string> = { 'access-control-allow-origin': allow, 'access-control-expose-headers': EXPOSE };
-  // Fetch standard §3.2.5 (CORS protocol and HTTP caches): a response whose Access-Control-Allow-Origin
-  // depends on Origin must say so with Vary: Origin.
-  if (allow !== '*') out['vary'] = 'Origin';
+  // Made once per policy and allowed origin (a short list from the config), shared by the answers.
+  let byOrigin = ANSWER_FIELDS.get(policy);
+  if (byOrigin === undefined) ANSWER_FIELDS.set(policy, (byOrigin = new Map()));
+  let out = byOrigin.get(allow);
+  if (out === undefined) {
+    const fields: Record<string, string> = { 'access-control-allow-origin': allow, 'access-control-expose-headers': EXPOSE };
+    // Fetch standard §3.2.5 (CORS protocol and HTTP caches): a response whose Access-Control-Allow-Origin
+    // depends on Origin must say so with Vary: Origin.
+    if (allow !== '*') fields['vary'] = 'Origin';
+    out = Object.freeze(fields);
+    byOrigin.set(allow, out);
+  }
   return out;
 }
+
+/** corsHeaders' answers, per policy and allowed origin (frozen: nobody may change a shared one). */
+const ANSWER_FIELDS = new WeakMap<CorsPolicy, Map<string, Readonly<Record<string, string>>>>();
 
 /**
  * A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method) answered by the edge itself,
