@@ -114,8 +114,9 @@ export class Http2Response extends EventEmitter {
   #someSet = false;
   /** The stream's 'drain' is listened for (only after a write it could not take). */
   #awaitingDrain = false;
-  /** The flat list writeHead sent as it was (plainList), for getHeader afterwards. */
-  #sentList: readonly string[] | undefined;
+  /** The raw list writeHead sent (plainList: ':status' first), and how much of it was ours, for getHeader. */
+  #sentList: readonly (string | number)[] | undefined;
+  #sentLength = 0;
 
   constructor(req: Http2Request, stream: ServerHttp2Stream) {
     super();
@@ -195,7 +196,8 @@ export class Http2Response extends EventEmitter {
   getHeader(name: string): Value | undefined {
     const key = name.trim().toLowerCase();
     const list = this.#sentList;
-    if (list !== undefined) for (let i = 0; i < list.length; i += 2) if (list[i] === key) return list[i + 1];
+    // (Core may add to the raw list — Date — which the compatibility API's getHeader does not show.)
+    if (list !== undefined) for (let i = 2; i < this.#sentLength; i += 2) if (list[i] === key) return list[i + 1] as string;
     return this.#fields[key];
   }
 
@@ -213,7 +215,8 @@ export class Http2Response extends EventEmitter {
       const raw = plainList(statusCode, obj);
       if (raw !== undefined) {
         this.#statusCode = statusCode;
-        this.#sentList = obj;
+        this.#sentList = raw;
+        this.#sentLength = raw.length;
         this.stream.respond(raw as unknown as Record<string, string>, { endStream: false, sendDate: this.sendDate } as { endStream: boolean });
         return this;
       }

@@ -31,7 +31,7 @@ const ROUTES: Record<string, Handler> = {
   '/array-get': (_q, s) => {
     // A list that goes to core as it is (once its names were seen) still answers getHeader.
     s.writeHead(200, ['content-type', 'text/plain', 'x-n', '1']);
-    s.end(`${String(s.getHeader('content-type'))} ${String(s.getHeader('X-N'))} ${String(s.getHeader('x-none'))}`);
+    s.end(`${String(s.getHeader('content-type'))} ${String(s.getHeader('X-N'))} ${String(s.getHeader('x-none'))} ${String(s.getHeader('date'))}`);
   },
   '/drained': (_q, s) => {
     // Writes that wait for 'drain' whenever the stream asks to.
