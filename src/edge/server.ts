@@ -18,7 +18,7 @@ import { BlockedClientError, ControlRequestError } from './errors.ts';
 import { EdgeHandler, requestTarget, sendError } from './handler.ts';
 import { isControlTarget, isControlUrl } from './stages/recv.ts';
 import { setStamp } from './stages/context.ts';
-import { absoluteFormAuthority, hasSeveralHostLines, zoneHostOf } from './zone/zone.ts';
+import { absoluteFormAuthority, hostFieldProblem, zoneHostOf } from './zone/zone.ts';
 import type { OutcomeEvent, Zone } from './handler.ts';
 import { formatAccessLogLine } from './stats/access-log.ts';
 import { clientIp } from './limits/client-ip.ts';
@@ -247,7 +247,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
     if (zone && !isControlUrl(req.url ?? '')) {
       // Requests the path answers are counted by protocol with their response (recv's accounting).
       // (A request with several Host lines goes on to recv, which refuses it.)
-      if (protocol === 'http1' && zone.redirectHttp && httpsPort !== undefined && !hasSeveralHostLines(req.rawHeaders)) {
+      if (protocol === 'http1' && zone.redirectHttp && httpsPort !== undefined && hostFieldProblem(req.rawHeaders) === undefined) {
         stats.record(host, { kind: 'protocol', protocol });
         setStamp(res, stamp);
         return redirectToHttps(req, res, host, httpsPort);

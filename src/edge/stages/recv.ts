@@ -6,7 +6,7 @@ import { cacheKey, normaliseTarget } from '../cache/cache-key.ts';
 import { BadHostError, BlockedClientError, ControlRequestError, RequestBodyTimeoutError, UnknownZoneError } from '../errors.ts';
 import { clientIp } from '../limits/client-ip.ts';
 import { corsHeaders } from '../zone/cors.ts';
-import { absoluteFormAuthority, authorityConflict, hasSeveralHostLines, isValidHostField, requestTarget, zoneHostOf } from '../zone/zone.ts';
+import { absoluteFormAuthority, hostFieldProblem, isValidHostField, requestTarget, zoneHostOf } from '../zone/zone.ts';
 import { stampHeaders } from './context.ts';
 import type { Edge, RequestContext, Stage } from './context.ts';
 import { firstValue } from '../../http/types.ts';
@@ -60,7 +60,7 @@ export const recv: Stage<'admit' | 'synth' | 'done'> = (ctx, edge) => {
   }
   // HTTP/2 carries the authority in one pseudo-header field (adaptRequest made it Host).
   const field = req.headers.host;
-  const wrong = req.httpVersionMajor < 2 ? (hasSeveralHostLines(req.rawHeaders) ? 'several' : undefined) : authorityConflict(req.rawHeaders);
+  const wrong = hostFieldProblem(req.rawHeaders);
   if (wrong !== undefined) {
     ctx.error = new BadHostError(wrong);
     return 'synth';

@@ -61,12 +61,13 @@ export function isValidHostField(host: string): boolean {
 }
 
 /**
- * What is wrong with an HTTP/2 request's Host field (Node's rawHeaders: name, value, ..., with the
- * pseudo-header fields), if anything. RFC 9113 §8.3.1: a request whose Host names another entity than
- * its :authority should be treated as malformed — the host names are compared, what picks the zone —
- * and several Host fields are refused as over HTTP/1.1. Undefined when neither applies.
+ * What is wrong with a request's Host field, if anything (Node's rawHeaders: name, value, ...; an
+ * HTTP/2 request's include its pseudo-header fields). More than one Host field is refused, and RFC
+ * 9113 §8.3.1 has an HTTP/2 request whose Host names another entity than its :authority treated as
+ * malformed: the host names are compared, what picks the zone. (An HTTP/1.1 request has no
+ * :authority, so for it only the count matters.) Undefined when neither applies.
  */
-export function authorityConflict(rawHeaders: readonly string[]): 'several' | 'conflict' | undefined {
+export function hostFieldProblem(rawHeaders: readonly string[]): 'several' | 'conflict' | undefined {
   let authority: string | undefined;
   let host: string | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
@@ -79,19 +80,6 @@ export function authorityConflict(rawHeaders: readonly string[]): 'several' | 'c
   }
   if (host === undefined || authority === undefined) return undefined;
   return zoneHostOf(host) === zoneHostOf(authority) ? undefined : 'conflict';
-}
-
-/** Whether a request's fields (node:http's rawHeaders: name, value, ...) hold more than one Host line. */
-export function hasSeveralHostLines(rawHeaders: readonly string[]): boolean {
-  let seen = false;
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i];
-    if (name.length === 4 && name.toLowerCase() === 'host') {
-      if (seen) return true;
-      seen = true;
-    }
-  }
-  return false;
 }
 
 /**

@@ -38,10 +38,9 @@ export function serveHttp2(server: Http2SecureServer, onRequest: Http2Handler): 
     const req = new Http2Request(stream, headers, rawHeaders);
     const res = new Http2Response(req, stream);
     (stream as Carrier)[RESPONSE] = res;
-    // Listeners shared by every stream (no closures per request); errors end the stream (its 'close'
-    // follows), and the compatibility API ignores them the same way.
-    // 'finish' and 'close' come once per stream: plain listeners, no once-wrappers to make and take off.
-    // 'drain' is listened for by the response only after a write the stream could not take.
+    // Listeners shared by every stream: no closures per request, and no once-wrappers ('finish' and
+    // 'close' come once). Errors end the stream (its 'close' follows); the compatibility API ignores
+    // them the same way. 'drain' is listened for by the response, only after a write it could not take.
     stream.on('error', ignore);
     stream.on('finish', onFinish);
     stream.on('close', onClose);
