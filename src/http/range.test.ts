@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseRange } from './range.ts';
+import fc from 'fast-check';
+import { parseRange, parseRangeSet } from './range.ts';
 import type { RangeResult } from './range.ts';
 
 const R = (...pairs: Array<[number, number]>): RangeResult => ({ kind: 'ranges', ranges: pairs.map(([start, end]) => ({ start, end })) });
@@ -89,4 +90,26 @@ test('parseRange', async (t) => {
 test('coalesced ranges never exceed the size in total and never overlap', () => {
   const r = parseRange('bytes=0-50,25-75,-60,10-20,90-', 100);
   assert.deepEqual(r, R([0, 99]));
+});
+
+test('the fast path for one int-range answers as the general parser does', () => {
+  const digits = fc.oneof(fc.stringMatching(/^[0-9]{1,3}$/), fc.stringMatching(/^[0-9]{12,18}$/), fc.nat().map(String), fc.constant(''));
+  // Mostly the players' shape, with now and then a character that takes it off the fast path.
+  const noise = fc.oneof(fc.constant(''), fc.constantFrom(' ', '\t', ',', '-', '=', 'x', '0', 'Bytes=', ', 5-6'));
+  const value = fc.tuple(fc.constantFrom('bytes=', 'bytes=', 'bytes=', 'BYTES=', 'bytes =', 'byte='), digits, noise, fc.constantFrom('-', '-', '--', ''), digits, noise)
+    .map((parts) => parts.join(''));
+  const size = fc.oneof(fc.constant(0), fc.nat(200), fc.nat(), fc.constant(Number.MAX_SAFE_INTEGER));
+  fc.assert(fc.property(value, size, (v, n) => {
+    assert.deepEqual(parseRange(v, n), parseRangeSet(v, n), `${JSON.stringify(v)} of ${n}`);
+  }), { numRuns: 5000 });
+});
+
+test('the fast path: long digit strings, leading zeros and sizes at the edges', () => {
+  for (const [v, n] of [
+    ['bytes=000000000000010-000000000000020', 100], ['bytes=999999999999999-', 10], ['bytes=1234567890123456-', 2 ** 53 - 1],
+    ['bytes=90071992547409930-90071992547409929', Number.MAX_SAFE_INTEGER], ['bytes=0-', 0], ['bytes=0-0', 1], ['bytes=5-4', 10], ['bytes=9-', 10], ['bytes=10-', 10], ['bytes=0-999999999999999999', 7],
+  ] as const) assert.deepEqual(parseRange(v, n), parseRangeSet(v, n), v);
+  assert.deepEqual(parseRange('bytes=16777216-16842751', 33554432), R([16777216, 16842751]));
+  assert.deepEqual(parseRange('bytes=5-4', 10), IGNORE);
+  assert.deepEqual(parseRange('bytes=10-', 10), UNSAT);
 });

@@ -50,6 +50,40 @@ export function parseRange(header: HeaderValue, size: number, opts?: RangeOption
   const value = joinFieldLines(header);
   if (value === undefined) return { kind: 'none' };
   if (!Number.isSafeInteger(size) || size < 0) return { kind: 'ignore' };
+  return singleIntRange(value, size) ?? parseRangeSet(value, size, opts);
+}
+
+/** Longest digit string the fast path reads: 15 digits stay below 2^53, so the arithmetic is exact. */
+const FAST_DIGITS = 15;
+
+/**
+ * What players send — `bytes=first-last` or `bytes=first-`, digits only — answered without the general
+ * parser below (which splits, matches and sorts); the same result as parseRangeSet gives for it.
+ * Undefined when the value has any other shape (the general parser decides those).
+ */
+function singleIntRange(v: string, size: number): RangeResult | undefined {
+  const n = v.length;
+  if (n < 8 || !v.startsWith('bytes=')) return undefined;
+  let i = 6;
+  let first = 0;
+  for (let c = v.charCodeAt(i); c >= 48 && c <= 57; c = v.charCodeAt(++i)) first = first * 10 + (c - 48);
+  if (i === 6 || i - 6 > FAST_DIGITS || v.charCodeAt(i) !== 45 /* - */) return undefined;
+  const from = ++i;
+  let last = 0;
+  for (let c = v.charCodeAt(i); c >= 48 && c <= 57; c = v.charCodeAt(++i)) last = last * 10 + (c - 48);
+  if (i !== n || i - from > FAST_DIGITS) return undefined;
+  const open = i === from;
+  // §14.1.1: an int-range whose last-pos is below its first-pos is invalid: the header is ignored.
+  if (!open && last < first) return { kind: 'ignore' };
+  if (first >= size) return { kind: 'unsatisfiable' };
+  return { kind: 'ranges', ranges: [{ start: first, end: open ? size - 1 : Math.min(last, size - 1) }] };
+}
+
+/**
+ * The general parser of a (joined) Range value against a size that is a safe integer: every shape
+ * parseRange accepts. Exported so the tests can hold the fast path to it.
+ */
+export function parseRangeSet(value: string, size: number, opts?: RangeOptions): RangeResult {
   const specs = parseSpecs(value);
   if (!specs) return { kind: 'ignore' };
 
