@@ -25,7 +25,7 @@ export type StoredView = {
   /** corrected_initial_age in seconds (RFC 9111 §4.2.3). */
   initialAge: number;
   /** Memoised response plans of this object: by the CORS fields' key ('' for none), then by request shape (deliver.ts). */
-  plans: Map<string, Map<string, string[]>>;
+  plans: Map<string, Map<string, readonly string[]>>;
 };
 
 const NOT_IN_200: ReadonlySet<string> = new Set([

@@ -7,6 +7,7 @@ import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { planResponse } from '../../http/representation.ts';
+import { Http1Response } from '../../server/http1/message.ts';
 import { drained, readBuffers, readPooled, streamSlice } from '../../server/read-buffers.ts';
 import type { BodySegment } from '../../http/representation.ts';
 import { parseRange } from '../../http/range.ts';
@@ -44,6 +45,7 @@ function deliverStored(ctx: RequestContext, edge: Edge, a: StoredAnswer): 'done'
   const d = edge.views.of(meta, ctx.zone);
   const method = ctx.method === 'HEAD' ? 'HEAD' : 'GET';
   let status: number;
+  let shared: readonly string[] | undefined;
   let fields: string[];
   let segments: readonly BodySegment[];
   if (meta.status !== 200) {
@@ -53,13 +55,16 @@ function deliverStored(ctx: RequestContext, edge: Edge, a: StoredAnswer): 'done'
     segments = method === 'HEAD' || meta.size === 0 || meta.status === 204 ? [] : [{ kind: 'bytes', start: 0, end: meta.size - 1 }];
   } else {
     const memo = edge.memoisePlans ? memoised(ctx, d, meta, method) : undefined;
-    if (memo) ({ status, fields, segments } = memo);
+    if (memo) ({ status, shared, fields, segments } = memo);
     else ({ status, fields, segments } = plan(ctx, d, meta, method));
   }
   fields.push('age', String(Math.floor(a.age)));
   const stamp = ctx.stamp;
   for (let i = 0; i < stamp.length; i++) fields.push(stamp[i]);
-  res.writeHead(status, fields);
+  // A memoised plan's own list goes to the plain listener as it is: its head lines are made once.
+  if (shared === undefined) res.writeHead(status, fields);
+  else if (res instanceof Http1Response) res.writeHeadShared(status, shared, fields);
+  else res.writeHead(status, shared.concat(fields));
   const source = a.source;
   if (source.kind === 'buffer') {
     if (ctx.req.httpVersionMajor === 2 && bodyLength(segments) > H2_WHOLE_WRITE_MAX) return writePaced(ctx, segments, source.buffer).then(() => 'done');
@@ -69,14 +74,35 @@ function deliverStored(ctx: RequestContext, edge: Edge, a: StoredAnswer): 'done'
   return writeStreamed(ctx, res, segments, source).finally(() => (source.kind === 'file' ? releaseBody(source) : undefined)).then(() => 'done');
 }
 
-type Planned = { status: number; fields: string[]; segments: readonly BodySegment[] };
+/**
+ * An answer's fields: `shared` (a memoised plan's list, never changed) and then `fields`, or `fields`
+ * alone; Age and the request's stamp are added to `fields`.
+ */
+type Planned = { status: number; shared?: readonly string[]; fields: string[]; segments: readonly BodySegment[] };
 
-/** The planner's answer, as flat fields (everything but Age, which goes last). */
+/**
+ * The planner's answer, as flat fields (everything but Age, which goes last). A 206's Content-Range
+ * and Content-Length come last, after CORS, so that a memoised range plan is one list shared by every
+ * range of the object and then these two.
+ */
 function plan(ctx: RequestContext, d: StoredView, meta: EntryMeta, method: 'GET' | 'HEAD'): Planned {
   const p = planResponse(method, ctx.headers, { ...d.rep, size: meta.size });
   const common = { 'x-cache': X_CACHE[ctx.outcome], via: d.via };
   const base = p.status === 200 || p.status === 206 ? d.base : p.status === 304 ? d.notModified : undefined;
-  return { status: p.status, fields: flatten(withExtra({ ...base, ...p.headers, ...common }, ctx.extra)), segments: p.body };
+  const fields = flatten(withExtra({ ...base, ...p.headers, ...common }, ctx.extra));
+  return { status: p.status, fields: p.status === 206 ? rangeFieldsLast(fields) : fields, segments: p.body };
+}
+
+/** The list with its Content-Range and then its Content-Length moved to the end. */
+function rangeFieldsLast(fields: string[]): string[] {
+  const out: string[] = [];
+  const last: string[] = [];
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i] === 'content-range') last.unshift(fields[i], fields[i + 1]);
+    else if (fields[i] === 'content-length') last.push(fields[i], fields[i + 1]);
+    else out.push(fields[i], fields[i + 1]);
+  }
+  return out.concat(last);
 }
 
 /**
@@ -106,12 +132,8 @@ function memoised(ctx: RequestContext, d: StoredView, meta: EntryMeta, method: '
   if (r.kind !== 'ranges' || r.ranges.length !== 1) return undefined;
   const { start, end } = r.ranges[0];
   const planned = fromMemo(ctx, d, meta, method, keys.range, 206, [{ kind: 'bytes', start, end }]);
-  if (planned.status !== 206) return planned;
-  const fields = planned.fields;
-  for (let i = 0; i < fields.length; i += 2) {
-    if (fields[i] === 'content-range') fields[i + 1] = `bytes ${start}-${end}/${meta.size}`;
-    else if (fields[i] === 'content-length') fields[i + 1] = String(end - start + 1);
-  }
+  // From the memo: the list shared by every range of the object, then this range's two fields.
+  if (planned.shared !== undefined) planned.fields.push('content-range', `bytes ${start}-${end}/${meta.size}`, 'content-length', String(end - start + 1));
   return planned;
 }
 
@@ -122,19 +144,23 @@ const SHAPE_KEYS = Object.fromEntries(
 ) as Record<Outcome, ShapeKeys>;
 
 /**
- * The memoised fields under `shape` (a copy, for the caller to add to), planned on first use. A first
- * plan that does not have the expected status is returned as it is and not memoised.
+ * The memoised list under `shape` (shared, frozen; the caller adds to the empty `fields`), planned on
+ * first use. A range plan is memoised without its last two fields (Content-Range, Content-Length),
+ * which the caller adds per range. A first plan that does not have the expected status (or, for a
+ * range, those two fields last) is returned as it is and not memoised.
  */
 function fromMemo(ctx: RequestContext, d: StoredView, meta: EntryMeta, method: 'GET' | 'HEAD', shape: string, status: number, segments: readonly BodySegment[]): Planned {
   const extra = ctx.extra === undefined ? '' : extraKey(ctx.extra);
   let byShape = d.plans.get(extra);
-  const fields = byShape?.get(shape);
-  if (fields) return { status, fields: fields.slice(), segments };
+  const shared = byShape?.get(shape);
+  if (shared) return { status, shared, fields: [], segments };
   const p = plan(ctx, d, meta, method);
-  if (p.status === status) {
-    if (!byShape) d.plans.set(extra, (byShape = new Map()));
-    byShape.set(shape, p.fields.slice());
-  }
+  if (p.status !== status) return p;
+  const f = p.fields;
+  const n = f.length;
+  if (status === 206 && (f[n - 4] !== 'content-range' || f[n - 2] !== 'content-length')) return p;
+  if (!byShape) d.plans.set(extra, (byShape = new Map()));
+  byShape.set(shape, Object.freeze(status === 206 ? f.slice(0, n - 4) : f.slice()));
   return p;
 }
 

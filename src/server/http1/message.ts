@@ -88,8 +88,37 @@ function httpDate(): string {
   return dateText;
 }
 
-/** The head being built and what it decided (node:http's _storeHeader state). */
-type HeadState = { text: string; connection: boolean; contentLength: boolean; te: boolean; date: boolean; trailer: boolean };
+/**
+ * The head being built and what its fields decided (node:http's _storeHeader state): the response
+ * takes the decisions over once every field is in (#take).
+ */
+type HeadState = {
+  text: string;
+  connection: boolean;
+  contentLength: boolean;
+  te: boolean;
+  date: boolean;
+  trailer: boolean;
+  /** A Connection field said close / something else. */
+  close: boolean;
+  keepAlive: boolean;
+  /** Transfer-Encoding said chunked. */
+  chunked: boolean;
+  /** The last Content-Length field's value. */
+  length: number | undefined;
+  /** A Keep-Alive field of the caller's (then none of ours). */
+  keepAliveField: boolean;
+};
+
+function headState(text: string): HeadState {
+  return { text, connection: false, contentLength: false, te: false, date: false, trailer: false, close: false, keepAlive: false, chunked: false, length: undefined, keepAliveField: false };
+}
+
+/**
+ * A field list that many answers share (a memoised plan) as its checked head lines and what its
+ * fields decide, made once per list object (writeHeadShared).
+ */
+const SHARED_HEADS = new WeakMap<readonly string[], Readonly<HeadState>>();
 
 export class Http1Response extends EventEmitter {
   statusCode = 200;
@@ -185,7 +214,7 @@ export class Http1Response extends EventEmitter {
     this.statusCode = statusCode;
     if (BAD_VALUE.test(this.statusMessage)) throw codeError(new TypeError('Invalid character in statusMessage'), 'ERR_INVALID_CHAR');
     if (statusCode === 204 || statusCode === 304 || (statusCode >= 100 && statusCode <= 199)) this.#hasBody = false;
-    const state: HeadState = { text: `HTTP/1.1 ${statusCode} ${this.statusMessage}\r\n`, connection: false, contentLength: false, te: false, date: false, trailer: false };
+    const state = headState(`HTTP/1.1 ${statusCode} ${this.statusMessage}\r\n`);
     if (this.#fields) {
       // Fields given here override those set before, keeping repeats among themselves (node:http).
       if (Array.isArray(obj)) {
@@ -207,8 +236,47 @@ export class Http1Response extends EventEmitter {
       const o = obj as Record<string, Value>;
       for (const key in o) if (Object.hasOwn(o, key)) this.#field(state, key, o[key], true);
     }
+    this.#take(state);
     this.#finishHead(state);
     return this;
+  }
+
+  /**
+   * writeHead(statusCode, [...shared, ...tail]), the same bytes and the same errors, for a `shared`
+   * list that many answers use unchanged (a memoised plan; it must not change once given here): its
+   * lines are checked and joined once per list object, so an answer checks and adds only `tail`.
+   * With fields set before or a status message of the caller's, it is writeHead with the joined list.
+   */
+  writeHeadShared(statusCode: number, shared: readonly string[], tail: readonly string[]): this {
+    if (this.#fields !== undefined || this.statusMessage !== undefined || this.#head !== undefined || shared.length % 2 !== 0) return this.writeHead(statusCode, shared.concat(tail));
+    const given = statusCode;
+    statusCode |= 0;
+    if (statusCode < 100 || statusCode > 999) throw codeError(new RangeError(`Invalid status code: ${given}`), 'ERR_HTTP_INVALID_STATUS_CODE');
+    const message = STATUS_CODES[statusCode] || 'unknown';
+    this.statusMessage = message;
+    this.statusCode = statusCode;
+    if (statusCode === 204 || statusCode === 304 || (statusCode >= 100 && statusCode <= 199)) this.#hasBody = false;
+    let prepared = SHARED_HEADS.get(shared);
+    if (prepared === undefined) {
+      prepared = headState('');
+      for (let n = 0; n < shared.length; n += 2) this.#field(prepared, shared[n], shared[n + 1], true);
+      SHARED_HEADS.set(shared, Object.freeze(prepared));
+    }
+    const state = { ...prepared, text: `HTTP/1.1 ${statusCode} ${message}\r\n${prepared.text}` };
+    if (tail.length % 2 !== 0) throw codeError(new TypeError('The argument \'headers\' is invalid'), 'ERR_INVALID_ARG_VALUE');
+    for (let n = 0; n < tail.length; n += 2) this.#field(state, tail[n], tail[n + 1], true);
+    this.#take(state);
+    this.#finishHead(state);
+    return this;
+  }
+
+  /** What the fields decided, as node:http's _storeHeader takes it while it reads them. */
+  #take(state: HeadState): void {
+    if (state.close) this.#last = true;
+    if (state.keepAlive) this.shouldKeepAlive = true;
+    if (state.chunked) this.#chunked = true;
+    if (state.length !== undefined) this.#contentLength = state.length;
+    if (state.keepAliveField) this.#defaultKeepAlive = false;
   }
 
   #field(state: HeadState, name: string, value: Value, validate: boolean): void {
@@ -229,16 +297,16 @@ export class Http1Response extends EventEmitter {
     switch (name.toLowerCase()) {
       case 'connection':
         state.connection = true;
-        if (CONN_CLOSE.test(String(value))) this.#last = true;
-        else this.shouldKeepAlive = true;
+        if (CONN_CLOSE.test(String(value))) state.close = true;
+        else state.keepAlive = true;
         break;
       case 'transfer-encoding':
         state.te = true;
-        if (TE_CHUNKED.test(String(value))) this.#chunked = true;
+        if (TE_CHUNKED.test(String(value))) state.chunked = true;
         break;
       case 'content-length':
         state.contentLength = true;
-        this.#contentLength = +value;
+        state.length = +value;
         break;
       case 'date':
         state.date = true;
@@ -247,7 +315,7 @@ export class Http1Response extends EventEmitter {
         state.trailer = true;
         break;
       case 'keep-alive':
-        this.#defaultKeepAlive = false;
+        state.keepAliveField = true;
         break;
     }
   }
@@ -364,7 +432,8 @@ export class Http1Response extends EventEmitter {
     const chunked = this.#chunked;
     let ok = true;
     if (data === undefined) {
-      if (last && chunked) ok = socket.write(head === undefined ? LAST_CHUNK : head + LAST_CHUNK, 'latin1', done);
+      // (A HEAD answer framed as chunked by its own Transfer-Encoding has no last chunk either, as node:http.)
+      if (last && chunked && this.#hasBody) ok = socket.write(head === undefined ? LAST_CHUNK : head + LAST_CHUNK, 'latin1', done);
       else if (head !== undefined) ok = socket.write(head, 'latin1', done);
       else if (last) ok = socket.write('', 'latin1', done);
       else if (done) process.nextTick(done);

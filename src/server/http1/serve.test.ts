@@ -20,6 +20,35 @@ import { makeCa, makeLeaf } from '../../../test/helpers/tls.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
+/**
+ * writeHeadShared where the response has it (ours), else writeHead with the joined list (node:http):
+ * the bytes on the wire must be the same. The shared lists are module constants, so every request
+ * shape after the first finds its list's head lines made already.
+ */
+function sharedHead(s: ServerResponse, status: number, shared: readonly string[], tail: string[]): void {
+  const own = s as unknown as { writeHeadShared?: (status: number, shared: readonly string[], tail: readonly string[]) => unknown };
+  if (typeof own.writeHeadShared === 'function') own.writeHeadShared(status, shared, tail);
+  else s.writeHead(status, shared.concat(tail));
+}
+const SHARED = Object.freeze(['content-type', 'audio/mpeg', 'cache-control', 'public, max-age=60', 'x-list', 'a', 'X-List', 'b']);
+const SHARED_CLOSE = Object.freeze(['Connection', 'close', 'x-a', '1']);
+const SHARED_CHUNKED = Object.freeze(['transfer-encoding', 'chunked']);
+const SHARED_KEEP_ALIVE = Object.freeze(['keep-alive', 'timeout=3']);
+const SHARED_LENGTH = Object.freeze(['content-length', '4', 'x-a', '1']);
+const SHARED_BAD_VALUE = Object.freeze(['x-a', '1', 'x-bad', 'a\r\nb']);
+const SHARED_BAD_NAME = Object.freeze(['bad name', 'v']);
+
+/** A head that cannot be written: the error's code, as the body of a 500. */
+function refused(s: ServerResponse, write: () => void): void {
+  try {
+    write();
+  } catch (err) {
+    const code = String((err as { code?: string }).code);
+    s.writeHead(500, { 'content-length': String(code.length) });
+    s.end(code);
+  }
+}
+
 const ROUTES: Record<string, Handler> = {
   '/array': (_q, s) => {
     s.writeHead(200, ['content-type', 'text/plain', 'content-length', '5']);
@@ -86,6 +115,47 @@ const ROUTES: Record<string, Handler> = {
     }
     s.end(codes.join(','));
   },
+  '/shared': (_q, s) => {
+    sharedHead(s, 200, SHARED, ['age', '5', 'content-length', '5']);
+    s.end('hello');
+  },
+  '/shared-304': (_q, s) => {
+    sharedHead(s, 304, SHARED, ['etag', '"x"']);
+    s.end();
+  },
+  '/shared-no-length': (_q, s) => {
+    sharedHead(s, 200, SHARED, []);
+    s.end('hello');
+  },
+  '/shared-close': (_q, s) => {
+    sharedHead(s, 200, SHARED_CLOSE, ['content-length', '1']);
+    s.end('x');
+  },
+  '/shared-chunked': (_q, s) => {
+    sharedHead(s, 200, SHARED_CHUNKED, []);
+    s.write('a');
+    s.end('b');
+  },
+  '/shared-keep-alive': (_q, s) => {
+    sharedHead(s, 200, SHARED_KEEP_ALIVE, ['content-length', '1']);
+    s.end('x');
+  },
+  '/shared-length': (_q, s) => {
+    sharedHead(s, 200, SHARED_LENGTH, []);
+    s.end(s.req.method === 'HEAD' ? undefined : 'four');
+  },
+  '/shared-length-in-tail-too': (_q, s) => {
+    sharedHead(s, 200, SHARED_LENGTH, ['content-length', '2']);
+    s.end(s.req.method === 'HEAD' ? undefined : 'ok');
+  },
+  '/shared-after-set': (_q, s) => {
+    s.setHeader('x-b', '1');
+    sharedHead(s, 200, SHARED, ['content-length', '2']);
+    s.end('ok');
+  },
+  '/shared-bad-value': (_q, s) => refused(s, () => sharedHead(s, 200, SHARED_BAD_VALUE, ['content-length', '0'])),
+  '/shared-bad-name': (_q, s) => refused(s, () => sharedHead(s, 200, SHARED_BAD_NAME, ['content-length', '0'])),
+  '/shared-bad-tail': (_q, s) => refused(s, () => sharedHead(s, 200, SHARED, ['content-length', '0', 'x-bad', 'caf\u20ac'])),
   '/big': (_q, s) => {
     s.writeHead(200, { 'content-length': String(100_000) });
     s.end(Buffer.alloc(100_000, 120));
