@@ -1,7 +1,78 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { MemoryStore } from './memory-store.ts';
-import { describeStoreContract } from './store-contract.ts';
+import { metaBytes } from './store.ts';
+import { describeStoreContract, sampleMeta } from './store-contract.ts';
 
 describeStoreContract('memory', async () => ({
   open: async (opts) => new MemoryStore(opts),
   cleanup: async () => {},
 }));
+
+describe('memory store: recency against a model', () => {
+  it('keeps, evicts and lists objects as a plain least-recently-used list does, for generated operations', async () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('put' as const), name: fc.integer({ min: 0, max: 7 }), size: fc.integer({ min: 0, max: 3000 }) }),
+      fc.record({ kind: fc.constant('get' as const), name: fc.integer({ min: 0, max: 7 }) }),
+      fc.record({ kind: fc.constant('delete' as const), name: fc.integer({ min: 0, max: 7 }) }),
+      fc.record({ kind: fc.constant('update' as const), name: fc.integer({ min: 0, max: 7 }) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 60 }), fc.integer({ min: 500, max: 8000 }), async (ops, maxBytes) => {
+        const evicted: string[] = [];
+        const store = new MemoryStore({ maxBytes, onEvict: (k) => evicted.push(k) });
+        // The model: least recently used first, with each object's bytes as the store counts them.
+        let model: Array<{ key: string; bytes: number }> = [];
+        const modelEvicted: string[] = [];
+        const fit = () => {
+          while (model.reduce((n, e) => n + e.bytes, 0) > maxBytes && model.length > 0) modelEvicted.push(model.shift()!.key);
+        };
+        for (const o of ops) {
+          const meta = sampleMeta(`/o${o.name}`, o.kind === 'put' ? o.size : 0);
+          const at = model.findIndex((e) => e.key === meta.key);
+          if (o.kind === 'put') {
+            const bytes = o.size + metaBytes(meta);
+            const kept = await store.put(meta, [Buffer.alloc(o.size, o.name)]);
+            model = model.filter((e) => e.key !== meta.key);
+            if (bytes <= maxBytes) {
+              model.push({ key: meta.key, bytes });
+              fit();
+            }
+            assert.equal(kept, bytes <= maxBytes);
+          } else if (o.kind === 'get') {
+            const hit = store.getSync(meta.key);
+            assert.equal(hit !== undefined, at >= 0);
+            if (hit) {
+              assert.equal(hit.meta.key, meta.key);
+              assert.equal(hit.body.kind === 'buffer' && hit.body.buffer.every((b) => b === (o.name & 0xff)), true);
+              model.push(...model.splice(at, 1));
+            }
+          } else if (o.kind === 'delete') {
+            assert.equal(await store.delete(meta.key), at >= 0);
+            if (at >= 0) model.splice(at, 1);
+          } else if (at >= 0) {
+            // New metadata for a stored object: its byte count changes, its recency does not.
+            const updated = { ...model[at] };
+            const old = store.getSync(meta.key)!;
+            model.push(...model.splice(at, 1));
+            const next = { ...old.meta, requestTime: old.meta.requestTime + 1, headers: { ...old.meta.headers, 'x-more': 'y'.repeat(o.name * 100) } };
+            assert.equal(await store.updateMeta(next), true);
+            updated.bytes = (old.body.kind === 'buffer' ? old.body.buffer.length : 0) + metaBytes(next);
+            model[model.length - 1] = updated;
+            fit();
+            const after = store.getSync(meta.key);
+            if (after) {
+              assert.equal(after.meta.requestTime, next.requestTime);
+              model.push(...model.splice(model.findIndex((e) => e.key === meta.key), 1));
+            }
+          }
+          assert.deepEqual([...store.entries()].map((m) => m.key), model.map((e) => e.key));
+          assert.deepEqual(evicted, modelEvicted);
+          assert.deepEqual(store.usage(), { bytes: model.reduce((n, e) => n + e.bytes, 0), entries: model.length });
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -2,15 +2,22 @@
 import { metaBytes } from './store.ts';
 import type { CacheStore, EntryMeta, StoreHit, StoreOptions, StoreUsage } from './store.ts';
 
-type Slot = { meta: EntryMeta; buffer: Buffer; bytes: number };
+/**
+ * One stored object. The slots form a list from the least to the most recently used, so a hit moves
+ * its slot to the end by relinking it, and the map of keys changes only when objects come and go. The
+ * hit a lookup returns is made once per slot (it is only read).
+ */
+type Slot = { key: string; meta: EntryMeta; buffer: Buffer; bytes: number; hit: StoreHit; older: Slot | undefined; newer: Slot | undefined };
 
 export class MemoryStore implements CacheStore {
   readonly name = 'memory';
   readonly persistent = false;
   readonly #maxBytes: number;
   readonly #onEvict: ((key: string) => void) | undefined;
-  // A Map iterates in insertion order; re-inserting on use keeps the least recent first.
   readonly #slots = new Map<string, Slot>();
+  /** Least and most recently used. */
+  #oldest: Slot | undefined;
+  #newest: Slot | undefined;
   #bytes = 0;
 
   constructor(opts: StoreOptions) {
@@ -22,9 +29,11 @@ export class MemoryStore implements CacheStore {
   getSync(key: string): StoreHit | undefined {
     const slot = this.#slots.get(key);
     if (!slot) return undefined;
-    this.#slots.delete(key);
-    this.#slots.set(key, slot);
-    return { meta: slot.meta, body: { kind: 'buffer', buffer: slot.buffer } };
+    if (slot !== this.#newest) {
+      this.#unlink(slot);
+      this.#append(slot);
+    }
+    return slot.hit;
   }
 
   async get(key: string): Promise<StoreHit | undefined> {
@@ -43,7 +52,9 @@ export class MemoryStore implements CacheStore {
       return false;
     }
     this.#remove(meta.key);
-    this.#slots.set(meta.key, { meta, buffer, bytes });
+    const slot: Slot = { key: meta.key, meta, buffer, bytes, hit: hitOf(meta, buffer), older: undefined, newer: undefined };
+    this.#slots.set(meta.key, slot);
+    this.#append(slot);
     this.#bytes += bytes;
     this.#evictToFit();
     return true;
@@ -55,6 +66,7 @@ export class MemoryStore implements CacheStore {
     const bytes = slot.buffer.length + metaBytes(meta);
     this.#bytes += bytes - slot.bytes;
     slot.meta = meta;
+    slot.hit = hitOf(meta, slot.buffer);
     slot.bytes = bytes;
     this.#evictToFit();
     return true;
@@ -64,8 +76,9 @@ export class MemoryStore implements CacheStore {
     return this.#remove(key);
   }
 
+  /** Least recently used first. */
   *entries(): IterableIterator<EntryMeta> {
-    for (const slot of this.#slots.values()) yield slot.meta;
+    for (let slot = this.#oldest; slot !== undefined; slot = slot.newer) yield slot.meta;
   }
 
   usage(): StoreUsage {
@@ -74,6 +87,7 @@ export class MemoryStore implements CacheStore {
 
   async close(): Promise<void> {
     this.#slots.clear();
+    this.#oldest = this.#newest = undefined;
     this.#bytes = 0;
   }
 
@@ -81,16 +95,38 @@ export class MemoryStore implements CacheStore {
     const slot = this.#slots.get(key);
     if (!slot) return false;
     this.#slots.delete(key);
+    this.#unlink(slot);
     this.#bytes -= slot.bytes;
     return true;
   }
 
   #evictToFit(): void {
     while (this.#bytes > this.#maxBytes) {
-      const oldest = this.#slots.keys().next();
-      if (oldest.done) break;
-      this.#remove(oldest.value);
-      this.#onEvict?.(oldest.value);
+      const oldest = this.#oldest;
+      if (oldest === undefined) break;
+      this.#remove(oldest.key);
+      this.#onEvict?.(oldest.key);
     }
   }
+
+  /** Takes the slot out of the recency list. */
+  #unlink(slot: Slot): void {
+    if (slot.older) slot.older.newer = slot.newer;
+    else this.#oldest = slot.newer;
+    if (slot.newer) slot.newer.older = slot.older;
+    else this.#newest = slot.older;
+    slot.older = slot.newer = undefined;
+  }
+
+  /** Puts the slot (out of the list) at its most recent end. */
+  #append(slot: Slot): void {
+    slot.older = this.#newest;
+    if (this.#newest) this.#newest.newer = slot;
+    else this.#oldest = slot;
+    this.#newest = slot;
+  }
+}
+
+function hitOf(meta: EntryMeta, buffer: Buffer): StoreHit {
+  return { meta, body: { kind: 'buffer', buffer } };
 }

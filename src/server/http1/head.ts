@@ -31,7 +31,10 @@ export const NOT_MINE = { kind: 'not-mine' } as const;
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 /** Anything but HTAB, CR, LF and visible ASCII with space. */
 const OUTSIDE = /[^\t\r\n\x20-\x7e]/;
-const REQUEST_LINE = /^(GET|HEAD|OPTIONS) ([\x21-\x7e]+) HTTP\/1\.([01])$/;
+/** A request target: visible ASCII, no space. */
+const VISIBLE = /^[\x21-\x7e]+$/;
+/** ' HTTP/1.1' */
+const VERSION_LENGTH = 9;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** More fields than any real client sends; such a head is node:http's to judge. */
 const MAX_FIELDS = 100;
@@ -51,9 +54,16 @@ export function readHead(buf: Buffer, start: number, length: number, maxHeaderBy
   if (OUTSIDE.test(text)) return NOT_MINE;
   let lineEnd = text.indexOf('\r\n');
   if (lineEnd === -1) lineEnd = text.length;
-  const line = REQUEST_LINE.exec(text.slice(0, lineEnd));
-  if (line === null) return NOT_MINE;
-  const minor = line[3] === '1' ? 1 : 0;
+  // The request line: method SP target SP HTTP/1.x, the target visible ASCII (no regex match to make).
+  const method = text.startsWith('GET ') ? 'GET' : text.startsWith('HEAD ') ? 'HEAD' : text.startsWith('OPTIONS ') ? 'OPTIONS' : undefined;
+  if (method === undefined) return NOT_MINE;
+  const urlEnd = lineEnd - VERSION_LENGTH;
+  if (urlEnd <= method.length + 1) return NOT_MINE;
+  const version = text.slice(urlEnd, lineEnd);
+  const minor = version === ' HTTP/1.1' ? 1 : version === ' HTTP/1.0' ? 0 : undefined;
+  if (minor === undefined) return NOT_MINE;
+  const url = text.slice(method.length + 1, urlEnd);
+  if (!VISIBLE.test(url)) return NOT_MINE;
   const headers: Record<string, string> = {};
   const rawHeaders: string[] = [];
   let connection: string | undefined;
@@ -107,5 +117,5 @@ export function readHead(buf: Buffer, start: number, length: number, maxHeaderBy
     }
   }
   const keepAlive = !close && (minor === 1 || keepAliveAsked);
-  return { kind: 'head', method: line[1] as RequestHead['method'], url: line[2], minor, headers, rawHeaders, keepAlive, end: at + 4 };
+  return { kind: 'head', method, url, minor, headers, rawHeaders, keepAlive, end: at + 4 };
 }

@@ -88,8 +88,11 @@ class Connection implements ResponseOwner {
   #pending: Buffer | undefined;
   /** The answer being written; the next request waits for it. */
   #current: Http1Response | undefined;
-  /** Answers not closed yet (an ended one waits for its last write): the connection's end closes them. */
-  readonly #open = new Set<Http1Response>();
+  /**
+   * Answers not closed yet (an ended one waits for its last write): the connection's end closes them.
+   * Seldom more than one: a list, which unlike a set makes no new table as answers come and go.
+   */
+  readonly #open: Http1Response[] = [];
   /** No more requests on this connection (the client asked, or half-closed). */
   #closing = false;
   #reading = false;
@@ -159,7 +162,7 @@ class Connection implements ResponseOwner {
     const req = new Http1Request(head, this.socket);
     const res = new Http1Response(req, this, head.keepAlive);
     this.#current = res;
-    this.#open.add(res);
+    this.#open.push(res);
     try {
       this.#front.onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse);
     } catch (err) {
@@ -175,7 +178,11 @@ class Connection implements ResponseOwner {
   }
 
   released(res: Http1Response): void {
-    this.#open.delete(res);
+    const open = this.#open;
+    const at = open.indexOf(res);
+    if (at < 0) return;
+    const last = open.pop()!;
+    if (at < open.length) open[at] = last;
   }
 
   ended(res: Http1Response, last: boolean): void {
@@ -218,7 +225,8 @@ class Connection implements ResponseOwner {
     this.#gone = true;
     this.#front.live.delete(this);
     this.#current = undefined;
-    for (const res of this.#open) res.notifyClose(!res.writableFinished);
+    // (notifyClose takes each out of the list.)
+    for (const res of this.#open.slice()) res.notifyClose(!res.writableFinished);
   };
 
   readonly #onDrain = (): void => {
