@@ -314,8 +314,9 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
       path: o.lib.storage.localPath(item.fileName),
       rep,
       // The same fields, in the same order, as planResponse gives a 200 (see the origin tests).
-      headers200: ['accept-ranges', 'bytes', 'content-type', item.contentType, 'content-length', String(item.byteSize), ...validators, ...o.tail200],
-      headers304: [...validators, ...o.tail304],
+      // Frozen: a response writes them as shared lists (server/http1 writeHeadShared), never changed.
+      headers200: Object.freeze(['accept-ranges', 'bytes', 'content-type', item.contentType, 'content-length', String(item.byteSize), ...validators, ...o.tail200]),
+      headers304: Object.freeze([...validators, ...o.tail304]),
       // planResponse's order for a 206 (validators without Cache-Control, then the type and the range),
       // then the tail every 200/206 gets: Cache-Control and the rest of the 200's.
       headers206: ['accept-ranges', 'bytes', 'etag', etag, 'last-modified', lm, 'content-type', item.contentType, 'content-range', '', 'content-length', '', 'cache-control', o.cacheControl, ...o.tail200],

@@ -10,9 +10,13 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { isLibraryFileName } from '../media/keys.ts';
 import { planResponse, type BodySegment } from '../http/representation.ts';
+import { writeHeadShared } from '../server/http1/message.ts';
 import { readBuffers, streamSlice } from '../server/read-buffers.ts';
 import { RANGE_AT } from './media-cache.ts';
 import type { CachedMedia, MediaCache } from './media-cache.ts';
+
+/** Nothing to add to a prebuilt field list. */
+const NO_FIELDS: readonly string[] = Object.freeze([]);
 
 export const MEDIA_PREFIX = '/media/';
 
@@ -136,13 +140,13 @@ export function createMediaHandler(o: MediaHandlerOptions): MediaHandler {
     // Fast paths for the two most common requests; they give exactly what planResponse would.
     if (h.range === undefined && h['if-none-match'] === undefined && h['if-modified-since'] === undefined &&
         h['if-match'] === undefined && h['if-unmodified-since'] === undefined) {
-      res.writeHead(200, entry.headers200 as string[]);
+      writeHeadShared(res, 200, entry.headers200, NO_FIELDS);
       if (head || entry.rep.size === 0) res.end();
       else sendBytes(res, entry, 0, entry.rep.size - 1);
       return;
     }
     if (h['if-none-match'] === entry.rep.etag && h['if-match'] === undefined && h['if-unmodified-since'] === undefined) {
-      res.writeHead(304, entry.headers304 as string[]);
+      writeHeadShared(res, 304, entry.headers304, NO_FIELDS);
       res.end();
       return;
     }

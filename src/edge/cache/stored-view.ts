@@ -2,7 +2,7 @@
 // no header): the freshness policy and lifetime, the representation for planResponse, the field sets
 // of a 200/206, a 304 and a replayed status, and the precomputed part of its age.
 import { parseHttpDate } from '../../http/http-date.ts';
-import type { Representation } from '../../http/representation.ts';
+import type { BodySegment, Representation } from '../../http/representation.ts';
 import { firstValue } from '../../http/types.ts';
 import type { Headers } from '../../http/types.ts';
 import { VIA, appendList } from '../upstream/upstream.ts';
@@ -24,6 +24,8 @@ export type StoredView = {
   via: string;
   /** corrected_initial_age in seconds (RFC 9111 §4.2.3). */
   initialAge: number;
+  /** The whole body as the one segment of a plain GET's answer (deliver.ts), made on first use. */
+  whole?: readonly BodySegment[];
   /** Memoised response plans of this object: by the CORS fields' key ('' for none), then by request shape (deliver.ts). */
   plans: Map<string, Map<string, readonly string[]>>;
 };

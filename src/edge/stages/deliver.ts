@@ -7,7 +7,7 @@ import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { planResponse } from '../../http/representation.ts';
-import { Http1Response } from '../../server/http1/message.ts';
+import { writeHeadShared } from '../../server/http1/message.ts';
 import { drained, readBuffers, readPooled, streamSlice } from '../../server/read-buffers.ts';
 import type { BodySegment } from '../../http/representation.ts';
 import { parseRange } from '../../http/range.ts';
@@ -63,8 +63,7 @@ function deliverStored(ctx: RequestContext, edge: Edge, a: StoredAnswer): 'done'
   for (let i = 0; i < stamp.length; i++) fields.push(stamp[i]);
   // A memoised plan's own list goes to the plain listener as it is: its head lines are made once.
   if (shared === undefined) res.writeHead(status, fields);
-  else if (res instanceof Http1Response) res.writeHeadShared(status, shared, fields);
-  else res.writeHead(status, shared.concat(fields));
+  else writeHeadShared(res, status, shared, fields);
   const source = a.source;
   if (source.kind === 'buffer') {
     if (ctx.req.httpVersionMajor === 2 && bodyLength(segments) > H2_WHOLE_WRITE_MAX) return writePaced(ctx, segments, source.buffer).then(() => 'done');
@@ -121,11 +120,11 @@ function memoised(ctx: RequestContext, d: StoredView, meta: EntryMeta, method: '
   if (inm !== undefined) {
     // RFC 9110 §13.2.2: If-None-Match is evaluated before Range; a match is a 304 for GET and HEAD.
     if (d.rep.etag === undefined || inm !== d.rep.etag) return undefined;
-    return fromMemo(ctx, d, meta, method, method === 'HEAD' ? keys.notModifiedHead : keys.notModifiedGet, 304, []);
+    return fromMemo(ctx, d, meta, method, method === 'HEAD' ? keys.notModifiedHead : keys.notModifiedGet, 304, NO_SEGMENTS);
   }
   const range = method === 'GET' ? h.range : undefined;
   if (range === undefined) {
-    const segments: BodySegment[] = method === 'GET' && meta.size > 0 ? [{ kind: 'bytes', start: 0, end: meta.size - 1 }] : [];
+    const segments = method === 'GET' && meta.size > 0 ? (d.whole ??= Object.freeze([Object.freeze({ kind: 'bytes' as const, start: 0, end: meta.size - 1 })])) : NO_SEGMENTS;
     return fromMemo(ctx, d, meta, method, method === 'HEAD' ? keys.head : keys.get, 200, segments);
   }
   const r = parseRange(range, meta.size);
@@ -136,6 +135,8 @@ function memoised(ctx: RequestContext, d: StoredView, meta: EntryMeta, method: '
   if (planned.shared !== undefined) planned.fields.push('content-range', `bytes ${start}-${end}/${meta.size}`, 'content-length', String(end - start + 1));
   return planned;
 }
+
+const NO_SEGMENTS: readonly BodySegment[] = Object.freeze([]);
 
 /** The memo keys of each outcome's request shapes, made once (a key made per request is hashed per request). */
 type ShapeKeys = { get: string; head: string; notModifiedGet: string; notModifiedHead: string; range: string };

@@ -6,6 +6,7 @@
 // stream.pipeline. A request here never has a body (head.ts leaves those to node:http).
 import { EventEmitter } from 'node:events';
 import { STATUS_CODES } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RequestHead } from './head.ts';
 import { BodilessRequest } from '../bodiless-request.ts';
@@ -75,6 +76,16 @@ function checkValue(name: string, value: unknown): void {
 
 function headersSent(action: string): Error {
   return codeError(new Error(`Cannot ${action} headers after they are sent to the client`), 'ERR_HTTP_HEADERS_SENT');
+}
+
+/**
+ * res.writeHead(statusCode, [...shared, ...tail]) for any response: the plain listener's own with the
+ * shared list's head lines made once (Http1Response.writeHeadShared), others (node:http's, HTTP/2)
+ * with the joined list. `shared` is a list many answers use and nobody changes.
+ */
+export function writeHeadShared(res: ServerResponse, statusCode: number, shared: readonly string[], tail: readonly string[]): void {
+  if (res instanceof Http1Response) res.writeHeadShared(statusCode, shared, tail);
+  else res.writeHead(statusCode, shared.concat(tail));
 }
 
 /** Date: as node:http writes it, computed once a second. */
