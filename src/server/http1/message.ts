@@ -74,6 +74,11 @@ function checkValue(name: string, value: unknown): void {
   if (BAD_VALUE.test(String(value))) throw codeError(new TypeError(`Invalid character in header content ["${name}"]`), 'ERR_INVALID_CHAR');
 }
 
+/** A flat field list is name, value, name, value ... */
+function checkPairs(list: readonly unknown[]): void {
+  if (list.length % 2 !== 0) throw codeError(new TypeError('The argument \'headers\' is invalid'), 'ERR_INVALID_ARG_VALUE');
+}
+
 function headersSent(action: string): Error {
   return codeError(new Error(`Cannot ${action} headers after they are sent to the client`), 'ERR_HTTP_HEADERS_SENT');
 }
@@ -214,22 +219,12 @@ export class Http1Response extends EventEmitter {
 
   writeHead(statusCode: number, reason?: string | Record<string, Value> | readonly string[], obj?: Record<string, Value> | readonly string[]): this {
     if (this.#head !== undefined) throw headersSent('write');
-    const given = statusCode;
-    statusCode |= 0;
-    if (statusCode < 100 || statusCode > 999) throw codeError(new RangeError(`Invalid status code: ${given}`), 'ERR_HTTP_INVALID_STATUS_CODE');
-    if (typeof reason === 'string') this.statusMessage = reason;
-    else {
-      this.statusMessage ||= STATUS_CODES[statusCode] || 'unknown';
-      obj ??= reason;
-    }
-    this.statusCode = statusCode;
-    if (BAD_VALUE.test(this.statusMessage)) throw codeError(new TypeError('Invalid character in statusMessage'), 'ERR_INVALID_CHAR');
-    if (statusCode === 204 || statusCode === 304 || (statusCode >= 100 && statusCode <= 199)) this.#hasBody = false;
-    const state = headState(`HTTP/1.1 ${statusCode} ${this.statusMessage}\r\n`);
+    if (typeof reason !== 'string') obj ??= reason;
+    const state = headState(this.#statusLine(statusCode, typeof reason === 'string' ? reason : undefined));
     if (this.#fields) {
       // Fields given here override those set before, keeping repeats among themselves (node:http).
       if (Array.isArray(obj)) {
-        if (obj.length % 2 !== 0) throw codeError(new TypeError('The argument \'headers\' is invalid'), 'ERR_INVALID_ARG_VALUE');
+        checkPairs(obj);
         for (let n = 0; n < obj.length; n += 2) this.removeHeader(obj[n]);
         for (let n = 0; n < obj.length; n += 2) if (obj[n]) this.appendHeader(obj[n], obj[n + 1]);
       } else if (obj) {
@@ -241,7 +236,7 @@ export class Http1Response extends EventEmitter {
         this.#field(state, name, value, false);
       }
     } else if (Array.isArray(obj)) {
-      if (obj.length % 2 !== 0) throw codeError(new TypeError('The argument \'headers\' is invalid'), 'ERR_INVALID_ARG_VALUE');
+      checkPairs(obj);
       for (let n = 0; n < obj.length; n += 2) this.#field(state, obj[n], obj[n + 1], true);
     } else if (obj) {
       const o = obj as Record<string, Value>;
@@ -260,25 +255,32 @@ export class Http1Response extends EventEmitter {
    */
   writeHeadShared(statusCode: number, shared: readonly string[], tail: readonly string[]): this {
     if (this.#fields !== undefined || this.statusMessage !== undefined || this.#head !== undefined || shared.length % 2 !== 0) return this.writeHead(statusCode, shared.concat(tail));
-    const given = statusCode;
-    statusCode |= 0;
-    if (statusCode < 100 || statusCode > 999) throw codeError(new RangeError(`Invalid status code: ${given}`), 'ERR_HTTP_INVALID_STATUS_CODE');
-    const message = STATUS_CODES[statusCode] || 'unknown';
-    this.statusMessage = message;
-    this.statusCode = statusCode;
-    if (statusCode === 204 || statusCode === 304 || (statusCode >= 100 && statusCode <= 199)) this.#hasBody = false;
+    const statusLine = this.#statusLine(statusCode, undefined);
     let prepared = SHARED_HEADS.get(shared);
     if (prepared === undefined) {
       prepared = headState('');
       for (let n = 0; n < shared.length; n += 2) this.#field(prepared, shared[n], shared[n + 1], true);
       SHARED_HEADS.set(shared, Object.freeze(prepared));
     }
-    const state = { ...prepared, text: `HTTP/1.1 ${statusCode} ${message}\r\n${prepared.text}` };
-    if (tail.length % 2 !== 0) throw codeError(new TypeError('The argument \'headers\' is invalid'), 'ERR_INVALID_ARG_VALUE');
+    const state = { ...prepared, text: statusLine + prepared.text };
+    checkPairs(tail);
     for (let n = 0; n < tail.length; n += 2) this.#field(state, tail[n], tail[n + 1], true);
     this.#take(state);
     this.#finishHead(state);
     return this;
+  }
+
+  /** The status and its reason phrase taken, with node:http's checks and default phrase: the status line. */
+  #statusLine(statusCode: number, reason: string | undefined): string {
+    const given = statusCode;
+    statusCode |= 0;
+    if (statusCode < 100 || statusCode > 999) throw codeError(new RangeError(`Invalid status code: ${given}`), 'ERR_HTTP_INVALID_STATUS_CODE');
+    if (reason !== undefined) this.statusMessage = reason;
+    else this.statusMessage ||= STATUS_CODES[statusCode] || 'unknown';
+    this.statusCode = statusCode;
+    if (BAD_VALUE.test(this.statusMessage)) throw codeError(new TypeError('Invalid character in statusMessage'), 'ERR_INVALID_CHAR');
+    if (statusCode === 204 || statusCode === 304 || (statusCode >= 100 && statusCode <= 199)) this.#hasBody = false;
+    return `HTTP/1.1 ${statusCode} ${this.statusMessage}\r\n`;
   }
 
   /** What the fields decided, as node:http's _storeHeader takes it while it reads them. */
