@@ -99,8 +99,10 @@ test('the fast path for one int-range answers as the general parser does', () =>
   const value = fc.tuple(fc.constantFrom('bytes=', 'bytes=', 'bytes=', 'BYTES=', 'bytes =', 'byte='), digits, noise, fc.constantFrom('-', '-', '--', ''), digits, noise)
     .map((parts) => parts.join(''));
   const size = fc.oneof(fc.constant(0), fc.nat(200), fc.nat(), fc.constant(Number.MAX_SAFE_INTEGER));
-  fc.assert(fc.property(value, size, (v, n) => {
-    assert.deepEqual(parseRange(v, n), parseRangeSet(v, n), `${JSON.stringify(v)} of ${n}`);
+  // A configured range limit (0 refuses every range) holds on the fast path as in the general parser.
+  const opts = fc.oneof(fc.constant(undefined), fc.record({ maxRanges: fc.nat(3) }));
+  fc.assert(fc.property(value, size, opts, (v, n, o) => {
+    assert.deepEqual(parseRange(v, n, o), parseRangeSet(v, n, o), `${JSON.stringify(v)} of ${n} with ${JSON.stringify(o)}`);
   }), { numRuns: 5000 });
 });
 
@@ -112,4 +114,6 @@ test('the fast path: long digit strings, leading zeros and sizes at the edges', 
   assert.deepEqual(parseRange('bytes=16777216-16842751', 33554432), R([16777216, 16842751]));
   assert.deepEqual(parseRange('bytes=5-4', 10), IGNORE);
   assert.deepEqual(parseRange('bytes=10-', 10), UNSAT);
+  assert.deepEqual(parseRange('bytes=0-0', Number.MAX_SAFE_INTEGER, { maxRanges: 0 }), IGNORE);
+  assert.deepEqual(parseRange('bytes=0-', 10, { maxRanges: 0 }), IGNORE);
 });

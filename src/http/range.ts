@@ -50,7 +50,9 @@ export function parseRange(header: HeaderValue, size: number, opts?: RangeOption
   const value = joinFieldLines(header);
   if (value === undefined) return { kind: 'none' };
   if (!Number.isSafeInteger(size) || size < 0) return { kind: 'ignore' };
-  return singleIntRange(value, size) ?? parseRangeSet(value, size, opts);
+  // The fast path answers one range, so it applies only where one range is allowed.
+  const fast = (opts?.maxRanges ?? DEFAULT_MAX_RANGES) >= 1 ? singleIntRange(value, size) : undefined;
+  return fast ?? parseRangeSet(value, size, opts);
 }
 
 /** Longest digit string the fast path reads: 15 digits stay below 2^53, so the arithmetic is exact. */
