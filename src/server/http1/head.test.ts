@@ -111,10 +111,17 @@ describe('readHead', () => {
     const tchar = fc.constantFrom(...'abcxyzABCXYZ019-_!#$%&\'*+.^`|~');
     const anyChar = fc.constantFrom(...'aZ09 -/:;,=?"()<>@[]{}\\\t\r\n\x00\x7f\xe9'.split(''));
     const often = <T>(usual: fc.Arbitrary<T>, other: fc.Arbitrary<T>) => fc.oneof({ arbitrary: usual, weight: 6 }, { arbitrary: other, weight: 1 });
+    // Names the reader knows, in any case, and near misses: one character swapped for one that differs
+    // from a letter only in bit 0x20 ('@', '[', '`', '{') or for another token character.
+    const known = fc.constantFrom('host', 'range', 'if-none-match', 'connection', 'content-length', 'origin', 'x-forwarded-for', 'user-agent', 'if-range', 'te', 'dnt');
+    const anyCase = fc.tuple(known, fc.array(fc.boolean(), { minLength: 15, maxLength: 15 })).map(([n, up]) => [...n].map((c, i) => (up[i] ? c.toUpperCase() : c)).join(''));
+    const nearMiss = fc.tuple(known, fc.nat(), fc.constantFrom('@', '[', '`', '{', '_', '-', '0', 'q')).map(([n, at, c]) => n.slice(0, at % n.length) + c + n.slice((at % n.length) + 1));
     const name = often(
       fc.oneof(
         fc.constantFrom('Host', 'host', 'Range', 'If-None-Match', 'Connection', 'Content-Length', 'Transfer-Encoding', 'Expect', 'Origin', 'X-Forwarded-For'),
         fc.array(tchar, { minLength: 1, maxLength: 8 }).map((a) => a.join('')),
+        anyCase,
+        nearMiss,
       ),
       fc.array(anyChar, { minLength: 0, maxLength: 4 }).map((a) => a.join('')),
     );

@@ -38,6 +38,37 @@ const VERSION_LENGTH = 9;
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** More fields than any real client sends; such a head is node:http's to judge. */
 const MAX_FIELDS = 100;
+/**
+ * Field names players, browsers and tools send, in lower case. A name that is one of them, in any
+ * case, is matched in place and stored under this string: no lower-casing, no token check, and a key
+ * the headers object has seen before (a fresh string as key costs a string-table lookup each time).
+ */
+const KNOWN_NAMES = [
+  'host', 'user-agent', 'accept', 'accept-encoding', 'accept-language', 'connection', 'range', 'if-range', 'if-none-match',
+  'if-modified-since', 'origin', 'referer', 'cache-control', 'pragma', 'cookie', 'authorization', 'x-forwarded-for',
+  'content-length', 'sec-fetch-dest', 'sec-fetch-mode', 'sec-fetch-site', 'dnt', 'upgrade-insecure-requests', 'icy-metadata',
+  'priority', 'te',
+];
+const KNOWN_BY_LENGTH: string[][] = [];
+for (const name of KNOWN_NAMES) (KNOWN_BY_LENGTH[name.length] ??= []).push(name);
+
+/** The known lower-case name that text[pos, pos + length) spells in any case, else undefined. */
+function knownName(text: string, pos: number, length: number): string | undefined {
+  const names = KNOWN_BY_LENGTH[length];
+  if (names === undefined) return undefined;
+  next: for (let k = 0; k < names.length; k++) {
+    const lower = names[k];
+    for (let i = 0; i < length; i++) {
+      const l = lower.charCodeAt(i);
+      const c = text.charCodeAt(pos + i);
+      // A letter in either case; any other character exactly.
+      if (c !== l && !(l >= 97 && l <= 122 && (c | 0x20) === l)) continue next;
+    }
+    return lower;
+  }
+  return undefined;
+}
+
 /** Heads this close to the limit are node:http's, which counts them its own way. */
 const LIMIT_MARGIN = 256;
 
@@ -70,21 +101,27 @@ export function readHead(buf: Buffer, start: number, length: number, maxHeaderBy
   let count = 0;
   let pos = lineEnd + 2;
   while (pos < text.length) {
-    let next = text.indexOf('\r\n', pos);
-    if (next === -1) next = text.length;
+    // A line ends at the next LF, which must follow a CR, and holds no other CR: a lone CR or LF
+    // inside a line is a framing question node:http answers. (The last line ends where the text does.)
+    const lf = text.indexOf('\n', pos);
+    if (lf !== -1 && text.charCodeAt(lf - 1) !== 13) return NOT_MINE;
+    const next = lf === -1 ? text.length : lf - 1;
+    const cr = text.indexOf('\r', pos);
+    if (cr !== -1 && cr < next) return NOT_MINE;
     if (++count > MAX_FIELDS) return NOT_MINE;
     const colon = text.indexOf(':', pos);
     if (colon <= pos || colon >= next) return NOT_MINE;
     const name = text.slice(pos, colon);
-    if (!TOKEN.test(name)) return NOT_MINE;
+    let key = knownName(text, pos, colon - pos);
+    if (key === undefined) {
+      if (!TOKEN.test(name)) return NOT_MINE;
+      key = name.toLowerCase();
+    }
     let vs = colon + 1;
     let ve = next;
     while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
     while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
     const value = text.slice(vs, ve);
-    // A lone CR or LF inside a line is a framing question node:http answers.
-    if (value.includes('\r') || value.includes('\n')) return NOT_MINE;
-    const key = name.toLowerCase();
     // A repeated field (node:http joins or drops repeats by name), or a name Object.prototype has
     // (__proto__, constructor ...): node:http's.
     if (headers[key] !== undefined) return NOT_MINE;
