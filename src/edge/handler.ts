@@ -21,7 +21,6 @@ import type { Edge, Next, OutcomeEvent, RequestContext, RequestHandler, Stage, S
 import { deliver } from './stages/deliver.ts';
 import { fetch } from './stages/fetch.ts';
 import { hotlink } from './stages/hotlink.ts';
-import { interimForwarder } from './stages/interim.ts';
 import { lookup } from './stages/lookup.ts';
 import { pass } from './stages/pass.ts';
 import { recv } from './stages/recv.ts';
@@ -125,7 +124,6 @@ export class EdgeHandler {
       filledElsewhere: false,
       error: undefined,
     };
-    ctx.onInterim = interimForwarder(req, res);
     run(ctx, this.#edge, 'recv');
   };
 }

@@ -17,7 +17,7 @@ import { CORS_HEADERS, MEDIA_PREFIX, MEDIA_TAIL_200, createMediaHandler } from '
 import { API_PREFIX, createApiHandler } from './api.ts';
 import { HttpError, sendError, sendJson } from './respond.ts';
 import { answerClientError } from '../server/client-error.ts';
-import { connectionsCheckingInterval, watchBodyIdle } from '../server/slow-client.ts';
+import { bodyMayIdle, connectionsCheckingInterval, watchBodyIdle } from '../server/slow-client.ts';
 import { WatchedCertificate, secureContextOptions } from '../server/certificate.ts';
 import { answerPlainHttp } from '../server/tls-answers.ts';
 import { serveHttp1 } from '../server/http1/serve.ts';
@@ -148,7 +148,7 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
   };
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const url = req.url as string;
-    watchBodyIdle(req, oc.bodyIdleTimeoutMs, () => cutIdleBody(req, res));
+    if (bodyMayIdle(req, oc.bodyIdleTimeoutMs)) watchBodyIdle(req, oc.bodyIdleTimeoutMs, () => cutIdleBody(req, res));
     if (url.startsWith(MEDIA_PREFIX)) return media(req, res);
     if (url.startsWith(API_PREFIX) && !isPublicApi(url)) return api(req, res);
     rest(req, res).catch((err) => sendError(res, err, logger, { method: req.method, path: url.split('?')[0] }));

@@ -10,6 +10,14 @@ export function hasBody(headers: IncomingHttpHeaders): boolean {
 }
 
 /**
+ * Whether watchBodyIdle would watch `req`: a body is announced and not read yet, and the watch is on.
+ * Callers test it first so that a request without a body (nearly all) makes no `onIdle` closure.
+ */
+export function bodyMayIdle(req: IncomingMessage, idleMs: number): boolean {
+  return idleMs > 0 && !req.complete && hasBody(req.headers);
+}
+
+/**
  * Calls `onIdle` once when no byte of the request body arrives for `idleMs` (detected between idleMs
  * and 2 × idleMs after the last byte). An upload at any steady speed never trips it, however long it
  * takes; a client that trickles a byte now and then, or stops, does. Bytes that arrived but that the
@@ -19,7 +27,7 @@ export function hasBody(headers: IncomingHttpHeaders): boolean {
  * `idleMs` 0 turns it off.
  */
 export function watchBodyIdle(req: IncomingMessage, idleMs: number, onIdle: () => void): void {
-  if (idleMs <= 0 || req.complete || !hasBody(req.headers)) return;
+  if (!bodyMayIdle(req, idleMs)) return;
   const socket = req.socket;
   let seen = socket.bytesRead;
   let checked = performance.now();

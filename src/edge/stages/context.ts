@@ -87,6 +87,10 @@ export type RequestContext = {
    * with stampHeaders (node:http's writeHead takes a slower path once setHeader was used).
    */
   stamp: readonly string[];
+  /**
+   * Where the origin's interim responses for this client go: set by the stages that ask the origin on
+   * its behalf (fetch, revalidate), not before, so a hit makes none; a background refresh has none.
+   */
   onInterim: UpstreamRequest['onInterim'];
   /** Body bytes written to the client. */
   bytes: number;

@@ -7,8 +7,10 @@ import type { Flight } from '../cache/fill.ts';
 import { CONDITIONAL_AND_RANGE, discardBody } from '../upstream/upstream.ts';
 import type { Edge, RequestContext, Stage } from './context.ts';
 import { serveStored } from './deliver.ts';
+import { interimForwarder } from './interim.ts';
 
 export const fetch: Stage<'deliver' | 'fetch' | 'pass' | 'lookup'> = (ctx, edge) => {
+  ctx.onInterim = interimForwarder(ctx.req, ctx.res);
   const { leader, result } = edge.fill.fly(ctx, undefined, ctx.coalesce);
   return result.then((flight) => afterFlight(ctx, edge, flight, leader));
 };

@@ -10,6 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import { firstValue } from '../../http/types.ts';
 import type { UpstreamRequest } from '../upstream/upstream.ts';
 import type { Stage } from './context.ts';
+import { interimForwarder } from './interim.ts';
 
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
@@ -30,7 +31,7 @@ export const pass: Stage<'deliver'> = async (ctx, edge): Promise<'deliver'> => {
     clientIp: ctx.clientIp,
     zoneHost: zone.host,
     signal: abort.signal,
-    onInterim: ctx.onInterim,
+    onInterim: interimForwarder(req, res),
   };
   zone.upstream.assertForwardable(forward);
   // RFC 9110 §10.1.1: a proxy receiving a 100-continue expectation "MUST ... either send an immediate

@@ -1,7 +1,7 @@
 // recv: the front door. Watches the request body for silence, finds the client's address, refuses a
 // bad target or an edge-wide blocked client, hands /_mediacdn/ to the control endpoints, picks the zone
 // and prepares the request's key, its CORS fields and its accounting.
-import { watchBodyIdle } from '../../server/slow-client.ts';
+import { bodyMayIdle, watchBodyIdle } from '../../server/slow-client.ts';
 import { cacheKey, normaliseTarget } from '../cache/cache-key.ts';
 import { BadHostError, BlockedClientError, ControlRequestError, RequestBodyTimeoutError, UnknownZoneError } from '../errors.ts';
 import { clientIp } from '../limits/client-ip.ts';
@@ -9,6 +9,7 @@ import { corsHeaders } from '../zone/cors.ts';
 import { absoluteFormAuthority, hostFieldProblem, isValidHostField, requestTarget, zoneHostOf } from '../zone/zone.ts';
 import { stampHeaders } from './context.ts';
 import type { Edge, RequestContext, Stage } from './context.ts';
+import type { Zone } from '../zone/zone.ts';
 import { firstValue } from '../../http/types.ts';
 import { sendError } from './synth.ts';
 
@@ -35,7 +36,7 @@ export function isControlUrl(url: string): boolean {
 
 export const recv: Stage<'admit' | 'synth' | 'done'> = (ctx, edge) => {
   const { req, res } = ctx;
-  watchBodyIdle(req, edge.bodyIdleMs, () => cutIdleBody(ctx, edge));
+  if (bodyMayIdle(req, edge.bodyIdleMs)) watchBodyIdle(req, edge.bodyIdleMs, () => cutIdleBody(ctx, edge));
   ctx.clientIp = clientIpOf(ctx, edge);
   let target: string;
   try {
@@ -77,12 +78,35 @@ export const recv: Stage<'admit' | 'synth' | 'done'> = (ctx, edge) => {
   }
   ctx.zone = zone;
   ctx.outcome = 'miss';
-  ctx.target = normaliseTarget(target, zone.queryString);
-  ctx.primary = cacheKey({ zone: zone.host, method: 'GET', target: ctx.target });
+  const key = requestKey(zone, target);
+  ctx.target = key.target;
+  ctx.primary = key.primary;
   ctx.extra = corsHeaders(zone.cors, firstValue(req.headers.origin));
   account(ctx, edge);
   return 'admit';
 };
+
+/**
+ * The normalised targets and cache keys of a zone's recent request targets. A player asks for the
+ * same few URLs again and again: the key is made once, and the same string each time (its hash is
+ * worked out once, not on every cache lookup). Bounded per zone: full, it starts again.
+ */
+const zoneKeys = new WeakMap<Zone, Map<string, RequestKey>>();
+const KEYS_PER_ZONE = 4096;
+type RequestKey = { readonly target: string; readonly primary: string };
+
+export function requestKey(zone: Zone, rawTarget: string): RequestKey {
+  let keys = zoneKeys.get(zone);
+  if (keys === undefined) zoneKeys.set(zone, (keys = new Map()));
+  let key = keys.get(rawTarget);
+  if (key === undefined) {
+    const target = normaliseTarget(rawTarget, zone.queryString);
+    key = { target, primary: cacheKey({ zone: zone.host, method: 'GET', target }) };
+    if (keys.size >= KEYS_PER_ZONE) keys.clear();
+    keys.set(rawTarget, key);
+  }
+  return key;
+}
 
 /** The client's address: the socket's, or X-Forwarded-For from a trusted proxy; cached per connection. */
 function clientIpOf(ctx: RequestContext, edge: Edge): string {

@@ -7,12 +7,14 @@ import { discardBody } from '../upstream/upstream.ts';
 import type { Edge, RequestContext, Stage } from './context.ts';
 import { serveStored } from './deliver.ts';
 import { afterFlight } from './fetch.ts';
+import { interimForwarder } from './interim.ts';
 
 export const revalidate: Stage<'deliver' | 'fetch' | 'pass' | 'lookup'> = async (ctx, edge) => {
   const stored = ctx.stored!;
   // The origin just failed to connect for someone else: answer stale now rather than queue up more
   // connection attempts (one request per downForMs window probes it again).
   if (ctx.zone.upstream.down && (await staleOnError(ctx, edge, stored))) return 'deliver';
+  ctx.onInterim = interimForwarder(ctx.req, ctx.res);
   const { leader, result } = edge.fill.fly(ctx, edge.fill.validates(stored, ctx.zone) ? stored : undefined, ctx.coalesce);
   let flight;
   try {

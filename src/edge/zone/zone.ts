@@ -37,6 +37,19 @@ export type Zone = {
 /** The Host header's host name: lower case, port and trailing dot removed; IPv6 literals kept bracketed. */
 export function zoneHostOf(host: string | undefined): string {
   if (!host) return '';
+  let zoneHost = zoneHosts.get(host);
+  if (zoneHost === undefined) {
+    zoneHost = zoneHostOfField(host);
+    if (zoneHosts.size < ZONE_HOSTS_MAX) zoneHosts.set(host, zoneHost);
+  }
+  return zoneHost;
+}
+
+/** zoneHostOf's answers for the few Host values an edge sees (bounded: past it, each is worked out every time). */
+const zoneHosts = new Map<string, string>();
+const ZONE_HOSTS_MAX = 256;
+
+function zoneHostOfField(host: string): string {
   const h = host.trim().toLowerCase();
   if (h.startsWith('[')) {
     const end = h.indexOf(']');
