@@ -112,8 +112,9 @@ export function applyEvent(f: Figures, e: StatsEvent): void {
     case 'response': {
       f.requests++;
       if (e.aborted) f.clientAborts++;
-      const cls = `${Math.floor(e.status / 100)}xx`;
-      if (cls in f.responses) f.responses[cls as StatusClass]++;
+      // The class by index (a name made per response would be looked up as a new string each time).
+      const cls = STATUS_CLASSES[Math.floor(e.status / 100) - 1];
+      if (cls !== undefined) f.responses[cls]++;
       f.outcomes[e.outcome]++;
       f.bytesToClients += amount(e.bytes);
       if (e.protocol !== undefined) bump(f.requestsByProtocol, e.protocol.slice(0, MAX_KEY_LENGTH));

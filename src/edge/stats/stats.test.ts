@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { EdgeStats } from './counting.ts';
-import { ORIGIN_BUCKETS_MS, STATS_VERSION, emptyFigures, estimateQuantile } from './figures.ts';
+import { ORIGIN_BUCKETS_MS, STATS_VERSION, applyEvent, emptyFigures, estimateQuantile } from './figures.ts';
 import type { Figures, StatsEvent } from './figures.ts';
 import type { Outcome } from '../outcome.ts';
 import { parseSnapshot } from './persistence.ts';
@@ -463,4 +463,12 @@ test('summarise: last hour, last 24 h and totals per zone', () => {
   assert.match(one, /4xx\s+1\s+1\s+1/);
   assert.equal(summarise(stats.snapshot(), { zone: 'nope.example' }), 'No statistics for zone nope.example.\n');
   assert.equal(summarise(new EdgeStats({ now: c.now }).snapshot()), 'No statistics recorded yet.\n');
+});
+
+test('responses are counted by status class; a status outside 100-599 counts as a request of no class', () => {
+  const f = emptyFigures();
+  const statuses = [100, 199, 200, 206, 299, 304, 399, 404, 499, 500, 599, 99, 0, -200, 600, 999, 1000, Number.NaN, 204.5];
+  for (const status of statuses) applyEvent(f, { kind: 'response', status, outcome: 'hit', bytes: 0, aborted: false });
+  assert.equal(f.requests, statuses.length);
+  assert.deepEqual(f.responses, { '1xx': 2, '2xx': 4, '3xx': 2, '4xx': 2, '5xx': 2 });
 });
