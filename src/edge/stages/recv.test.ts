@@ -44,4 +44,8 @@ test('requestKey: made once per zone and target, as normaliseTarget and cacheKey
     assert.deepEqual(requestKey(sorted, t), expect(sorted, t), t);
   }
   assert.deepEqual(requestKey(sorted, '/a.mp3?b=2&a=1'), expect(sorted, '/a.mp3?b=2&a=1'));
+  // A long target is worked out each time (not kept), with the same answer.
+  const long = `/${'x'.repeat(600)}.mp3?b=1&a=2`;
+  assert.deepEqual(requestKey(sorted, long), expect(sorted, long));
+  assert.notEqual(requestKey(sorted, long), requestKey(sorted, long));
 });

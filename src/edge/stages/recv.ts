@@ -89,10 +89,13 @@ export const recv: Stage<'admit' | 'synth' | 'done'> = (ctx, edge) => {
 /**
  * The normalised targets and cache keys of a zone's recent request targets. A player asks for the
  * same few URLs again and again: the key is made once, and the same string each time (its hash is
- * worked out once, not on every cache lookup). Bounded per zone: full, it starts again.
+ * worked out once, not on every cache lookup). Bounded per zone in count (full, it starts again) and
+ * in length (a longer target is worked out each time), so a client's made-up URLs hold at most a
+ * few MB.
  */
 const zoneKeys = new WeakMap<Zone, Map<string, RequestKey>>();
-const KEYS_PER_ZONE = 4096;
+const KEYS_PER_ZONE = 2048;
+const KEY_MEMO_TARGET_LENGTH = 512;
 type RequestKey = { readonly target: string; readonly primary: string };
 
 export function requestKey(zone: Zone, rawTarget: string): RequestKey {
@@ -102,8 +105,10 @@ export function requestKey(zone: Zone, rawTarget: string): RequestKey {
   if (key === undefined) {
     const target = normaliseTarget(rawTarget, zone.queryString);
     key = { target, primary: cacheKey({ zone: zone.host, method: 'GET', target }) };
-    if (keys.size >= KEYS_PER_ZONE) keys.clear();
-    keys.set(rawTarget, key);
+    if (rawTarget.length <= KEY_MEMO_TARGET_LENGTH) {
+      if (keys.size >= KEYS_PER_ZONE) keys.clear();
+      keys.set(rawTarget, key);
+    }
   }
   return key;
 }

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { hostFieldProblem, zoneHostOf } from './zone.ts';
+import { hostFieldProblem, isValidHostField, zoneHostOf } from './zone.ts';
 
 describe('hostFieldProblem', () => {
   it('accepts a Host that names the :authority\'s host, and either one alone', () => {
@@ -36,5 +36,34 @@ describe('hostFieldProblem', () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe('zoneHostOf and isValidHostField, with what they keep', () => {
+  it('answer the same before and after many made-up hosts, and for long ones', () => {
+    const rows: Array<[string, string, boolean]> = [
+      ['CDN.Example:8080', 'cdn.example', true],
+      ['cdn.example.', 'cdn.example', true],
+      ['[::1]:443', '[::1]', true],
+      [' cdn.example ', 'cdn.example', false],
+      ['a b', 'a b', false],
+    ];
+    const check = () => {
+      for (const [field, host, valid] of rows) {
+        assert.equal(zoneHostOf(field), host, field);
+        assert.equal(isValidHostField(field), valid, field);
+      }
+    };
+    check();
+    for (let i = 0; i < 1000; i++) {
+      assert.equal(zoneHostOf(`Made-Up-${i}.Example:${i}`), `made-up-${i}.example`);
+      assert.equal(isValidHostField(`made-up-${i}.example`), true);
+    }
+    check();
+    const long = `${'A'.repeat(300)}.example:1`;
+    assert.equal(zoneHostOf(long), `${'a'.repeat(300)}.example`);
+    assert.equal(zoneHostOf(long), `${'a'.repeat(300)}.example`);
+    assert.equal(isValidHostField(long), true);
+    assert.equal(isValidHostField(`${long} x`), false);
   });
 });

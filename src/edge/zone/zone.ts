@@ -40,14 +40,20 @@ export function zoneHostOf(host: string | undefined): string {
   let zoneHost = zoneHosts.get(host);
   if (zoneHost === undefined) {
     zoneHost = zoneHostOfField(host);
-    if (zoneHosts.size < ZONE_HOSTS_MAX) zoneHosts.set(host, zoneHost);
+    if (host.length <= HOST_MEMO_LENGTH) {
+      // Full (of a client's made-up hosts, say): it starts again, so the real ones come back.
+      if (zoneHosts.size >= ZONE_HOSTS_MAX) zoneHosts.clear();
+      zoneHosts.set(host, zoneHost);
+    }
   }
   return zoneHost;
 }
 
-/** zoneHostOf's answers for the few Host values an edge sees (bounded: past it, each is worked out every time). */
+/** zoneHostOf's answers for the few Host values an edge sees; bounded in count and in length. */
 const zoneHosts = new Map<string, string>();
 const ZONE_HOSTS_MAX = 256;
+/** A DNS name (253) with a port: longer values are worked out each time, not kept. */
+const HOST_MEMO_LENGTH = 260;
 
 function zoneHostOfField(host: string): string {
   const h = host.trim().toLowerCase();
@@ -62,14 +68,17 @@ function zoneHostOfField(host: string): string {
 /** RFC 9110 §7.2 Host = uri-host [ ":" port ]: a reg-name, IPv4 or bracketed IPv6 literal (RFC 3986 §3.2.2). */
 const HOST_FIELD = /^(?:\[[0-9A-Za-z:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
 
-/** Host values found valid, so that the few an edge sees are checked once (bounded: hostile ones are checked every time). */
+/** Host values found valid, so that the few an edge sees are checked once (bounded as zoneHosts). */
 const validHosts = new Set<string>();
 
 /** Whether a Host field value is a host with an optional port (an empty one is allowed by RFC 9112 §3.2). */
 export function isValidHostField(host: string): boolean {
   if (validHosts.has(host)) return true;
   if (!HOST_FIELD.test(host)) return false;
-  if (validHosts.size < 256) validHosts.add(host);
+  if (host.length <= HOST_MEMO_LENGTH) {
+    if (validHosts.size >= ZONE_HOSTS_MAX) validHosts.clear();
+    validHosts.add(host);
+  }
   return true;
 }
 
