@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { cacheKey, methodClass, normaliseTarget, parseCacheKey, primaryOfVariant, variantKey } from './cache-key.ts';
+import { describe, it, test } from 'node:test';
+import { cacheKey, methodClass, normaliseTarget, parseCacheKey, primaryOfVariant, requestKey, variantKey } from './cache-key.ts';
+import type { Zone } from '../zone/zone.ts';
 
 describe('cache key', () => {
   const rows: { name: string; a: [string, string]; b: [string, string]; same: boolean }[] = [
@@ -57,4 +58,29 @@ describe('query string handling (zone option queryString)', () => {
   for (const [mode, input, expected] of rows) {
     it(`${mode}: ${input} → ${expected}`, () => assert.equal(normaliseTarget(input, mode), expected));
   }
+});
+
+test('requestKey: made once per zone and target, as normaliseTarget and cacheKey make it, also past the bound', () => {
+  const zone = (host: string, queryString: Zone['queryString']) => ({ host, queryString }) as Zone;
+  const sorted = zone('a.example', 'sort');
+  const ignored = zone('b.example', 'ignore');
+  const expect = (z: Zone, t: string) => {
+    const target = normaliseTarget(t, z.queryString);
+    return { target, primary: cacheKey({ zone: z.host, method: 'GET', target }) };
+  };
+  const first = requestKey(sorted, '/a.mp3?b=2&a=1');
+  assert.deepEqual(first, expect(sorted, '/a.mp3?b=2&a=1'));
+  assert.equal(first.target, '/a.mp3?a=1&b=2');
+  assert.equal(requestKey(sorted, '/a.mp3?b=2&a=1'), first, 'the same key object again');
+  // The same target in another zone is another key.
+  assert.deepEqual(requestKey(ignored, '/a.mp3?b=2&a=1'), expect(ignored, '/a.mp3?b=2&a=1'));
+  for (let i = 0; i < 10_000; i++) {
+    const t = `/s/${i}.mp3?z=${i}&a=${i % 7}`;
+    assert.deepEqual(requestKey(sorted, t), expect(sorted, t), t);
+  }
+  assert.deepEqual(requestKey(sorted, '/a.mp3?b=2&a=1'), expect(sorted, '/a.mp3?b=2&a=1'));
+  // A long target is worked out each time (not kept), with the same answer.
+  const long = `/${'x'.repeat(600)}.mp3?b=1&a=2`;
+  assert.deepEqual(requestKey(sorted, long), expect(sorted, long));
+  assert.notEqual(requestKey(sorted, long), requestKey(sorted, long));
 });

@@ -79,3 +79,34 @@ export function normaliseTarget(target: string, mode: 'keep' | 'ignore' | 'sort'
   const sorted = pieces.map((p, i) => ({ p, n: name(p), i })).sort((a, b) => (a.n < b.n ? -1 : a.n > b.n ? 1 : a.i - b.i));
   return `${path}?${sorted.map((x) => x.p).join('&')}`;
 }
+
+/**
+ * The normalised targets and cache keys of a zone's recent request targets. A player asks for the
+ * same few URLs again and again: the key is made once, and the same string each time (its hash is
+ * worked out once, not on every cache lookup). Bounded per zone in count (full, it starts again) and
+ * in length (a longer target is worked out each time), so a client's made-up URLs hold at most a
+ * few MB.
+ */
+const zoneKeys = new WeakMap<KeyedZone, Map<string, RequestKey>>();
+const KEYS_PER_ZONE = 2048;
+const KEY_MEMO_TARGET_LENGTH = 512;
+type RequestKey = { readonly target: string; readonly primary: string };
+
+/** What a zone's keys depend on (zone/zone.ts's Zone, which keeps both for its life). */
+type KeyedZone = { readonly host: string; readonly queryString: Parameters<typeof normaliseTarget>[1] };
+
+/** A request target's normalised form and cache key in `zone` (normaliseTarget, then cacheKey), kept as above. */
+export function requestKey(zone: KeyedZone, rawTarget: string): RequestKey {
+  let keys = zoneKeys.get(zone);
+  if (keys === undefined) zoneKeys.set(zone, (keys = new Map()));
+  let key = keys.get(rawTarget);
+  if (key === undefined) {
+    const target = normaliseTarget(rawTarget, zone.queryString);
+    key = { target, primary: cacheKey({ zone: zone.host, method: 'GET', target }) };
+    if (rawTarget.length <= KEY_MEMO_TARGET_LENGTH) {
+      if (keys.size >= KEYS_PER_ZONE) keys.clear();
+      keys.set(rawTarget, key);
+    }
+  }
+  return key;
+}

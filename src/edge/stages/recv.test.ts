@@ -1,8 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isControlUrl, requestKey } from './recv.ts';
-import { cacheKey, normaliseTarget } from '../cache/cache-key.ts';
-import type { Zone } from '../zone/zone.ts';
+import { isControlUrl } from './recv.ts';
 
 test('isControlUrl: the listeners and the purge-log gate take for control exactly what recv serves as control', () => {
   const rows: Array<[string, boolean]> = [
@@ -23,29 +21,4 @@ test('isControlUrl: the listeners and the purge-log gate take for control exactl
     ['', false],
   ];
   for (const [url, want] of rows) assert.equal(isControlUrl(url), want, url);
-});
-
-test('requestKey: made once per zone and target, as normaliseTarget and cacheKey make it, also past the bound', () => {
-  const zone = (host: string, queryString: Zone['queryString']) => ({ host, queryString }) as Zone;
-  const sorted = zone('a.example', 'sort');
-  const ignored = zone('b.example', 'ignore');
-  const expect = (z: Zone, t: string) => {
-    const target = normaliseTarget(t, z.queryString);
-    return { target, primary: cacheKey({ zone: z.host, method: 'GET', target }) };
-  };
-  const first = requestKey(sorted, '/a.mp3?b=2&a=1');
-  assert.deepEqual(first, expect(sorted, '/a.mp3?b=2&a=1'));
-  assert.equal(first.target, '/a.mp3?a=1&b=2');
-  assert.equal(requestKey(sorted, '/a.mp3?b=2&a=1'), first, 'the same key object again');
-  // The same target in another zone is another key.
-  assert.deepEqual(requestKey(ignored, '/a.mp3?b=2&a=1'), expect(ignored, '/a.mp3?b=2&a=1'));
-  for (let i = 0; i < 10_000; i++) {
-    const t = `/s/${i}.mp3?z=${i}&a=${i % 7}`;
-    assert.deepEqual(requestKey(sorted, t), expect(sorted, t), t);
-  }
-  assert.deepEqual(requestKey(sorted, '/a.mp3?b=2&a=1'), expect(sorted, '/a.mp3?b=2&a=1'));
-  // A long target is worked out each time (not kept), with the same answer.
-  const long = `/${'x'.repeat(600)}.mp3?b=1&a=2`;
-  assert.deepEqual(requestKey(sorted, long), expect(sorted, long));
-  assert.notEqual(requestKey(sorted, long), requestKey(sorted, long));
 });

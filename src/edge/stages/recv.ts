@@ -2,14 +2,13 @@
 // bad target or an edge-wide blocked client, hands /_mediacdn/ to the control endpoints, picks the zone
 // and prepares the request's key, its CORS fields and its accounting.
 import { bodyMayIdle, watchBodyIdle } from '../../server/slow-client.ts';
-import { cacheKey, normaliseTarget } from '../cache/cache-key.ts';
+import { requestKey } from '../cache/cache-key.ts';
 import { BadHostError, BlockedClientError, ControlRequestError, RequestBodyTimeoutError, UnknownZoneError } from '../errors.ts';
 import { clientIp } from '../limits/client-ip.ts';
 import { corsHeaders } from '../zone/cors.ts';
 import { absoluteFormAuthority, hostFieldProblem, isValidHostField, requestTarget, zoneHostOf } from '../zone/zone.ts';
 import { stampHeaders } from './context.ts';
 import type { Edge, RequestContext, Stage } from './context.ts';
-import type { Zone } from '../zone/zone.ts';
 import { firstValue } from '../../http/types.ts';
 import { sendError } from './synth.ts';
 
@@ -85,33 +84,6 @@ export const recv: Stage<'admit' | 'synth' | 'done'> = (ctx, edge) => {
   account(ctx, edge);
   return 'admit';
 };
-
-/**
- * The normalised targets and cache keys of a zone's recent request targets. A player asks for the
- * same few URLs again and again: the key is made once, and the same string each time (its hash is
- * worked out once, not on every cache lookup). Bounded per zone in count (full, it starts again) and
- * in length (a longer target is worked out each time), so a client's made-up URLs hold at most a
- * few MB.
- */
-const zoneKeys = new WeakMap<Zone, Map<string, RequestKey>>();
-const KEYS_PER_ZONE = 2048;
-const KEY_MEMO_TARGET_LENGTH = 512;
-type RequestKey = { readonly target: string; readonly primary: string };
-
-export function requestKey(zone: Zone, rawTarget: string): RequestKey {
-  let keys = zoneKeys.get(zone);
-  if (keys === undefined) zoneKeys.set(zone, (keys = new Map()));
-  let key = keys.get(rawTarget);
-  if (key === undefined) {
-    const target = normaliseTarget(rawTarget, zone.queryString);
-    key = { target, primary: cacheKey({ zone: zone.host, method: 'GET', target }) };
-    if (rawTarget.length <= KEY_MEMO_TARGET_LENGTH) {
-      if (keys.size >= KEYS_PER_ZONE) keys.clear();
-      keys.set(rawTarget, key);
-    }
-  }
-  return key;
-}
 
 /** The client's address: the socket's, or X-Forwarded-For from a trusted proxy; cached per connection. */
 function clientIpOf(ctx: RequestContext, edge: Edge): string {

@@ -2,7 +2,7 @@
 // for this client (zone/signed-url.ts); 403 with a JSON reason otherwise. The signing parameters are
 // taken off the target here, so they never reach the cache key or the origin: signed links of any
 // expiry share one stored object. Then safe methods go to the cache, the others pass to the origin.
-import { cacheKey, methodClass, normaliseTarget } from '../cache/cache-key.ts';
+import { methodClass, requestKey } from '../cache/cache-key.ts';
 import { ZoneAccessError } from '../errors.ts';
 import { checkSignature } from '../zone/signed-url.ts';
 import type { Stage } from './context.ts';
@@ -16,8 +16,9 @@ export const sign: Stage<'lookup' | 'pass' | 'synth'> = (ctx, edge) => {
       ctx.error = new ZoneAccessError(check.code, check.message);
       return 'synth';
     }
-    ctx.target = normaliseTarget(check.target, zone.queryString);
-    ctx.primary = cacheKey({ zone: zone.host, method: 'GET', target: ctx.target });
+    const key = requestKey(zone, check.target);
+    ctx.target = key.target;
+    ctx.primary = key.primary;
   }
   return methodClass(ctx.method) ? 'lookup' : 'pass';
 };

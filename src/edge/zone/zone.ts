@@ -37,23 +37,36 @@ export type Zone = {
 /** The Host header's host name: lower case, port and trailing dot removed; IPv6 literals kept bracketed. */
 export function zoneHostOf(host: string | undefined): string {
   if (!host) return '';
-  let zoneHost = zoneHosts.get(host);
-  if (zoneHost === undefined) {
-    zoneHost = zoneHostOfField(host);
-    if (host.length <= HOST_MEMO_LENGTH) {
-      // Full (of a client's made-up hosts, say): it starts again, so the real ones come back.
-      if (zoneHosts.size >= ZONE_HOSTS_MAX) zoneHosts.clear();
-      zoneHosts.set(host, zoneHost);
-    }
-  }
+  const known = hostFields.get(host);
+  if (known !== undefined) return known;
+  const zoneHost = zoneHostOfField(host);
+  if (HOST_FIELD.test(host)) remember(host, zoneHost);
   return zoneHost;
 }
 
-/** zoneHostOf's answers for the few Host values an edge sees; bounded in count and in length. */
-const zoneHosts = new Map<string, string>();
-const ZONE_HOSTS_MAX = 256;
+/** Whether a Host field value is a host with an optional port (an empty one is allowed by RFC 9112 §3.2). */
+export function isValidHostField(host: string): boolean {
+  if (hostFields.has(host)) return true;
+  if (!HOST_FIELD.test(host)) return false;
+  remember(host, zoneHostOfField(host));
+  return true;
+}
+
+/**
+ * The valid Host values an edge has seen, with their zone host: the few real ones are checked and
+ * worked out once. Bounded in count and in length; full (of a client's made-up hosts, say), it starts
+ * again, so the real ones come back.
+ */
+const hostFields = new Map<string, string>();
+const HOST_FIELDS_MAX = 256;
 /** A DNS name (253) with a port: longer values are worked out each time, not kept. */
 const HOST_MEMO_LENGTH = 260;
+
+function remember(field: string, zoneHost: string): void {
+  if (field.length > HOST_MEMO_LENGTH) return;
+  if (hostFields.size >= HOST_FIELDS_MAX) hostFields.clear();
+  hostFields.set(field, zoneHost);
+}
 
 function zoneHostOfField(host: string): string {
   const h = host.trim().toLowerCase();
@@ -67,20 +80,6 @@ function zoneHostOfField(host: string): string {
 
 /** RFC 9110 §7.2 Host = uri-host [ ":" port ]: a reg-name, IPv4 or bracketed IPv6 literal (RFC 3986 §3.2.2). */
 const HOST_FIELD = /^(?:\[[0-9A-Za-z:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
-
-/** Host values found valid, so that the few an edge sees are checked once (bounded as zoneHosts). */
-const validHosts = new Set<string>();
-
-/** Whether a Host field value is a host with an optional port (an empty one is allowed by RFC 9112 §3.2). */
-export function isValidHostField(host: string): boolean {
-  if (validHosts.has(host)) return true;
-  if (!HOST_FIELD.test(host)) return false;
-  if (host.length <= HOST_MEMO_LENGTH) {
-    if (validHosts.size >= ZONE_HOSTS_MAX) validHosts.clear();
-    validHosts.add(host);
-  }
-  return true;
-}
 
 /**
  * What is wrong with a request's Host field, if anything (Node's rawHeaders: name, value, ...; an
