@@ -8,6 +8,8 @@ export class BodilessRequest extends EventEmitter {
   readonly readableLength = 0;
   aborted = false;
   destroyed = false;
+  /** 'end' was emitted: the (empty) body was read to its end. */
+  readableEnded = false;
   /** What destroy() ends: the connection (HTTP/1.1) or the stream (HTTP/2). */
   readonly #carrier: { destroy(err?: Error): unknown };
   #endScheduled = false;
@@ -21,7 +23,10 @@ export class BodilessRequest extends EventEmitter {
   resume(): this {
     if (!this.#endScheduled) {
       this.#endScheduled = true;
-      process.nextTick(() => this.emit('end'));
+      process.nextTick(() => {
+        this.readableEnded = true;
+        this.emit('end');
+      });
     }
     return this;
   }
@@ -49,10 +54,15 @@ export class BodilessRequest extends EventEmitter {
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {}
 
+  /**
+   * As node's request objects: destroying a request whose body was read to its end leaves the
+   * connection (an HTTP client that read the body, as undici does when it forwards one, destroys it
+   * after its end); before that, it ends the connection (HTTP/1.1) or the stream (HTTP/2).
+   */
   destroy(err?: Error): this {
     if (!this.destroyed) {
       this.destroyed = true;
-      this.#carrier.destroy(err);
+      if (!this.readableEnded) this.#carrier.destroy(err);
     }
     return this;
   }

@@ -50,6 +50,16 @@ function refused(s: ServerResponse, write: () => void): void {
 }
 
 const ROUTES: Record<string, Handler> = {
+  // A request read to its end and then destroyed (as undici does with a body it forwarded) keeps its
+  // connection and its answer.
+  '/read-destroy': (q, s) => {
+    q.on('end', () => {
+      q.destroy();
+      s.writeHead(200, ['content-type', 'text/plain', 'content-length', '4']);
+      s.end('read');
+    });
+    q.resume();
+  },
   '/array': (_q, s) => {
     s.writeHead(200, ['content-type', 'text/plain', 'content-length', '5']);
     s.end('hello');
