@@ -10,8 +10,10 @@
 //                                   └──► pass ─► deliver                    (unsafe methods)
 //   any stage ──► synth (refusals and failures)
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { DirectAnswer } from '../server/http1/serve.ts';
 import type { EdgeCache } from './cache/cache.ts';
 import { Filler } from './cache/fill.ts';
+import { hitLane } from './hit-lane.ts';
 import type { MachineFills } from './cache/fill.ts';
 import { StoredViews } from './cache/stored-view.ts';
 import type { IpMatcher } from './limits/ip-match.ts';
@@ -100,6 +102,11 @@ export class EdgeHandler {
   /** Resolves when no background refresh is running (tests; graceful shutdown). */
   idle(): Promise<void> {
     return this.#edge.fill.idle();
+  }
+
+  /** The hit lane for the plain listener (hit-lane.ts): `stamp` is its fields, `open` the purge-log gate. */
+  hitLane(stamp: readonly string[], open: () => boolean): DirectAnswer {
+    return hitLane(this.#edge, stamp, open);
   }
 
   handle: RequestHandler = (req, res, stamp = NO_STAMP) => {

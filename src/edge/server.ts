@@ -27,6 +27,7 @@ import { ConnectionLimiter, RateLimiter } from './limits/rate-limit.ts';
 import { LeasedRateLimiter } from './limits/lease.ts';
 import { realTimers } from '../server/timers.ts';
 import { serveHttp1 } from '../server/http1/serve.ts';
+import type { DirectAnswer } from '../server/http1/serve.ts';
 import { EdgeStats } from './stats/counting.ts';
 import { httpPurgeLog, PurgeSync } from './control/purge-sync.ts';
 import type { PurgeLogSource, PurgeSyncStatus } from './control/purge-sync.ts';
@@ -67,6 +68,8 @@ export type EdgeRuntimeOptions = Omit<EdgeConfigInput, 'workers'> & {
   httpsIdleTimeoutMs?: number;
   /** Memoise response plans per stored object (default true; false only to prove both answer alike). */
   memoisePlans?: boolean;
+  /** Answer fresh memory hits on plain HTTP/1.1 from the hit lane (default true; false only to prove both answer alike). */
+  hitLane?: boolean;
   /**
    * One worker of several (`mediacdn edge --workers n`): fills, purges, rate limits, statistics and the
    * purge log go through the primary process (cluster/primary.ts); the disk tier is shared with the others.
@@ -96,6 +99,8 @@ export type EdgeHandle = {
   /** Bytes and entries per tier. */
   usage(): ReturnType<EdgeCache['usage']>;
   stats: EdgeStats;
+  /** How many requests the hit lane answered (edge/hit-lane.ts). */
+  hitLaneAnswers(): number;
   /** Resolves when no background refresh (stale-while-revalidate) runs and every cache write reached its tier. */
   idle(): Promise<void>;
   /** Stops accepting, ends connections, saves statistics, closes the tiers. */
@@ -103,7 +108,7 @@ export type EdgeHandle = {
 };
 
 export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle> {
-  const { cacheDir, now = Date.now, adminToken, statsFile, random, onOutcome, onError, onWarning, purgeLog, memoisePlans, onLog, certificateSettleMs, certificatePollMs, httpsIdleTimeoutMs, cluster, ...rest } = options;
+  const { cacheDir, now = Date.now, adminToken, statsFile, random, onOutcome, onError, onWarning, purgeLog, memoisePlans, hitLane: useHitLane = true, onLog, certificateSettleMs, certificatePollMs, httpsIdleTimeoutMs, cluster, ...rest } = options;
   const config = edgeConfigSchema.parse(rest);
   const log = onLog ?? onWarning ?? ((m: string) => process.emitWarning(m));
   // Certificates first: a missing or bad file stops the start before anything listens.
@@ -262,7 +267,13 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
   server.on('checkContinue', front('http1'));
   // Plain GET / HEAD / OPTIONS requests are read and answered by our own HTTP/1.1 handling; the rest
   // of a connection goes to node:http from its first request that needs it (server/http1/serve.ts).
-  const plain = serveHttp1(server, front('http1'), { maxHeaderBytes: config.maxHeaderBytes });
+  // Fresh memory hits on plain HTTP/1.1 skip the request objects (edge/hit-lane.ts); not where the
+  // listener itself answers first (redirects to https), nor before the purge-log gate opens.
+  const gateOpen = sync ? () => sync.open : cluster ? () => cluster.open : () => true;
+  const lane = useHitLane && !redirects ? handler.hitLane(workerStamp, gateOpen) : undefined;
+  let laneAnswers = 0;
+  const answer: DirectAnswer | undefined = lane && ((head, socket, keepAliveSeconds) => lane(head, socket, keepAliveSeconds) && ++laneAnswers > 0);
+  const plain = serveHttp1(server, front('http1'), { maxHeaderBytes: config.maxHeaderBytes, answer });
   servers.push(server);
   const main = await listen(server, config.port, config.host);
   let https: HttpsListener | undefined;
@@ -316,6 +327,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
     purgeLog: () => sync?.status(),
     purgeLogCatchUp: () => sync?.catchUp() ?? Promise.resolve(true),
     stats,
+    hitLaneAnswers: () => laneAnswers,
     async idle() {
       await handler.idle();
       await cache.whenWritten();

@@ -293,6 +293,11 @@ export class WorkerLink {
     this.#send({ edge: 'disk', event });
   }
 
+  /** Whether requests pass the gate now (gate() would be undefined). */
+  get open(): boolean {
+    return this.#inStep;
+  }
+
   /** undefined when in step with the purge log; else settles after the primary's catch-up was tried. */
   gate(): Promise<unknown> | undefined {
     if (this.#inStep) return undefined;

@@ -150,6 +150,11 @@ export class PurgeSync {
     return { seq: this.#seq, inStep: this.#inStep, lastError: this.#lastError, waiting: this.#waiting };
   }
 
+  /** Whether requests pass the gate now (gate() would be undefined). */
+  get open(): boolean {
+    return this.#inStep || this.#closed;
+  }
+
   /**
    * undefined when in step (serve now); else a promise that settles once a catch-up begun after this
    * request arrived was tried: the first attempt it waits for may have started while the link was
@@ -157,7 +162,7 @@ export class PurgeSync {
    * that the link may be up again).
    */
   gate(): Promise<unknown> | undefined {
-    if (this.#inStep || this.#closed) return undefined;
+    if (this.open) return undefined;
     return this.catchUp().then((ok) => (ok || this.#inStep || this.#closed ? ok : this.catchUp()));
   }
 

@@ -110,29 +110,52 @@ function rangeFieldsLast(fields: string[]): string[] {
  * 416), which the planner answers each time.
  */
 function memoised(ctx: RequestContext, d: StoredView, meta: EntryMeta, method: 'GET' | 'HEAD'): Planned | undefined {
-  const h = ctx.headers;
+  const shape = requestShape(ctx.headers, d, meta, method, ctx.outcome);
+  if (shape === undefined) return undefined;
+  const planned = fromMemo(ctx, d, meta, method, shape.key, shape.status, shape.segments);
+  // From the memo: the list shared by every range of the object, then this range's two fields.
+  if (shape.status === 206 && planned.shared !== undefined) planned.fields.push(...rangeFields(shape.segments, meta));
+  return planned;
+}
+
+/** A memoised request shape: its memo key, its status and the bytes it sends. */
+export type RequestShape = { key: string; status: 200 | 206 | 304; segments: readonly BodySegment[] };
+
+/**
+ * The memo shape of a request for a stored 200, or undefined for shapes the planner answers each
+ * time (other preconditions, several ranges, 416).
+ */
+export function requestShape(h: RequestContext['headers'], d: StoredView, meta: EntryMeta, method: 'GET' | 'HEAD', outcome: Outcome): RequestShape | undefined {
   const inm = h['if-none-match'];
   // Preconditions other than If-None-Match make the answer depend on more than the method and one
   // byte range (tested by name: a loop over a list of them made an iterator per request).
   if (h['if-match'] !== undefined || h['if-modified-since'] !== undefined || h['if-unmodified-since'] !== undefined || h['if-range'] !== undefined) return undefined;
-  const keys = SHAPE_KEYS[ctx.outcome];
+  const keys = SHAPE_KEYS[outcome];
   if (inm !== undefined) {
     // RFC 9110 §13.2.2: If-None-Match is evaluated before Range; a match is a 304 for GET and HEAD.
     if (d.rep.etag === undefined || inm !== d.rep.etag) return undefined;
-    return fromMemo(ctx, d, meta, method, method === 'HEAD' ? keys.notModifiedHead : keys.notModifiedGet, 304, NO_SEGMENTS);
+    return { key: method === 'HEAD' ? keys.notModifiedHead : keys.notModifiedGet, status: 304, segments: NO_SEGMENTS };
   }
   const range = method === 'GET' ? h.range : undefined;
   if (range === undefined) {
     const segments = method === 'GET' && meta.size > 0 ? (d.whole ??= Object.freeze([Object.freeze({ kind: 'bytes' as const, start: 0, end: meta.size - 1 })])) : NO_SEGMENTS;
-    return fromMemo(ctx, d, meta, method, method === 'HEAD' ? keys.head : keys.get, 200, segments);
+    return { key: method === 'HEAD' ? keys.head : keys.get, status: 200, segments };
   }
   const r = parseRange(range, meta.size);
   if (r.kind !== 'ranges' || r.ranges.length !== 1) return undefined;
   const { start, end } = r.ranges[0];
-  const planned = fromMemo(ctx, d, meta, method, keys.range, 206, [{ kind: 'bytes', start, end }]);
-  // From the memo: the list shared by every range of the object, then this range's two fields.
-  if (planned.shared !== undefined) planned.fields.push('content-range', `bytes ${start}-${end}/${meta.size}`, 'content-length', String(end - start + 1));
-  return planned;
+  return { key: keys.range, status: 206, segments: [{ kind: 'bytes', start, end }] };
+}
+
+/** A 206's own two fields, which follow the memoised list of its object. */
+export function rangeFields(segments: readonly BodySegment[], meta: EntryMeta): string[] {
+  const s = segments[0] as { start: number; end: number };
+  return ['content-range', `bytes ${s.start}-${s.end}/${meta.size}`, 'content-length', String(s.end - s.start + 1)];
+}
+
+/** The memoised list of a shape for these CORS fields, if a request of that shape was planned before. */
+export function memoisedList(d: StoredView, extra: Record<string, string> | undefined, key: string): readonly string[] | undefined {
+  return d.plans.get(extra === undefined ? '' : extraKey(extra))?.get(key);
 }
 
 const NO_SEGMENTS: readonly BodySegment[] = Object.freeze([]);

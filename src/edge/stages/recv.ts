@@ -88,12 +88,15 @@ export const recv: Stage<'admit' | 'synth' | 'done'> = (ctx, edge) => {
 /** The client's address: the socket's, or X-Forwarded-For from a trusted proxy; cached per connection. */
 function clientIpOf(ctx: RequestContext, edge: Edge): string {
   const { req } = ctx;
-  const xff = req.headers['x-forwarded-for'];
-  if (xff !== undefined) return clientIp(req.socket.remoteAddress, xff, edge.trusted);
-  const connection = connectionOf(req);
+  return connectionClientIp(connectionOf(req), req.socket.remoteAddress, req.headers['x-forwarded-for'], edge);
+}
+
+/** The same for a connection known by `connection` (the hit lane's socket). */
+export function connectionClientIp(connection: object, remoteAddress: string | undefined, xff: string | string[] | undefined, edge: Edge): string {
+  if (xff !== undefined) return clientIp(remoteAddress, xff, edge.trusted);
   let ip = edge.socketIps.get(connection);
   if (ip === undefined) {
-    ip = clientIp(req.socket.remoteAddress, undefined, edge.trusted);
+    ip = clientIp(remoteAddress, undefined, edge.trusted);
     edge.socketIps.set(connection, ip);
   }
   return ip;

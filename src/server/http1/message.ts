@@ -130,11 +130,106 @@ function headState(text: string): HeadState {
   return { text, connection: false, contentLength: false, te: false, date: false, trailer: false, close: false, keepAlive: false, chunked: false, length: undefined, keepAliveField: false };
 }
 
+/** A field's line added to the head, and what it decides (node:http's _storeHeader, per field). */
+function addField(state: HeadState, name: string, value: Value, validate: boolean): void {
+  if (validate) checkName(name);
+  if (Array.isArray(value)) {
+    if (value.length >= 2 && name.length === 6 && name.toLowerCase() === 'cookie') value = value.join('; ');
+    else {
+      for (const v of value as readonly string[]) addField(state, name, v, validate);
+      return;
+    }
+  }
+  if (validate) checkValue(name, value);
+  state.text += `${name}: ${value}\r\n`;
+  // Only these lengths can name a field that changes framing: date 4, trailer 7, connection and
+  // keep-alive 10, content-length 14, transfer-encoding 17 (no lower-casing for the others).
+  const length = name.length;
+  if (length !== 4 && length !== 7 && length !== 10 && length !== 14 && length !== 17) return;
+  switch (name.toLowerCase()) {
+    case 'connection':
+      state.connection = true;
+      if (CONN_CLOSE.test(String(value))) state.close = true;
+      else state.keepAlive = true;
+      break;
+    case 'transfer-encoding':
+      state.te = true;
+      if (TE_CHUNKED.test(String(value))) state.chunked = true;
+      break;
+    case 'content-length':
+      state.contentLength = true;
+      state.length = +value;
+      break;
+    case 'date':
+      state.date = true;
+      break;
+    case 'trailer':
+      state.trailer = true;
+      break;
+    case 'keep-alive':
+      state.keepAliveField = true;
+      break;
+  }
+}
+
 /**
  * A field list that many answers share (a memoised plan) as its checked head lines and what its
  * fields decide, made once per list object (writeHeadShared).
  */
 const SHARED_HEADS = new WeakMap<readonly string[], Readonly<HeadState>>();
+
+/** The checked head lines of a shared list (of even length) and what they decide, made on first use. */
+function preparedHead(shared: readonly string[]): Readonly<HeadState> {
+  let prepared = SHARED_HEADS.get(shared);
+  if (prepared === undefined) {
+    prepared = headState('');
+    for (let n = 0; n < shared.length; n += 2) addField(prepared, shared[n], shared[n + 1], true);
+    SHARED_HEADS.set(shared, Object.freeze(prepared));
+  }
+  return prepared;
+}
+
+const PLAIN_STATUS_LINES: Record<number, string> = { 200: 'HTTP/1.1 200 OK\r\n', 206: 'HTTP/1.1 206 Partial Content\r\n', 304: 'HTTP/1.1 304 Not Modified\r\n' };
+
+/**
+ * The head an Http1Response writes for writeHeadShared(statusCode, shared, tail) as the answer to a
+ * keep-alive HTTP/1.1 GET, for the plain case only: a 200 or 206 with Content-Length, or a 304, from a
+ * shared list (checked once, as there) and a tail of our own names and values (not checked again) that
+ * set no Connection, Keep-Alive, Transfer-Encoding or Trailer. Undefined for any other case. The
+ * edge's hit lane writes its answers with it, without request and response objects.
+ */
+export function plainHead(statusCode: number, shared: readonly string[], tail: readonly string[], keepAliveSeconds: number): string | undefined {
+  const statusLine = PLAIN_STATUS_LINES[statusCode];
+  if (statusLine === undefined || shared.length % 2 !== 0 || tail.length % 2 !== 0) return undefined;
+  const prepared = preparedHead(shared);
+  const state = { ...prepared, text: statusLine + prepared.text };
+  for (let n = 0; n < tail.length; n += 2) addField(state, tail[n], tail[n + 1], false);
+  if (state.connection || state.te || state.trailer || state.keepAliveField || (statusCode !== 304 && !state.contentLength)) return undefined;
+  let text = state.text;
+  if (!state.date) text += `Date: ${httpDate()}\r\n`;
+  return `${text}Connection: keep-alive\r\nKeep-Alive: timeout=${keepAliveSeconds}\r\n\r\n`;
+}
+
+/**
+ * A head and, unless undefined, a body of known length, as the connection's next bytes: a small
+ * body in one buffer with the head (cheaper than a corked pair and writev), a larger one corked
+ * after it. `done` is called once the last byte is out (with an error if it cannot be). Returns
+ * socket.write's answer (false: wait for 'drain').
+ */
+export function writeAnswer(socket: Socket, head: string, data: Uint8Array | undefined, done: Callback | undefined): boolean {
+  if (data === undefined) return socket.write(head, 'latin1', done);
+  if (data.byteLength <= JOIN_MAX) {
+    const joined = Buffer.allocUnsafe(head.length + data.byteLength);
+    joined.write(head, 0, 'latin1');
+    joined.set(data, head.length);
+    return socket.write(joined, done);
+  }
+  socket.cork();
+  socket.write(head, 'latin1');
+  const ok = socket.write(data, done);
+  socket.uncork();
+  return ok;
+}
 
 export class Http1Response extends EventEmitter {
   statusCode = 200;
@@ -233,14 +328,14 @@ export class Http1Response extends EventEmitter {
       }
       for (const key in this.#fields) {
         const [name, value] = this.#fields[key];
-        this.#field(state, name, value, false);
+        addField(state, name, value, false);
       }
     } else if (Array.isArray(obj)) {
       checkPairs(obj);
-      for (let n = 0; n < obj.length; n += 2) this.#field(state, obj[n], obj[n + 1], true);
+      for (let n = 0; n < obj.length; n += 2) addField(state, obj[n], obj[n + 1], true);
     } else if (obj) {
       const o = obj as Record<string, Value>;
-      for (const key in o) if (Object.hasOwn(o, key)) this.#field(state, key, o[key], true);
+      for (const key in o) if (Object.hasOwn(o, key)) addField(state, key, o[key], true);
     }
     this.#take(state);
     this.#finishHead(state);
@@ -256,15 +351,10 @@ export class Http1Response extends EventEmitter {
   writeHeadShared(statusCode: number, shared: readonly string[], tail: readonly string[]): this {
     if (this.#fields !== undefined || this.statusMessage !== undefined || this.#head !== undefined || shared.length % 2 !== 0) return this.writeHead(statusCode, shared.concat(tail));
     const statusLine = this.#statusLine(statusCode, undefined);
-    let prepared = SHARED_HEADS.get(shared);
-    if (prepared === undefined) {
-      prepared = headState('');
-      for (let n = 0; n < shared.length; n += 2) this.#field(prepared, shared[n], shared[n + 1], true);
-      SHARED_HEADS.set(shared, Object.freeze(prepared));
-    }
+    const prepared = preparedHead(shared);
     const state = { ...prepared, text: statusLine + prepared.text };
     checkPairs(tail);
-    for (let n = 0; n < tail.length; n += 2) this.#field(state, tail[n], tail[n + 1], true);
+    for (let n = 0; n < tail.length; n += 2) addField(state, tail[n], tail[n + 1], true);
     this.#take(state);
     this.#finishHead(state);
     return this;
@@ -290,47 +380,6 @@ export class Http1Response extends EventEmitter {
     if (state.chunked) this.#chunked = true;
     if (state.length !== undefined) this.#contentLength = state.length;
     if (state.keepAliveField) this.#defaultKeepAlive = false;
-  }
-
-  #field(state: HeadState, name: string, value: Value, validate: boolean): void {
-    if (validate) checkName(name);
-    if (Array.isArray(value)) {
-      if (value.length >= 2 && name.length === 6 && name.toLowerCase() === 'cookie') value = value.join('; ');
-      else {
-        for (const v of value as readonly string[]) this.#field(state, name, v, validate);
-        return;
-      }
-    }
-    if (validate) checkValue(name, value);
-    state.text += `${name}: ${value}\r\n`;
-    // Only these lengths can name a field that changes framing: date 4, trailer 7, connection and
-    // keep-alive 10, content-length 14, transfer-encoding 17 (no lower-casing for the others).
-    const length = name.length;
-    if (length !== 4 && length !== 7 && length !== 10 && length !== 14 && length !== 17) return;
-    switch (name.toLowerCase()) {
-      case 'connection':
-        state.connection = true;
-        if (CONN_CLOSE.test(String(value))) state.close = true;
-        else state.keepAlive = true;
-        break;
-      case 'transfer-encoding':
-        state.te = true;
-        if (TE_CHUNKED.test(String(value))) state.chunked = true;
-        break;
-      case 'content-length':
-        state.contentLength = true;
-        state.length = +value;
-        break;
-      case 'date':
-        state.date = true;
-        break;
-      case 'trailer':
-        state.trailer = true;
-        break;
-      case 'keep-alive':
-        state.keepAliveField = true;
-        break;
-    }
   }
 
   /** node:http's _storeHeader after the fields: Date, Connection / Keep-Alive, framing. */
@@ -451,13 +500,8 @@ export class Http1Response extends EventEmitter {
       else if (last) ok = socket.write('', 'latin1', done);
       else if (done) process.nextTick(done);
     } else if (!chunked) {
-      if (head !== undefined && typeof data !== 'string' && data.byteLength <= JOIN_MAX) {
-        // A small answer is one buffer and one write (cheaper than a corked pair and writev).
-        const joined = Buffer.allocUnsafe(head.length + data.byteLength);
-        joined.write(head, 0, 'latin1');
-        joined.set(data, head.length);
-        ok = socket.write(joined, done);
-      } else if (head !== undefined) {
+      if (head !== undefined && typeof data !== 'string') ok = writeAnswer(socket, head, data, done);
+      else if (head !== undefined) {
         socket.cork();
         socket.write(head, 'latin1');
         ok = socket.write(data, encoding as BufferEncoding, done);

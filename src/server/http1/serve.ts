@@ -37,7 +37,7 @@ const PENDING_PAUSE = 64 * 1024;
  * Serves `server`'s connections with `onRequest` until one needs node:http. Call once, before the
  * server accepts anything; `server`'s own 'request' listener is not called for requests served here.
  */
-export function serveHttp1(server: Server | Http2SecureServer, onRequest: RequestListener, options: { maxHeaderBytes: number }): Http1Front {
+export function serveHttp1(server: Server | Http2SecureServer, onRequest: RequestListener, options: { maxHeaderBytes: number; answer?: DirectAnswer }): Http1Front {
   // A TLS server (HTTP/2 with HTTP/1.1 allowed) hands over connections once their handshake is done;
   // those that chose h2 by ALPN stay with it.
   const secure = server instanceof TlsServer;
@@ -49,6 +49,7 @@ export function serveHttp1(server: Server | Http2SecureServer, onRequest: Reques
     server,
     onRequest,
     maxHeaderBytes: options.maxHeaderBytes,
+    answer: options.answer,
     live,
     handOff(socket) {
       for (const listener of nodeListeners) listener.call(server, socket);
@@ -72,10 +73,18 @@ export function serveHttp1(server: Server | Http2SecureServer, onRequest: Reques
   };
 }
 
+/**
+ * A listener's own answer to a request it can answer whole at once (the edge's hit lane): given a
+ * keep-alive HTTP/1.1 GET and the connection, it either writes the complete answer to the socket and
+ * returns true, or writes nothing and returns false, and the request goes to the request listener.
+ */
+export type DirectAnswer = (head: RequestHead, socket: Socket, keepAliveSeconds: number) => boolean;
+
 type Front = {
   server: Server | Http2SecureServer;
   onRequest: RequestListener;
   maxHeaderBytes: number;
+  answer: DirectAnswer | undefined;
   live: Set<Connection>;
   handOff(socket: Socket): void;
 };
@@ -147,6 +156,7 @@ class Connection implements ResponseOwner {
           return;
         }
         this.#pending = head.end === buf.length ? undefined : buf.subarray(head.end);
+        if (head.method === 'GET' && head.keepAlive && head.minor === 1 && this.#answered(head)) continue;
         this.#serve(head);
       }
       if (this.#pending !== undefined && this.#pending.length > PENDING_PAUSE && this.#current !== undefined && !this.#paused) {
@@ -155,6 +165,19 @@ class Connection implements ResponseOwner {
       }
     } finally {
       this.#reading = false;
+    }
+  }
+
+  /** Whether the listener's direct answer took the request (a failure of its own ends the connection). */
+  #answered(head: RequestHead): boolean {
+    const answer = this.#front.answer;
+    if (answer === undefined) return false;
+    try {
+      return answer(head, this.socket, this.keepAliveSeconds);
+    } catch (err) {
+      this.#closing = true;
+      this.socket.destroy(err instanceof Error ? err : undefined);
+      return true;
     }
   }
 

@@ -1,0 +1,107 @@
+// The hit lane: a keep-alive HTTP/1.1 GET on the plain listener for a fresh object in the memory tier
+// is answered as soon as its head is read (server/http1/serve.ts's DirectAnswer), with the bytes the
+// request path writes for it (recv → admit → hotlink → sign → lookup → deliver, from a memoised
+// plan) and the same statistics and access-log line, but without the request and response objects,
+// the stage loop and the response's events: on a small hit those cost as much as the rest of our work.
+//
+// It takes only what those stages pass straight through: a zone without a rate limit, a
+// concurrent-request limit, signed links or Referer rules; a client on no block list; an edge in step
+// with its purge log; a stored 200 in memory that is fresh for this request; a request shape whose
+// plan was memoised by an earlier answer (plain GET, one byte range, If-None-Match of the stored
+// ETag). Anything else — a refusal, a control endpoint, a stale or disk-tier object, a first answer
+// to plan — returns false with nothing written, and the request takes the request path as before.
+// (test/edge-hit-lane.test.ts sends the same generated requests to an edge with and without it.)
+import type { RequestHead } from '../server/http1/head.ts';
+import { plainHead, writeAnswer } from '../server/http1/message.ts';
+import type { DirectAnswer } from '../server/http1/serve.ts';
+import { requestKey } from './cache/cache-key.ts';
+import { requestDirectives, reuseDecision } from './cache/freshness.ts';
+import type { EntryMeta } from './cache/store.ts';
+import type { Edge } from './stages/context.ts';
+import { memoisedList, rangeFields, requestShape } from './stages/deliver.ts';
+import { connectionClientIp, isControlTarget } from './stages/recv.ts';
+import { corsHeaders } from './zone/cors.ts';
+import { isValidHostField, requestTarget, zoneHostOf } from './zone/zone.ts';
+import type { Zone } from './zone/zone.ts';
+
+/**
+ * The hit lane of an edge's request path. `stamp` is the listener's fields for every response;
+ * `open` says whether requests may be served now (the purge-log gate).
+ */
+export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolean): DirectAnswer {
+  return (head, socket, keepAliveSeconds) => {
+    if (!edge.memoisePlans || edge.connections !== undefined || !open()) return false;
+    const h = head.headers;
+    // Authorization needs the stored response's permission (lookup); absolute-form targets name their host.
+    if (h.authorization !== undefined || head.url.charCodeAt(0) !== 0x2f) return false;
+    let target: string;
+    try {
+      target = requestTarget(head.url);
+    } catch {
+      return false;
+    }
+    if (isControlTarget(target)) return false;
+    const field = h.host;
+    if (field !== undefined && !isValidHostField(field)) return false;
+    const zone = edge.zones.get(zoneHostOf(field));
+    if (zone === undefined || zone.rateLimiter !== undefined || zone.signingKeys !== undefined || zone.referrers !== undefined) return false;
+    const ip = connectionClientIp(socket, socket.remoteAddress, h['x-forwarded-for'], edge);
+    if (edge.blocked(ip) || zone.blocked(ip)) return false;
+    const hit = memoryHit(edge, requestKey(zone, target).primary, h);
+    if (hit === undefined) return false;
+    const meta = hit.meta;
+    const d = edge.views.of(meta, zone);
+    const age = edge.views.age(meta);
+    if (reuseDecision(d.lifetime, age, d.policy, requestDirectives(h)).kind !== 'fresh') return false;
+    const shape = requestShape(h, d, meta, 'GET', 'hit');
+    if (shape === undefined) return false;
+    const shared = memoisedList(d, corsHeaders(zone.cors, h.origin), shape.key);
+    if (shared === undefined) return false;
+    const tail = shape.status === 206 ? rangeFields(shape.segments, meta) : [];
+    tail.push('age', String(Math.floor(age)));
+    for (let i = 0; i < stamp.length; i++) tail.push(stamp[i]);
+    const text = plainHead(shape.status, shared, tail, keepAliveSeconds);
+    if (text === undefined) return false;
+    const segment = shape.segments[0] as { start: number; end: number } | undefined;
+    const body = segment === undefined ? undefined : hit.buffer.subarray(segment.start, segment.end + 1);
+    writeAnswer(socket, text, body, accounting(edge, zone, head, target, ip, shape.status, body === undefined ? 0 : body.length));
+    return true;
+  };
+}
+
+/** The stored 200 the memory tier holds for this request (its Vary variant), with its bytes. */
+function memoryHit(edge: Edge, primary: string, headers: RequestHead['headers']): { meta: EntryMeta; buffer: Buffer } | undefined {
+  const sel = edge.cache.select(primary, headers);
+  const hit = sel && edge.cache.memory?.getSync(sel.key);
+  if (!hit || hit.body.kind !== 'buffer' || hit.meta.status !== 200) return undefined;
+  return { meta: hit.meta, buffer: hit.body.buffer };
+}
+
+/**
+ * What recv's accounting reports when the response closes, called when the answer's last byte is out
+ * (or could not be sent: then it was aborted).
+ */
+function accounting(edge: Edge, zone: Zone, head: RequestHead, target: string, ip: string, status: number, bytes: number): ((err?: Error | null) => void) | undefined {
+  const { onOutcome, onStats } = edge;
+  if (!onOutcome && !onStats) return undefined;
+  const started = onOutcome ? edge.now() : 0;
+  return (err) => {
+    const aborted = err != null;
+    onStats?.(zone.host, { kind: 'response', status, outcome: 'hit', bytes, aborted, protocol: 'http1' });
+    onOutcome?.({
+      zone: zone.host,
+      outcome: 'hit',
+      method: 'GET',
+      target,
+      status,
+      aborted,
+      bytes,
+      clientIp: ip,
+      time: started,
+      ms: edge.now() - started,
+      httpVersion: '1.1',
+      referer: head.headers.referer,
+      userAgent: head.headers['user-agent'],
+    });
+  };
+}
