@@ -321,6 +321,50 @@ describe('serveHttp1', { timeout: 60_000 }, () => {
     }
   });
 
+  it('answers queued for a client that does not read keep their bytes while others are answered', async () => {
+    // Small answers are joined in a space that is reused while writes complete at once: a write that
+    // waits in a socket's queue must keep what it had.
+    const server = http.createServer();
+    const f = serveHttp1(server, (req, res) => {
+      const fill = Number((req.url ?? '').slice(1));
+      res.writeHead(200, ['content-length', '8000']);
+      res.end(Buffer.alloc(8000, fill));
+    }, { maxHeaderBytes: 16 * 1024 });
+    const port = await listen(server);
+    const slow = net.connect(port, '127.0.0.1');
+    slow.pause();
+    const requests = 1000;
+    slow.write(`${'GET /1 HTTP/1.1\r\nHost: a\r\n\r\n'.repeat(requests - 1)}GET /1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+    // Answers to the others (bytes 2 and 3) while the slow client's answers wait in its socket.
+    await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 20; i++) assert.match(await exchange(port, `GET /${2 + (i % 2)} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`), /^HTTP\/1\.1 200 /);
+    const parts: Buffer[] = [];
+    slow.on('data', (c: Buffer) => parts.push(c));
+    slow.resume();
+    // Until the server closes after the last answer (or, when bytes were mixed up, a while).
+    await new Promise((r) => {
+      slow.once('close', r);
+      setTimeout(r, 5000).unref();
+    });
+    slow.destroy();
+    const all = Buffer.concat(parts);
+    let at = 0;
+    let answers = 0;
+    while (at < all.length) {
+      const end = all.indexOf('\r\n\r\n', at);
+      assert.ok(end > 0);
+      const body = all.subarray(end + 4, end + 4 + 8000);
+      assert.equal(body.length, 8000);
+      assert.ok(body.every((b) => b === 1), `answer ${answers} has another client's bytes`);
+      at = end + 4 + 8000;
+      answers++;
+    }
+    assert.equal(answers, requests);
+    f.closeAll();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
   it('tells a response that its client went away', async () => {
     const server = http.createServer();
     let closed!: (v: { finished: boolean; aborted: boolean }) => void;
