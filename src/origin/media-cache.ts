@@ -25,6 +25,9 @@ export type CachedMedia = {
    * Content-Length value at RANGE_AT + 2.
    */
   readonly headers206: readonly string[];
+  /** headers206 before its Content-Range and after its Content-Length, as shared lists (the media lane). */
+  readonly headers206Head: readonly string[];
+  readonly headers206Tail: readonly string[];
   /** The whole file, for files up to memoryCacheMaxFileBytes while the byte budget allows. */
   body: Buffer | undefined;
   /** Read-only descriptor for positioned reads of files not held in memory. */
@@ -85,6 +88,11 @@ export type MediaCache = {
    * is on loan: call done() once nothing reads it any more (the response finished).
    */
   readRange(entry: CachedMedia, start: number, end: number, cb: (err: Error | null, body?: Buffer | Buffer[], done?: () => void) => void): void;
+  /**
+   * Bytes start..end (at most ONE_READ_MAX of them) when memory holds every one: the whole file, or
+   * the hot blocks readRange would answer them from. Undefined otherwise; never starts a read.
+   */
+  held(entry: CachedMedia, start: number, end: number): Buffer | Buffer[] | undefined;
   /** readBytes: bytes read from files by positioned reads and block reads since the start. */
   stats(): { entries: number; memoryBytes: number; openFiles: number; readBytes: number };
   close(): void;
@@ -93,6 +101,11 @@ export type MediaCache = {
 export const BLOCK_SIZE = 64 * 1024;
 /** Where a copy of CachedMedia.headers206 takes its Content-Range value. */
 export const RANGE_AT = 9;
+/**
+ * Segments up to this size are read in one positioned read on the cached descriptor (small ones
+ * through the hot-block cache); larger ones stream from a descriptor of their own.
+ */
+export const ONE_READ_MAX = 1024 * 1024;
 /** Slices up to this size go through the hot-block cache. */
 export const BLOCKS_READ_MAX = 128 * 1024;
 
@@ -214,15 +227,7 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
     const parts: Array<Buffer | undefined> = new Array(last - first + 1);
     let waiting = 0;
     let failed = false;
-    const finish = () => {
-      const out = parts as Buffer[];
-      const off = start - first * BLOCK_SIZE;
-      const lastLength = end - last * BLOCK_SIZE + 1;
-      if (out.length === 1) return cb(null, out[0].subarray(off, lastLength));
-      out[0] = out[0].subarray(off);
-      out[out.length - 1] = out[out.length - 1].subarray(0, lastLength);
-      cb(null, out);
-    };
+    const finish = () => cb(null, sliceBlocks(parts as Buffer[], start - first * BLOCK_SIZE, end - last * BLOCK_SIZE + 1));
     const arrive = (i: number) => (err: Error | null, block?: Buffer) => {
       if (failed) return;
       if (err) {
@@ -307,6 +312,9 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
     const rep = { size: item.byteSize, contentType: item.contentType, etag, lastModified };
     const lm = formatHttpDate(lastModified);
     const validators = ['etag', etag, 'last-modified', lm, 'cache-control', o.cacheControl];
+    // planResponse's order for a 206 (validators without Cache-Control, then the type and the range),
+    // then the tail every 200/206 gets: Cache-Control and the rest of the 200's.
+    const headers206 = ['accept-ranges', 'bytes', 'etag', etag, 'last-modified', lm, 'content-type', item.contentType, 'content-range', '', 'content-length', '', 'cache-control', o.cacheControl, ...o.tail200];
     return {
       fileName: item.fileName,
       id: item.id,
@@ -317,9 +325,9 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
       // Frozen: a response writes them as shared lists (server/http1 writeHeadShared), never changed.
       headers200: Object.freeze(['accept-ranges', 'bytes', 'content-type', item.contentType, 'content-length', String(item.byteSize), ...validators, ...o.tail200]),
       headers304: Object.freeze([...validators, ...o.tail304]),
-      // planResponse's order for a 206 (validators without Cache-Control, then the type and the range),
-      // then the tail every 200/206 gets: Cache-Control and the rest of the 200's.
-      headers206: ['accept-ranges', 'bytes', 'etag', etag, 'last-modified', lm, 'content-type', item.contentType, 'content-range', '', 'content-length', '', 'cache-control', o.cacheControl, ...o.tail200],
+      headers206,
+      headers206Head: Object.freeze(headers206.slice(0, RANGE_AT - 1)),
+      headers206Tail: Object.freeze(headers206.slice(RANGE_AT + 3)),
       body: undefined,
       blocks: new Map(),
       blockBytes: 0,
@@ -389,12 +397,35 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
       if (blocks) readBlocks(entry, start, end, cb);
       else positionedRead(entry, start, end - start + 1, cb);
     },
+    held(entry, start, end) {
+      const body = entry.body;
+      if (body !== undefined) return start === 0 && end === body.length - 1 ? body : body.subarray(start, end + 1);
+      const length = end - start + 1;
+      if (length > ONE_READ_MAX || entry.fd === undefined || blockQuota < BLOCK_SIZE || (length > BLOCKS_READ_MAX && entry.rep.size > blockQuota)) return undefined;
+      const first = Math.floor(start / BLOCK_SIZE);
+      const last = Math.floor(end / BLOCK_SIZE);
+      const parts: Buffer[] = [];
+      for (let i = first; i <= last; i++) {
+        const block = entry.blocks.get(i);
+        if (block === undefined) return undefined;
+        parts.push(block);
+      }
+      return sliceBlocks(parts, start - first * BLOCK_SIZE, end - last * BLOCK_SIZE + 1);
+    },
     stats: () => ({ entries: slots.size, memoryBytes, openFiles, readBytes }),
     close() {
       closed = true;
       for (const [k, s] of slots) drop(k, s);
     },
   };
+}
+
+/** Consecutive blocks cut to a slice: from `off` in the first to `lastLength` bytes of the last. */
+function sliceBlocks(parts: Buffer[], off: number, lastLength: number): Buffer | Buffer[] {
+  if (parts.length === 1) return parts[0].subarray(off, lastLength);
+  parts[0] = parts[0].subarray(off);
+  parts[parts.length - 1] = parts[parts.length - 1].subarray(0, lastLength);
+  return parts;
 }
 
 /**

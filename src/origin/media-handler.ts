@@ -10,9 +10,10 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { isLibraryFileName } from '../media/keys.ts';
 import { planResponse, type BodySegment } from '../http/representation.ts';
-import { writeHeadShared } from '../server/http1/message.ts';
+import { plainHead, writeAnswer, writeHeadShared } from '../server/http1/message.ts';
+import type { DirectAnswer } from '../server/http1/serve.ts';
 import { readBuffers, streamSlice } from '../server/read-buffers.ts';
-import { RANGE_AT } from './media-cache.ts';
+import { ONE_READ_MAX, RANGE_AT } from './media-cache.ts';
 import type { CachedMedia, MediaCache } from './media-cache.ts';
 
 /** Nothing to add to a prebuilt field list. */
@@ -33,11 +34,7 @@ const ALLOW = 'GET, HEAD, OPTIONS';
 /** After Cache-Control on a 200/206; a 304 has no body to sniff, so it carries only the CORS part. */
 export const MEDIA_TAIL_200: readonly string[] = ['x-content-type-options', 'nosniff', ...CORS_HEADERS];
 
-/**
- * Segments up to this size are read in one positioned read on the cached descriptor (small ones
- * through the hot-block cache); larger ones stream from a descriptor of their own in pooled STREAM_CHUNK pieces.
- */
-const ONE_READ_MAX = 1024 * 1024;
+/** Larger segments than ONE_READ_MAX stream from a descriptor of their own in pooled pieces of this size. */
 const STREAM_CHUNK = 256 * 1024;
 /** More ranges than this (after coalescing) are answered with the whole file: never amplified. */
 const MAX_RANGES = 20;
@@ -206,6 +203,51 @@ export function createMediaHandler(o: MediaHandlerOptions): MediaHandler {
         }
       },
     );
+  };
+}
+
+/**
+ * The media lane: a keep-alive HTTP/1.1 GET for a library file whose answer is one of the media
+ * handler's fast paths (a plain 200, a 304 for the file's own ETag, one `bytes=a-b` range) with every
+ * byte of it in memory (the whole file, or its hot blocks) is answered as soon as server/http1 has
+ * read the head, with the bytes the handler writes for it (the same shared field lists, through
+ * plainHead), but without request and response objects. Anything else returns false with nothing
+ * written and goes to the handler (origin-media.test.ts compares both on generated requests).
+ */
+export function createMediaLane(cache: MediaCache): DirectAnswer {
+  return (head, socket, keepAliveSeconds) => {
+    const url = head.url;
+    if (!url.startsWith(MEDIA_PREFIX)) return false;
+    const q = url.indexOf('?');
+    const name = q === -1 ? url.slice(MEDIA_PREFIX.length) : url.slice(MEDIA_PREFIX.length, q);
+    if (!isLibraryFileName(name)) return false;
+    const entry = cache.peek(name);
+    const h = head.headers;
+    if (!entry || entry.missing || h['if-match'] !== undefined || h['if-unmodified-since'] !== undefined) return false;
+    const size = entry.rep.size;
+    const inm = h['if-none-match'];
+    let text: string | undefined;
+    let body: Buffer | Buffer[] | undefined;
+    if (h.range === undefined && inm === undefined && h['if-modified-since'] === undefined) {
+      if (size > 0 && (body = cache.held(entry, 0, size - 1)) === undefined) return false;
+      text = plainHead(200, entry.headers200, NO_FIELDS, keepAliveSeconds);
+    } else if (inm === entry.rep.etag) {
+      text = plainHead(304, entry.headers304, NO_FIELDS, keepAliveSeconds);
+    } else if (inm === undefined && h['if-range'] === undefined && h['if-modified-since'] === undefined) {
+      const r = simpleRange(h.range, size);
+      if (r === undefined || (body = cache.held(entry, r.start, r.end)) === undefined) return false;
+      text = plainHead(206, entry.headers206Head, ['content-range', `bytes ${r.start}-${r.end}/${size}`, 'content-length', String(r.end - r.start + 1), ...entry.headers206Tail], keepAliveSeconds);
+    } else return false;
+    if (text === undefined) return false;
+    if (!Array.isArray(body)) {
+      writeAnswer(socket, text, body, undefined);
+      return true;
+    }
+    socket.cork();
+    socket.write(text, 'latin1');
+    for (const part of body) socket.write(part);
+    socket.uncork();
+    return true;
   };
 }
 

@@ -13,7 +13,7 @@ import { createLibrary, type Library, type MediaItem } from '../media/library.ts
 import { linkSigner } from '../edge/zone/signed-url.ts';
 import { purgesAfter } from '../db/purge-log.ts';
 import { createMediaCache, type MediaCache } from './media-cache.ts';
-import { CORS_HEADERS, MEDIA_PREFIX, MEDIA_TAIL_200, createMediaHandler } from './media-handler.ts';
+import { CORS_HEADERS, MEDIA_PREFIX, MEDIA_TAIL_200, createMediaHandler, createMediaLane } from './media-handler.ts';
 import { API_PREFIX, createApiHandler } from './api.ts';
 import { HttpError, sendError, sendJson } from './respond.ts';
 import { answerClientError } from '../server/client-error.ts';
@@ -21,6 +21,7 @@ import { bodyMayIdle, connectionsCheckingInterval, watchBodyIdle } from '../serv
 import { WatchedCertificate, secureContextOptions } from '../server/certificate.ts';
 import { answerPlainHttp } from '../server/tls-answers.ts';
 import { serveHttp1 } from '../server/http1/serve.ts';
+import type { DirectAnswer } from '../server/http1/serve.ts';
 
 /** Answers a request and returns true, or returns false to let the origin answer 404. */
 export type ExtraRoutes = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
@@ -45,6 +46,8 @@ export type StartOriginOptions = {
   port?: number;
   /** Overrides config.origin.recordTtlMs: how long a looked-up record is trusted (see media-cache.ts). */
   recordTtlMs?: number;
+  /** Answer media GETs held in memory from the media lane (default true; false only to prove both answer alike). */
+  mediaLane?: boolean;
 };
 
 export type RunningOrigin = {
@@ -57,6 +60,8 @@ export type RunningOrigin = {
   /** Drops what is cached about a file: call when another process deleted it. */
   forgetMedia(fileName: string): void;
   cacheStats(): ReturnType<MediaCache['stats']>;
+  /** How many requests the media lane answered (createMediaLane). */
+  mediaLaneAnswers(): number;
   /** Stops accepting, lets in-flight requests finish up to config.origin.shutdownGraceMs, then closes. */
   close(): Promise<void>;
 };
@@ -159,7 +164,11 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
   // Plain GET / HEAD / OPTIONS requests are read and answered by our own HTTP/1.1 handling; a
   // connection goes to node:http from its first request with a body (uploads, the API) or anything
   // unusual (server/http1/serve.ts).
-  const plain = serveHttp1(server, onRequest, { maxHeaderBytes: http.maxHeaderSize });
+  // A media GET answered whole from memory skips the request objects (createMediaLane).
+  const lane = opts.mediaLane === false ? undefined : createMediaLane(cache);
+  let laneAnswers = 0;
+  const answer: DirectAnswer | undefined = lane && ((head, socket, keepAliveSeconds) => lane(head, socket, keepAliveSeconds) && ++laneAnswers > 0);
+  const plain = serveHttp1(server, onRequest, { maxHeaderBytes: http.maxHeaderSize, answer });
   if (certificate) {
     certificate.onChange((c) => (server as https.Server).setSecureContext(secureContextOptions(c.cert, c.key)));
     server.on('tlsClientError', (err: Error, socket: unknown) => answerPlainHttp(err, socket));
@@ -214,6 +223,7 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
     tokenCreated: created,
     forgetMedia: (fileName) => cache.forget(fileName),
     cacheStats: () => cache.stats(),
+    mediaLaneAnswers: () => laneAnswers,
     close() {
       closing ??= (async () => {
         certificate?.close();
