@@ -74,9 +74,10 @@ export function serveHttp1(server: Server | Http2SecureServer, onRequest: Reques
 }
 
 /**
- * A listener's own answer to a request it can answer whole at once (the edge's hit lane): given a
- * keep-alive HTTP/1.1 GET and the connection, it either writes the complete answer to the socket and
- * returns true, or writes nothing and returns false, and the request goes to the request listener.
+ * A listener's own answer to a request it can answer whole at once (the edge's hit lane, the origin's
+ * media lane): given a keep-alive HTTP/1.1 GET and the connection, it either writes the complete
+ * answer to the socket and returns true, or writes nothing and returns false, and the request goes to
+ * the request listener. It may be called with a request to any path, on plain and TLS connections.
  */
 export type DirectAnswer = (head: RequestHead, socket: Socket, keepAliveSeconds: number) => boolean;
 
