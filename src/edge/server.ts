@@ -27,7 +27,6 @@ import { ConnectionLimiter, RateLimiter } from './limits/rate-limit.ts';
 import { LeasedRateLimiter } from './limits/lease.ts';
 import { realTimers } from '../server/timers.ts';
 import { serveHttp1 } from '../server/http1/serve.ts';
-import type { DirectAnswer } from '../server/http1/serve.ts';
 import { EdgeStats } from './stats/counting.ts';
 import { httpPurgeLog, PurgeSync } from './control/purge-sync.ts';
 import type { PurgeLogSource, PurgeSyncStatus } from './control/purge-sync.ts';
@@ -271,9 +270,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
   // listener itself answers first (redirects to https), nor before the purge-log gate opens.
   const gateOpen = sync ? () => sync.open : cluster ? () => cluster.open : () => true;
   const lane = useHitLane && !redirects ? handler.hitLane(workerStamp, gateOpen) : undefined;
-  let laneAnswers = 0;
-  const answer: DirectAnswer | undefined = lane && ((head, socket, keepAliveSeconds) => lane(head, socket, keepAliveSeconds) && ++laneAnswers > 0);
-  const plain = serveHttp1(server, front('http1'), { maxHeaderBytes: config.maxHeaderBytes, answer });
+  const plain = serveHttp1(server, front('http1'), { maxHeaderBytes: config.maxHeaderBytes, answer: lane });
   servers.push(server);
   const main = await listen(server, config.port, config.host);
   let https: HttpsListener | undefined;
@@ -327,7 +324,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
     purgeLog: () => sync?.status(),
     purgeLogCatchUp: () => sync?.catchUp() ?? Promise.resolve(true),
     stats,
-    hitLaneAnswers: () => laneAnswers,
+    hitLaneAnswers: () => plain.directAnswers,
     async idle() {
       await handler.idle();
       await cache.whenWritten();

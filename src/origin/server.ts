@@ -21,7 +21,6 @@ import { bodyMayIdle, connectionsCheckingInterval, watchBodyIdle } from '../serv
 import { WatchedCertificate, secureContextOptions } from '../server/certificate.ts';
 import { answerPlainHttp } from '../server/tls-answers.ts';
 import { serveHttp1 } from '../server/http1/serve.ts';
-import type { DirectAnswer } from '../server/http1/serve.ts';
 
 /** Answers a request and returns true, or returns false to let the origin answer 404. */
 export type ExtraRoutes = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
@@ -166,9 +165,7 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
   // unusual (server/http1/serve.ts).
   // A media GET answered whole from memory skips the request objects (createMediaLane).
   const lane = opts.mediaLane === false ? undefined : createMediaLane(cache);
-  let laneAnswers = 0;
-  const answer: DirectAnswer | undefined = lane && ((head, socket, keepAliveSeconds) => lane(head, socket, keepAliveSeconds) && ++laneAnswers > 0);
-  const plain = serveHttp1(server, onRequest, { maxHeaderBytes: http.maxHeaderSize, answer });
+  const plain = serveHttp1(server, onRequest, { maxHeaderBytes: http.maxHeaderSize, answer: lane });
   if (certificate) {
     certificate.onChange((c) => (server as https.Server).setSecureContext(secureContextOptions(c.cert, c.key)));
     server.on('tlsClientError', (err: Error, socket: unknown) => answerPlainHttp(err, socket));
@@ -223,7 +220,7 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
     tokenCreated: created,
     forgetMedia: (fileName) => cache.forget(fileName),
     cacheStats: () => cache.stats(),
-    mediaLaneAnswers: () => laneAnswers,
+    mediaLaneAnswers: () => plain.directAnswers,
     close() {
       closing ??= (async () => {
         certificate?.close();

@@ -24,6 +24,8 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
 export type Http1Front = {
   /** Connections served here now (not those handed to node:http). */
   readonly connections: number;
+  /** Requests the listener's direct answer took (the edge's hit lane, the origin's media lane). */
+  readonly directAnswers: number;
   /** Ends every connection served here (node:http's closeAllConnections covers the others). */
   closeAll(): void;
   /** Ends the connections served here that answer nothing now; the others after their answer (closeIdleConnections). */
@@ -50,6 +52,7 @@ export function serveHttp1(server: Server | Http2SecureServer, onRequest: Reques
     onRequest,
     maxHeaderBytes: options.maxHeaderBytes,
     answer: options.answer,
+    directAnswers: 0,
     live,
     handOff(socket) {
       for (const listener of nodeListeners) listener.call(server, socket);
@@ -61,6 +64,9 @@ export function serveHttp1(server: Server | Http2SecureServer, onRequest: Reques
     live.add(new Connection(socket, front));
   });
   return {
+    get directAnswers() {
+      return front.directAnswers;
+    },
     get connections() {
       return live.size;
     },
@@ -86,6 +92,7 @@ type Front = {
   onRequest: RequestListener;
   maxHeaderBytes: number;
   answer: DirectAnswer | undefined;
+  directAnswers: number;
   live: Set<Connection>;
   handOff(socket: Socket): void;
 };
@@ -174,7 +181,9 @@ class Connection implements ResponseOwner {
     const answer = this.#front.answer;
     if (answer === undefined) return false;
     try {
-      return answer(head, this.socket, this.keepAliveSeconds);
+      if (!answer(head, this.socket, this.keepAliveSeconds)) return false;
+      this.#front.directAnswers++;
+      return true;
     } catch (err) {
       this.#closing = true;
       this.socket.destroy(err instanceof Error ? err : undefined);
