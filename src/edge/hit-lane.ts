@@ -12,7 +12,7 @@
 // to plan — returns false with nothing written, and the request takes the request path as before.
 // (test/edge-hit-lane.test.ts sends the same generated requests to an edge with and without it.)
 import type { RequestHead } from '../server/http1/head.ts';
-import { plainHead, writeAnswer } from '../server/http1/message.ts';
+import { HeadBytesCache, plainHead, writeAnswer, writeAnswerAccounted } from '../server/http1/message.ts';
 import type { DirectAnswer } from '../server/http1/serve.ts';
 import { requestKey } from './cache/cache-key.ts';
 import { requestDirectives, reuseDecision } from './cache/freshness.ts';
@@ -29,6 +29,7 @@ import type { Zone } from './zone/zone.ts';
  * `open` says whether requests may be served now (the purge-log gate).
  */
 export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolean): DirectAnswer {
+  const heads = new HeadBytesCache();
   return (head, socket, keepAliveSeconds) => {
     if (!edge.memoisePlans || edge.connections !== undefined || !open()) return false;
     const h = head.headers;
@@ -51,20 +52,30 @@ export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolea
     if (hit === undefined) return false;
     const meta = hit.meta;
     const d = edge.views.of(meta, zone);
-    const age = edge.views.age(meta);
+    const age = edge.views.ageOf(d, meta);
     if (reuseDecision(d.lifetime, age, d.policy, requestDirectives(h)).kind !== 'fresh') return false;
     const shape = requestShape(h, d, meta, 'GET', 'hit');
     if (shape === undefined) return false;
     const shared = memoisedList(d, corsHeaders(zone.cors, h.origin), shape.key);
     if (shared === undefined) return false;
-    const tail = shape.status === 206 ? rangeFields(shape.segments, meta) : [];
-    tail.push('age', String(Math.floor(age)));
-    for (let i = 0; i < stamp.length; i++) tail.push(stamp[i]);
-    const text = plainHead(shape.status, shared, tail, keepAliveSeconds);
-    if (text === undefined) return false;
     const segment = shape.segments[0] as { start: number; end: number } | undefined;
+    const ageSeconds = Math.floor(age);
+    // (A 206's range is part of its head; the shared list of a 200 or 304 says which those are.)
+    const a = shape.status === 206 && segment !== undefined ? segment.start : -1;
+    const b = shape.status === 206 && segment !== undefined ? segment.end : -1;
+    let text = heads.get(shared, ageSeconds, a, b, keepAliveSeconds);
+    if (text === undefined) {
+      const tail = shape.status === 206 ? rangeFields(shape.segments, meta) : [];
+      tail.push('age', String(ageSeconds));
+      for (let i = 0; i < stamp.length; i++) tail.push(stamp[i]);
+      const made = plainHead(shape.status, shared, tail, keepAliveSeconds);
+      if (made === undefined) return false;
+      text = heads.set(shared, ageSeconds, a, b, keepAliveSeconds, made);
+    }
     const body = segment === undefined ? undefined : hit.buffer.subarray(segment.start, segment.end + 1);
-    writeAnswer(socket, text, body, accounting(edge, zone, head, target, ip, shape.status, body === undefined ? 0 : body.length));
+    const done = accounting(edge, zone, head, target, ip, shape.status, body === undefined ? 0 : body.length);
+    if (done === undefined) writeAnswer(socket, text, body, undefined);
+    else writeAnswerAccounted(socket, text, body, done);
     return true;
   };
 }

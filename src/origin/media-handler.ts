@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { isLibraryFileName } from '../media/keys.ts';
 import { planResponse, type BodySegment } from '../http/representation.ts';
-import { plainHead, writeAnswer, writeHeadShared } from '../server/http1/message.ts';
+import { HeadBytesCache, plainHead, writeAnswer, writeHeadShared } from '../server/http1/message.ts';
 import type { DirectAnswer } from '../server/http1/serve.ts';
 import { readBuffers, streamSlice } from '../server/read-buffers.ts';
 import { ONE_READ_MAX, RANGE_AT } from './media-cache.ts';
@@ -215,6 +215,7 @@ export function createMediaHandler(o: MediaHandlerOptions): MediaHandler {
  * written and goes to the handler (origin-media.test.ts compares both on generated requests).
  */
 export function createMediaLane(cache: MediaCache): DirectAnswer {
+  const heads = new HeadBytesCache();
   return (head, socket, keepAliveSeconds) => {
     const url = head.url;
     if (!url.startsWith(MEDIA_PREFIX)) return false;
@@ -226,17 +227,22 @@ export function createMediaLane(cache: MediaCache): DirectAnswer {
     if (!entry || entry.missing || h['if-match'] !== undefined || h['if-unmodified-since'] !== undefined) return false;
     const size = entry.rep.size;
     const inm = h['if-none-match'];
-    let text: string | undefined;
+    let text: Buffer | undefined;
     let body: Buffer | Buffer[] | undefined;
     if (h.range === undefined && inm === undefined && h['if-modified-since'] === undefined) {
       if (size > 0 && (body = cache.held(entry, 0, size - 1)) === undefined) return false;
-      text = plainHead(200, entry.headers200, NO_FIELDS, keepAliveSeconds);
+      text = heads.get(entry.headers200, 0, 0, 0, keepAliveSeconds) ?? madeHead(heads, 200, entry.headers200, NO_FIELDS, 0, 0, keepAliveSeconds);
     } else if (inm === entry.rep.etag) {
-      text = plainHead(304, entry.headers304, NO_FIELDS, keepAliveSeconds);
+      text = heads.get(entry.headers304, 0, 0, 0, keepAliveSeconds) ?? madeHead(heads, 304, entry.headers304, NO_FIELDS, 0, 0, keepAliveSeconds);
     } else if (inm === undefined && h['if-range'] === undefined && h['if-modified-since'] === undefined) {
       const r = simpleRange(h.range, size);
       if (r === undefined || (body = cache.held(entry, r.start, r.end)) === undefined) return false;
-      text = plainHead(206, entry.headers206Head, ['content-range', `bytes ${r.start}-${r.end}/${size}`, 'content-length', String(r.end - r.start + 1), ...entry.headers206Tail], keepAliveSeconds);
+      const key = entry.headers206Head;
+      text = heads.get(key, 0, r.start, r.end, keepAliveSeconds);
+      if (text === undefined) {
+        const tail = ['content-range', `bytes ${r.start}-${r.end}/${size}`, 'content-length', String(r.end - r.start + 1), ...entry.headers206Tail];
+        text = madeHead(heads, 206, key, tail, r.start, r.end, keepAliveSeconds);
+      }
     } else return false;
     if (text === undefined) return false;
     if (!Array.isArray(body)) {
@@ -244,11 +250,17 @@ export function createMediaLane(cache: MediaCache): DirectAnswer {
       return true;
     }
     socket.cork();
-    socket.write(text, 'latin1');
+    socket.write(text);
     for (const part of body) socket.write(part);
     socket.uncork();
     return true;
   };
+}
+
+/** plainHead's head for a lane answer, kept in `heads` under `shared` (undefined: not a plain head). */
+function madeHead(heads: HeadBytesCache, status: number, shared: readonly string[], tail: readonly string[], a: number, b: number, keepAliveSeconds: number): Buffer | undefined {
+  const text = plainHead(status, shared, tail, keepAliveSeconds);
+  return text === undefined ? undefined : heads.set(shared, 0, a, b, keepAliveSeconds, text);
 }
 
 /**

@@ -212,6 +212,32 @@ export function plainHead(statusCode: number, shared: readonly string[], tail: r
   return `${text}Connection: keep-alive\r\nKeep-Alive: timeout=${keepAliveSeconds}\r\n\r\n`;
 }
 
+/** A plain head's bytes and what they were made for (HeadBytesCache). */
+type HeadBytes = { n: number; a: number; b: number; keepAlive: number; date: string; bytes: Buffer };
+
+/**
+ * Plain heads (plainHead) as bytes, kept per key object (a shared field list) and reused while the
+ * caller's numbers (an Age, a range's ends), the keep-alive time and the Date second are the same: a
+ * lane's head is then made once a second per object and shape, not per answer, and written without
+ * converting a string. One head per key: another set of numbers replaces it.
+ */
+export class HeadBytesCache {
+  readonly #slots = new WeakMap<object, HeadBytes>();
+
+  get(key: object, n: number, a: number, b: number, keepAlive: number): Buffer | undefined {
+    const slot = this.#slots.get(key);
+    if (slot === undefined || slot.n !== n || slot.a !== a || slot.b !== b || slot.keepAlive !== keepAlive || slot.date !== httpDate()) return undefined;
+    return slot.bytes;
+  }
+
+  /** Keeps `text`, made by plainHead now (this second's Date), for these numbers. */
+  set(key: object, n: number, a: number, b: number, keepAlive: number, text: string): Buffer {
+    const bytes = Buffer.from(text, 'latin1');
+    this.#slots.set(key, { n, a, b, keepAlive, date: httpDate(), bytes });
+    return bytes;
+  }
+}
+
 /**
  * Where a small answer is joined: reused while every write of it completes at once (the kernel took
  * the bytes), replaced when one waits in a socket's queue (which then keeps the old one). A fresh
@@ -227,18 +253,20 @@ let joinSpace = Buffer.allocUnsafeSlow(JOIN_SPACE);
  * after it. `done` is called once the last byte is out (with an error if it cannot be). Returns
  * socket.write's answer (false: wait for 'drain').
  */
-export function writeAnswer(socket: Socket, head: string, data: Uint8Array | undefined, done: Callback | undefined): boolean {
-  if (data === undefined) return socket.write(head, 'latin1', done);
+export function writeAnswer(socket: Socket, head: string | Buffer, data: Uint8Array | undefined, done: Callback | undefined): boolean {
+  if (data === undefined) return typeof head === 'string' ? socket.write(head, 'latin1', done) : socket.write(head, done);
   if (data.byteLength <= JOIN_MAX) {
     const size = head.length + data.byteLength;
     if (size > JOIN_SPACE) {
       const joined = Buffer.allocUnsafe(size);
-      joined.write(head, 0, 'latin1');
+      if (typeof head === 'string') joined.write(head, 0, 'latin1');
+      else joined.set(head, 0);
       joined.set(data, head.length);
       return socket.write(joined, done);
     }
     const space = joinSpace;
-    space.write(head, 0, 'latin1');
+    if (typeof head === 'string') space.write(head, 0, 'latin1');
+    else space.set(head, 0);
     space.set(data, head.length);
     const ok = socket.write(space.subarray(0, size), done);
     // Not all taken at once (or queued behind other bytes): the queued write holds this space, and
@@ -247,9 +275,25 @@ export function writeAnswer(socket: Socket, head: string, data: Uint8Array | und
     return ok;
   }
   socket.cork();
-  socket.write(head, 'latin1');
+  if (typeof head === 'string') socket.write(head, 'latin1');
+  else socket.write(head);
   const ok = socket.write(data, done);
   socket.uncork();
+  return ok;
+}
+
+const NOTHING = Buffer.alloc(0);
+
+/**
+ * writeAnswer for a caller that only needs to know when the answer is out: `done` runs before this
+ * returns when the kernel took every byte at once (nearly always), else once the last byte is out or
+ * cannot be sent (with the error). A write callback would cost a tick and its objects per answer.
+ */
+export function writeAnswerAccounted(socket: Socket, head: string | Buffer, data: Uint8Array | undefined, done: Callback): boolean {
+  const ok = writeAnswer(socket, head, data, undefined);
+  if (socket.writableLength === 0 && !socket.destroyed && socket.errored === null) done();
+  // An empty write's callback comes after those of the writes queued before it.
+  else socket.write(NOTHING, done);
   return ok;
 }
 

@@ -7,8 +7,10 @@
 // to node:http for the rest of its life: its parser, limits, timeouts and error answers apply as before.
 //
 // One request at a time per connection: a pipelined request waits in the buffer until the answer
-// before it was written, and the socket stops reading while much is buffered. Between requests the
-// socket's idle timer (node:http's keep-alive timeout) closes a silent connection.
+// before it was written, and the socket stops reading while much is buffered. Between requests a
+// connection silent for node:http's keep-alive timeout (and its margin) is closed by the listener's
+// idle sweep (IdleSweep below), not by a timer per socket: node refreshes a socket's timer on every
+// read and every write, two timer-list moves per request.
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Http2SecureServer } from 'node:http2';
 import type { Socket } from 'node:net';
@@ -48,6 +50,7 @@ export function serveHttp1(server: Server | Http2SecureServer, onRequest: Reques
   server.removeAllListeners(event);
   const live = new Set<Connection>();
   const front: Front = {
+    idle: new IdleSweep(live),
     server,
     onRequest,
     maxHeaderBytes: options.maxHeaderBytes,
@@ -94,8 +97,51 @@ type Front = {
   answer: DirectAnswer | undefined;
   directAnswers: number;
   live: Set<Connection>;
+  idle: IdleSweep;
   handOff(socket: Socket): void;
 };
+
+/** The longest step between two looks at the connections: a silent one is closed at most this late. */
+const SWEEP_MAX_MS = 1000;
+
+/**
+ * Closes the connections that have been silent (no bytes read, nothing being answered or written)
+ * for their idle limit, looking at each every `step` ms while any has a limit. A connection notes
+ * the sweep's count when it reads (one store per request); the sweep notes it for a connection it
+ * finds busy. A connection is closed once more than limit + step has passed since the look whose
+ * count it holds: its last activity came after that look, so it was silent at least its limit.
+ */
+class IdleSweep {
+  /** Looks taken so far. */
+  count = 0;
+  readonly #live: Set<Connection>;
+  #timer: NodeJS.Timeout | undefined;
+  #step = SWEEP_MAX_MS;
+
+  constructor(live: Set<Connection>) {
+    this.#live = live;
+  }
+
+  /** A connection with this idle limit (ms) is live: look often enough for it. */
+  watch(limitMs: number): void {
+    const step = Math.max(5, Math.min(SWEEP_MAX_MS, Math.floor(limitMs / 8)));
+    if (this.#timer !== undefined && step >= this.#step) return;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#step = step;
+    this.#timer = setInterval(() => this.#look(), step).unref();
+  }
+
+  #look(): void {
+    const count = ++this.count;
+    if (this.#live.size === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      this.#step = SWEEP_MAX_MS;
+      return;
+    }
+    for (const c of this.#live) c.idleLook(count, this.#step);
+  }
+}
 
 class Connection implements ResponseOwner {
   readonly socket: Socket;
@@ -115,6 +161,10 @@ class Connection implements ResponseOwner {
   #reading = false;
   #paused = false;
   #gone = false;
+  /** Idle time (ms) after which a connection with nothing to answer is closed; 0: never. */
+  readonly #idleLimit: number;
+  /** The idle sweep's count when this connection was last seen active. */
+  #seen: number;
 
   constructor(socket: Socket, front: Front) {
     this.socket = socket;
@@ -125,9 +175,21 @@ class Connection implements ResponseOwner {
     const keepAlive = server.keepAliveTimeout ?? 5000;
     this.keepAliveSeconds = Math.floor(keepAlive / 1000);
     for (const [event, listener] of this.#listeners) socket.on(event, listener);
-    // One idle timer for the connection's life, refreshed by every read and write: it closes the
-    // connection when it fires between requests (node:http's keep-alive timeout and its margin).
-    if (keepAlive > 0) socket.setTimeout(keepAlive + (server.keepAliveTimeoutBuffer ?? 1000));
+    this.#idleLimit = keepAlive > 0 ? keepAlive + (server.keepAliveTimeoutBuffer ?? 1000) : 0;
+    this.#seen = front.idle.count;
+    if (this.#idleLimit > 0) front.idle.watch(this.#idleLimit);
+  }
+
+  /**
+   * The idle sweep's look number `count`, `step` ms after the one before: a connection answering,
+   * or with bytes still queued, is active now; one silent since before look `#seen` + 1 for more
+   * than its limit is closed (node:http's keep-alive timeout; a slow reader of an answer is not
+   * timed, as with node:http).
+   */
+  idleLook(count: number, step: number): void {
+    if (this.#idleLimit === 0) return;
+    if (this.#current !== undefined || this.socket.writableLength > 0) this.#seen = count;
+    else if ((count - this.#seen - 1) * step >= this.#idleLimit) this.socket.destroy();
   }
 
   /** The socket events this connection listens to while it is ours. */
@@ -137,12 +199,12 @@ class Connection implements ResponseOwner {
       ['end', this.#onEnd],
       ['close', this.#onClose],
       ['drain', this.#onDrain],
-      ['timeout', this.#onTimeout],
       ['error', ignore],
     ];
   }
 
   readonly #onData = (chunk: Buffer): void => {
+    this.#seen = this.#front.idle.count;
     this.#pending = this.#pending === undefined ? chunk : Buffer.concat([this.#pending, chunk]);
     this.#next();
   };
@@ -239,7 +301,6 @@ class Connection implements ResponseOwner {
     this.#gone = true;
     this.#front.live.delete(this);
     for (const [event, listener] of this.#listeners) socket.off(event, listener);
-    socket.setTimeout(0);
     if (this.#pending !== undefined) socket.unshift(this.#pending);
     this.#pending = undefined;
     // node:http would read the socket's handle directly, past the bytes given back above; it reads
@@ -265,12 +326,6 @@ class Connection implements ResponseOwner {
   readonly #onDrain = (): void => {
     this.#current?.drained();
     if (this.#current === undefined && this.#pending !== undefined) this.#next();
-  };
-
-  readonly #onTimeout = (): void => {
-    // Silent for the keep-alive time with nothing to answer: close. (A slow reader of an answer is
-    // not timed, as with node:http.)
-    if (this.#current === undefined) this.socket.destroy();
   };
 }
 
