@@ -407,6 +407,68 @@ describe('serveHttp1', { timeout: 60_000 }, () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
+  it('the idle sweep never cuts an answer or a connection in use, and closes one silent for its keep-alive time', async () => {
+    const LIMIT = 200;
+    const server = http.createServer({ keepAliveTimeout: LIMIT });
+    server.keepAliveTimeoutBuffer = 0;
+    // /slow: six pieces 100 ms apart, three times the keep-alive time in all.
+    const f = serveHttp1(server, (req, res) => {
+      if (req.url !== '/slow') return handler(req, res);
+      res.writeHead(200, { 'content-length': '6' });
+      let n = 0;
+      const piece = (): void => {
+        n++;
+        if (n === 6) res.end('6');
+        else {
+          res.write(String(n));
+          setTimeout(piece, 100);
+        }
+      };
+      piece();
+    }, { maxHeaderBytes: 16 * 1024 });
+    const port = await listen(server);
+    const socket = net.connect(port, '127.0.0.1');
+    let text = '';
+    let lastByte = 0;
+    socket.on('data', (d) => {
+      text += d.toString('latin1');
+      lastByte = performance.now();
+    });
+    let gone = false;
+    const closed = new Promise<number>((resolve) => socket.on('close', () => {
+      gone = true;
+      resolve(performance.now());
+    }));
+    const answers = (): number => text.split('HTTP/1.1 200 OK').length - 1;
+    const until = async (count: number): Promise<void> => {
+      while (answers() < count) {
+        assert.equal(gone, false, `connection closed after ${answers()} answers: ${JSON.stringify(text)}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    socket.write('GET /slow HTTP/1.1\r\nHost: a\r\n\r\n');
+    await until(1);
+    while (!text.endsWith('123456')) {
+      assert.equal(gone, false, `connection closed during the slow answer: ${JSON.stringify(text)}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    // Requests 20 ms apart, well inside the keep-alive time: each answered on the same connection.
+    for (let i = 2; i <= 6; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      socket.write('GET /array HTTP/1.1\r\nHost: a\r\n\r\n');
+      await until(i);
+    }
+    const end = await closed;
+    assert.equal(answers(), 6);
+    assert.match(text, /\r\n\r\n123456/);
+    // Closed by the sweep, and not before the connection was silent for its keep-alive time (less the
+    // last bytes' way to the client).
+    assert.ok(end - lastByte >= LIMIT - 20, `closed after ${Math.round(end - lastByte)} ms of silence`);
+    // (The server's own 'close' may come after the client saw the connection end.)
+    while (f.connections !== 0) await new Promise((r) => setTimeout(r, 5));
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
   it('closeIdle ends idle connections now and busy ones once their answer is out', async () => {
     const server = http.createServer();
     let release!: () => void;
