@@ -21,7 +21,7 @@ import type { Edge } from './stages/context.ts';
 import { memoisedList, rangeFields, requestShape } from './stages/deliver.ts';
 import { connectionClientIp, isControlTarget } from './stages/recv.ts';
 import { corsHeaders } from './zone/cors.ts';
-import { isValidHostField, requestTarget, zoneHostOf } from './zone/zone.ts';
+import { requestTarget, validZoneHost } from './zone/zone.ts';
 import type { Zone } from './zone/zone.ts';
 
 /**
@@ -42,9 +42,9 @@ export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolea
       return false;
     }
     if (isControlTarget(target)) return false;
-    const field = h.host;
-    if (field !== undefined && !isValidHostField(field)) return false;
-    const zone = edge.zones.get(zoneHostOf(field));
+    const zoneHost = validZoneHost(h.host);
+    if (zoneHost === undefined) return false;
+    const zone = edge.zones.get(zoneHost);
     if (zone === undefined || zone.rateLimiter !== undefined || zone.signingKeys !== undefined || zone.referrers !== undefined) return false;
     const ip = connectionClientIp(socket, socket.remoteAddress, h['x-forwarded-for'], edge);
     if (edge.blocked(ip) || zone.blocked(ip)) return false;
@@ -72,7 +72,8 @@ export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolea
       if (made === undefined) return false;
       text = heads.set(shared, ageSeconds, a, b, keepAliveSeconds, made);
     }
-    const body = segment === undefined ? undefined : hit.buffer.subarray(segment.start, segment.end + 1);
+    const buffer = hit.buffer;
+    const body = segment === undefined ? undefined : segment.start === 0 && segment.end + 1 === buffer.length ? buffer : buffer.subarray(segment.start, segment.end + 1);
     const done = accounting(edge, zone, head, target, ip, shape.status, body === undefined ? 0 : body.length);
     if (done === undefined) writeAnswer(socket, text, body, undefined);
     else writeAnswerAccounted(socket, text, body, done);

@@ -44,6 +44,17 @@ export function zoneHostOf(host: string | undefined): string {
   return zoneHost;
 }
 
+/** zoneHostOf(host) for a valid Host field value (isValidHostField), undefined for an invalid one: one lookup for both. */
+export function validZoneHost(host: string | undefined): string | undefined {
+  if (!host) return '';
+  const known = hostFields.get(host);
+  if (known !== undefined) return known;
+  if (!HOST_FIELD.test(host)) return undefined;
+  const zoneHost = zoneHostOfField(host);
+  remember(host, zoneHost);
+  return zoneHost;
+}
+
 /** Whether a Host field value is a host with an optional port (an empty one is allowed by RFC 9112 §3.2). */
 export function isValidHostField(host: string): boolean {
   if (hostFields.has(host)) return true;

@@ -30,6 +30,28 @@ describe('readHead', () => {
     assert.equal(read('GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n').kind, 'head');
   });
 
+  it('finds a head of any length at any offset: ending inside the first bytes it reads as text, across their end, or far past them', () => {
+    // Heads whose empty line falls on every position around the 2 KiB first look, and longer ones,
+    // after other bytes in the buffer and followed by a pipelined request; cut anywhere, incomplete.
+    const lengths = [...Array.from({ length: 24 }, (_, i) => 2030 + i), 100, 4000, 9000];
+    for (const offset of [0, 7, 2047]) {
+      for (const total of lengths) {
+        const prefix = 'GET /x HTTP/1.1\r\nHost: a\r\nX-Pad: ';
+        const head = `${prefix}${'p'.repeat(Math.max(1, total - prefix.length - 4))}\r\n\r\n`;
+        const buf = Buffer.from(`${'z'.repeat(offset)}${head}GET /next HTTP/1.1\r\n`, 'latin1');
+        const h = readHead(buf, offset, buf.length, MAX);
+        assert.equal(h.kind, 'head', `offset ${offset}, head of ${head.length}`);
+        if (h.kind !== 'head') continue;
+        assert.equal(h.end, offset + head.length);
+        assert.equal(h.headers['x-pad'], 'p'.repeat(Math.max(1, total - prefix.length - 4)));
+        for (const cut of [head.length - 1, head.length - 2, head.length - 3, 2048, 2049]) {
+          if (cut >= head.length) continue;
+          assert.equal(readHead(buf, offset, offset + cut, MAX).kind, 'incomplete', `offset ${offset}, head of ${head.length} cut at ${cut}`);
+        }
+      }
+    }
+  });
+
   it('decides keep-alive as HTTP/1.0 and 1.1 do', () => {
     const keep = (t: string) => {
       const h = read(t);

@@ -69,6 +69,9 @@ function knownName(text: string, pos: number, length: number): string | undefine
   return undefined;
 }
 
+/** Bytes read as text to look for a head's end before the buffer itself is searched. */
+const FIRST_LOOK = 2048;
+
 /** Heads this close to the limit are node:http's, which counts them its own way. */
 const LIMIT_MARGIN = 256;
 
@@ -78,10 +81,23 @@ const LIMIT_MARGIN = 256;
  */
 export function readHead(buf: Buffer, start: number, length: number, maxHeaderBytes: number): RequestHead | typeof INCOMPLETE | typeof NOT_MINE {
   const limit = maxHeaderBytes - LIMIT_MARGIN;
-  const at = buf.indexOf(CRLFCRLF, start);
-  if (at === -1 || at + 4 > length) return length - start >= limit ? NOT_MINE : INCOMPLETE;
-  if (at + 4 - start >= limit) return NOT_MINE;
-  const text = buf.toString('latin1', start, at);
+  // Most heads end in their first bytes: those as text, searched there (a search in the buffer is a
+  // call into C++ and its text another). Past them (or past the limit), the buffer is searched.
+  const window = Math.min(length, start + FIRST_LOOK, start + limit);
+  const first = buf.toString('latin1', start, window);
+  const found = first.indexOf('\r\n\r\n');
+  let text: string;
+  let at: number;
+  if (found !== -1) {
+    at = start + found;
+    if (at + 4 - start >= limit) return NOT_MINE;
+    text = first.slice(0, found);
+  } else {
+    at = buf.indexOf(CRLFCRLF, Math.max(start, window - 3));
+    if (at === -1 || at + 4 > length) return length - start >= limit ? NOT_MINE : INCOMPLETE;
+    if (at + 4 - start >= limit) return NOT_MINE;
+    text = buf.toString('latin1', start, at);
+  }
   if (OUTSIDE.test(text)) return NOT_MINE;
   let lineEnd = text.indexOf('\r\n');
   if (lineEnd === -1) lineEnd = text.length;
