@@ -12,7 +12,8 @@
 // to plan — returns false with nothing written, and the request takes the request path as before.
 // (test/edge-hit-lane.test.ts sends the same generated requests to an edge with and without it.)
 import type { RequestHead } from '../server/http1/head.ts';
-import { HeadBytesCache, plainHead, writeAnswer, writeAnswerAccounted } from '../server/http1/message.ts';
+import { HeadBytesCache, plainHead, writeAnswer, writeAnswerAccounted, writeAnswerInRoom } from '../server/http1/message.ts';
+import type { HeadRoom } from '../server/http1/message.ts';
 import type { DirectAnswer } from '../server/http1/serve.ts';
 import { requestKey } from './cache/cache-key.ts';
 import { requestDirectives, reuseDecision } from './cache/freshness.ts';
@@ -75,18 +76,20 @@ export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolea
     const buffer = hit.buffer;
     const body = segment === undefined ? undefined : segment.start === 0 && segment.end + 1 === buffer.length ? buffer : buffer.subarray(segment.start, segment.end + 1);
     const done = accounting(edge, zone, head, target, ip, shape.status, body === undefined ? 0 : body.length);
-    if (done === undefined) writeAnswer(socket, text, body, undefined);
+    // A body from the object's first byte may take its head in the room in front of it.
+    if (body !== undefined && hit.room !== undefined && body.byteOffset === buffer.byteOffset) writeAnswerInRoom(socket, text, body, hit.room, done);
+    else if (done === undefined) writeAnswer(socket, text, body, undefined);
     else writeAnswerAccounted(socket, text, body, done);
     return true;
   };
 }
 
 /** The stored 200 the memory tier holds for this request (its Vary variant), with its bytes. */
-function memoryHit(edge: Edge, primary: string, headers: RequestHead['headers']): { meta: EntryMeta; buffer: Buffer } | undefined {
+function memoryHit(edge: Edge, primary: string, headers: RequestHead['headers']): { meta: EntryMeta; buffer: Buffer; room: HeadRoom | undefined } | undefined {
   const sel = edge.cache.select(primary, headers);
   const hit = sel && edge.cache.memory?.getSync(sel.key);
   if (!hit || hit.body.kind !== 'buffer' || hit.meta.status !== 200) return undefined;
-  return { meta: hit.meta, buffer: hit.body.buffer };
+  return { meta: hit.meta, buffer: hit.body.buffer, room: hit.body.room };
 }
 
 /**

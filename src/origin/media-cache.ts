@@ -9,6 +9,8 @@ import { strongEtagFromHash } from '../http/etag.ts';
 import { formatHttpDate } from '../http/http-date.ts';
 import type { Representation } from '../http/representation.ts';
 import { readBuffers } from '../server/read-buffers.ts';
+import { HEAD_ROOM_MIN_BODY, withHeadRoom } from '../server/http1/message.ts';
+import type { HeadRoom } from '../server/http1/message.ts';
 
 export type CachedMedia = {
   readonly fileName: string;
@@ -30,6 +32,8 @@ export type CachedMedia = {
   readonly headers206Tail: readonly string[];
   /** The whole file, for files up to memoryCacheMaxFileBytes while the byte budget allows. */
   body: Buffer | undefined;
+  /** Room for a response head in front of `body` (files larger than 16 KiB; the media lane). */
+  room: HeadRoom | undefined;
   /** Read-only descriptor for positioned reads of files not held in memory. */
   fd: number | undefined;
   /**
@@ -142,8 +146,9 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
     const e = slot.entry;
     if (!e) return;
     e.evicted = true;
-    if (e.body) memoryBytes -= e.body.length;
+    if (e.body) memoryBytes -= e.body.length + (e.room?.bytes ?? 0);
     e.body = undefined;
+    e.room = undefined;
     memoryBytes -= e.blockBytes;
     e.blocks.clear();
     e.blockBytes = 0;
@@ -163,7 +168,7 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
     const old = slots.get(name);
     if (old && old.entry !== slot.entry) drop(name, old);
     slots.set(name, slot);
-    if (slot.entry?.body) memoryBytes += slot.entry.body.length;
+    if (slot.entry?.body) memoryBytes += slot.entry.body.length + (slot.entry.room?.bytes ?? 0);
     enforceBounds(name);
   }
 
@@ -329,6 +334,7 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
       headers206Head: Object.freeze(headers206.slice(0, RANGE_AT - 1)),
       headers206Tail: Object.freeze(headers206.slice(RANGE_AT + 3)),
       body: undefined,
+      room: undefined,
       blocks: new Map(),
       blockBytes: 0,
       reading: new Map(),
@@ -346,7 +352,11 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
       if (small) {
         const buf = await new Promise<Buffer>((resolve, reject) => readFile(entry.path, (err, b) => (err ? reject(err) : resolve(b))));
         if (buf.length !== item.byteSize) return markMissing(entry, `file is ${buf.length} bytes, the record says ${item.byteSize}`);
-        entry.body = buf;
+        if (buf.length > HEAD_ROOM_MIN_BODY) {
+          const roomy = withHeadRoom([buf], buf.length);
+          entry.body = roomy.buffer;
+          entry.room = roomy.room;
+        } else entry.body = buf;
       } else {
         entry.fd = await new Promise<number>((resolve, reject) => open(entry.path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
         openFiles++;

@@ -76,3 +76,28 @@ describe('memory store: recency against a model', () => {
     );
   });
 });
+
+describe('memory store: room for a head', () => {
+  it('keeps a body larger than 16 KiB with room for a response head in front of it, counted in its bytes; a small one as it is', async () => {
+    const store = new MemoryStore({ maxBytes: 1 << 20 });
+    const meta = sampleMeta('/big', 20_000);
+    assert.equal(await store.put(meta, [Buffer.alloc(12_000, 1), Buffer.alloc(8_000, 2)]), true);
+    const hit = store.getSync(meta.key)!;
+    assert.ok(hit.body.kind === 'buffer' && hit.body.room !== undefined);
+    const { buffer, room } = hit.body;
+    assert.equal(buffer.length, 20_000);
+    assert.ok(buffer.subarray(0, 12_000).every((b) => b === 1) && buffer.subarray(12_000).every((b) => b === 2));
+    assert.ok(room.bytes >= 512 && buffer.byteOffset >= room.bytes);
+    const small = sampleMeta('/small', 3000);
+    assert.equal(await store.put(small, [Buffer.alloc(3000, 3)]), true);
+    const smallHit = store.getSync(small.key)!;
+    assert.ok(smallHit.body.kind === 'buffer' && smallHit.body.room === undefined);
+    assert.deepEqual(store.usage(), { bytes: 20_000 + room.bytes + metaBytes(meta) + 3000 + metaBytes(small), entries: 2 });
+    // New metadata keeps the body and its room.
+    const next = { ...meta, requestTime: meta.requestTime + 1 };
+    assert.equal(await store.updateMeta(next), true);
+    const after = store.getSync(meta.key)!;
+    assert.ok(after.body.kind === 'buffer' && after.body.room === room && after.body.buffer === buffer);
+    assert.deepEqual(store.usage(), { bytes: 20_000 + room.bytes + metaBytes(next) + 3000 + metaBytes(small), entries: 2 });
+  });
+});

@@ -1,4 +1,6 @@
 // In-memory cache tier: a byte-bounded LRU of whole objects, for small hot responses.
+import { HEAD_ROOM_MIN_BODY, withHeadRoom } from '../../server/http1/message.ts';
+import type { HeadRoom } from '../../server/http1/message.ts';
 import { metaBytes } from './store.ts';
 import type { CacheStore, EntryMeta, StoreHit, StoreOptions, StoreUsage } from './store.ts';
 
@@ -7,7 +9,7 @@ import type { CacheStore, EntryMeta, StoreHit, StoreOptions, StoreUsage } from '
  * its slot to the end by relinking it, and the map of keys changes only when objects come and go. The
  * hit a lookup returns is made once per slot (it is only read).
  */
-type Slot = { key: string; meta: EntryMeta; buffer: Buffer; bytes: number; hit: StoreHit; older: Slot | undefined; newer: Slot | undefined };
+type Slot = { key: string; meta: EntryMeta; buffer: Buffer; room: HeadRoom | undefined; bytes: number; hit: StoreHit; older: Slot | undefined; newer: Slot | undefined };
 
 export class MemoryStore implements CacheStore {
   readonly name = 'memory';
@@ -45,14 +47,19 @@ export class MemoryStore implements CacheStore {
   }
 
   async put(meta: EntryMeta, body: readonly Buffer[]): Promise<boolean> {
-    const buffer = body.length === 1 ? body[0] : Buffer.concat(body);
-    const bytes = buffer.length + metaBytes(meta);
+    let size = 0;
+    for (const part of body) size += part.length;
+    // A larger body is kept with room for a response head in front of it (one write for both).
+    const roomy = size > HEAD_ROOM_MIN_BODY ? withHeadRoom(body, size) : undefined;
+    const buffer = roomy !== undefined ? roomy.buffer : body.length === 1 ? body[0] : Buffer.concat(body);
+    const room = roomy?.room;
+    const bytes = buffer.length + (room === undefined ? 0 : room.bytes) + metaBytes(meta);
     if (bytes > this.#maxBytes) {
       this.#remove(meta.key);
       return false;
     }
     this.#remove(meta.key);
-    const slot: Slot = { key: meta.key, meta, buffer, bytes, hit: hitOf(meta, buffer), older: undefined, newer: undefined };
+    const slot: Slot = { key: meta.key, meta, buffer, room, bytes, hit: hitOf(meta, buffer, room), older: undefined, newer: undefined };
     this.#slots.set(meta.key, slot);
     this.#append(slot);
     this.#bytes += bytes;
@@ -63,10 +70,10 @@ export class MemoryStore implements CacheStore {
   async updateMeta(meta: EntryMeta): Promise<boolean> {
     const slot = this.#slots.get(meta.key);
     if (!slot) return false;
-    const bytes = slot.buffer.length + metaBytes(meta);
+    const bytes = slot.buffer.length + (slot.room === undefined ? 0 : slot.room.bytes) + metaBytes(meta);
     this.#bytes += bytes - slot.bytes;
     slot.meta = meta;
-    slot.hit = hitOf(meta, slot.buffer);
+    slot.hit = hitOf(meta, slot.buffer, slot.room);
     slot.bytes = bytes;
     this.#evictToFit();
     return true;
@@ -127,6 +134,6 @@ export class MemoryStore implements CacheStore {
   }
 }
 
-function hitOf(meta: EntryMeta, buffer: Buffer): StoreHit {
-  return { meta, body: { kind: 'buffer', buffer } };
+function hitOf(meta: EntryMeta, buffer: Buffer, room: HeadRoom | undefined): StoreHit {
+  return { meta, body: room === undefined ? { kind: 'buffer', buffer } : { kind: 'buffer', buffer, room } };
 }

@@ -1,6 +1,7 @@
 // The interface every cache tier implements (memory, disk), and the entry metadata they keep.
 // Slicing choice: tiers store WHOLE objects (no slices); ranges are cut from the whole object.
 import type { FileHandle } from 'node:fs/promises';
+import type { HeadRoom } from '../../server/http1/message.ts';
 
 /** End-to-end response header fields as received from upstream (lower-case names, hop-by-hop removed). */
 type StoredHeaders = Record<string, string | string[]>;
@@ -25,8 +26,11 @@ export type EntryMeta = {
   size: number;
 };
 
-/** Where the body is. A file handle belongs to the caller, who must close it. */
-export type BodySource = { kind: 'buffer'; buffer: Buffer } | { kind: 'file'; handle: FileHandle; size: number };
+/**
+ * Where the body is. A file handle belongs to the caller, who must close it. A buffer may have room
+ * for a response head in front of it (the memory tier's larger bodies: HeadRoom in server/http1).
+ */
+export type BodySource = { kind: 'buffer'; buffer: Buffer; room?: HeadRoom } | { kind: 'file'; handle: FileHandle; size: number };
 
 export type StoreHit = { meta: EntryMeta; body: BodySource };
 

@@ -285,6 +285,54 @@ export function writeAnswer(socket: Socket, head: string | Buffer, data: Uint8Ar
 const NOTHING = Buffer.alloc(0);
 
 /**
+ * Bytes in front of a body, in the body's own memory, that a response head may be written into, so
+ * head and body leave in one write of one buffer: a corked pair is a writev, which costs more. While
+ * a write that holds them waits in a socket's queue (`held` counts those), answers use a corked pair.
+ */
+export type HeadRoom = { readonly bytes: number; held: number };
+
+/** Room kept in front of a body: more than the heads we write. */
+const HEAD_ROOM = 1024;
+/** Bodies up to this size are joined with their head (writeAnswer); larger ones are worth the room. */
+export const HEAD_ROOM_MIN_BODY = JOIN_MAX;
+
+/** The body's parts in one new buffer with a head's room in front of it. */
+export function withHeadRoom(parts: readonly Uint8Array[], size: number): { buffer: Buffer; room: HeadRoom } {
+  const all = Buffer.allocUnsafeSlow(HEAD_ROOM + size);
+  let at = HEAD_ROOM;
+  for (const part of parts) {
+    all.set(part, at);
+    at += part.length;
+  }
+  return { buffer: all.subarray(HEAD_ROOM, HEAD_ROOM + size), room: { bytes: HEAD_ROOM, held: 0 } };
+}
+
+/**
+ * writeAnswer (writeAnswerAccounted with `done`) for a body that starts at the first byte of a buffer
+ * made by withHeadRoom: the head is written into the room and both leave as one buffer, unless the
+ * room is held by a queued write or the body is small enough to be joined.
+ */
+export function writeAnswerInRoom(socket: Socket, head: Buffer, body: Buffer, room: HeadRoom, done: Callback | undefined): boolean {
+  if (room.held > 0 || head.length > room.bytes || body.length <= HEAD_ROOM_MIN_BODY) {
+    return done === undefined ? writeAnswer(socket, head, body, undefined) : writeAnswerAccounted(socket, head, body, done);
+  }
+  const whole = Buffer.from(body.buffer, body.byteOffset - head.length, head.length + body.length);
+  whole.set(head, 0);
+  const ok = socket.write(whole);
+  if (socket.writableLength === 0 && !socket.destroyed && socket.errored === null) {
+    done?.();
+    return ok;
+  }
+  // The queued write reads the room until it is out: later answers leave it alone until then.
+  room.held++;
+  socket.write(NOTHING, (err) => {
+    room.held--;
+    done?.(err);
+  });
+  return ok;
+}
+
+/**
  * writeAnswer for a caller that only needs to know when the answer is out: `done` runs before this
  * returns when the kernel took every byte at once (nearly always), else once the last byte is out or
  * cannot be sent (with the error). A write callback would cost a tick and its objects per answer.

@@ -1,0 +1,75 @@
+// The answer writers of message.ts that the lanes use, on real sockets: a head written into the room
+// in front of a stored body must not change bytes a queued write still has to send.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { withHeadRoom, writeAnswerInRoom } from './message.ts';
+
+/** A head of fixed length naming its client (every head the same length, so framing never shifts). */
+const headFor = (who: string): Buffer => Buffer.from(`HTTP/1.1 200 OK\r\nx-who: ${who.padEnd(8, '.')}\r\ncontent-length: ${BODY}\r\n\r\n`, 'latin1');
+const BODY = 24 * 1024 * 1024;
+/** Bytes written to the slow client before its answer, so that none of the answer can go at once. */
+const FILLER = 16 * 1024 * 1024;
+
+describe('writeAnswerInRoom', { timeout: 60_000 }, () => {
+  it('a head written in front of the body while another client\'s answer waits in its queue leaves that answer as it was', async () => {
+    const parts = [Buffer.alloc(BODY / 2, 7), Buffer.alloc(BODY / 2, 9)];
+    const { buffer, room } = withHeadRoom(parts, BODY);
+    assert.equal(buffer.length, BODY);
+    assert.ok(buffer.subarray(0, BODY / 2).every((b) => b === 7) && buffer.subarray(BODY / 2).every((b) => b === 9));
+    const done: string[] = [];
+    const server = net.createServer((socket) => {
+      socket.on('error', () => {});
+      socket.once('data', (d) => {
+        const who = d.toString('latin1').trim();
+        if (who === 'slow') socket.write(Buffer.alloc(FILLER, 0x66));
+        writeAnswerInRoom(socket, headFor(who), buffer, room, (err) => done.push(`${who}${err ? ' failed' : ''}`));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const ask = (who: string, read: boolean, before = 0): Promise<{ socket: net.Socket; received: () => Promise<Buffer> }> =>
+      new Promise((resolve) => {
+        const socket = net.connect(port, '127.0.0.1', () => {
+          socket.write(`${who}\n`);
+          const chunks: Buffer[] = [];
+          let got = 0;
+          let finish: (b: Buffer) => void;
+          const whole = new Promise<Buffer>((r) => (finish = r));
+          if (!read) socket.pause();
+          socket.on('data', (c: Buffer) => {
+            chunks.push(c);
+            got += c.length;
+            if (got >= before + headFor(who).length + BODY) finish(Buffer.concat(chunks).subarray(before));
+          });
+          resolve({ socket, received: () => (socket.isPaused() && socket.resume(), whole) });
+        });
+      });
+    // The slow client's answer waits behind 16 MiB it does not read: all of it, head included, is
+    // queued, holding the room.
+    const slow = await ask('slow', false, FILLER);
+    while (room.held === 0) await new Promise((r) => setTimeout(r, 5));
+    // Others are answered meanwhile (with a corked pair: the room is held).
+    for (let i = 0; i < 3; i++) {
+      const other = await ask(`other${i}`, true);
+      const bytes = await other.received();
+      assert.equal(bytes.subarray(0, headFor(`other${i}`).length).toString('latin1'), headFor(`other${i}`).toString('latin1'));
+      other.socket.destroy();
+    }
+    const bytes = await slow.received();
+    const head = headFor('slow');
+    assert.equal(bytes.subarray(0, head.length).toString('latin1'), head.toString('latin1'), 'the queued answer kept its own head');
+    assert.ok(bytes.subarray(head.length, head.length + BODY / 2).every((b) => b === 7) && bytes.subarray(head.length + BODY / 2).every((b) => b === 9));
+    slow.socket.destroy();
+    while (room.held !== 0) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(done.sort(), ['other0', 'other1', 'other2', 'slow']);
+    // Free again: the next answer goes out of the room, and is whole.
+    const last = await ask('last', true);
+    const lastBytes = await last.received();
+    assert.equal(lastBytes.subarray(0, headFor('last').length).toString('latin1'), headFor('last').toString('latin1'));
+    assert.equal(lastBytes.length, headFor('last').length + BODY);
+    last.socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+});
