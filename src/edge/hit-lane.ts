@@ -12,7 +12,7 @@
 // to plan — returns false with nothing written, and the request takes the request path as before.
 // (test/edge-hit-lane.test.ts sends the same generated requests to an edge with and without it.)
 import type { RequestHead } from '../server/http1/head.ts';
-import { HeadBytesCache, plainHead, writeAnswer, writeAnswerAccounted, writeAnswerInRoom } from '../server/http1/message.ts';
+import { HeadBytesCache, plainHead, writeLaneAnswer } from '../server/http1/message.ts';
 import type { HeadRoom } from '../server/http1/message.ts';
 import type { DirectAnswer } from '../server/http1/serve.ts';
 import { requestKey } from './cache/cache-key.ts';
@@ -62,8 +62,9 @@ export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolea
     const segment = shape.segments[0] as { start: number; end: number } | undefined;
     const ageSeconds = Math.floor(age);
     // (A 206's range is part of its head; the shared list of a 200 or 304 says which those are.)
-    const a = shape.status === 206 && segment !== undefined ? segment.start : -1;
-    const b = shape.status === 206 && segment !== undefined ? segment.end : -1;
+    const ranged = shape.status === 206 && segment !== undefined;
+    const a = ranged ? segment.start : -1;
+    const b = ranged ? segment.end : -1;
     let text = heads.get(shared, ageSeconds, a, b, keepAliveSeconds);
     if (text === undefined) {
       const tail = shape.status === 206 ? rangeFields(shape.segments, meta) : [];
@@ -75,11 +76,7 @@ export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolea
     }
     const buffer = hit.buffer;
     const body = segment === undefined ? undefined : segment.start === 0 && segment.end + 1 === buffer.length ? buffer : buffer.subarray(segment.start, segment.end + 1);
-    const done = accounting(edge, zone, head, target, ip, shape.status, body === undefined ? 0 : body.length);
-    // A body from the object's first byte may take its head in the room in front of it.
-    if (body !== undefined && hit.room !== undefined && body.byteOffset === buffer.byteOffset) writeAnswerInRoom(socket, text, body, hit.room, done);
-    else if (done === undefined) writeAnswer(socket, text, body, undefined);
-    else writeAnswerAccounted(socket, text, body, done);
+    writeLaneAnswer(socket, text, body, hit.room, accounting(edge, zone, head, target, ip, shape.status, body === undefined ? 0 : body.length));
     return true;
   };
 }

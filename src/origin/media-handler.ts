@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { isLibraryFileName } from '../media/keys.ts';
 import { planResponse, type BodySegment } from '../http/representation.ts';
-import { HeadBytesCache, plainHead, writeAnswer, writeAnswerInRoom, writeHeadShared } from '../server/http1/message.ts';
+import { HeadBytesCache, plainHead, writeLaneAnswer, writeHeadShared } from '../server/http1/message.ts';
 import type { DirectAnswer } from '../server/http1/serve.ts';
 import { readBuffers, streamSlice } from '../server/read-buffers.ts';
 import { ONE_READ_MAX, RANGE_AT } from './media-cache.ts';
@@ -246,10 +246,7 @@ export function createMediaLane(cache: MediaCache): DirectAnswer {
     } else return false;
     if (text === undefined) return false;
     if (!Array.isArray(body)) {
-      // A body from the file's first byte, held whole, may take its head in the room in front of it.
-      const whole = entry.body;
-      if (body !== undefined && entry.room !== undefined && whole !== undefined && body.buffer === whole.buffer && body.byteOffset === whole.byteOffset) writeAnswerInRoom(socket, text, body, entry.room, undefined);
-      else writeAnswer(socket, text, body, undefined);
+      writeLaneAnswer(socket, text, body, entry.room, undefined);
       return true;
     }
     socket.cork();

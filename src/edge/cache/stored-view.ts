@@ -47,7 +47,7 @@ export class StoredViews {
   age(meta: EntryMeta): number {
     const d = this.#views.get(meta);
     if (!d) return currentAge(meta.headers, meta.requestTime, meta.responseTime, this.#now());
-    return d.initialAge + Math.max(0, (this.#now() - meta.responseTime) / 1000);
+    return this.ageOf(d, meta);
   }
 
   /** age(meta) for the view `of` gave for it (one lookup less). */

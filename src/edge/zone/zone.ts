@@ -57,10 +57,7 @@ export function validZoneHost(host: string | undefined): string | undefined {
 
 /** Whether a Host field value is a host with an optional port (an empty one is allowed by RFC 9112 §3.2). */
 export function isValidHostField(host: string): boolean {
-  if (hostFields.has(host)) return true;
-  if (!HOST_FIELD.test(host)) return false;
-  remember(host, zoneHostOfField(host));
-  return true;
+  return validZoneHost(host) !== undefined;
 }
 
 /**

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { withHeadRoom, writeAnswerInRoom } from './message.ts';
+import { withHeadRoom, writeLaneAnswer } from './message.ts';
 
 /** A head of fixed length naming its client (every head the same length, so framing never shifts). */
 const headFor = (who: string): Buffer => Buffer.from(`HTTP/1.1 200 OK\r\nx-who: ${who.padEnd(8, '.')}\r\ncontent-length: ${BODY}\r\n\r\n`, 'latin1');
@@ -12,7 +12,7 @@ const BODY = 24 * 1024 * 1024;
 /** Bytes written to the slow client before its answer, so that none of the answer can go at once. */
 const FILLER = 16 * 1024 * 1024;
 
-describe('writeAnswerInRoom', { timeout: 60_000 }, () => {
+describe('writeLaneAnswer', { timeout: 60_000 }, () => {
   it('a head written in front of the body while another client\'s answer waits in its queue leaves that answer as it was', async () => {
     const parts = [Buffer.alloc(BODY / 2, 7), Buffer.alloc(BODY / 2, 9)];
     const { buffer, room } = withHeadRoom(parts, BODY);
@@ -24,7 +24,7 @@ describe('writeAnswerInRoom', { timeout: 60_000 }, () => {
       socket.once('data', (d) => {
         const who = d.toString('latin1').trim();
         if (who === 'slow') socket.write(Buffer.alloc(FILLER, 0x66));
-        writeAnswerInRoom(socket, headFor(who), buffer, room, (err) => done.push(`${who}${err ? ' failed' : ''}`));
+        writeLaneAnswer(socket, headFor(who), buffer, room, (err) => done.push(`${who}${err ? ' failed' : ''}`));
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

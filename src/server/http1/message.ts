@@ -285,11 +285,12 @@ export function writeAnswer(socket: Socket, head: string | Buffer, data: Uint8Ar
 const NOTHING = Buffer.alloc(0);
 
 /**
- * Bytes in front of a body, in the body's own memory, that a response head may be written into, so
- * head and body leave in one write of one buffer: a corked pair is a writev, which costs more. While
- * a write that holds them waits in a socket's queue (`held` counts those), answers use a corked pair.
+ * The `bytes` in front of a body, in the body's own memory (`memory`, the body starting at offset
+ * `at`), that a response head may be written into, so head and body leave in one write of one
+ * buffer: a corked pair is a writev, which costs more. While a write that holds them waits in a
+ * socket's queue (`held` counts those), answers use a corked pair.
  */
-export type HeadRoom = { readonly bytes: number; held: number };
+export type HeadRoom = { readonly memory: ArrayBufferLike; readonly at: number; readonly bytes: number; held: number };
 
 /** Room kept in front of a body: more than the heads we write. */
 const HEAD_ROOM = 1024;
@@ -304,44 +305,38 @@ export function withHeadRoom(parts: readonly Uint8Array[], size: number): { buff
     all.set(part, at);
     at += part.length;
   }
-  return { buffer: all.subarray(HEAD_ROOM, HEAD_ROOM + size), room: { bytes: HEAD_ROOM, held: 0 } };
+  return { buffer: all.subarray(HEAD_ROOM, HEAD_ROOM + size), room: { memory: all.buffer, at: all.byteOffset + HEAD_ROOM, bytes: HEAD_ROOM, held: 0 } };
 }
 
 /**
- * writeAnswer (writeAnswerAccounted with `done`) for a body that starts at the first byte of a buffer
- * made by withHeadRoom: the head is written into the room and both leave as one buffer, unless the
- * room is held by a queued write or the body is small enough to be joined.
+ * A lane's answer: writeAnswer, or, for a body larger than the joined ones that starts where `room`
+ * says (the first byte of a buffer made by withHeadRoom) while no queued write holds the room, the
+ * head written into the room and both sent as one buffer. `done`, for a caller that only needs to
+ * know when the answer is out, runs before this returns when the kernel took every byte at once
+ * (nearly always), else once the last byte is out or cannot be sent (with the error): a write
+ * callback would cost a tick and its objects per answer.
  */
-export function writeAnswerInRoom(socket: Socket, head: Buffer, body: Buffer, room: HeadRoom, done: Callback | undefined): boolean {
-  if (room.held > 0 || head.length > room.bytes || body.length <= HEAD_ROOM_MIN_BODY) {
-    return done === undefined ? writeAnswer(socket, head, body, undefined) : writeAnswerAccounted(socket, head, body, done);
-  }
-  const whole = Buffer.from(body.buffer, body.byteOffset - head.length, head.length + body.length);
-  whole.set(head, 0);
-  const ok = socket.write(whole);
+export function writeLaneAnswer(socket: Socket, head: Buffer, body: Buffer | undefined, room: HeadRoom | undefined, done: Callback | undefined): boolean {
+  let holding: HeadRoom | undefined;
+  let ok: boolean;
+  if (room !== undefined && body !== undefined && room.held === 0 && body.buffer === room.memory && body.byteOffset === room.at && head.length <= room.bytes && body.length > HEAD_ROOM_MIN_BODY) {
+    const whole = Buffer.from(room.memory, room.at - head.length, head.length + body.length);
+    whole.set(head, 0);
+    ok = socket.write(whole);
+    holding = room;
+  } else ok = writeAnswer(socket, head, body, undefined);
+  if (done === undefined && holding === undefined) return ok;
   if (socket.writableLength === 0 && !socket.destroyed && socket.errored === null) {
     done?.();
     return ok;
   }
-  // The queued write reads the room until it is out: later answers leave it alone until then.
-  room.held++;
+  // The queued write reads the room until it is out: later answers leave it alone until then. An
+  // empty write's callback comes after those of the writes queued before it.
+  if (holding !== undefined) holding.held++;
   socket.write(NOTHING, (err) => {
-    room.held--;
+    if (holding !== undefined) holding.held--;
     done?.(err);
   });
-  return ok;
-}
-
-/**
- * writeAnswer for a caller that only needs to know when the answer is out: `done` runs before this
- * returns when the kernel took every byte at once (nearly always), else once the last byte is out or
- * cannot be sent (with the error). A write callback would cost a tick and its objects per answer.
- */
-export function writeAnswerAccounted(socket: Socket, head: string | Buffer, data: Uint8Array | undefined, done: Callback): boolean {
-  const ok = writeAnswer(socket, head, data, undefined);
-  if (socket.writableLength === 0 && !socket.destroyed && socket.errored === null) done();
-  // An empty write's callback comes after those of the writes queued before it.
-  else socket.write(NOTHING, done);
   return ok;
 }
 
