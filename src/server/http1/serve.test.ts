@@ -287,6 +287,18 @@ describe('serveHttp1', { timeout: 60_000 }, () => {
     assert.equal(mine.match(/HTTP\/1\.1 200/g)?.length, 6);
   });
 
+  it('stops reading behind a slow answer when much is pipelined, and answers every request once it resumes', async () => {
+    // 64 KiB and more of requests behind one answered on the next turn: the socket is paused, then resumed.
+    const one = 'GET /who HTTP/1.1\r\nHost: a\r\n\r\n';
+    const many = one.repeat(4000);
+    assert.ok(many.length > 96 * 1024);
+    const request = `GET /later HTTP/1.1\r\nHost: a\r\n\r\n${many}${BYE}`;
+    const [theirs, mine] = await Promise.all([exchange(plainPort, request), exchange(ownPort, request)]);
+    assert.equal(mine.match(/HTTP\/1\.1 200/g)?.length, 4002);
+    assert.equal(mine.match(/x-served-by: node/g), null);
+    assert.ok(normalise(mine).replaceAll('x-served-by: own', 'x-served-by: node') === normalise(theirs), `ours: ${mine.length} bytes, node:http's: ${theirs.length}`);
+  });
+
   it('hands a connection to node:http at its first request with a body, keeping the order', async () => {
     const request = 'GET /who HTTP/1.1\r\nHost: a\r\n\r\nPOST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloGET /who HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n';
     const text = await exchange(ownPort, request);

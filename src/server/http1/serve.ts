@@ -165,6 +165,8 @@ class Connection implements ResponseOwner {
   readonly #idleLimit: number;
   /** The idle sweep's count when this connection was last seen active. */
   #seen: number;
+  /** The socket's read state, whose read-ahead tick is skipped while the connection is ours (readAheadFlag). */
+  readonly #readState: ReadAheadFlag | undefined;
 
   constructor(socket: Socket, front: Front) {
     this.socket = socket;
@@ -175,6 +177,7 @@ class Connection implements ResponseOwner {
     const keepAlive = server.keepAliveTimeout ?? 5000;
     this.keepAliveSeconds = Math.floor(keepAlive / 1000);
     for (const [event, listener] of this.#listeners) socket.on(event, listener);
+    this.#readState = readAheadFlag(socket);
     this.#idleLimit = keepAlive > 0 ? keepAlive + (server.keepAliveTimeoutBuffer ?? 1000) : 0;
     this.#seen = front.idle.count;
     if (this.#idleLimit > 0) front.idle.watch(this.#idleLimit);
@@ -204,6 +207,8 @@ class Connection implements ResponseOwner {
   }
 
   readonly #onData = (chunk: Buffer): void => {
+    // (Checked by the stream right after this listener returns.)
+    if (this.#readState !== undefined) this.#readState.readingMore = true;
     this.#seen = this.#front.idle.count;
     this.#pending = this.#pending === undefined ? chunk : Buffer.concat([this.#pending, chunk]);
     this.#next();
@@ -301,6 +306,7 @@ class Connection implements ResponseOwner {
     this.#gone = true;
     this.#front.live.delete(this);
     for (const [event, listener] of this.#listeners) socket.off(event, listener);
+    if (this.#readState !== undefined) this.#readState.readingMore = false;
     if (this.#pending !== undefined) socket.unshift(this.#pending);
     this.#pending = undefined;
     // node:http would read the socket's handle directly, past the bytes given back above; it reads
@@ -330,3 +336,20 @@ class Connection implements ResponseOwner {
 }
 
 function ignore(): void {}
+
+type ReadAheadFlag = { readingMore: boolean };
+
+/**
+ * A socket's flag that skips its stream's read-ahead tick, if it has one. After every chunk it emits,
+ * a Readable queues a tick that calls read(0) to keep reading up to its high-water mark, unless its
+ * `readingMore` flag says such a tick is queued already. For a socket the tick changes nothing: its
+ * handle reads on its own until the stream's buffer is full, and resume() restarts a stopped read.
+ * It costs a queued callback and a read(0) per request, so a connection that is ours sets the flag
+ * as each chunk arrives (the stream looks at it after the 'data' listeners) and clears it when
+ * node:http takes the connection over. (serve.test.ts: pipelined requests past the pause threshold
+ * behind a slow answer, every one answered.)
+ */
+function readAheadFlag(socket: Socket): ReadAheadFlag | undefined {
+  const state = (socket as unknown as { _readableState?: { readingMore?: unknown } })._readableState;
+  return state !== undefined && typeof state.readingMore === 'boolean' ? (state as ReadAheadFlag) : undefined;
+}
