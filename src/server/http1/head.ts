@@ -29,13 +29,11 @@ export const INCOMPLETE = { kind: 'incomplete' } as const;
 export const NOT_MINE = { kind: 'not-mine' } as const;
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
-/** Anything but HTAB, CR, LF and visible ASCII with space. */
-const OUTSIDE = /[^\t\r\n\x20-\x7e]/;
-/** A request target: visible ASCII, no space. */
-const VISIBLE = /^[\x21-\x7e]+$/;
 /** ' HTTP/1.1' */
 const VERSION_LENGTH = 9;
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Token characters (field names), by code: 1 for a token character. */
+const TCHAR = new Uint8Array(0x80);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TCHAR[c.charCodeAt(0)] = 1;
 /** More fields than any real client sends; such a head is node:http's to judge. */
 const MAX_FIELDS = 100;
 /**
@@ -86,22 +84,25 @@ export function readHead(buf: Buffer, start: number, length: number, maxHeaderBy
   const window = Math.min(length, start + FIRST_LOOK, start + limit);
   const first = buf.toString('latin1', start, window);
   const found = first.indexOf('\r\n\r\n');
+  // The head is text[0, n) (the text read, not a slice of it: a slice costs each character read).
   let text: string;
   let at: number;
+  let n: number;
   if (found !== -1) {
     at = start + found;
     if (at + 4 - start >= limit) return NOT_MINE;
-    text = first.slice(0, found);
+    text = first;
+    n = found;
   } else {
     at = buf.indexOf(CRLFCRLF, Math.max(start, window - 3));
     if (at === -1 || at + 4 > length) return length - start >= limit ? NOT_MINE : INCOMPLETE;
     if (at + 4 - start >= limit) return NOT_MINE;
     text = buf.toString('latin1', start, at);
+    n = text.length;
   }
-  if (OUTSIDE.test(text)) return NOT_MINE;
   let lineEnd = text.indexOf('\r\n');
-  if (lineEnd === -1) lineEnd = text.length;
-  // The request line: method SP target SP HTTP/1.x, the target visible ASCII (no regex match to make).
+  if (lineEnd === -1 || lineEnd > n) lineEnd = n;
+  // The request line: method SP target SP HTTP/1.x, the target visible ASCII.
   const method = text.startsWith('GET ') ? 'GET' : text.startsWith('HEAD ') ? 'HEAD' : text.startsWith('OPTIONS ') ? 'OPTIONS' : undefined;
   if (method === undefined) return NOT_MINE;
   const urlEnd = lineEnd - VERSION_LENGTH;
@@ -109,35 +110,46 @@ export function readHead(buf: Buffer, start: number, length: number, maxHeaderBy
   const version = text.slice(urlEnd, lineEnd);
   const minor = version === ' HTTP/1.1' ? 1 : version === ' HTTP/1.0' ? 0 : undefined;
   if (minor === undefined) return NOT_MINE;
+  for (let i = method.length + 1; i < urlEnd; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e) return NOT_MINE;
+  }
   const url = text.slice(method.length + 1, urlEnd);
-  if (!VISIBLE.test(url)) return NOT_MINE;
   const headers: Record<string, string> = {};
-  const rawHeaders: string[] = [];
   let connection: string | undefined;
   let count = 0;
   let pos = lineEnd + 2;
-  while (pos < text.length) {
-    // A line ends at the next LF, which must follow a CR, and holds no other CR: a lone CR or LF
-    // inside a line is a framing question node:http answers. (The last line ends where the text does.)
-    const lf = text.indexOf('\n', pos);
-    if (lf !== -1 && text.charCodeAt(lf - 1) !== 13) return NOT_MINE;
-    const next = lf === -1 ? text.length : lf - 1;
-    const cr = text.indexOf('\r', pos);
-    if (cr !== -1 && cr < next) return NOT_MINE;
+  while (pos < n) {
     if (++count > MAX_FIELDS) return NOT_MINE;
+    // name ":" value CR LF, the name a token, the value HTAB, SP and visible ASCII only: any other
+    // byte (a lone CR or LF, obs-fold, a control, obs-text) is a question node:http answers. The
+    // last line ends where the text does. (A line without a colon makes a name with its CR LF in it.)
     const colon = text.indexOf(':', pos);
-    if (colon <= pos || colon >= next) return NOT_MINE;
-    const name = text.slice(pos, colon);
+    if (colon <= pos) return NOT_MINE;
     let key = knownName(text, pos, colon - pos);
     if (key === undefined) {
-      if (!TOKEN.test(name)) return NOT_MINE;
-      key = name.toLowerCase();
+      for (let i = pos; i < colon; i++) {
+        const c = text.charCodeAt(i);
+        if (c > 0x7e || TCHAR[c] === 0) return NOT_MINE;
+      }
+      key = text.slice(pos, colon).toLowerCase();
     }
-    let vs = colon + 1;
-    let ve = next;
-    while (vs < ve && (text.charCodeAt(vs) === 32 || text.charCodeAt(vs) === 9)) vs++;
-    while (ve > vs && (text.charCodeAt(ve - 1) === 32 || text.charCodeAt(ve - 1) === 9)) ve--;
-    const value = text.slice(vs, ve);
+    // The value without the blanks around it.
+    let vs = -1;
+    let ve = -1;
+    let i = colon + 1;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c > 0x20) {
+        if (c > 0x7e) return NOT_MINE;
+        if (vs === -1) vs = i;
+        ve = i + 1;
+      } else if (c !== 0x20 && c !== 0x09) {
+        if (c === 0x0d && text.charCodeAt(i + 1) === 0x0a) break;
+        return NOT_MINE;
+      }
+    }
+    const value = vs === -1 ? '' : text.slice(vs, ve);
     // A repeated field (node:http joins or drops repeats by name), or a name Object.prototype has
     // (__proto__, constructor ...): node:http's.
     if (headers[key] !== undefined) return NOT_MINE;
@@ -155,8 +167,7 @@ export function readHead(buf: Buffer, start: number, length: number, maxHeaderBy
         break;
     }
     headers[key] = value;
-    rawHeaders.push(name, value);
-    pos = next + 2;
+    pos = i + 2;
   }
   if (minor === 1 && headers.host === undefined) return NOT_MINE;
   let close = false;
@@ -170,5 +181,58 @@ export function readHead(buf: Buffer, start: number, length: number, maxHeaderBy
     }
   }
   const keepAlive = !close && (minor === 1 || keepAliveAsked);
-  return { kind: 'head', method, url, minor, headers, rawHeaders, keepAlive, end: at + 4 };
+  return new Head(method, url, minor, headers, keepAlive, at + 4, text, lineEnd + 2, n);
+}
+
+/** A head readHead took. Its rawHeaders, which only the request path reads, are made when asked for. */
+class Head {
+  readonly kind = 'head';
+  readonly method: 'GET' | 'HEAD' | 'OPTIONS';
+  readonly url: string;
+  readonly minor: 0 | 1;
+  readonly headers: Record<string, string>;
+  readonly keepAlive: boolean;
+  readonly end: number;
+  /** The head's text without its empty line (text[0, #length)), and where its fields start. */
+  readonly #text: string;
+  readonly #fields: number;
+  readonly #length: number;
+  #raw: string[] | undefined;
+
+  constructor(method: 'GET' | 'HEAD' | 'OPTIONS', url: string, minor: 0 | 1, headers: Record<string, string>, keepAlive: boolean, end: number, text: string, fields: number, length: number) {
+    this.method = method;
+    this.url = url;
+    this.minor = minor;
+    this.headers = headers;
+    this.keepAlive = keepAlive;
+    this.end = end;
+    this.#text = text;
+    this.#fields = fields;
+    this.#length = length;
+  }
+
+  get rawHeaders(): string[] {
+    if (this.#raw !== undefined) return this.#raw;
+    // The fields readHead checked: name ":" value CR LF, the value's blanks trimmed.
+    const text = this.#text;
+    const n = this.#length;
+    const raw: string[] = [];
+    let pos = this.#fields;
+    while (pos < n) {
+      const colon = text.indexOf(':', pos);
+      let next = text.indexOf('\r\n', colon);
+      if (next === -1 || next > n) next = n;
+      raw.push(text.slice(pos, colon), trimBlanks(text, colon + 1, next));
+      pos = next + 2;
+    }
+    this.#raw = raw;
+    return raw;
+  }
+}
+
+/** text[from, to) without the spaces and tabs around it. */
+function trimBlanks(text: string, from: number, to: number): string {
+  while (from < to && (text.charCodeAt(from) === 0x20 || text.charCodeAt(from) === 0x09)) from++;
+  while (to > from && (text.charCodeAt(to - 1) === 0x20 || text.charCodeAt(to - 1) === 0x09)) to--;
+  return text.slice(from, to);
 }
