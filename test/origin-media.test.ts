@@ -514,6 +514,30 @@ test('the record trust period counts from the start of the lookup, and forget() 
   assert.equal(await cache.load(b.fileName), null, 'a new lookup sees the deletion');
 });
 
+test('the record cache evicts the least recently used file, never one in use', async (t) => {
+  const o = await startTestOrigin({});
+  t.after(() => o.close());
+  const cache = createMediaCache({
+    lib: o.tl.lib, logger: pino({ level: 'silent' }), now: () => 1_000_000, tail200: [], tail304: [], cacheControl: 'public',
+    memoryCacheBytes: 1 << 24, memoryCacheMaxFileBytes: 1 << 20, ttlMs: 60_000, maxEntries: 4,
+  });
+  t.after(() => cache.close());
+  const names: string[] = [];
+  for (let i = 0; i < 8; i++) names.push((await o.add('loop.png')).fileName);
+  const [a, ...others] = names;
+  for (const name of [a, ...others.slice(0, 3)]) assert.ok(await cache.load(name));
+  // `a` is used before each new file: it stays, and the others go in the order they were loaded.
+  for (const name of others.slice(3)) {
+    assert.ok(cache.peek(a), 'the file in use is still there');
+    assert.ok(await cache.load(name));
+    assert.equal(cache.stats().entries, 4);
+  }
+  assert.deepEqual(
+    names.map((n) => cache.peek(n) !== undefined),
+    [true, false, false, false, false, true, true, true],
+  );
+});
+
 test('property: concurrent slices through the hot-block cache, whatever the budget, are the file\'s bytes; the budget holds', async (t) => {
   const { o, data, fileName } = await originWithWav(t, 'blocks-property', 700_000);
   const silent = pino({ level: 'silent' });
