@@ -84,7 +84,8 @@ export function readHead(buf: Buffer, start: number, length: number, maxHeaderBy
   const window = Math.min(length, start + FIRST_LOOK, start + limit);
   const first = buf.toString('latin1', start, window);
   const found = first.indexOf('\r\n\r\n');
-  // The head is text[0, n) (the text read, not a slice of it: a slice costs each character read).
+  // The head is text[0, n) (the text read, not a slice of it: a slice costs each character read);
+  // text[n] starts its CR LF CR LF when there is more, so a CR LF searched for is found at n at most.
   let text: string;
   let at: number;
   let n: number;
@@ -101,7 +102,7 @@ export function readHead(buf: Buffer, start: number, length: number, maxHeaderBy
     n = text.length;
   }
   let lineEnd = text.indexOf('\r\n');
-  if (lineEnd === -1 || lineEnd > n) lineEnd = n;
+  if (lineEnd === -1) lineEnd = n;
   // The request line: method SP target SP HTTP/1.x, the target visible ASCII.
   const method = text.startsWith('GET ') ? 'GET' : text.startsWith('HEAD ') ? 'HEAD' : text.startsWith('OPTIONS ') ? 'OPTIONS' : undefined;
   if (method === undefined) return NOT_MINE;
@@ -221,7 +222,7 @@ class Head {
     while (pos < n) {
       const colon = text.indexOf(':', pos);
       let next = text.indexOf('\r\n', colon);
-      if (next === -1 || next > n) next = n;
+      if (next === -1) next = n;
       raw.push(text.slice(pos, colon), trimBlanks(text, colon + 1, next));
       pos = next + 2;
     }
