@@ -129,7 +129,7 @@ export async function runEdgeBench(o: HttpSectionOptions & { profileDir?: string
     console.log(`\n${hitComparison}\n\n${hitFigures}\n\norigin requests during the timed rounds: ${duringRounds}\n`);
     // Side by side with the baselines of the targets: tuned nginx (buffers), Varnish, the ceiling.
     const hitPaired = await sideBySide({
-      tests: tests.filter((t) => !t.radio),
+      tests,
       ours,
       baselines: [
         { label: 'nginx proxy_cache (buffers)', server: nginx[1] },

@@ -257,6 +257,38 @@ test('a file within its block quota: a crowd of overlapping ranges reads each bl
   assert.equal(o.origin.cacheStats().readBytes - before, read, 'the second pass read nothing');
 });
 
+test('a hot block keeps room for a head in front of it, outside its neighbour, and a block-aligned range is answered right with its head there', async (t) => {
+  const { o, data, url: u, fileName } = await originWithWav(t, 'rooms', 700_000);
+  const silent = pino({ level: 'silent' });
+  const cache = createMediaCache({ lib: o.tl.lib, logger: silent, now: () => 0, tail200: [], tail304: [], cacheControl: 'public', memoryCacheBytes: 64 << 20, memoryCacheMaxFileBytes: 0, ttlMs: 60_000 });
+  t.after(() => cache.close());
+  const entry = await cache.load(fileName);
+  assert.ok(entry && entry.body === undefined);
+  // Blocks 0-2 in one read (three blocks share one allocation).
+  await new Promise<void>((resolve, reject) => cache.readRange(entry, 0, 3 * 65_536 - 1, (err) => (err ? reject(err) : resolve())));
+  for (const k of [1, 2]) {
+    const bytes = cache.held(entry, k * 65_536, (k + 1) * 65_536 - 1) as Buffer;
+    const room = cache.roomAt(entry, k * 65_536);
+    assert.ok(room && Buffer.isBuffer(bytes), `block ${k} has a room`);
+    assert.equal(bytes.buffer, room.memory);
+    assert.equal(bytes.byteOffset, room.at);
+    // A head as long as the room, written into it, leaves the block before it intact.
+    new Uint8Array(room.memory, room.at - room.bytes, room.bytes).fill(0xff);
+  }
+  assert.equal(cache.roomAt(entry, 65_537), undefined, 'no room inside a block');
+  assert.equal(cache.roomAt(entry, 5 * 65_536), undefined, 'no room for a block not held');
+  const held = cache.held(entry, 0, 3 * 65_536 - 1) as Buffer[];
+  assert.ok(Buffer.concat(held).equals(data.subarray(0, 3 * 65_536)));
+  // Over HTTP: the origin's own cache, the same range twice (the second from its blocks, head in the room).
+  for (let i = 0; i < 2; i++) {
+    const r = await request(u, { headers: { range: 'bytes=65536-131071' } });
+    assert.equal(r.status, 206);
+    assert.ok(r.body.equals(data.subarray(65_536, 131_072)));
+  }
+  // The budget counts the rooms: 3 blocks of 64 KiB and their 1 KiB rooms.
+  assert.equal(cache.stats().memoryBytes, 3 * (65_536 + 1024));
+});
+
 test('a block read that fails fails every request waiting for it, and the next requests read again', async (t) => {
   const { o, data, url: u, fileName } = await originWithWav(t, 'cut', 2 * 1024 * 1024);
   assert.equal((await request(u, { method: 'HEAD' })).status, 200); // the descriptor is open from here on

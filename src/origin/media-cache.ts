@@ -1,7 +1,7 @@
 // What the origin keeps about each hot media file between requests: its record turned into a
 // representation and ready-made header lists, the bytes of small files, and an open file handle
 // for the rest (like nginx's open_file_cache). Bounded in entries and in bytes.
-import { open, close, read, readFile } from 'node:fs';
+import { open, close, read, readv, readFile } from 'node:fs';
 import type { Logger } from 'pino';
 import { getMedia } from '../media/catalog.ts';
 import type { Library, MediaItem } from '../media/library.ts';
@@ -9,7 +9,7 @@ import { strongEtagFromHash } from '../http/etag.ts';
 import { formatHttpDate } from '../http/http-date.ts';
 import type { Representation } from '../http/representation.ts';
 import { readBuffers } from '../server/read-buffers.ts';
-import { HEAD_ROOM_MIN_BODY, withHeadRoom } from '../server/http1/message.ts';
+import { HEAD_ROOM, HEAD_ROOM_MIN_BODY, withHeadRoom } from '../server/http1/message.ts';
 import type { HeadRoom } from '../server/http1/message.ts';
 
 export type CachedMedia = {
@@ -37,12 +37,14 @@ export type CachedMedia = {
   /** Read-only descriptor for positioned reads of files not held in memory. */
   fd: number | undefined;
   /**
-   * Hot 64 KiB blocks of a file not held whole (by block index, oldest first), up to
-   * memoryCacheMaxFileBytes per file and within the shared memory budget: players and edges ask for
+   * Hot 64 KiB blocks of a file not held whole (by block index, oldest first), up to the block quota
+   * per file and within the shared memory budget: players and edges ask for
    * the same slices of a popular long file again and again, and a positioned read costs a thread-pool
-   * round trip that a memory copy does not.
+   * round trip that a memory copy does not. Each block has room for a response head in front of it,
+   * so a slice that starts at a block's first byte leaves with its head in one buffer.
    */
-  blocks: Map<number, Buffer>;
+  blocks: Map<number, Block>;
+  /** Bytes of the blocks held, their rooms not counted (the budget counts those too). */
   blockBytes: number;
   /** Blocks being read, with who waits for each (the reader first). */
   reading: Map<number, Array<(err: Error | null, block?: Buffer) => void>>;
@@ -53,6 +55,9 @@ export type CachedMedia = {
   missing: boolean;
   checkedAt: number;
 };
+
+/** A hot block: its bytes, and the room in front of them (HeadRoom, which counts in the budget). */
+export type Block = { readonly bytes: Buffer; readonly room: HeadRoom };
 
 export type MediaCacheOptions = {
   lib: Library;
@@ -97,6 +102,11 @@ export type MediaCache = {
    * the hot blocks readRange would answer them from. Undefined otherwise; never starts a read.
    */
   held(entry: CachedMedia, start: number, end: number): Buffer | Buffer[] | undefined;
+  /**
+   * The room for a response head in front of byte `start` of an entry, if memory keeps one there: the
+   * whole file's from its first byte, a hot block's from the block's first byte.
+   */
+  roomAt(entry: CachedMedia, start: number): HeadRoom | undefined;
   /** readBytes: bytes read from files by positioned reads and block reads since the start. */
   stats(): { entries: number; memoryBytes: number; openFiles: number; readBytes: number };
   close(): void;
@@ -129,7 +139,9 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
   // Hot blocks one file may hold: half the budget (at least what a file held whole may take). A file
   // up to this size is answered from its blocks for every slice up to ONE_READ_MAX; larger ones only
   // for slices up to BLOCKS_READ_MAX.
-  const blockQuota = o.memoryCacheBytes >= BLOCK_SIZE ? Math.max(Math.min(o.memoryCacheMaxFileBytes, o.memoryCacheBytes), Math.floor(o.memoryCacheBytes / 2)) : 0;
+  // In block bytes: what fits in the budget with every block's room counted bounds it.
+  const blocksInBudget = Math.floor(o.memoryCacheBytes / (BLOCK_SIZE + HEAD_ROOM)) * BLOCK_SIZE;
+  const blockQuota = Math.min(blocksInBudget, Math.max(Math.min(o.memoryCacheMaxFileBytes, o.memoryCacheBytes), Math.floor(o.memoryCacheBytes / 2)));
   let closed = false;
 
   function release(entry: CachedMedia): void {
@@ -149,7 +161,7 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
     if (e.body) memoryBytes -= e.body.length + (e.room?.bytes ?? 0);
     e.body = undefined;
     e.room = undefined;
-    memoryBytes -= e.blockBytes;
+    memoryBytes -= e.blockBytes + e.blocks.size * HEAD_ROOM;
     e.blocks.clear();
     e.blockBytes = 0;
     release(e);
@@ -202,17 +214,20 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
     });
   }
 
-  function keepBlock(entry: CachedMedia, index: number, buf: Buffer): void {
-    if (entry.evicted || entry.blocks.has(index) || buf.length > blockQuota) return;
+  /** Keeps a block: the quota counts block bytes (a file up to the quota keeps all of them), the budget their rooms too. */
+  function keepBlock(entry: CachedMedia, index: number, block: Block): void {
+    const size = block.bytes.length;
+    if (entry.evicted || entry.blocks.has(index) || size > blockQuota) return;
     for (const [i, b] of entry.blocks) {
-      if (entry.blockBytes + buf.length <= blockQuota) break;
+      // (A file's last block may be short: its room still counts in full.)
+      if (entry.blockBytes + size <= blockQuota && entry.blockBytes + size + (entry.blocks.size + 1) * HEAD_ROOM <= o.memoryCacheBytes) break;
       entry.blocks.delete(i);
-      entry.blockBytes -= b.length;
-      memoryBytes -= b.length;
+      entry.blockBytes -= b.bytes.length;
+      memoryBytes -= b.bytes.length + HEAD_ROOM;
     }
-    entry.blocks.set(index, buf);
-    entry.blockBytes += buf.length;
-    memoryBytes += buf.length;
+    entry.blocks.set(index, block);
+    entry.blockBytes += size;
+    memoryBytes += size + HEAD_ROOM;
     enforceBounds(entry.fileName);
   }
 
@@ -247,7 +262,7 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
     for (let i = first; i <= last; i++) {
       const held = entry.blocks.get(i);
       if (held !== undefined) {
-        parts[i - first] = held;
+        parts[i - first] = held.bytes;
         continue;
       }
       waiting++;
@@ -264,19 +279,35 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
     // A held or in-flight block between two of its own is read again and left to what holds it.
     const readFrom = own[0];
     const readTo = own[own.length - 1];
-    const deliver = (err: Error | null, buf?: Buffer) => {
+    const at = readFrom * BLOCK_SIZE;
+    const len = Math.min((readTo + 1) * BLOCK_SIZE, entry.rep.size) - at;
+    const read = blocksWithRoom(len);
+    const deliver = (err: Error | null) => {
       for (const i of own) {
         const waiters = entry.reading.get(i) ?? [];
         entry.reading.delete(i);
-        const block = buf?.subarray((i - readFrom) * BLOCK_SIZE, (i - readFrom + 1) * BLOCK_SIZE);
+        const block = err ? undefined : read[i - readFrom];
         if (block) keepBlock(entry, i, block);
-        for (const w of waiters) w(err, block);
+        for (const w of waiters) w(err, block?.bytes);
       }
     };
-    const at = readFrom * BLOCK_SIZE;
-    const len = Math.min((readTo + 1) * BLOCK_SIZE, entry.rep.size) - at;
-    const buf = Buffer.allocUnsafeSlow(len);
-    readAt(entry, buf, len, at, (err) => (err ? deliver(err) : deliver(null, buf)));
+    readvAt(entry, read.map((b) => b.bytes), len, at, deliver);
+  }
+
+  /** Like readAt, into several buffers one after the other (one read for one buffer). */
+  function readvAt(entry: CachedMedia, bufs: Buffer[], len: number, at: number, cb: (err: Error | null) => void): void {
+    if (bufs.length === 1) return readAt(entry, bufs[0], len, at, cb);
+    const fd = entry.fd;
+    if (fd === undefined) return cb(new Error(`no open file for ${entry.fileName}`));
+    entry.refs++;
+    readBytes += len;
+    readv(fd, bufs, at, (err, n) => {
+      entry.refs--;
+      release(entry);
+      if (err) cb(err);
+      else if (n !== len) cb(new Error(`short read of ${entry.fileName}: ${n} of ${len} bytes at ${at}`));
+      else cb(null);
+    });
   }
 
   async function lookup(name: string, flight: Loading): Promise<CachedMedia | null> {
@@ -418,9 +449,13 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
       for (let i = first; i <= last; i++) {
         const block = entry.blocks.get(i);
         if (block === undefined) return undefined;
-        parts.push(block);
+        parts.push(block.bytes);
       }
       return sliceBlocks(parts, start - first * BLOCK_SIZE, end - last * BLOCK_SIZE + 1);
+    },
+    roomAt(entry, start) {
+      if (entry.body !== undefined) return start === 0 ? entry.room : undefined;
+      return start % BLOCK_SIZE === 0 ? entry.blocks.get(start / BLOCK_SIZE)?.room : undefined;
     },
     stats: () => ({ entries: slots.size, memoryBytes, openFiles, readBytes }),
     close() {
@@ -428,6 +463,21 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
       for (const [k, s] of slots) drop(k, s);
     },
   };
+}
+
+/**
+ * The blocks of `len` bytes read at a block boundary, in one allocation: each block's bytes with
+ * HEAD_ROOM bytes in front of them.
+ */
+function blocksWithRoom(len: number): Block[] {
+  const count = Math.ceil(len / BLOCK_SIZE);
+  const memory = Buffer.allocUnsafeSlow(count * HEAD_ROOM + len).buffer;
+  const blocks: Block[] = [];
+  for (let k = 0; k < count; k++) {
+    const at = k * (HEAD_ROOM + BLOCK_SIZE) + HEAD_ROOM;
+    blocks.push({ bytes: Buffer.from(memory, at, Math.min(BLOCK_SIZE, len - k * BLOCK_SIZE)), room: { memory, at, bytes: HEAD_ROOM, held: 0 } });
+  }
+  return blocks;
 }
 
 /** Consecutive blocks cut to a slice: from `off` in the first to `lastLength` bytes of the last. */

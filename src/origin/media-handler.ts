@@ -229,6 +229,7 @@ export function createMediaLane(cache: MediaCache): DirectAnswer {
     const inm = h['if-none-match'];
     let text: Buffer | undefined;
     let body: Buffer | Buffer[] | undefined;
+    let start = 0;
     if (h.range === undefined && inm === undefined && h['if-modified-since'] === undefined) {
       if (size > 0 && (body = cache.held(entry, 0, size - 1)) === undefined) return false;
       text = heads.get(entry.headers200, 0, 0, 0, keepAliveSeconds) ?? madeHead(heads, 200, entry.headers200, NO_FIELDS, 0, 0, keepAliveSeconds);
@@ -237,6 +238,7 @@ export function createMediaLane(cache: MediaCache): DirectAnswer {
     } else if (inm === undefined && h['if-range'] === undefined && h['if-modified-since'] === undefined) {
       const r = simpleRange(h.range, size);
       if (r === undefined || (body = cache.held(entry, r.start, r.end)) === undefined) return false;
+      start = r.start;
       const key = entry.headers206Head;
       text = heads.get(key, 0, r.start, r.end, keepAliveSeconds);
       if (text === undefined) {
@@ -246,9 +248,11 @@ export function createMediaLane(cache: MediaCache): DirectAnswer {
     } else return false;
     if (text === undefined) return false;
     if (!Array.isArray(body)) {
-      writeLaneAnswer(socket, text, body, entry.room, undefined);
+      writeLaneAnswer(socket, text, body, body === undefined ? undefined : cache.roomAt(entry, start), undefined);
       return true;
     }
+    // Several blocks: a corked write of the head and the pieces. (The head in the first block's room
+    // saves one piece of the writev, less than it costs to watch the room while a long body queues.)
     socket.cork();
     socket.write(text);
     for (const part of body) socket.write(part);

@@ -293,7 +293,7 @@ const NOTHING = Buffer.alloc(0);
 export type HeadRoom = { readonly memory: ArrayBufferLike; readonly at: number; readonly bytes: number; held: number };
 
 /** Room kept in front of a body: more than the heads we write. */
-const HEAD_ROOM = 1024;
+export const HEAD_ROOM = 1024;
 /** Bodies up to this size are joined with their head (writeAnswer); larger ones are worth the room. */
 export const HEAD_ROOM_MIN_BODY = JOIN_MAX;
 
