@@ -130,10 +130,14 @@ export async function sideBySide<T extends { name: string }>(o: {
  */
 export function pairedTable<T extends { name: string }>(tests: T[], ours: Server, baselines: Array<{ label: string; server: Server }>, row: (t: T, base: Server) => PairRow | undefined): string {
   const rows = tests.flatMap((t) => {
-    const cells = baselines.map((b) => {
+    // Our own cost beside the first baseline: the reference for what sharing the core with another cost us.
+    const reference = row(t, baselines[0].server)?.oursCost;
+    const cells = baselines.map((b, i) => {
       const r = row(t, b.server);
       if (!r) return '–';
+      const beside = i > 0 && reference !== undefined && reference > 0 ? r.oursCost / reference : 1;
       const notes = [
+        ...(beside > 1 + BESIDE_SHIFT || beside < 1 - BESIDE_SHIFT ? [`ours ${beside.toFixed(2)}× its CPU per request beside ${baselines[0].label}`] : []),
         ...(r.serverCoreFull ? [] : ['server core not full']),
         ...(r.oursErrors > 0 ? [`${r.oursErrors} errors (ours)`] : []),
         ...(r.baseErrors > 0 ? [`${r.baseErrors} errors (${b.label})`] : []),
@@ -146,6 +150,9 @@ export function pairedTable<T extends { name: string }>(tests: T[], ours: Server
   return markdownTable(['test', ...baselines.map((b) => `${ours.name} / ${b.label}`)], rows);
 }
 
+/** How far our own CPU per request beside a baseline may differ from ours beside the first one before a cell says so. */
+const BESIDE_SHIFT = 0.15;
+
 /** How the paired table was measured and how to read it. */
 function pairedLegend(durationSec: number, rounds: number): string {
   return `Side by side: in each run our server and one baseline are loaded at the same time (${durationSec} s, both
@@ -155,5 +162,10 @@ alternating. A cell is our requests per CPU-second over the baseline's in the sa
 the ratio of CPU per request), the median of the rounds with their range: above 1 ours does more work per
 CPU-second. "server core not full": the two servers together used less than ${PAIR_FULL_CORE * 100} % of their core in some
 round, so the figure is taken below saturation (the load generators were the limit). Errors are the
-load generator's (timeouts included), counted over the rounds for each side.`;
+load generator's (timeouts included), counted over the rounds for each side. "ours N× its CPU per request
+beside X": our server's own CPU per request in these runs was N times what it was beside the first
+baseline (X), by more than ${BESIDE_SHIFT * 100} %: sharing the core with this baseline changed what our requests cost
+(a server with a thread per request in flight, as Varnish, costs the event loop beside it cache and
+scheduling), so the cell says as much about the pairing as about either server; the interleaved runs above
+load one server at a time.`;
 }

@@ -29,6 +29,21 @@ describe('paired rows', () => {
     assert.equal(pairRow([pair(1, 1), pair(1, 1, 0.5)])?.serverCoreFull, false);
     assert.deepEqual([pairRow([pair(1, 1, 1, 3)])?.oursErrors, pairRow([pair(1, 1, 1, 3)])?.baseErrors], [3, 0]);
     assert.equal(pairRow([]), undefined);
+    assert.equal(pairRow([pair(3, 2), pair(1, 1), pair(12, 10)])?.oursCost, 3, 'our own cost: the median of ours');
+  });
+
+  it('say when our own CPU per request beside a baseline moved from what it was beside the first one', () => {
+    const ours = { name: 'our edge' } as Server;
+    const nginx = { name: 'nginx' } as Server;
+    const varnish = { name: 'Varnish' } as Server;
+    const ceiling = { name: 'ceiling' } as Server;
+    const runs = new Map<Server, PairMeasured[]>([
+      [nginx, [pair(1, 1), pair(1, 1), pair(1.2, 1)]],
+      [varnish, [pair(2, 3), pair(2.4, 3), pair(1.9, 3)]],
+      [ceiling, [pair(1.1, 2)]],
+    ]);
+    const table = pairedTable([{ name: 'radio' }], ours, [{ label: 'nginx', server: nginx }, { label: 'Varnish', server: varnish }, { label: 'ceiling', server: ceiling }], (_t, b) => pairRow(runs.get(b) ?? []));
+    assert.match(table, /\| radio \| 1\.00× \(rounds 0\.83–1\.00\) \| 1\.50× \(rounds 1\.25–1\.58\), ours 2\.00× its CPU per request beside nginx \| 1\.82× \|/);
   });
 
   it('are shown as our requests per CPU-second over the baseline\'s, with the rounds\' range', () => {
@@ -36,7 +51,7 @@ describe('paired rows', () => {
     const nginx = { name: 'nginx' } as Server;
     const ceiling = { name: 'ceiling' } as Server;
     const rows = new Map<string, Map<Server, PairMeasured[]>>([
-      ['GET 4 KiB', new Map([[nginx, [pair(2, 1), pair(2.5, 1), pair(4, 2)]], [ceiling, [pair(1, 1, 0.6)]]])],
+      ['GET 4 KiB', new Map([[nginx, [pair(2, 1), pair(2.5, 1), pair(4, 2)]], [ceiling, [pair(2.5, 2.5, 0.6)]]])],
       ['GET 64 KiB', new Map([[nginx, [pair(1, 2, 1, 1)]]])],
       ['not run', new Map()],
     ]);

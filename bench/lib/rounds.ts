@@ -173,18 +173,31 @@ export async function measurePair(ours: Server, oursLoad: Load, base: Server, ba
 }
 
 /** A paired row: the median of its rounds' ratios, whether the server core was full in every round, each side's errors. */
-export type PairRow = { cpuRatio: number; ratios: number[]; serverCoreFull: boolean; oursErrors: number; baseErrors: number };
+export type PairRow = {
+  cpuRatio: number;
+  ratios: number[];
+  serverCoreFull: boolean;
+  oursErrors: number;
+  baseErrors: number;
+  /** Our own CPU-seconds per 10,000 requests in these runs (median): what sharing the core with this baseline cost us. */
+  oursCost: number;
+};
 
 /** Share of the server core the two servers together must use for a paired run to measure the servers. */
 export const PAIR_FULL_CORE = 0.9;
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 export function pairRow(runs: PairMeasured[]): PairRow | undefined {
   if (runs.length === 0) return undefined;
   const ratios = runs.map((r) => r.cpuRatio).sort((x, y) => x - y);
-  const mid = ratios.length >> 1;
-  const median = ratios.length % 2 ? ratios[mid] : (ratios[mid - 1] + ratios[mid]) / 2;
   return {
-    cpuRatio: median,
+    cpuRatio: median(ratios),
+    oursCost: median(runs.map((r) => r.ours.cpuPer10k)),
     ratios,
     serverCoreFull: runs.every((r) => r.serverCores >= PAIR_FULL_CORE),
     oursErrors: runs.reduce((n, r) => n + r.ours.errors, 0),
