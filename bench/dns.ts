@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, peakRss, startProcess, type Started } from './lib/proc.ts';
+import { BIN } from './lib/library.ts';
 import { benchCpuSec, loadAverage1, machineBusySec } from './lib/cpu.ts';
 import { machineParagraph } from './lib/http-report.ts';
 import { fmtInt, fmtMiB, markdownTable, median } from './lib/report.ts';
@@ -113,7 +114,7 @@ async function setUp(work: string, controlUrl: string): Promise<{ servers: { nam
     ].join('\n'),
   );
   const node = path.join(ROOT, 'node_modules', '.bin', 'node');
-  const mediacdn = await startProcess({ cmd: 'taskset', args: ['-c', '1', node, path.join(ROOT, 'src', 'cli', 'main.ts'), 'dns', '--port', String(ours)], cwd: work, ready: /dns listening on/, timeoutMs: 60_000 });
+  const mediacdn = await startProcess({ cmd: 'taskset', args: ['-c', '1', node, BIN, 'dns', '--port', String(ours)], cwd: work, ready: /dns listening on/, timeoutMs: 60_000 });
   const nsd = await startProcess({ cmd: 'taskset', args: ['-c', '1', 'nsd', '-d', '-c', path.join(work, 'nsd.conf')], cwd: work, ready: /nsd started/, timeoutMs: 30_000 });
   await waitForAnswer(ours);
   await waitForAnswer(nsdPort);

@@ -11,7 +11,7 @@ import { checkTest } from './lib/check.ts';
 import { ALL_CORES, CLIENT_CORE } from './lib/cpu.ts';
 import { runColdStart, type ColdOrder, type ColdStartResult } from './lib/cold-start.ts';
 import { COMPARISON_LEGEND, comparisonTable, FIGURES_LEGEND, figuresTable, heading, machineParagraph, methodParagraph, sideBySide, type Baseline } from './lib/http-report.ts';
-import { KiB, loadFor, MiB, ROOT, startCeiling, startOriginProcess, startPinned, versions, type FileSpec, type Server } from './lib/library.ts';
+import { BIN, KiB, loadFor, MiB, ROOT, startCeiling, startOriginProcess, startPinned, versions, type FileSpec, type Server } from './lib/library.ts';
 import { NGINX_TUNINGS, startNginxProxyCache, type NginxTuning } from './lib/nginx.ts';
 import { peakRss, residentNow, startProcess, type Resident } from './lib/proc.ts';
 import { fmtInt, fmtMiB, markdownTable } from './lib/report.ts';
@@ -42,7 +42,7 @@ function startOurEdge(dataDir: string, upstream: string, profileDir: string | un
   return startPinned(workers === 1 ? 'our edge' : `our edge, ${workers} workers`, {
     cores: workers === 1 ? undefined : ALL_CORES,
     cmd: process.execPath,
-    args: [...prof, path.join(ROOT, 'src/cli/main.ts'), 'edge', '--workers', String(workers), '--host', '127.0.0.1', '--port', '0', '--zone', `127.0.0.1=${upstream}`],
+    args: [...prof, BIN, 'edge', '--workers', String(workers), '--host', '127.0.0.1', '--port', '0', '--zone', `127.0.0.1=${upstream}`],
     env: { ...process.env, MEDIACDN_DATA: dataDir, MEDIACDN_TOKEN: 'bench-token-0123456789abcdef', LOG_LEVEL: 'warn', DATABASE_URL: '' },
     ready: /edge listening on (http:\/\/\S+)/,
   });
@@ -86,6 +86,9 @@ export async function runEdgeBench(o: HttpSectionOptions & { profileDir?: string
     started.push(varnish);
     const ceiling = await startCeiling(lib.mediaDir);
     started.push(ceiling);
+    // After its first start an edge starts from Node's compile cache (bin/mediacdn.js), without the type
+    // stripper: start one first, so that the edge measured starts as a user's does every later time.
+    await (await startOurEdge(path.join(o.workDir, 'edge-data-first'), `${proxy}/ours`, undefined)).stop();
     const ours: Edge = { ...(await startOurEdge(path.join(o.workDir, 'edge-data'), `${proxy}/ours`, o.profileDir)), prefix: '/ours' };
     started.push(ours);
     const oursAtStart = residentNow(ours.pid);
@@ -268,7 +271,7 @@ function memoryParagraph(start: Resident, warm: Resident, objects: ReadonlyMap<s
   return `Memory of \`our edge\` (one process at its defaults: memory tier budget 256 MiB, objects up to 32 MiB in it):
 ${fmtMiB(start.rss)} resident right after its start, before any object: ${fmtMiB(start.file)} of file pages (the node
 binary and libraries, shared with every other Node process) and ${fmtMiB(start.anon)} anonymous (V8 heap with our code and
-its libraries, Node's type stripping). Warmed with the bench objects (${fmtMiB(stored)} in its memory tier):
+its libraries; started from Node's compile cache, so without the TypeScript stripper, which a first start loads). Warmed with the bench objects (${fmtMiB(stored)} in its memory tier):
 ${fmtMiB(warm.rss)} resident, ${fmtMiB(warm.anon)} anonymous, so ${fmtMiB(Math.max(0, warm.anon - start.anon))} for ${fmtMiB(stored)} of objects. Peak of the timed
 rows: ${peak ? `${fmtMiB(peak.peakRss)} (${peak.test})` : 'not measured'}; above the warmed figure is what the connections
 and the garbage between collections take.`;

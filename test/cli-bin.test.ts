@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { runProgram, userPath, type CliResult } from './helpers/cli.ts';
@@ -63,3 +64,49 @@ for (const runner of runners) {
     }
   });
 }
+
+// A probe loaded into every process of a run (NODE_OPTIONS reaches cluster workers too): at exit it
+// says whether Node's TypeScript stripper was loaded in that process.
+const PROBE = `process.on('exit', () => process.stderr.write('stripper ' + process.pid + ' ' + (process.moduleLoadList.some((m) => m.includes('amaro')) ? 'loaded' : 'not loaded') + '\\n'));\n`;
+
+test('bin: a later run loads our TypeScript from the compile cache in the checkout, without the type stripper, in the primary and in its cluster workers', async () => {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-compile-cache-'));
+  try {
+    const probe = path.join(tmp, 'probe.mjs');
+    await writeFile(probe, PROBE);
+    const probed = { ...env(path.join(tmp, 'data')), NODE_COMPILE_CACHE: undefined, NODE_OPTIONS: `--import=${probe}` };
+    const strippers = (stderr: string) => [...stderr.matchAll(/^stripper \d+ (.+)$/gm)].map((m) => m[1]);
+
+    // Without the cache the stripper is loaded (the probe sees it).
+    const off = await runProgram(PINNED_NODE, [BIN, '--version'], { cwd: ROOT, env: { ...probed, NODE_DISABLE_COMPILE_CACHE: '1' } });
+    assert.deepEqual([off.code, off.stdout, strippers(off.stderr)], [0, '0.1.0\n', ['loaded']]);
+
+    // A run fills the cache in node_modules/.cache (if an earlier one has not).
+    const help = await runProgram(PINNED_NODE, [BIN, '--help'], { cwd: ROOT, env: probed });
+    assert.equal(help.code, 0, help.stderr);
+    assert.ok(existsSync(path.join(ROOT, 'node_modules', '.cache', 'node-compile-cache')));
+
+    // An edge with two workers: the primary and both workers find every module in the cache.
+    const edge = spawn(PINNED_NODE, [BIN, 'edge', '--workers', '2', '--host', '127.0.0.1', '--port', '0', '--zone', 'a.test=http://127.0.0.1:1'], {
+      cwd: ROOT,
+      env: Object.fromEntries(Object.entries({ ...process.env, ...probed, MEDIACDN_TOKEN: 'compile-cache-token-0123456789', LOG_LEVEL: 'warn' }).filter(([, v]) => v !== undefined)),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    edge.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const exited = new Promise<number | null>((resolve) => edge.once('exit', (code) => resolve(code)));
+    await new Promise<void>((resolve, reject) => {
+      edge.stdout.setEncoding('utf8').on('data', (d: string) => {
+        out += d;
+        if (/edge listening on \S+ \(2 workers\)/.test(out)) resolve();
+      });
+      void exited.then((code) => reject(new Error(`edge exited (${code}): ${out}${err}`)));
+    });
+    edge.kill('SIGTERM');
+    assert.equal(await exited, 0, err);
+    assert.deepEqual(strippers(err), ['not loaded', 'not loaded', 'not loaded'], err);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+});

@@ -18,6 +18,8 @@ import type { Load } from './rounds.ts';
 export const KiB = 1024;
 export const MiB = 1024 * KiB;
 export const ROOT = path.join(import.meta.dirname, '..', '..');
+/** The `mediacdn` bin, which the bench starts our servers with, as a user does (it keeps Node's compile cache). */
+export const BIN = path.join(ROOT, 'bin', 'mediacdn.js');
 
 /** A server under test: its base URL and the pid whose process tree holds its memory. */
 export type Server = { name: string; url: string; pid: number; stop(): Promise<void> };
@@ -119,7 +121,7 @@ export async function prepareLibrary(dataDir: string, files: FileSpec[]): Promis
 export function startOriginProcess(dataDir: string): Promise<Server> {
   return startPinned('our origin', {
     cmd: process.execPath,
-    args: [path.join(ROOT, 'src/cli/main.ts'), 'origin', '--port', '0', '--workers', '1'],
+    args: [BIN, 'origin', '--port', '0', '--workers', '1'],
     env: { ...process.env, MEDIACDN_DATA: dataDir, MEDIACDN_TOKEN: 'bench-token-0123456789abcdef', LOG_LEVEL: 'warn', DATABASE_URL: '' },
     ready: /origin listening on (http:\/\/\S+)/,
   });
