@@ -15,9 +15,10 @@ if (major >= 24) {
   // every cluster worker load our modules without Node's TypeScript stripper: an edge process starts
   // with about 29 MiB less resident memory (96 MiB, not 125) in half the time. The cache lives in
   // this checkout (node_modules/.cache), not in a shared temporary folder where another user could
-  // put code in our way; NODE_COMPILE_CACHE names another folder (Node opens it before this file runs), NODE_DISABLE_COMPILE_CACHE=1 turns
-  // it off, and a folder that cannot be written only means no cache. Child processes (cluster
-  // workers start main.ts itself) find the folder in the environment.
+  // put code in our way. NODE_COMPILE_CACHE names another folder (Node opens it before this file
+  // runs), NODE_DISABLE_COMPILE_CACHE=1 turns it off, and a folder that cannot be written only means
+  // no cache. Child processes (cluster workers start main.ts itself) find the folder in the
+  // environment.
   if (process.env.NODE_COMPILE_CACHE === undefined) {
     const cache = module.enableCompileCache(fileURLToPath(new URL('../node_modules/.cache/node-compile-cache', import.meta.url)));
     if (cache.directory !== undefined) process.env.NODE_COMPILE_CACHE = cache.directory;
