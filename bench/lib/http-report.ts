@@ -130,10 +130,11 @@ export async function sideBySide<T extends { name: string }>(o: {
  */
 export function pairedTable<T extends { name: string }>(tests: T[], ours: Server, baselines: Array<{ label: string; server: Server }>, row: (t: T, base: Server) => PairRow | undefined): string {
   const rows = tests.flatMap((t) => {
+    const measured = baselines.map((b) => row(t, b.server));
     // Our own cost beside the first baseline: the reference for what sharing the core with another cost us.
-    const reference = row(t, baselines[0].server)?.oursCost;
+    const reference = measured[0]?.oursCost;
     const cells = baselines.map((b, i) => {
-      const r = row(t, b.server);
+      const r = measured[i];
       if (!r) return '–';
       const beside = i > 0 && reference !== undefined && reference > 0 ? r.oursCost / reference : 1;
       const notes = [

@@ -8,7 +8,7 @@ import { benchCpuSec, CLIENT_CORE, machineBusySec, resetPeakRss, runPinned, tree
 import type { Server } from './library.ts';
 import { efficiency, isClientBound } from './measure.ts';
 import { peakRss } from './proc.ts';
-import { fmtInt } from './report.ts';
+import { fmtInt, median } from './report.ts';
 import { runH2load } from './h2load.ts';
 import { parseWrkReport, runWrk, type LoadResult } from './wrk.ts';
 
@@ -185,12 +185,6 @@ export type PairRow = {
 
 /** Share of the server core the two servers together must use for a paired run to measure the servers. */
 export const PAIR_FULL_CORE = 0.9;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((x, y) => x - y);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 export function pairRow(runs: PairMeasured[]): PairRow | undefined {
   if (runs.length === 0) return undefined;
