@@ -64,6 +64,11 @@ describe('edge: statistics match the traffic', () => {
       const json = JSON.parse((await h.control('GET', '/_mediacdn/stats')).body.toString()) as StatsSnapshot;
       assert.deepEqual(json.zones[ZONE].totals.outcomes, t.outcomes);
       assert.equal(json.zones[ZONE].minutes.reduce((n, m) => n + m.requests, 0), 10);
+      // And the memory of the edge's one process: its memory tier holds /a, /gone, /busy and /_unknown_route's 404.
+      assert.equal(json.processes?.length, 1);
+      const [own] = json.processes ?? [];
+      assert.deepEqual([own.role, own.pid, own.memoryTierEntries], ['edge', process.pid, 4]);
+      assert.ok(own.memoryTierBytes > 10_004 && own.rssBytes > own.heapCommittedBytes && own.externalBytes >= own.arrayBufferBytes, JSON.stringify(own));
       const metrics = await h.control('GET', '/_mediacdn/metrics');
       assert.equal(metrics.headers['content-type'], 'text/plain; version=0.0.4; charset=utf-8');
       const text = metrics.body.toString();
@@ -75,7 +80,9 @@ describe('edge: statistics match the traffic', () => {
         `edge_origin_non_2xx_responses_total{zone="${ZONE}",status="503"} 1`,
         `edge_origin_response_seconds_count{zone="${ZONE}"} 7`,
         `edge_stale_if_error_total{zone="${ZONE}"} 1`,
+        'edge_memory_tier_objects{process="edge"} 4',
       ]) assert.ok(text.includes(`${line}\n`), line);
+      assert.match(text, /\nedge_process_resident_memory_bytes\{process="edge"\} [1-9][0-9]*\n/);
       // Control requests are not zone traffic.
       assert.equal((await h.totals()).requests, 10);
 

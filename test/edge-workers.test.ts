@@ -305,6 +305,13 @@ describe('mediacdn edge --workers 2', () => {
     }
     const metrics = await get(base, ZONE, '/_mediacdn/metrics', auth);
     assert.match(metrics.body, /edge_requests_total\{zone="cdn\.example\.com",status_class="2xx"\} \d+/);
+    // The memory of every process: the primary and both workers, each worker with its own memory tier.
+    for (const p of ['primary', 'worker-1', 'worker-2']) assert.match(metrics.body, new RegExp(`\nedge_process_resident_memory_bytes\\{process="${p}"\\} [1-9]\\d*\n`));
+    const { processes } = JSON.parse(one.body) as { processes: Array<{ role: string; worker?: number; pid: number; memoryTierEntries: number }> };
+    assert.deepEqual(processes.map((p) => [p.role, p.worker]), [['primary', undefined], ['worker', 1], ['worker', 2]]);
+    assert.equal(processes[0].pid, child.pid);
+    assert.deepEqual(new Set(processes.slice(1).map((p) => p.pid)), new Set(childrenOf(child.pid!)));
+    assert.ok(processes.slice(1).every((p) => p.memoryTierEntries >= 1), 'each worker keeps four.mp3 in its own memory tier');
   });
 
   it('a client\'s rate limit is counted once across the workers', async () => {

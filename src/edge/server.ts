@@ -28,6 +28,7 @@ import { LeasedRateLimiter } from './limits/lease.ts';
 import { realTimers } from '../server/timers.ts';
 import { serveHttp1 } from '../server/http1/serve.ts';
 import { EdgeStats } from './stats/counting.ts';
+import type { StatsSnapshot } from './stats/figures.ts';
 import { httpPurgeLog, PurgeSync } from './control/purge-sync.ts';
 import type { PurgeLogSource, PurgeSyncStatus } from './control/purge-sync.ts';
 import { NODE_MAX_HEADER_BYTES, Upstream } from './upstream/upstream.ts';
@@ -37,6 +38,7 @@ import { Agent } from 'undici';
 import type { HttpsListener, Protocol } from './tls.ts';
 import type { WorkerLink } from './cluster/worker.ts';
 import { renderPrometheus } from './stats/prometheus.ts';
+import { sampleProcess } from './stats/process.ts';
 import { waitAtGate } from './control/purge-sync.ts';
 
 export type EdgeRuntimeOptions = Omit<EdgeConfigInput, 'workers'> & {
@@ -193,13 +195,15 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
     if (shieldDispatcher) dispatchers.push(shieldDispatcher);
     controlZones.set(z.host, { host: z.host, queryString: z.queryString, shieldAdmin, shieldDispatcher });
   }
+  /** This process's figures with its memory (a worker's go to the primary, which adds its own). */
+  const withProcess = (role: 'edge' | 'worker'): StatsSnapshot => ({ ...stats.snapshot(), processes: [sampleProcess(role, cluster?.index, cache.memory?.usage())] });
   const control = createControlHandler({
     token: adminToken,
     zones: controlZones,
     // With several workers a purge is answered once every worker applied it, and statistics are the edge's.
     purge: cluster ? (selector) => cluster.purgeAll(selector) : (selector) => cache.purge(selector),
-    statsJson: cluster ? () => cluster.stats() : () => stats.snapshot(),
-    metricsText: cluster ? async () => renderPrometheus(await cluster.stats()) : () => stats.toPrometheus(),
+    statsJson: cluster ? () => cluster.stats() : () => withProcess('edge'),
+    metricsText: async () => renderPrometheus(cluster ? await cluster.stats() : withProcess('edge')),
   });
   const trustedProxies = createIpMatcher(config.trustedProxies);
   const blocked = createIpMatcher(config.blockList);
@@ -233,7 +237,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
   const handle = sync ? sync.wrap(handler.handle) : cluster ? waitAtGate(() => cluster.gate(), handler.handle) : handler.handle;
   const workerField = cluster ? String(cluster.index) : undefined;
   // Before listening: the primary's purges (a purge log catch-up a first request waits for) reach this worker.
-  cluster?.serve({ applyPurge: (selector) => cache.purge(selector), snapshot: () => stats.snapshot(), disk: (e) => cache.shared(e) });
+  cluster?.serve({ applyPurge: (selector) => cache.purge(selector), snapshot: () => withProcess('worker'), disk: (e) => cache.shared(e) });
   // What the listeners do before the request path: count the protocol, redirect to https, add HSTS.
   const zoneTls = new Map(config.zones.map((z) => [z.host, { redirectHttp: z.redirectHttp, hsts: z.hsts }]));
   let httpsPort: number | undefined;

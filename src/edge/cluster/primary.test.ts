@@ -138,6 +138,34 @@ test('statistics: every worker\'s figures merged, and those of a worker that die
   assert.equal((await second).zones['z.test'].totals.requests, 7, 'the dead worker\'s last 3 are kept');
 });
 
+test('statistics carry the memory of the primary and of each worker; a worker\'s malformed sample is left out', async () => {
+  const { primary, peers } = setup(3);
+  const sample = (worker: number, extra: Record<string, unknown> = {}) => ({
+    role: 'worker', worker, pid: 100 + worker, rssBytes: 9e7, heapUsedBytes: 1e7, heapCommittedBytes: 2e7, externalBytes: 3e6, arrayBufferBytes: 2e6, memoryTierBytes: 1e6, memoryTierEntries: 4, ...extra,
+  });
+  const values = [
+    { ...new EdgeStats({ now: () => 1_800_000_000_000 }).snapshot(), processes: [sample(2)] },
+    { ...new EdgeStats({ now: () => 1_800_000_000_000 }).snapshot(), processes: [sample(1)] },
+    { ...new EdgeStats({ now: () => 1_800_000_000_000 }).snapshot(), processes: [sample(3, { rssBytes: -1 }), 'junk', sample(3, { role: 'root' })] },
+  ];
+  const pending = primary.stats();
+  for (const [i, p] of peers.entries()) {
+    const ask = p.inbox.filter((m) => m.edge === 'snapshot').at(-1) as { id: number };
+    primary.receive(p.id, { edge: 'reply', id: ask.id, value: values[i] });
+  }
+  const { processes } = await pending;
+  assert.deepEqual(processes?.map((s) => [s.role, s.worker]), [['primary', undefined], ['worker', 1], ['worker', 2]]);
+  assert.equal(processes?.[0].pid, process.pid);
+  // The samples are not figures: a worker that dies leaves its counters, not its memory.
+  primary.remove(peers[0].id);
+  const next = primary.stats();
+  for (const p of peers.slice(1)) {
+    const ask = p.inbox.filter((m) => m.edge === 'snapshot').at(-1) as { id: number };
+    primary.receive(p.id, { edge: 'reply', id: ask.id, value: { ...new EdgeStats({ now: () => 1_800_000_000_000 }).snapshot() } });
+  }
+  assert.deepEqual((await next).processes?.map((s) => s.role), ['primary']);
+});
+
 test('a client\'s rate limit is one bucket whichever worker asks; junk messages are ignored', () => {
   const { primary, peers } = setup(2, [{ zone: 'z.test', requestsPerSecond: 0.001, burst: 2 }]);
   const [a, b] = peers;

@@ -17,6 +17,8 @@ import { RateLimiter } from '../limits/rate-limit.ts';
 import type { LeaseResult } from '../limits/rate-limit.ts';
 import { EdgeStats } from '../stats/counting.ts';
 import type { StatsSnapshot } from '../stats/figures.ts';
+import { isProcessSample, sampleProcess } from '../stats/process.ts';
+import type { ProcessSample } from '../stats/process.ts';
 import { isToPrimary } from './protocol.ts';
 import type { ToPrimary, ToWorker } from './protocol.ts';
 
@@ -173,17 +175,22 @@ export class EdgePrimary {
     return most;
   }
 
-  /** The whole edge's figures: every ready worker's, plus the base. */
+  /** The whole edge's figures (every ready worker's, plus the base) and the memory of each of its processes. */
   async stats(): Promise<StatsSnapshot> {
     const answers = await this.#gather((id) => ({ edge: 'snapshot', id }));
     const merged = new EdgeStats({ now: this.#o.now, maxZones: this.#o.maxZones, onWarning: this.#o.onWarning });
     merged.merge(this.#base.snapshot());
+    const processes: ProcessSample[] = [sampleProcess('primary', undefined, undefined)];
     for (const [worker, s] of answers) {
       if (!isSnapshot(s)) continue;
-      this.#last.set(worker, s);
-      merged.merge(s);
+      // A worker's memory is the edge's now, not a figure to keep: only the counters are kept.
+      const { processes: own, ...figures } = s;
+      this.#last.set(worker, figures);
+      merged.merge(figures);
+      for (const p of Array.isArray(own) ? own : []) if (isProcessSample(p)) processes.push(p);
     }
-    return merged.snapshot();
+    processes.sort((a, b) => (a.worker ?? 0) - (b.worker ?? 0));
+    return { ...merged.snapshot(), processes };
   }
 
   /** Tells every worker whether requests must wait for a purge log catch-up. */

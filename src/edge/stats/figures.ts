@@ -3,6 +3,7 @@
 // Prometheus output share.
 import { OUTCOMES } from '../outcome.ts';
 import type { Outcome } from '../outcome.ts';
+import type { ProcessSample } from './process.ts';
 
 export const STATS_VERSION = 1;
 
@@ -66,12 +67,14 @@ export type FiguresView = Figures & {
 /**
  * `GET /_mediacdn/stats`, and the file format on disk. Times are Unix milliseconds; a minute's `t` is the
  * start of that minute. `minutes` lists only minutes with activity, oldest first, at most the last 1440.
+ * `processes`: the memory of each process of the edge when it answered (process.ts); never saved.
  */
 export type StatsSnapshot = {
   version: typeof STATS_VERSION;
   generatedAt: number;
   originResponseBucketsMs: number[];
   zones: Record<string, { since: number; totals: FiguresView; minutes: Array<FiguresView & { t: number }> }>;
+  processes?: ProcessSample[];
 };
 
 

@@ -5,6 +5,8 @@
 import { OUTCOMES } from '../outcome.ts';
 import { ORIGIN_BUCKETS_MS, STATUS_CLASSES } from './figures.ts';
 import type { Figures, StatsSnapshot } from './figures.ts';
+import { processLabel } from './process.ts';
+import type { ProcessSample } from './process.ts';
 
 /** Label values escape backslash, double quote and line feed (text format 0.0.4). */
 export function escapeLabelValue(value: string): string {
@@ -47,6 +49,17 @@ const FAMILIES: Family[] = [
   { name: 'edge_stale_while_revalidate_refreshes_total', type: 'counter', help: 'Background refreshes started for stale-while-revalidate.', samples: (zone, f) => [[{ zone }, f.staleWhileRevalidateRefreshes]] },
 ];
 
+/** Gauges of each process of the edge (process.ts), labelled process="edge" | "primary" | "worker-N". */
+const PROCESS_GAUGES: Array<{ name: string; help: string; value: (s: ProcessSample) => number }> = [
+  { name: 'edge_process_resident_memory_bytes', help: 'Resident set size of the process.', value: (s) => s.rssBytes },
+  { name: 'edge_process_heap_used_bytes', help: 'V8 heap taken by live objects.', value: (s) => s.heapUsedBytes },
+  { name: 'edge_process_heap_committed_bytes', help: 'V8 heap reserved by the process.', value: (s) => s.heapCommittedBytes },
+  { name: 'edge_process_external_memory_bytes', help: 'Memory held by JavaScript objects outside the V8 heap (Buffers among them).', value: (s) => s.externalBytes },
+  { name: 'edge_process_array_buffer_bytes', help: 'Of the external memory, the backing stores of ArrayBuffers and Buffers.', value: (s) => s.arrayBufferBytes },
+  { name: 'edge_memory_tier_bytes', help: 'What the process\'s memory cache tier holds: bodies, head room and metadata.', value: (s) => s.memoryTierBytes },
+  { name: 'edge_memory_tier_objects', help: 'Objects in the process\'s memory cache tier.', value: (s) => s.memoryTierEntries },
+];
+
 export function renderPrometheus(snapshot: StatsSnapshot): string {
   const lines: string[] = [];
   const zones = Object.entries(snapshot.zones);
@@ -60,6 +73,13 @@ export function renderPrometheus(snapshot: StatsSnapshot): string {
       } else {
         for (const [l, v] of family.samples(zone, totals)) lines.push(`${family.name}${labels(l)} ${v}`);
       }
+    }
+  }
+  const processes = snapshot.processes ?? [];
+  if (processes.length > 0) {
+    for (const g of PROCESS_GAUGES) {
+      lines.push(`# HELP ${g.name} ${g.help}`, `# TYPE ${g.name} gauge`);
+      for (const s of processes) lines.push(`${g.name}${labels({ process: processLabel(s) })} ${g.value(s)}`);
     }
   }
   return `${lines.join('\n')}\n`;

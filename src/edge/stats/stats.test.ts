@@ -13,6 +13,8 @@ import type { Outcome } from '../outcome.ts';
 import { parseSnapshot } from './persistence.ts';
 import { escapeLabelValue, renderPrometheus } from './prometheus.ts';
 import { summarise } from './summary.ts';
+import { isProcessSample, sampleProcess } from './process.ts';
+import fc from 'fast-check';
 
 const T0 = Date.UTC(2025, 0, 1, 12, 0, 0); // a minute boundary
 const MIN = 60_000;
@@ -274,6 +276,51 @@ test('toPrometheus: HELP/TYPE once per family, cumulative buckets, seconds, esca
     assert.ok(!Number.isNaN(Number(m[3])), l);
   }
   assert.equal(renderPrometheus(stats.snapshot()), text);
+});
+
+test('process samples: this process measured, one gauge line per process, hostile samples refused', () => {
+  const own = sampleProcess('edge', undefined, { bytes: 1234, entries: 2 });
+  assert.equal(own.pid, process.pid);
+  assert.ok(own.rssBytes > 0 && own.heapUsedBytes > 0 && own.heapUsedBytes <= own.heapCommittedBytes, JSON.stringify(own));
+  assert.ok(own.arrayBufferBytes <= own.externalBytes);
+  assert.deepEqual([own.memoryTierBytes, own.memoryTierEntries, 'worker' in own], [1234, 2, false]);
+  assert.ok(isProcessSample(own));
+  const worker = { ...sampleProcess('worker', 2, undefined), rssBytes: 5e7 };
+  assert.equal(worker.memoryTierBytes, 0);
+  const stats = new EdgeStats({ now: () => T0 });
+  stats.record('z', { kind: 'response', status: 200, outcome: 'hit', bytes: 1 });
+  const text = renderPrometheus({ ...stats.snapshot(), processes: [{ ...own, role: 'primary', memoryTierBytes: 0 }, worker] });
+  const lines = text.split('\n');
+  assert.ok(lines.includes('# TYPE edge_process_resident_memory_bytes gauge'));
+  assert.ok(lines.includes('edge_process_resident_memory_bytes{process="worker-2"} 50000000'));
+  assert.ok(lines.includes('edge_memory_tier_bytes{process="primary"} 0'));
+  assert.equal(lines.filter((l) => l.startsWith('edge_process_heap_used_bytes{')).length, 2);
+  // Without samples (the figures as saved) there are no process gauges at all.
+  assert.ok(!stats.toPrometheus().includes('edge_process_'));
+  assert.equal('processes' in stats.snapshot(), false);
+  for (const bad of [null, 'x', 1, {}, { ...own, role: 'admin' }, { ...own, rssBytes: -1 }, { ...own, heapUsedBytes: Number.NaN }, { ...own, pid: '1' }, { ...own, worker: 0 }, { ...own, worker: 1.5 }]) {
+    assert.equal(isProcessSample(bad), false, JSON.stringify(bad));
+  }
+  // Samples near and far from valid: accepted exactly when well-formed, and then rendered as such.
+  const amount = fc.oneof(fc.nat(), fc.double(), fc.constant('1'));
+  const near = fc.record({
+    role: fc.constantFrom('edge', 'primary', 'worker', 'worker-1', ''),
+    worker: fc.option(fc.oneof(fc.integer(), fc.double()), { nil: undefined }),
+    pid: amount, rssBytes: amount, heapUsedBytes: amount, heapCommittedBytes: amount, externalBytes: amount, arrayBufferBytes: amount, memoryTierBytes: amount, memoryTierEntries: amount,
+  }, { requiredKeys: ['role', 'pid', 'rssBytes', 'heapUsedBytes', 'heapCommittedBytes', 'externalBytes', 'arrayBufferBytes', 'memoryTierBytes'] });
+  fc.assert(
+    fc.property(fc.oneof(near, fc.anything()), (v) => {
+      const o = v as Record<string, unknown>;
+      const wellFormed = typeof v === 'object' && v !== null && ['edge', 'primary', 'worker'].includes(o.role as string)
+        && (o.worker === undefined || (Number.isSafeInteger(o.worker) && (o.worker as number) > 0))
+        && ['pid', 'rssBytes', 'heapUsedBytes', 'heapCommittedBytes', 'externalBytes', 'arrayBufferBytes', 'memoryTierBytes', 'memoryTierEntries'].every((k) => typeof o[k] === 'number' && Number.isFinite(o[k]) && (o[k] as number) >= 0);
+      assert.equal(isProcessSample(v), wellFormed);
+      if (!isProcessSample(v)) return;
+      for (const l of renderPrometheus({ ...stats.snapshot(), processes: [v] }).split('\n')) {
+        if (l.startsWith('edge_process') || l.startsWith('edge_memory')) assert.match(l, /^[a-z_]+\{process="(edge|primary|worker-[0-9]+)"\} [0-9.e+-]+$/);
+      }
+    }),
+  );
 });
 
 test('save and load: round trip, atomic, minutes older than a day dropped', async () => {
