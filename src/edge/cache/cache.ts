@@ -4,6 +4,8 @@
 import path from 'node:path';
 import type { Headers } from '../../http/types.ts';
 import { varyKey } from '../../http/vary.ts';
+import { HEAD_ROOM_MIN_BODY, roomyBuffer } from '../../server/http1/message.ts';
+import type { HeadRoom } from '../../server/http1/message.ts';
 import { parseCacheKey, primaryOfVariant } from './cache-key.ts';
 import { DiskStore } from './disk-store.ts';
 import type { DiskEvent } from './disk-store.ts';
@@ -90,8 +92,10 @@ export class EdgeCache {
       return undefined;
     }
     if (this.memory && hit.meta.size <= this.#memoryObjectMaxBytes) {
-      const buffer = await readBody(hit.body);
-      await this.memory.put(hit.meta, [buffer]);
+      // Read straight into a buffer with a head's room, which the memory tier keeps as it is.
+      const roomy = hit.meta.size > HEAD_ROOM_MIN_BODY && hit.body.kind === 'file' ? roomyBuffer(hit.meta.size) : undefined;
+      const buffer = await readBody(hit.body, roomy?.buffer);
+      await this.memory.put(hit.meta, [buffer], roomy?.room);
       return { meta: hit.meta, body: { kind: 'buffer', buffer } };
     }
     return hit;
@@ -131,7 +135,7 @@ export class EdgeCache {
    * `since` is the epoch() the response's fetch started in: when a purge that covers this key began
    * after it, the response may be the copy the purge was meant to remove, and it is not stored.
    */
-  store(meta: EntryMeta, body: readonly Buffer[], since?: number): Promise<boolean> {
+  store(meta: EntryMeta, body: readonly Buffer[], since?: number, room?: HeadRoom): Promise<boolean> {
     if (since !== undefined && this.purgedSince(since, meta.primaryKey)) return Promise.resolve(false);
     const stale = [...(this.#variants.get(meta.primaryKey) ?? [])].filter((k) => {
       const m = this.#peek(k);
@@ -143,7 +147,7 @@ export class EdgeCache {
     this.#pending.set(meta.key, pending);
     const fitsMemory = this.memory !== undefined && meta.size <= this.#memoryObjectMaxBytes;
     const writes = Promise.all([
-      fitsMemory ? this.memory!.put(meta, body) : false,
+      fitsMemory ? this.memory!.put(meta, body, room) : false,
       this.disk ? this.disk.put(pending.meta, body) : false,
       ...deletions,
     ]);

@@ -333,7 +333,7 @@ export class Filler {
       // The cache shows the entry to lookups from this call on, so the flight can close right away.
       if (storing) {
         this.#cache
-          .store({ ...meta, size: body.length }, body.parts(), epoch)
+          .store({ ...meta, size: body.length }, body.parts(), epoch, body.room())
           .catch((err: unknown) => this.#onError(err))
           .finally(onStored);
       } else onStored();

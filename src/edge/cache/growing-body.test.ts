@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import type { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { checkAsyncProperty } from '../../../test/helpers/property.ts';
+import { hasRoom } from '../../server/http1/message.ts';
 import { GrowingBody } from './growing-body.ts';
 
 async function collect(r: Readable): Promise<Buffer> {
@@ -12,6 +13,28 @@ async function collect(r: Readable): Promise<Buffer> {
 }
 
 describe('GrowingBody', () => {
+  it('gives a preallocated body larger than 16 KiB with head room, once it is complete', async () => {
+    const b = new GrowingBody(20_000, 1 << 20);
+    b.push(Buffer.alloc(12_000, 1));
+    assert.equal(b.room(), undefined);
+    b.push(Buffer.alloc(8_000, 2));
+    b.end();
+    const [whole, ...rest] = b.parts();
+    assert.equal(rest.length, 0);
+    const room = b.room();
+    assert.ok(room !== undefined && hasRoom(whole!, room) && room.bytes > 0);
+    assert.equal(whole!.length, 20_000);
+    // A small one, or one not preallocated, has none.
+    const small = new GrowingBody(3000, 1 << 20);
+    small.push(Buffer.alloc(3000));
+    small.end();
+    assert.equal(small.room(), undefined);
+    const unknown = new GrowingBody(undefined, 1 << 20);
+    unknown.push(Buffer.alloc(20_000));
+    unknown.end();
+    assert.equal(unknown.room(), undefined);
+  });
+
   it('streams a range to a reader attached before the bytes arrive', async () => {
     const b = new GrowingBody(10);
     const reader = collect(b.reader(3, 7));

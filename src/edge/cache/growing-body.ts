@@ -1,6 +1,8 @@
 // A response body that is still arriving: the fill appends chunks, any number of readers stream a byte
 // range of it as soon as those bytes are there. A failed fill errors every reader; none waits forever.
 import { Readable } from 'node:stream';
+import { HEAD_ROOM_MIN_BODY, roomyBuffer } from '../../server/http1/message.ts';
+import type { HeadRoom } from '../../server/http1/message.ts';
 
 type State = { kind: 'open' } | { kind: 'complete' } | { kind: 'failed'; error: Error };
 
@@ -10,10 +12,12 @@ export class GrowingBody {
   readonly #chunks: Buffer[] = [];
   /**
    * One buffer of the announced length, allocated up front when it is small enough: chunks are
-   * copied into it as they arrive (and dropped), so a complete body is one buffer for the tiers
-   * instead of the chunks plus a concatenated copy of them.
+   * copied into it as they arrive (and dropped while young), so a complete body is one buffer for
+   * the tiers instead of the chunks plus a concatenated copy of them. A larger one has a head's room
+   * in front (`#room`), so the memory tier keeps it as it is.
    */
   #whole: Buffer | undefined;
+  #room: HeadRoom | undefined;
   /** Start offset of each chunk, for finding where a range begins. */
   readonly #starts: number[] = [];
   #length = 0;
@@ -25,7 +29,10 @@ export class GrowingBody {
 
   constructor(expectedLength?: number, preallocateMax = 0) {
     this.expectedLength = expectedLength;
-    if (expectedLength !== undefined && expectedLength > 0 && expectedLength <= preallocateMax) this.#whole = Buffer.allocUnsafe(expectedLength);
+    if (expectedLength !== undefined && expectedLength > 0 && expectedLength <= preallocateMax) {
+      if (expectedLength > HEAD_ROOM_MIN_BODY) ({ buffer: this.#whole, room: this.#room } = roomyBuffer(expectedLength));
+      else this.#whole = Buffer.allocUnsafe(expectedLength);
+    }
     this.#done = new Promise<void>((resolve, reject) => {
       this.#resolveDone = resolve;
       this.#rejectDone = reject;
@@ -90,6 +97,11 @@ export class GrowingBody {
   parts(): readonly Buffer[] {
     if (this.#whole !== undefined && this.#length === this.#whole.length) return [this.#whole];
     return this.#chunks;
+  }
+
+  /** The head room in front of the one buffer parts() gives, when it has one. */
+  room(): HeadRoom | undefined {
+    return this.#whole !== undefined && this.#length === this.#whole.length ? this.#room : undefined;
   }
 
   /**

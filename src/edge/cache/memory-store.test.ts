@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { roomyBuffer } from '../../server/http1/message.ts';
 import { MemoryStore } from './memory-store.ts';
 import { metaBytes } from './store.ts';
 import { describeStoreContract, sampleMeta } from './store-contract.ts';
@@ -99,5 +100,32 @@ describe('memory store: room for a head', () => {
     const after = store.getSync(meta.key)!;
     assert.ok(after.body.kind === 'buffer' && after.body.room === room && after.body.buffer === buffer);
     assert.deepEqual(store.usage(), { bytes: 20_000 + room.bytes + metaBytes(next) + 3000 + metaBytes(small), entries: 2 });
+  });
+
+  it('keeps a body that comes with room as it is, and copies one whose room does not match', async () => {
+    const store = new MemoryStore({ maxBytes: 1 << 20 });
+    const given = roomyBuffer(20_000);
+    given.buffer.fill(7);
+    const meta = sampleMeta('/given', 20_000);
+    assert.equal(await store.put(meta, [given.buffer], given.room), true);
+    const hit = store.getSync(meta.key)!;
+    assert.ok(hit.body.kind === 'buffer');
+    assert.equal(hit.body.buffer, given.buffer);
+    assert.equal(hit.body.room, given.room);
+    assert.deepEqual(store.usage(), { bytes: 20_000 + given.room.bytes + metaBytes(meta), entries: 1 });
+    // Room that belongs to another buffer (or a body in parts) is not trusted: the body is copied.
+    const other = roomyBuffer(20_000);
+    const plain = Buffer.alloc(20_000, 9);
+    const meta2 = sampleMeta('/other', 20_000);
+    assert.equal(await store.put(meta2, [plain], other.room), true);
+    const hit2 = store.getSync(meta2.key)!;
+    assert.ok(hit2.body.kind === 'buffer' && hit2.body.room !== undefined);
+    assert.notEqual(hit2.body.buffer, plain);
+    assert.notEqual(hit2.body.room, other.room);
+    assert.ok(hit2.body.buffer.equals(plain));
+    const meta3 = sampleMeta('/parts', 20_000);
+    assert.equal(await store.put(meta3, [given.buffer.subarray(0, 10_000), given.buffer.subarray(10_000)], given.room), true);
+    const hit3 = store.getSync(meta3.key)!;
+    assert.ok(hit3.body.kind === 'buffer' && hit3.body.room !== given.room && hit3.body.buffer.equals(given.buffer));
   });
 });

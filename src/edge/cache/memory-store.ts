@@ -1,5 +1,5 @@
 // In-memory cache tier: a byte-bounded LRU of whole objects, for small hot responses.
-import { HEAD_ROOM_MIN_BODY, withHeadRoom } from '../../server/http1/message.ts';
+import { HEAD_ROOM_MIN_BODY, hasRoom, withHeadRoom } from '../../server/http1/message.ts';
 import type { HeadRoom } from '../../server/http1/message.ts';
 import { metaBytes } from './store.ts';
 import type { CacheStore, EntryMeta, StoreHit, StoreOptions, StoreUsage } from './store.ts';
@@ -46,11 +46,12 @@ export class MemoryStore implements CacheStore {
     return this.#slots.get(key)?.meta;
   }
 
-  async put(meta: EntryMeta, body: readonly Buffer[]): Promise<boolean> {
+  async put(meta: EntryMeta, body: readonly Buffer[], given?: HeadRoom): Promise<boolean> {
     let size = 0;
     for (const part of body) size += part.length;
-    // A larger body is kept with room for a response head in front of it (one write for both).
-    const roomy = size > HEAD_ROOM_MIN_BODY ? withHeadRoom(body, size) : undefined;
+    // A larger body is kept with room for a response head in front of it (one write for both): as
+    // given when it came with room, else copied into a buffer with room.
+    const roomy = size <= HEAD_ROOM_MIN_BODY ? undefined : body.length === 1 && hasRoom(body[0], given) ? { buffer: body[0], room: given } : withHeadRoom(body, size);
     const buffer = roomy !== undefined ? roomy.buffer : body.length === 1 ? body[0] : Buffer.concat(body);
     const room = roomy?.room;
     const bytes = buffer.length + (room === undefined ? 0 : room.bytes) + metaBytes(meta);

@@ -54,8 +54,12 @@ export interface CacheStore {
   get(key: string): Promise<StoreHit | undefined>;
   /** The metadata of an entry, without touching recency or the body. */
   peek(key: string): EntryMeta | undefined;
-  /** Stores (or replaces) an entry; false when the tier refuses it (too large for it). */
-  put(meta: EntryMeta, body: readonly Buffer[]): Promise<boolean>;
+  /**
+   * Stores (or replaces) an entry; false when the tier refuses it (too large for it). `room`: the one
+   * part of `body` has a head's room in front of it (roomyBuffer), so a tier that keeps bodies in
+   * memory keeps that buffer as it is instead of copying it into one with room.
+   */
+  put(meta: EntryMeta, body: readonly Buffer[], room?: HeadRoom): Promise<boolean>;
   /** Replaces the metadata of an existing entry (a 304 updated its headers); false if it is gone. */
   updateMeta(meta: EntryMeta): Promise<boolean>;
   delete(key: string): Promise<boolean>;
@@ -70,11 +74,11 @@ export function metaBytes(meta: EntryMeta): number {
   return 256 + JSON.stringify(meta).length;
 }
 
-/** Reads a whole body into memory (tests, promotion from disk to memory). Closes a file handle. */
-export async function readBody(body: BodySource): Promise<Buffer> {
+/** Reads a whole body into memory (tests, promotion from disk to memory), into `into` when it is the body's size. Closes a file handle. */
+export async function readBody(body: BodySource, into?: Buffer): Promise<Buffer> {
   if (body.kind === 'buffer') return body.buffer;
   try {
-    const out = Buffer.allocUnsafe(body.size);
+    const out = into !== undefined && into.length === body.size ? into : Buffer.allocUnsafe(body.size);
     let off = 0;
     while (off < body.size) {
       const { bytesRead } = await body.handle.read(out, off, body.size - off, off);

@@ -297,15 +297,26 @@ export const HEAD_ROOM = 1024;
 /** Bodies up to this size are joined with their head (writeAnswer); larger ones are worth the room. */
 export const HEAD_ROOM_MIN_BODY = JOIN_MAX;
 
+/** A new buffer of `size` bytes (not zeroed: the caller fills it) with a head's room in front of it. */
+export function roomyBuffer(size: number): { buffer: Buffer; room: HeadRoom } {
+  const all = Buffer.allocUnsafeSlow(HEAD_ROOM + size);
+  return { buffer: all.subarray(HEAD_ROOM, HEAD_ROOM + size), room: { memory: all.buffer, at: all.byteOffset + HEAD_ROOM, bytes: HEAD_ROOM, held: 0 } };
+}
+
+/** Whether `buffer` starts where `room` says (made by roomyBuffer or withHeadRoom). */
+export function hasRoom(buffer: Uint8Array, room: HeadRoom | undefined): room is HeadRoom {
+  return room !== undefined && buffer.buffer === room.memory && buffer.byteOffset === room.at;
+}
+
 /** The body's parts in one new buffer with a head's room in front of it. */
 export function withHeadRoom(parts: readonly Uint8Array[], size: number): { buffer: Buffer; room: HeadRoom } {
-  const all = Buffer.allocUnsafeSlow(HEAD_ROOM + size);
-  let at = HEAD_ROOM;
+  const roomy = roomyBuffer(size);
+  let at = 0;
   for (const part of parts) {
-    all.set(part, at);
+    roomy.buffer.set(part, at);
     at += part.length;
   }
-  return { buffer: all.subarray(HEAD_ROOM, HEAD_ROOM + size), room: { memory: all.buffer, at: all.byteOffset + HEAD_ROOM, bytes: HEAD_ROOM, held: 0 } };
+  return roomy;
 }
 
 /**
