@@ -7,6 +7,7 @@
 // --cpu-prof into <dir>.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { isProcessSample, type ProcessSample } from '../src/edge/stats/process.ts';
 import { checkTest } from './lib/check.ts';
 import { ALL_CORES, CLIENT_CORE } from './lib/cpu.ts';
 import { runColdStart, type ColdOrder, type ColdStartResult } from './lib/cold-start.ts';
@@ -91,7 +92,7 @@ export async function runEdgeBench(o: HttpSectionOptions & { profileDir?: string
     await (await startOurEdge(path.join(o.workDir, 'edge-data-first'), `${proxy}/ours`, undefined)).stop();
     const ours: Edge = { ...(await startOurEdge(path.join(o.workDir, 'edge-data'), `${proxy}/ours`, o.profileDir)), prefix: '/ours' };
     started.push(ours);
-    const oursAtStart = residentNow(ours.pid);
+    const oursAtStart = { resident: residentNow(ours.pid), sample: await processSample(ours.url) };
     const edges: Server[] = [...nginx, varnish, ceiling, ours];
     // Every core: our edge with a worker per core, and nginx (tuned: sendfile off, 1 MiB buffers) with
     // as many worker processes, both on every core.
@@ -112,7 +113,7 @@ export async function runEdgeBench(o: HttpSectionOptions & { profileDir?: string
         if (etag) etags.set(e, etag);
       }
     }
-    const oursWarm = residentNow(ours.pid);
+    const oursWarm = { resident: residentNow(ours.pid), sample: await processSample(ours.url) };
     const warmCounts = await proxyCounts(proxy);
     await proxyPost(proxy, 'reset');
     console.log(`edge: every cache answers every test from cache (X-Cache: HIT) with the expected status and bytes (and CORS fields on its 304)`);
@@ -121,6 +122,7 @@ export async function runEdgeBench(o: HttpSectionOptions & { profileDir?: string
 
     const res = await runInterleaved({ tests, servers: edges, rounds: o.rounds, durationSec: o.durationSec, load: (t, s) => loadFor(t, lib, s.url, etags.get(s)) });
     const duringRounds = [...(await proxyCounts(proxy)).values()].reduce((a, b) => a + b, 0);
+    const oursAfter = { resident: residentNow(ours.pid), sample: await processSample(ours.url) };
     const baselines: Baseline[] = [
       { label: 'nginx proxy_cache (default)', servers: [nginx[0]] },
       { label: 'nginx proxy_cache tuned (faster of buffers / aio)', servers: nginx.slice(1) },
@@ -222,7 +224,7 @@ ${hitFigures}
 
 ${hitPaired}
 
-${memoryParagraph(oursAtStart, oursWarm, new Map(tests.map((t) => [t.file, lib.bytes.get(t.file) as Buffer])), tests.flatMap((t) => res.runs(t, ours).map((r) => ({ test: t.name, peakRss: r.peakRss }))))}
+${memoryParagraph(oursAtStart, oursWarm, oursAfter, new Map(tests.map((t) => [t.file, lib.bytes.get(t.file) as Buffer])), tests.flatMap((t) => res.runs(t, ours).map((r) => ({ test: t.name, peakRss: r.peakRss }))))}
 
 ${heading('Every core', machine)}
 
@@ -260,19 +262,46 @@ ${coldTable}
   }
 }
 
+/** Our (single-process) edge's own account of its memory, from /_mediacdn/stats. */
+async function processSample(url: string): Promise<ProcessSample> {
+  const r = await fetch(`${url}/_mediacdn/stats`, { headers: { authorization: 'Bearer bench-token-0123456789abcdef' } });
+  if (r.status !== 200) throw new Error(`our edge: /_mediacdn/stats answered ${r.status}`);
+  const sample = ((await r.json()) as { processes?: unknown[] }).processes?.[0];
+  if (!isProcessSample(sample)) throw new Error('our edge: /_mediacdn/stats gave no process sample');
+  return sample;
+}
+
+type Memory = { resident: Resident; sample: ProcessSample };
+
+/** One moment's memory split: file pages, V8 heap (used of committed), Buffers (the memory tier's part), and the rest. */
+function memorySplit(m: Memory): string {
+  const { resident: r, sample: s } = m;
+  const rest = Math.max(0, r.anon - s.heapCommittedBytes - s.externalBytes);
+  return `${fmtMiB(r.rss)} resident = ${fmtMiB(r.file)} file pages + ${fmtMiB(r.anon)} anonymous: V8 heap ${fmtMiB(s.heapUsedBytes)} used of ${fmtMiB(s.heapCommittedBytes)} committed, ` +
+    `Buffers ${fmtMiB(s.externalBytes)} (memory tier ${fmtMiB(s.memoryTierBytes)} in ${s.memoryTierEntries} objects), ${fmtMiB(rest)} other`;
+}
+
 /**
  * What our edge's memory is made of: what it holds before any object (the runtime), what the warmed
- * objects add (the memory tier holds every bench object: each is at most memoryObjectMaxBytes), and
- * the peak of the timed rows.
+ * objects add (the memory tier holds every bench object: each is at most memoryObjectMaxBytes), after
+ * the timed rows, and the peak of the timed rows. The split comes from the edge's /_mediacdn/stats
+ * (process.memoryUsage() and the tier's accounting) beside /proc's resident set.
  */
-function memoryParagraph(start: Resident, warm: Resident, objects: ReadonlyMap<string, Buffer>, rows: readonly { test: string; peakRss: number }[]): string {
+function memoryParagraph(start: Memory, warm: Memory, after: Memory, objects: ReadonlyMap<string, Buffer>, rows: readonly { test: string; peakRss: number }[]): string {
   const stored = [...objects.values()].reduce((a, b) => a + b.length, 0);
   const peak = rows.reduce((a, r) => (r.peakRss > a.peakRss ? r : a), rows[0]);
-  return `Memory of \`our edge\` (one process at its defaults: memory tier budget 256 MiB, objects up to 32 MiB in it):
-${fmtMiB(start.rss)} resident right after its start, before any object: ${fmtMiB(start.file)} of file pages (the node
-binary and libraries, shared with every other Node process) and ${fmtMiB(start.anon)} anonymous (V8 heap with our code and
-its libraries; started from Node's compile cache, so without the TypeScript stripper, which a first start loads). Warmed with the bench objects (${fmtMiB(stored)} in its memory tier):
-${fmtMiB(warm.rss)} resident, ${fmtMiB(warm.anon)} anonymous, so ${fmtMiB(Math.max(0, warm.anon - start.anon))} for ${fmtMiB(stored)} of objects. Peak of the timed
-rows: ${peak ? `${fmtMiB(peak.peakRss)} (${peak.test})` : 'not measured'}; above the warmed figure is what the connections
-and the garbage between collections take.`;
+  const notCache = (m: Memory) => m.resident.rss - m.resident.file - m.sample.memoryTierBytes;
+  return `Memory of \`our edge\` (one process at its defaults: memory tier budget 256 MiB, objects up to 32 MiB in it),
+as /proc and the edge's own \`/_mediacdn/stats\` (\`processes\`) give it. File pages are the node binary and
+libraries, shared with every other Node process; "other" is native memory outside V8's heap and the
+Buffers (Node, OpenSSL, V8's code and metadata, malloc). It started from Node's compile cache, so
+without the TypeScript stripper, which a first start loads.
+
+- right after its start, before any object: ${memorySplit(start)};
+- warmed with the bench objects (${fmtMiB(stored)} of bodies): ${memorySplit(warm)};
+- after the timed rows: ${memorySplit(after)}.
+
+What is not cache (resident less file pages less the memory tier): ${fmtMiB(notCache(start))} at the start, ${fmtMiB(notCache(warm))} warmed,
+${fmtMiB(notCache(after))} after the rows. Peak of the timed rows: ${peak ? `${fmtMiB(peak.peakRss)} (${peak.test})` : 'not measured'};
+above the figures here is what the connections and the garbage between collections take.`;
 }
