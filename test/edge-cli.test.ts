@@ -3,7 +3,7 @@
 // --https-port with a certificate from the config file (and a missing one refused).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,11 @@ import { ADMIN_TOKEN, ZONE } from './helpers/edge-harness.ts';
 import { startCountingOrigin } from './helpers/counting-origin.ts';
 import type { CountingOrigin } from './helpers/counting-origin.ts';
 import { makeCa, makeLeaf, requestH1 } from './helpers/tls.ts';
+
+/** A process's command line, from /proc. */
+function cmdline(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
+}
 
 describe('mediacdn edge / purge / stats', () => {
   let origin: CountingOrigin;
@@ -46,6 +51,31 @@ describe('mediacdn edge / purge / stats', () => {
     if (child.exitCode === null) child.kill('SIGKILL');
     await origin.close();
     await rm(data, { recursive: true, force: true });
+  });
+
+  it('runs with a small young generation: the same process, re-executed with V8\'s --max-semi-space-size', async () => {
+    // The pid we started serves (process.execve keeps it) and its command line carries the flag.
+    assert.ok(cmdline(child.pid!).includes('--max-semi-space-size=2'), cmdline(child.pid!).join(' '));
+    const stats = await request(`${edgeUrl}/_mediacdn/stats`, { headers: { host: ZONE, authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const { processes } = (await stats.body.json()) as { processes: Array<{ pid: number }> };
+    assert.deepEqual(processes.map((p) => p.pid), [child.pid]);
+  });
+
+  it('leaves the young generation to a user who sizes it in NODE_OPTIONS', async () => {
+    const own = spawn(process.execPath, [CLI, 'edge', '--port', '0', '--host', '127.0.0.1', '--workers', '1', '--zone', `${ZONE}=${origin.url}`], {
+      env: { ...process.env, ...env, MEDIACDN_DATA: path.join(data, 'own'), NODE_OPTIONS: '--max-semi-space-size=8' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let out = '';
+      await new Promise<void>((resolve, reject) => {
+        own.stdout!.setEncoding('utf8').on('data', (d: string) => ((out += d), out.includes('control:') && resolve()));
+        own.once('exit', (code) => reject(new Error(`edge exited with ${code}: ${out}`)));
+      });
+      assert.ok(!cmdline(own.pid!).some((a) => a.startsWith('--max-semi-space-size')), cmdline(own.pid!).join(' '));
+    } finally {
+      own.kill('SIGKILL');
+    }
   });
 
   it('prints its URL, zones and control endpoints, and serves the zone', async () => {

@@ -11,6 +11,8 @@ export type Io = {
   isTTY: boolean;
   env: Record<string, string | undefined>;
   cwd: string;
+  /** The CLI is this process's program (processIo), which a server command may re-execute with V8 flags. */
+  ownsProcess?: boolean;
 };
 
 export const processIo = (): Io => ({
@@ -19,6 +21,7 @@ export const processIo = (): Io => ({
   isTTY: Boolean(process.stderr.isTTY),
   env: process.env,
   cwd: process.cwd(),
+  ownsProcess: true,
 });
 
 /** Loads config from the global flags (--config, --data) plus per-command overrides. */
