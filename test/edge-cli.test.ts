@@ -20,6 +20,12 @@ function cmdline(pid: number): string[] {
   return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
 }
 
+/** A process's environment as it started, from /proc. */
+function environ(pid: number): Map<string, string> {
+  const vars = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((v) => v.includes('='));
+  return new Map(vars.map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]));
+}
+
 describe('mediacdn edge / purge / stats', () => {
   let origin: CountingOrigin;
   let data: string;
@@ -53,17 +59,18 @@ describe('mediacdn edge / purge / stats', () => {
     await rm(data, { recursive: true, force: true });
   });
 
-  it('runs with a small young generation: the same process, re-executed with V8\'s --max-semi-space-size', async () => {
+  it('runs with a small young generation and malloc returning memory: the same process, re-executed with the flag and variables', async () => {
     // The pid we started serves (process.execve keeps it) and its command line carries the flag.
     assert.ok(cmdline(child.pid!).includes('--max-semi-space-size=2'), cmdline(child.pid!).join(' '));
+    assert.deepEqual([environ(child.pid!).get('MALLOC_ARENA_MAX'), environ(child.pid!).get('MALLOC_MMAP_THRESHOLD_')], ['2', '131072']);
     const stats = await request(`${edgeUrl}/_mediacdn/stats`, { headers: { host: ZONE, authorization: `Bearer ${ADMIN_TOKEN}` } });
     const { processes } = (await stats.body.json()) as { processes: Array<{ pid: number }> };
     assert.deepEqual(processes.map((p) => p.pid), [child.pid]);
   });
 
-  it('leaves the young generation to a user who sizes it in NODE_OPTIONS', async () => {
+  it('leaves the young generation and malloc to a user who sizes them in NODE_OPTIONS and the environment', async () => {
     const own = spawn(process.execPath, [CLI, 'edge', '--port', '0', '--host', '127.0.0.1', '--workers', '1', '--zone', `${ZONE}=${origin.url}`], {
-      env: { ...process.env, ...env, MEDIACDN_DATA: path.join(data, 'own'), NODE_OPTIONS: '--max-semi-space-size=8' },
+      env: { ...process.env, ...env, MEDIACDN_DATA: path.join(data, 'own'), NODE_OPTIONS: '--max-semi-space-size=8', MALLOC_ARENA_MAX: '4', MALLOC_MMAP_THRESHOLD_: '65536' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     try {
@@ -73,6 +80,7 @@ describe('mediacdn edge / purge / stats', () => {
         own.once('exit', (code) => reject(new Error(`edge exited with ${code}: ${out}`)));
       });
       assert.ok(!cmdline(own.pid!).some((a) => a.startsWith('--max-semi-space-size')), cmdline(own.pid!).join(' '));
+      assert.deepEqual([environ(own.pid!).get('MALLOC_ARENA_MAX'), environ(own.pid!).get('MALLOC_MMAP_THRESHOLD_')], ['4', '65536']);
     } finally {
       own.kill('SIGKILL');
     }

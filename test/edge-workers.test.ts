@@ -312,10 +312,12 @@ describe('mediacdn edge --workers 2', () => {
     assert.equal(processes[0].pid, child.pid);
     assert.deepEqual(new Set(processes.slice(1).map((p) => p.pid)), new Set(childrenOf(child.pid!)));
     assert.ok(processes.slice(1).every((p) => p.memoryTierEntries >= 1), 'each worker keeps four.mp3 in its own memory tier');
-    // The workers that serve run with a small young generation; the primary keeps V8's defaults.
+    // The workers that serve run with a small young generation and malloc settings; the primary keeps V8's defaults.
     for (const p of processes) {
       const argv = readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').split('\0');
       assert.equal(argv.includes('--max-semi-space-size=2'), p.role === 'worker', `${p.role}: ${argv.join(' ')}`);
+      const env = readFileSync(`/proc/${p.pid}/environ`, 'utf8').split('\0');
+      if (p.role === 'worker') assert.ok(env.includes('MALLOC_ARENA_MAX=2') && env.includes('MALLOC_MMAP_THRESHOLD_=131072'), `worker ${p.worker}'s environment`);
     }
   });
 

@@ -12,7 +12,7 @@ import { EXIT, MediaCdnError } from '../errors.ts';
 import { startEdge } from '../edge/server.ts';
 import { configFrom, intOption, listenFailure, type Io } from './context.ts';
 import { onSignals, workerCount } from './cluster.ts';
-import { forkWorkersWithEdgeFlags, reexecWithEdgeFlags } from './runtime-flags.ts';
+import { forkWorkersWithEdgeSettings, reexecWithEdgeSettings } from './runtime-flags.ts';
 import { edgeOptions, edgePortFlags, runEdgePrimary, runEdgeWorker, type EdgeStart } from './edge-workers.ts';
 
 type EdgeFlags = { port?: number; httpsPort?: number; host?: string; workers?: number; zone?: string[]; adminPort?: number };
@@ -54,9 +54,9 @@ export function registerEdge(program: Command, io: Io): void {
       if (config.edge.zones.length === 0) throw new EdgeUsageError('edge: no pull zones; pass --zone <host>=<origin-url> or set edge.zones in the config file.');
       if (cluster.isWorker) return runEdgeWorker(config, io, Number(process.env.MEDIACDN_EDGE_WORKERS ?? '1'));
       const n = workerCount(config.edge.workers);
-      // Before anything is opened or printed: V8's flags for a process that serves (runtime-flags.ts).
-      if (n > 1) forkWorkersWithEdgeFlags();
-      else if (io.ownsProcess === true) reexecWithEdgeFlags();
+      // Before anything is opened or printed: how a serving process manages memory (runtime-flags.ts).
+      if (n > 1) forkWorkersWithEdgeSettings();
+      else if (io.ownsProcess === true) reexecWithEdgeSettings();
       // Created here, once, so that it is printed once and every worker reads the same one.
       const token = await resolveAdminToken(config);
       let edge: EdgeStart;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { EDGE_V8_FLAGS, missingFlags } from './runtime-flags.ts';
+import { EDGE_MALLOC_ENV, EDGE_V8_FLAGS, missingEnv, missingFlags } from './runtime-flags.ts';
 
 describe('missingFlags', () => {
   it('adds the edge flags unless the command line or NODE_OPTIONS sets the same option', () => {
@@ -21,5 +21,13 @@ describe('missingFlags', () => {
         for (const w of wanted) assert.equal(got.includes(`${w}=1`), !argv.includes(w) && !env.includes(w));
       }),
     );
+  });
+});
+
+describe('missingEnv', () => {
+  it('adds the malloc settings the environment does not set, even to an empty value', () => {
+    assert.deepEqual(missingEnv(EDGE_MALLOC_ENV, {}), { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' });
+    assert.deepEqual(missingEnv(EDGE_MALLOC_ENV, { MALLOC_ARENA_MAX: '8' }), { MALLOC_MMAP_THRESHOLD_: '131072' });
+    assert.deepEqual(missingEnv(EDGE_MALLOC_ENV, { MALLOC_ARENA_MAX: '', MALLOC_MMAP_THRESHOLD_: '0' }), {});
   });
 });
