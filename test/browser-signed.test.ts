@@ -41,7 +41,10 @@ describe('signed links and hotlink protection in a real browser', { timeout: BRO
     configDir = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-signed-'));
     const config = path.join(configDir, 'mediacdn.config.json');
     await writeFile(config, JSON.stringify({ edge: { zones: [{ host: 'localhost', origin: `http://127.0.0.1:${originPort}`, signedUrls: { keys: [KEY] }, allowedReferrers: ['localhost'] }] } }));
-    [browser, sys] = await Promise.all([launchBrowser(), startUp(['--origin-port', String(originPort), '--config', config])]);
+    // One after the other: a browser that cannot start must not leave a started system behind for
+    // after() to miss (the test process would wait for it).
+    browser = await launchBrowser();
+    sys = await startUp(['--origin-port', String(originPort), '--config', config]);
   });
   after(async () => {
     await browser?.close();

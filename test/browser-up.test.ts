@@ -37,7 +37,10 @@ describe('mediacdn up in a real browser', { timeout: BROWSER_SUITE_TIMEOUT_MS },
   let sys: RunningUp;
   let shots: string;
   before(async () => {
-    [browser, sys, shots] = await Promise.all([launchBrowser(), startUp(), screenshotDir()]);
+    // One after the other: a browser that cannot start must not leave a started system behind for
+    // after() to miss (the test process would wait for it).
+    [browser, shots] = await Promise.all([launchBrowser(), screenshotDir()]);
+    sys = await startUp();
   });
   after(async () => {
     await browser?.close();
