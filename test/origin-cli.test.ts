@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -73,7 +74,71 @@ test('mediacdn origin --workers 2: serves, applies deletes in every worker, stop
   assert.equal(await run(['ls', '--remote', url], wrong), 2);
   assert.match(wrong.errors.join('\n'), /admin token/);
 
+  // The workers serve with the memory settings (src/cli/runtime-flags.ts); the primary keeps the defaults.
+  const workers = childrenOf(child.pid!);
+  assert.equal(workers.length, 2);
+  for (const pid of [child.pid!, ...workers]) {
+    const settings = memorySettings(pid);
+    assert.deepEqual(settings, pid === child.pid ? { flag: false, arenas: undefined, threshold: undefined } : { flag: true, arenas: '2', threshold: '131072' }, `pid ${pid}`);
+  }
+
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.kill('SIGTERM');
   assert.equal(await exit, 0, out);
 });
+
+test('mediacdn origin --workers 1: the process started is the one serving, re-executed with the memory settings', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-cli-origin-one-'));
+  const testDb = await makeTestDatabase(dir);
+  t.after(async () => {
+    await testDb.cleanup();
+    await rm(dir, { recursive: true, force: true });
+  });
+  const env: NodeJS.ProcessEnv = { ...process.env, MEDIACDN_DATA: dir, MEDIACDN_TOKEN: TEST_TOKEN, LOG_LEVEL: 'warn', DATABASE_URL: testDb.url ?? '' };
+  delete env.MALLOC_ARENA_MAX;
+  delete env.MALLOC_MMAP_THRESHOLD_;
+  const child = spawn(process.execPath, [MAIN, 'origin', '--port', '0', '--workers', '1'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  child.stderr.on('data', (d) => (out += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /origin listening on (http:\/\/\S+) \(1 worker\)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`origin exited with ${code}: ${out}`)));
+  });
+  assert.equal((await request(`${url}/healthz`)).status, 200);
+  assert.deepEqual(childrenOf(child.pid!), []);
+  assert.deepEqual(memorySettings(child.pid!), { flag: true, arenas: '2', threshold: '131072' });
+  assert.equal(out.match(/origin listening/g)?.length, 1, out);
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  assert.equal(await exit, 0, out);
+});
+
+/** The processes whose parent is `pid`. */
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** Whether a process started with the semi-space flag, and its malloc variables, from /proc. */
+function memorySettings(pid: number): { flag: boolean; arenas: string | undefined; threshold: string | undefined } {
+  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  const get = (k: string) => env.find((v) => v.startsWith(`${k}=`))?.slice(k.length + 1);
+  return { flag: argv.includes('--max-semi-space-size=2'), arenas: get('MALLOC_ARENA_MAX'), threshold: get('MALLOC_MMAP_THRESHOLD_') };
+}

@@ -12,7 +12,7 @@ import { EXIT, MediaCdnError } from '../errors.ts';
 import { startEdge } from '../edge/server.ts';
 import { configFrom, intOption, listenFailure, type Io } from './context.ts';
 import { onSignals, workerCount } from './cluster.ts';
-import { forkWorkersWithEdgeSettings, reexecWithEdgeSettings } from './runtime-flags.ts';
+import { forkWorkersWithServerSettings, reexecWithServerSettings } from './runtime-flags.ts';
 import { edgeOptions, edgePortFlags, runEdgePrimary, runEdgeWorker, type EdgeStart } from './edge-workers.ts';
 
 type EdgeFlags = { port?: number; httpsPort?: number; host?: string; workers?: number; zone?: string[]; adminPort?: number };
@@ -55,8 +55,8 @@ export function registerEdge(program: Command, io: Io): void {
       if (cluster.isWorker) return runEdgeWorker(config, io, Number(process.env.MEDIACDN_EDGE_WORKERS ?? '1'));
       const n = workerCount(config.edge.workers);
       // Before anything is opened or printed: how a serving process manages memory (runtime-flags.ts).
-      if (n > 1) forkWorkersWithEdgeSettings();
-      else if (io.ownsProcess === true) reexecWithEdgeSettings();
+      if (n > 1) forkWorkersWithServerSettings();
+      else if (io.ownsProcess === true) reexecWithServerSettings();
       // Created here, once, so that it is printed once and every worker reads the same one.
       const token = await resolveAdminToken(config);
       let edge: EdgeStart;

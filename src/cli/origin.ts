@@ -12,6 +12,7 @@ import { publicMediaUrl } from './running.ts';
 import { originExtras } from './compose.ts';
 import { purgeWaves } from './purge-fleet.ts';
 import { onSignals, reportStartFailure, superviseWorkers, workerCount } from './cluster.ts';
+import { forkWorkersWithServerSettings, reexecWithServerSettings } from './runtime-flags.ts';
 
 type OriginFlags = { port?: number; host?: string; workers?: number };
 
@@ -141,6 +142,9 @@ export function registerOrigin(program: Command, io: Io): void {
       });
       if (cluster.isWorker) return runWorker(config, flags);
       const n = workerCount(config.origin.workers);
+      // Before anything is opened or printed: how a serving process manages memory (runtime-flags.ts).
+      if (n > 1) forkWorkersWithServerSettings();
+      else if (io.ownsProcess === true) reexecWithServerSettings();
       if (n === 1) return runSingle(config, io, flags);
       return runPrimary(config, io, flags, n);
     });

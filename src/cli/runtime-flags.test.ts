@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { EDGE_MALLOC_ENV, EDGE_V8_FLAGS, missingEnv, missingFlags } from './runtime-flags.ts';
+import { SERVER_MALLOC_ENV, SERVER_V8_FLAGS, missingEnv, missingFlags } from './runtime-flags.ts';
 
 describe('missingFlags', () => {
   it('adds the edge flags unless the command line or NODE_OPTIONS sets the same option', () => {
-    assert.deepEqual(missingFlags(EDGE_V8_FLAGS, [], undefined), ['--max-semi-space-size=2']);
-    assert.deepEqual(missingFlags(EDGE_V8_FLAGS, ['--cpu-prof', '--max-semi-space-size=2'], undefined), []);
-    assert.deepEqual(missingFlags(EDGE_V8_FLAGS, ['--max_semi_space_size=16'], ''), []);
-    assert.deepEqual(missingFlags(EDGE_V8_FLAGS, [], '--max-old-space-size=512  --max-semi-space-size=8'), []);
-    assert.deepEqual(missingFlags(EDGE_V8_FLAGS, ['--max-semi-space'], '--max-old-space-size=512'), ['--max-semi-space-size=2']);
+    assert.deepEqual(missingFlags(SERVER_V8_FLAGS, [], undefined), ['--max-semi-space-size=2']);
+    assert.deepEqual(missingFlags(SERVER_V8_FLAGS, ['--cpu-prof', '--max-semi-space-size=2'], undefined), []);
+    assert.deepEqual(missingFlags(SERVER_V8_FLAGS, ['--max_semi_space_size=16'], ''), []);
+    assert.deepEqual(missingFlags(SERVER_V8_FLAGS, [], '--max-old-space-size=512  --max-semi-space-size=8'), []);
+    assert.deepEqual(missingFlags(SERVER_V8_FLAGS, ['--max-semi-space'], '--max-old-space-size=512'), ['--max-semi-space-size=2']);
     assert.deepEqual(missingFlags(['--a=1', '--b'], ['--b'], '--c'), ['--a=1']);
   });
 
@@ -26,8 +26,8 @@ describe('missingFlags', () => {
 
 describe('missingEnv', () => {
   it('adds the malloc settings the environment does not set, even to an empty value', () => {
-    assert.deepEqual(missingEnv(EDGE_MALLOC_ENV, {}), { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' });
-    assert.deepEqual(missingEnv(EDGE_MALLOC_ENV, { MALLOC_ARENA_MAX: '8' }), { MALLOC_MMAP_THRESHOLD_: '131072' });
-    assert.deepEqual(missingEnv(EDGE_MALLOC_ENV, { MALLOC_ARENA_MAX: '', MALLOC_MMAP_THRESHOLD_: '0' }), {});
+    assert.deepEqual(missingEnv(SERVER_MALLOC_ENV, {}), { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' });
+    assert.deepEqual(missingEnv(SERVER_MALLOC_ENV, { MALLOC_ARENA_MAX: '8' }), { MALLOC_MMAP_THRESHOLD_: '131072' });
+    assert.deepEqual(missingEnv(SERVER_MALLOC_ENV, { MALLOC_ARENA_MAX: '', MALLOC_MMAP_THRESHOLD_: '0' }), {});
   });
 });
