@@ -25,7 +25,7 @@ test('an <audio> element plays from the origin, and a far seek is a Range reques
   const browser = await launchBrowser();
   t.after(() => browser.close());
   const page = await browser.newPage();
-  const seen = recordMediaResponses(page, mediaUrl);
+  const seen = await recordMediaResponses(page, mediaUrl);
   await page.goto(page$.url);
 
   await playAndSeekFar(page, seen, seconds, item.byteSize);

@@ -54,7 +54,7 @@ test('Chromium plays and seeks a song through the https edge over HTTP/2, from a
   ]);
   t.after(() => browser.close());
   const tab = await browser.newPage();
-  const seen = recordMediaResponses(tab, mediaUrl);
+  const seen = await recordMediaResponses(tab, mediaUrl);
   await tab.goto(pageUrl);
   assert.equal(await tab.evaluate('window.isSecureContext'), true, 'the page is https');
 

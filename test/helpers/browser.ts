@@ -75,8 +75,16 @@ export async function servePage(html: string): Promise<{ url: string; close(): P
 
 export type MediaResponse = { status: number; range: string | undefined; contentRange: string | undefined; cors: string | undefined };
 
-/** Records every response to `mediaUrl` that `page` gets: status, the Range asked for, Content-Range, CORS. */
-export function recordMediaResponses(page: Page, mediaUrl: string): MediaResponse[] {
+/**
+ * Records every response to `mediaUrl` that `page` gets: status, the Range asked for, Content-Range, CORS.
+ * Call it before the page loads: it also holds the page's downloads to 2 MB/s (Chromium's own network
+ * throttling), ten times what the tests' audio plays at, so that the browser cannot have fetched the
+ * whole file over loopback before a far seek, which then needs no request of its own.
+ */
+export async function recordMediaResponses(page: Page, mediaUrl: string): Promise<MediaResponse[]> {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: 2_000_000, uploadThroughput: -1 });
   const seen: MediaResponse[] = [];
   page.on('response', async (res) => {
     if (!res.url().startsWith(mediaUrl)) return;
