@@ -3,7 +3,7 @@
 // --https-port with a certificate from the config file (and a missing one refused).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,17 +14,7 @@ import { ADMIN_TOKEN, ZONE } from './helpers/edge-harness.ts';
 import { startCountingOrigin } from './helpers/counting-origin.ts';
 import type { CountingOrigin } from './helpers/counting-origin.ts';
 import { makeCa, makeLeaf, requestH1 } from './helpers/tls.ts';
-
-/** A process's command line, from /proc. */
-function cmdline(pid: number): string[] {
-  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '');
-}
-
-/** A process's environment as it started, from /proc. */
-function environ(pid: number): Map<string, string> {
-  const vars = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter((v) => v.includes('='));
-  return new Map(vars.map((v) => [v.slice(0, v.indexOf('=')), v.slice(v.indexOf('=') + 1)]));
-}
+import { memorySettings, SERVING } from './helpers/proc.ts';
 
 describe('mediacdn edge / purge / stats', () => {
   let origin: CountingOrigin;
@@ -61,8 +51,7 @@ describe('mediacdn edge / purge / stats', () => {
 
   it('runs with a small young generation and malloc returning memory: the same process, re-executed with the flag and variables', async () => {
     // The pid we started serves (process.execve keeps it) and its command line carries the flag.
-    assert.ok(cmdline(child.pid!).includes('--max-semi-space-size=2'), cmdline(child.pid!).join(' '));
-    assert.deepEqual([environ(child.pid!).get('MALLOC_ARENA_MAX'), environ(child.pid!).get('MALLOC_MMAP_THRESHOLD_')], ['2', '131072']);
+    assert.deepEqual(memorySettings(child.pid!), SERVING);
     const stats = await request(`${edgeUrl}/_mediacdn/stats`, { headers: { host: ZONE, authorization: `Bearer ${ADMIN_TOKEN}` } });
     const { processes } = (await stats.body.json()) as { processes: Array<{ pid: number }> };
     assert.deepEqual(processes.map((p) => p.pid), [child.pid]);
@@ -79,8 +68,7 @@ describe('mediacdn edge / purge / stats', () => {
         own.stdout!.setEncoding('utf8').on('data', (d: string) => ((out += d), out.includes('control:') && resolve()));
         own.once('exit', (code) => reject(new Error(`edge exited with ${code}: ${out}`)));
       });
-      assert.ok(!cmdline(own.pid!).some((a) => a.startsWith('--max-semi-space-size')), cmdline(own.pid!).join(' '));
-      assert.deepEqual([environ(own.pid!).get('MALLOC_ARENA_MAX'), environ(own.pid!).get('MALLOC_MMAP_THRESHOLD_')], ['4', '65536']);
+      assert.deepEqual(memorySettings(own.pid!), { semiSpace: undefined, arenas: '4', threshold: '65536' });
     } finally {
       own.kill('SIGKILL');
     }

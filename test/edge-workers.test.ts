@@ -7,7 +7,7 @@
 // a client's rate limit is counted once; a killed worker is replaced.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
@@ -17,6 +17,7 @@ import { CLI } from './helpers/cli.ts';
 import { ADMIN_TOKEN, ZONE } from './helpers/edge-harness.ts';
 import { startCountingOrigin } from './helpers/counting-origin.ts';
 import type { CountingOrigin } from './helpers/counting-origin.ts';
+import { childrenOf, memorySettings, SERVING } from './helpers/proc.ts';
 
 const LIMITED = 'limited.example.com';
 
@@ -73,22 +74,6 @@ function stream(base: string, host: string, target: string): Promise<Streaming> 
 /** Waits (on events, not a clock) until `ready()` holds. */
 async function until(ready: () => boolean): Promise<void> {
   while (!ready()) await new Promise((r) => setImmediate(r));
-}
-
-/** The edge's worker processes: children of the primary. */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
 }
 
 describe('mediacdn edge --workers 2', () => {
@@ -314,10 +299,9 @@ describe('mediacdn edge --workers 2', () => {
     assert.ok(processes.slice(1).every((p) => p.memoryTierEntries >= 1), 'each worker keeps four.mp3 in its own memory tier');
     // The workers that serve run with a small young generation and malloc settings; the primary keeps V8's defaults.
     for (const p of processes) {
-      const argv = readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').split('\0');
-      assert.equal(argv.includes('--max-semi-space-size=2'), p.role === 'worker', `${p.role}: ${argv.join(' ')}`);
-      const env = readFileSync(`/proc/${p.pid}/environ`, 'utf8').split('\0');
-      if (p.role === 'worker') assert.ok(env.includes('MALLOC_ARENA_MAX=2') && env.includes('MALLOC_MMAP_THRESHOLD_=131072'), `worker ${p.worker}'s environment`);
+      const settings = memorySettings(p.pid);
+      if (p.role === 'worker') assert.deepEqual(settings, SERVING, `worker ${p.worker}`);
+      else assert.equal(settings.semiSpace, undefined, 'the primary');
     }
   });
 

@@ -3,7 +3,6 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +11,7 @@ import type { Io } from '../src/cli/context.ts';
 import { makeTestDatabase } from './helpers/db.ts';
 import { FIXTURES } from './helpers/library.ts';
 import { request, TEST_TOKEN } from './helpers/origin.ts';
+import { childrenOf, memorySettings, SERVING } from './helpers/proc.ts';
 
 const MAIN = path.join(import.meta.dirname, '..', 'src', 'cli', 'main.ts');
 
@@ -87,8 +87,7 @@ test('mediacdn origin --workers 2: serves, applies deletes in every worker, stop
   const workers = childrenOf(child.pid!);
   assert.equal(workers.length, 2);
   for (const pid of [child.pid!, ...workers]) {
-    const settings = memorySettings(pid);
-    assert.deepEqual(settings, pid === child.pid ? { flag: false, arenas: undefined, threshold: undefined } : { flag: true, arenas: '2', threshold: '131072' }, `pid ${pid}`);
+    assert.deepEqual(memorySettings(pid), pid === child.pid ? { semiSpace: undefined, arenas: undefined, threshold: undefined } : SERVING, `pid ${pid}`);
   }
 
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -100,32 +99,9 @@ test('mediacdn origin --workers 1: the process started is the one serving, re-ex
   const { child, url, output } = await startOrigin(t, 1);
   assert.equal((await request(`${url}/healthz`)).status, 200);
   assert.deepEqual(childrenOf(child.pid!), []);
-  assert.deepEqual(memorySettings(child.pid!), { flag: true, arenas: '2', threshold: '131072' });
+  assert.deepEqual(memorySettings(child.pid!), SERVING);
   assert.equal(output().match(/origin listening/g)?.length, 1, output());
   const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.kill('SIGTERM');
   assert.equal(await exit, 0, output());
 });
-
-/** The processes whose parent is `pid`. */
-function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
-/** Whether a process started with the semi-space flag, and its malloc variables, from /proc. */
-function memorySettings(pid: number): { flag: boolean; arenas: string | undefined; threshold: string | undefined } {
-  const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-  const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-  const get = (k: string) => env.find((v) => v.startsWith(`${k}=`))?.slice(k.length + 1);
-  return { flag: argv.includes('--max-semi-space-size=2'), arenas: get('MALLOC_ARENA_MAX'), threshold: get('MALLOC_MMAP_THRESHOLD_') };
-}

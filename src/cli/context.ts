@@ -11,7 +11,7 @@ export type Io = {
   isTTY: boolean;
   env: Record<string, string | undefined>;
   cwd: string;
-  /** The CLI is this process's program (processIo), which a server command may re-execute with V8 flags. */
+  /** The CLI is this process's program (processIo), which a server command may re-execute with its memory settings (runtime-flags.ts). */
   ownsProcess?: boolean;
 };
 
