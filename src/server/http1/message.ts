@@ -10,6 +10,7 @@ import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { RequestHead } from './head.ts';
 import { BodilessRequest } from '../bodiless-request.ts';
+import { writePair } from './pair-write.ts';
 
 /** What a response needs from its connection. */
 export type ResponseOwner = {
@@ -249,8 +250,8 @@ let joinSpace = Buffer.allocUnsafeSlow(JOIN_SPACE);
 
 /**
  * A head and, unless undefined, a body of known length, as the connection's next bytes: a small
- * body in one buffer with the head (cheaper than a corked pair and writev), a larger one corked
- * after it. `done` is called once the last byte is out (with an error if it cannot be). Returns
+ * body in one buffer with the head (cheaper than a writev), a larger one after it in one writev
+ * (pair-write.ts). `done` is called once the last byte is out (with an error if it cannot be). Returns
  * socket.write's answer (false: wait for 'drain').
  */
 export function writeAnswer(socket: Socket, head: string | Buffer, data: Uint8Array | undefined, done: Callback | undefined): boolean {
@@ -274,12 +275,7 @@ export function writeAnswer(socket: Socket, head: string | Buffer, data: Uint8Ar
     if (socket.writableLength > 0) joinSpace = Buffer.allocUnsafeSlow(JOIN_SPACE);
     return ok;
   }
-  socket.cork();
-  if (typeof head === 'string') socket.write(head, 'latin1');
-  else socket.write(head);
-  const ok = socket.write(data, done);
-  socket.uncork();
-  return ok;
+  return writePair(socket, head, data, done);
 }
 
 const NOTHING = Buffer.alloc(0);
