@@ -55,8 +55,8 @@ export function registerEdge(program: Command, io: Io): void {
       if (cluster.isWorker) return runEdgeWorker(config, io, Number(process.env.MEDIACDN_EDGE_WORKERS ?? '1'));
       const n = workerCount(config.edge.workers);
       // Before anything is opened or printed: how a serving process manages memory (runtime-flags.ts).
+      if (io.ownsProcess === true) reexecWithServerSettings();
       if (n > 1) forkWorkersWithServerSettings();
-      else if (io.ownsProcess === true) reexecWithServerSettings();
       // Created here, once, so that it is printed once and every worker reads the same one.
       const token = await resolveAdminToken(config);
       let edge: EdgeStart;

@@ -143,8 +143,8 @@ export function registerOrigin(program: Command, io: Io): void {
       if (cluster.isWorker) return runWorker(config, flags);
       const n = workerCount(config.origin.workers);
       // Before anything is opened or printed: how a serving process manages memory (runtime-flags.ts).
+      if (io.ownsProcess === true) reexecWithServerSettings();
       if (n > 1) forkWorkersWithServerSettings();
-      else if (io.ownsProcess === true) reexecWithServerSettings();
       if (n === 1) return runSingle(config, io, flags);
       return runPrimary(config, io, flags, n);
     });
