@@ -25,6 +25,16 @@ async function serve(): Promise<Served> {
   return { server, port, next };
 }
 
+/** Runs `fn` with a new loopback server, closed afterwards. */
+async function withServer(fn: (s: Served) => Promise<void>): Promise<void> {
+  const s = await serve();
+  try {
+    await fn(s);
+  } finally {
+    s.server.close();
+  }
+}
+
 /** A client connection and the server's end of it; `all(n)` resolves with the first n bytes read. */
 async function connect(s: Served, paused = false): Promise<{ client: net.Socket; peer: net.Socket; all: (n: number) => Promise<Buffer> }> {
   const peerP = s.next();
@@ -57,9 +67,8 @@ const bytes = (n: number, seed: number): Buffer => {
 };
 
 describe('writePair', { timeout: 60_000 }, () => {
-  it('sends a Buffer or string head and a body as one write the stream counts, and calls back once they are out', async () => {
-    const s = await serve();
-    try {
+  it('sends a Buffer or string head and a body as one write the stream counts, and calls back once they are out', () =>
+    withServer(async (s) => {
       const { client, peer, all } = await connect(s);
       const body = bytes(64 * 1024, 1);
       const calls: string[] = [];
@@ -75,14 +84,10 @@ describe('writePair', { timeout: 60_000 }, () => {
       assert.deepEqual(calls, ['a', 'b']);
       assert.equal(peer.bytesWritten, got.length);
       client.destroy();
-    } finally {
-      s.server.close();
-    }
-  });
+    }));
 
-  it('behind bytes the reader has not taken, or on a corked socket, the pair still leaves in order and whole; the stream counts the body and drains', async () => {
-    const s = await serve();
-    try {
+  it('behind bytes the reader has not taken, or on a corked socket, the pair still leaves in order and whole; the stream counts the body and drains', () =>
+    withServer(async (s) => {
       const { client, peer, all } = await connect(s, true);
       const filler = bytes(8 * 1024 * 1024, 3);
       peer.write(filler);
@@ -106,14 +111,10 @@ describe('writePair', { timeout: 60_000 }, () => {
       const more = await all(got.length + 4 + body2.length + 3);
       assert.ok(more.subarray(got.length).equals(Buffer.concat([Buffer.from('H3\r\n'), body2, Buffer.from('end')])));
       client.destroy();
-    } finally {
-      s.server.close();
-    }
-  });
+    }));
 
-  it('on a closed or ended socket calls back with an error and sends nothing', async () => {
-    const s = await serve();
-    try {
+  it('on a closed or ended socket calls back with an error and sends nothing', () =>
+    withServer(async (s) => {
       const { client, peer } = await connect(s);
       peer.end();
       const err = await new Promise<Error | null | undefined>((resolve) => writePair(peer, 'H\r\n', bytes(70_000, 6), resolve));
@@ -124,14 +125,10 @@ describe('writePair', { timeout: 60_000 }, () => {
       const err2 = await new Promise<Error | null | undefined>((resolve) => writePair(other.peer, 'H\r\n', bytes(70_000, 6), resolve));
       assert.ok(err2 instanceof Error);
       other.client.destroy();
-    } finally {
-      s.server.close();
-    }
-  });
+    }));
 
-  it('a generated mix of pairs and plain writes, with the reader pausing, arrives byte for byte', async () => {
-    const s = await serve();
-    try {
+  it('a generated mix of pairs and plain writes, with the reader pausing, arrives byte for byte', () =>
+    withServer(async (s) => {
       const step = fc.oneof(
         fc.record({ kind: fc.constant('pair' as const), head: fc.string({ minLength: 1, maxLength: 300 }), stringHead: fc.boolean(), size: fc.integer({ min: 0, max: 300_000 }) }),
         fc.record({ kind: fc.constant('plain' as const), size: fc.integer({ min: 1, max: 200_000 }) }),
@@ -164,8 +161,5 @@ describe('writePair', { timeout: 60_000 }, () => {
         }),
         { numRuns: 40 },
       );
-    } finally {
-      s.server.close();
-    }
-  });
+    }));
 });
