@@ -54,6 +54,26 @@ async function proxyCounts(proxy: string): Promise<Map<string, number>> {
   return new Map(Object.entries((await r.json()) as Record<string, number>));
 }
 
+type ProxyFailure = { path: string; error: string; reusedSocket: boolean };
+
+async function proxyFailures(proxy: string): Promise<ProxyFailure[]> {
+  const r = await fetch(`${proxy}/_bench/failures`);
+  return (await r.json()) as ProxyFailure[];
+}
+
+/** Our edge's own totals of origin answers and retries (every zone), from /_mediacdn/stats. */
+async function originFigures(url: string): Promise<{ originResponses: number; originRetries: number }> {
+  const r = await fetch(`${url}/_mediacdn/stats`, { headers: { authorization: 'Bearer bench-token-0123456789abcdef' } });
+  if (r.status !== 200) throw new Error(`our edge: /_mediacdn/stats answered ${r.status}`);
+  const zones = ((await r.json()) as { zones: Record<string, { totals: { originResponses: number; originRetries: number } }> }).zones;
+  const out = { originResponses: 0, originRetries: 0 };
+  for (const z of Object.values(zones)) {
+    out.originResponses += z.totals.originResponses;
+    out.originRetries += z.totals.originRetries;
+  }
+  return out;
+}
+
 async function proxyPost(proxy: string, what: string): Promise<void> {
   const r = await fetch(`${proxy}/_bench/${what}`, { method: 'POST' });
   if (r.status !== 204) throw new Error(`counting proxy: ${what} answered ${r.status}`);
@@ -159,16 +179,31 @@ export async function runEdgeBench(o: HttpSectionOptions & { profileDir?: string
     // Cold start: a fresh path prefix per run makes every object uncached at every edge.
     const cold = coldFiles();
     const coldRows: string[][] = [];
+    const coldNotes: string[] = [];
     const coldResults: { run: number; edge: Edge; r: ColdStartResult; counts: ReturnType<typeof describeCounts> }[] = [];
     for (const [i, run] of COLD_RUNS.entries()) {
       await proxyPost(proxy, `delay?ms=${run.originDelayMs}`);
       for (const e of [nginx[0], varnish, ours]) {
         const prefix = `/cold${i + 1}`;
         const objects = cold.map((f) => ({ path: `${prefix}/media/${lib.names.get(f.key)}`, body: lib.bytes.get(f.key) as Buffer }));
+        const before = e === ours ? await originFigures(ours.url) : undefined;
         const r = await runColdStart({ baseUrl: e.url, objects, clients: COLD_CLIENTS, order: run.order, seed: i + 1 });
         const counts = await proxyCounts(proxy);
         const perObject = describeCounts(objects.map((obj) => counts.get(`${e.prefix}${obj.path}`) ?? 0));
         coldResults.push({ run: i + 1, edge: e, r, counts: perObject });
+        // Why an object was asked for more than once: a forward the proxy could not complete (a cache
+        // asks again), and for our edge its own count of origin answers and retries in this run.
+        const broken = (await proxyFailures(proxy)).filter((f) => f.path.startsWith(`${e.prefix}${prefix}/`));
+        if (broken.length > 0) {
+          const reused = broken.filter((f) => f.reusedSocket).length;
+          coldNotes.push(`${run.order} order, origin +${run.originDelayMs} ms, ${e.name}: the proxy failed ${broken.length} forward(s) (${[...new Set(broken.map((f) => f.error))].join(', ')}; ${reused} on a reused keep-alive connection to the origin)`);
+        }
+        if (before) {
+          const after = await originFigures(ours.url);
+          const answers = after.originResponses - before.originResponses;
+          const retries = after.originRetries - before.originRetries;
+          if (perObject.off > 0 || retries > 0) coldNotes.push(`${run.order} order, origin +${run.originDelayMs} ms, our edge: its statistics count ${answers} origin answers and ${retries} retries in the run`);
+        }
         const xc = Object.entries(r.xCache).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${fmtInt(n)}`).join(', ');
         console.log(
           `cold ${i + 1} (${run.order} order, origin +${run.originDelayMs} ms) ${e.name.padEnd(18)} origin requests per object ${perObject.perObject} (total ${perObject.total}), ` +
@@ -188,7 +223,7 @@ export async function runEdgeBench(o: HttpSectionOptions & { profileDir?: string
     }
     const coldTable = markdownTable(['run', 'edge', 'origin requests per object', 'origin requests', 'failed answers', 'wall time', 'p50 / p99 latency', 'X-Cache'], coldRows);
     const ourColdOk = coldResults.filter((c) => c.edge === ours).every((c) => c.counts.off === 0 && c.r.failures === 0);
-    console.log(`\n${coldTable}\n`);
+    console.log(`\n${coldTable}\n${coldNotes.join('\n')}\n`);
     const rssAfterCold = [nginx[0], varnish, ours].map((e) => `${fmtMiB(peakRss(e.pid))} ${e.name}`).join(', ');
 
     const sizes = cold.map((f) => f.bytes);
@@ -245,7 +280,7 @@ ${COLD_CLIENTS} clients at once, each on its own keep-alive connection, each ask
 uncached objects (${fmtMiB(sizes.reduce((a, b) => a + b, 0))} in all, ${sizes.filter((s) => s === 4 * MiB).length} of 4 MiB, the others 16–128 KiB):
 in the same order (${COLD_CLIENTS} concurrent misses per object) or each client in its own shuffled order.
 "origin +N ms" holds every origin request back N ms (an origin farther away). Every body was
-compared with the stored bytes. Origin requests per object must be exactly 1: ${ourColdOk ? 'our edge met it in every run' : '**our edge did not meet it**'}.
+compared with the stored bytes. Origin requests per object must be exactly 1: ${ourColdOk ? 'our edge met it in every run' : '**our edge did not meet it** (below the table: the proxy\'s failed forwards and our edge\'s origin answers and retries in those runs)'}.
 X-Cache counts differ in meaning: our edge says MISS to every request that joined a fill in progress
 (it streams that fill), nginx and Varnish say HIT to the requests that waited (\`proxy_cache_lock\`,
 Varnish's waiting list) and then read the finished entry. The clients run in the bench's own process,
@@ -253,7 +288,7 @@ unpinned, and the origin shares core 1 with the caches: wall times compare the c
 Peak RSS from the last timed run through the cold start: ${rssAfterCold}.
 
 ${coldTable}
-`;
+${coldNotes.length > 0 ? `\n${coldNotes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
     await mkdir(path.join(ROOT, 'bench/results'), { recursive: true });
     await writeFile(path.join(ROOT, 'bench/results/edge.md'), doc);
     console.log('written to bench/results/edge.md');
