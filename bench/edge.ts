@@ -11,7 +11,7 @@ import { isProcessSample, type ProcessSample } from '../src/edge/stats/process.t
 import { checkTest } from './lib/check.ts';
 import { ALL_CORES, CLIENT_CORE } from './lib/cpu.ts';
 import { runColdStart, type ColdOrder, type ColdStartResult } from './lib/cold-start.ts';
-import { COMPARISON_LEGEND, comparisonTable, FIGURES_LEGEND, figuresTable, heading, machineParagraph, methodParagraph, sideBySide, type Baseline } from './lib/http-report.ts';
+import { COMPARISON_LEGEND, comparisonTable, FIGURES_LEGEND, figuresTable, heading, heldSection, machineParagraph, methodParagraph, sideBySide, type Baseline } from './lib/http-report.ts';
 import { BIN, KiB, loadFor, MiB, ROOT, startCeiling, startOriginProcess, startPinned, versions, type FileSpec, type Server } from './lib/library.ts';
 import { NGINX_TUNINGS, startNginxProxyCache, type NginxTuning } from './lib/nginx.ts';
 import { peakRss, residentNow, startProcess, type Resident } from './lib/proc.ts';
@@ -166,6 +166,8 @@ export async function runEdgeBench(o: HttpSectionOptions & { profileDir?: string
       load: (t, s) => loadFor(t, lib, s.url, etags.get(s)),
     });
     console.log(`\n${hitPaired}\n`);
+    // Held to a share of a core: every cache the limit of its run, the rows the client bounds above too.
+    const held = await heldSection(o, ours, [nginx[0], nginx[1], varnish, ceiling], (t, s) => loadFor(t, lib, s.url, etags.get(s)));
 
     // Every core: the same hits, our edge with 1 and with a worker per core, nginx with as many workers.
     const many = await runInterleaved({ tests, servers: everyCore, rounds: o.rounds, durationSec: o.durationSec, load: (t, s) => loadFor(t, lib, s.url, etags.get(s)) });
@@ -227,7 +229,7 @@ export async function runEdgeBench(o: HttpSectionOptions & { profileDir?: string
     const rssAfterCold = [nginx[0], varnish, ours].map((e) => `${fmtMiB(peakRss(e.pid))} ${e.name}`).join(', ');
 
     const sizes = cold.map((f) => f.bytes);
-    const machine = { ...o.machine, otherCores: res.otherCores() };
+    const machine = { ...o.machine, otherCores: [...res.otherCores(), ...(held.result?.otherCores() ?? [])] };
     const doc = `# Edge bench
 
 ${new Date().toISOString().slice(0, 10)} · ${versions()}
@@ -258,6 +260,10 @@ ${FIGURES_LEGEND}
 ${hitFigures}
 
 ${hitPaired}
+
+${heading(`Cache hits held to ${(o.holdShare * 100).toFixed(0)} % of a core`, machine)}
+
+${held.markdown}
 
 ${memoryParagraph(oursAtStart, oursWarm, oursAfter, new Map(tests.map((t) => [t.file, lib.bytes.get(t.file) as Buffer])), tests.flatMap((t) => res.runs(t, ours).map((r) => ({ test: t.name, peakRss: r.peakRss }))))}
 

@@ -5,13 +5,23 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { checkTest } from './lib/check.ts';
-import { COMPARISON_LEGEND, comparisonTable, FIGURES_LEGEND, figuresTable, heading, machineParagraph, methodParagraph, sideBySide, type Baseline } from './lib/http-report.ts';
+import { COMPARISON_LEGEND, comparisonTable, FIGURES_LEGEND, figuresTable, heading, heldSection, machineParagraph, methodParagraph, sideBySide, type Baseline } from './lib/http-report.ts';
 import { loadFor, ROOT, startCeiling, startOriginProcess, startPinned, versions, type BenchLibrary, type HttpTest, type Server } from './lib/library.ts';
 import { NGINX_TUNINGS, startNginxStatic, type NginxTuning } from './lib/nginx.ts';
 import type { MachineLoad } from './lib/measure.ts';
 import { runInterleaved } from './lib/rounds.ts';
 
-export type HttpSectionOptions = { lib: BenchLibrary; workDir: string; durationSec: number; rounds: number; tests: HttpTest[]; machine: Omit<MachineLoad, 'otherCores'>; mode: string };
+export type HttpSectionOptions = {
+  lib: BenchLibrary;
+  workDir: string;
+  durationSec: number;
+  rounds: number;
+  tests: HttpTest[];
+  machine: Omit<MachineLoad, 'otherCores'>;
+  mode: string;
+  /** The share of a core every server is held to in the held rows (http-report.ts heldSection). */
+  holdShare: number;
+};
 
 async function startNginxVariants(workDir: string, name: string, start: (dir: string, tuning: NginxTuning) => Promise<{ url: string; pid: number; stop(): Promise<void> }>): Promise<Server[]> {
   const out: Server[] = [];
@@ -72,7 +82,9 @@ export async function runOriginBench(o: HttpSectionOptions): Promise<void> {
       durationSec: o.durationSec,
       load: (t, s) => loadFor(t, lib, s.url, etags.get(s)),
     });
-    const machine = { ...o.machine, otherCores: res.otherCores() };
+    // Held to a share of a core: every server the limit of its run, the rows the client bounds above too.
+    const held = await heldSection(o, ours, [nginx[0], nginx[1], sirv, ceiling], (t, s) => loadFor(t, lib, s.url, etags.get(s)));
+    const machine = { ...o.machine, otherCores: [...res.otherCores(), ...(held.result?.otherCores() ?? [])] };
     const doc = `# Origin bench
 
 ${new Date().toISOString().slice(0, 10)} · ${versions()}
@@ -103,6 +115,10 @@ ${figures}
 ${heading('Side by side', machine)}
 
 ${pairedRows}
+
+${heading(`Held to ${(o.holdShare * 100).toFixed(0)} % of a core`, machine)}
+
+${held.markdown}
 `;
     console.log(`\n${comparison}\n\n${figures}\n\n${pairedRows}`);
     await mkdir(path.join(ROOT, 'bench/results'), { recursive: true });

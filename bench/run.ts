@@ -16,6 +16,7 @@
 //   BENCH_ROUNDS=3                 interleaved rounds (overrides the mode)
 //   BENCH_LISTENERS=500            radio listeners (overrides the mode)
 //   BENCH_PROFILE=<dir>            edge section: run our edge with --cpu-prof, profile written to <dir>
+//   BENCH_HOLD=0.25                share of a core each server is held to in the held rows (needs root)
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { loadAverage1 } from './lib/cpu.ts';
@@ -24,6 +25,7 @@ import { machineVerdict } from './lib/measure.ts';
 import path from 'node:path';
 import { coldFiles, runEdgeBench } from './edge.ts';
 import { BENCH_FILES, httpTests, prepareLibrary } from './lib/library.ts';
+import { DEFAULT_HOLD_SHARE } from './lib/http-report.ts';
 import { runOriginBench } from './origin.ts';
 import { runDnsBench } from './dns.ts';
 import { runTlsBench } from './tls.ts';
@@ -60,6 +62,8 @@ async function main(): Promise<void> {
   const durationSec = positive('BENCH_DURATION', quick ? 2 : 10);
   const rounds = Math.round(positive('BENCH_ROUNDS', quick ? 1 : 3));
   const listeners = Math.round(positive('BENCH_LISTENERS', quick ? 100 : 500));
+  const holdShare = positive('BENCH_HOLD', DEFAULT_HOLD_SHARE);
+  if (holdShare > 1) throw new Error(`BENCH_HOLD is a share of one core, at most 1, got ${holdShare}`);
   const profileDir = process.env.BENCH_PROFILE ? path.resolve(process.env.BENCH_PROFILE) : undefined;
   // The machine before the bench starts anything: its load average is not ours.
   const machine = { cores: os.cpus().length, load1AtStart: loadAverage1() };
@@ -75,7 +79,7 @@ async function main(): Promise<void> {
     await mkdir(dataDir);
     if (which.includes('origin') || which.includes('edge') || which.includes('tls')) {
       const lib = await prepareLibrary(dataDir, which.includes('edge') ? [...BENCH_FILES, ...coldFiles()] : BENCH_FILES);
-      const common = { lib, workDir: work, durationSec, rounds, tests, machine, mode };
+      const common = { lib, workDir: work, durationSec, rounds, tests, machine, mode, holdShare };
       if (which.includes('origin')) await runOriginBench(common);
       if (which.includes('edge')) await runEdgeBench({ ...common, profileDir });
       if (which.includes('tls')) await runTlsBench(common);

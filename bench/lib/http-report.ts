@@ -2,9 +2,10 @@
 // marker), every server's figures per row, and ours against each baseline by the client-bound rule.
 import os from 'node:os';
 import type { Server } from './library.ts';
-import { boundBy, compare, comparisonCell, fastest, machineVerdict, type MachineLoad } from './measure.ts';
+import { HOLD_PERIOD_US, openCpuHold, quotaFor } from './cpu-hold.ts';
+import { boundBy, compare, comparisonCell, fastest, machineVerdict, SERVER_BOUND_SHARE, type MachineLoad } from './measure.ts';
 import { fmtInt, fmtMiB, markdownTable } from './report.ts';
-import { PAIR_FULL_CORE, runPaired, type Load, type PairRow, type RoundsResult } from './rounds.ts';
+import { PAIR_FULL_CORE, runInterleaved, runPaired, type Load, type PairRow, type RoundsResult } from './rounds.ts';
 
 const fmtSec = (n: number) => (Number.isFinite(n) ? (n >= 10 ? n.toFixed(1) : n >= 0.1 ? n.toFixed(2) : n.toFixed(3)) : '–');
 const pct = (share: number) => `${(share * 100).toFixed(0)} %`;
@@ -169,4 +170,50 @@ baseline (X), by more than ${BESIDE_SHIFT * 100} %: sharing the core with this b
 (a server with a thread per request in flight, as Varnish, costs the event loop beside it cache and
 scheduling), so the cell says as much about the pairing as about either server; the interleaved runs above
 load one server at a time.`;
+}
+
+/** The share of a core the held rows give every server, unless BENCH_HOLD says otherwise. */
+export const DEFAULT_HOLD_SHARE = 0.25;
+
+/**
+ * The held part of a section: the same rows with every server held to `share` of its core in turn
+ * (cpu-hold.ts), interleaved, so that the server is the limit even where, free, the load generator
+ * saturates its core first; then ours against each baseline by req/s, which at equal CPU is work per
+ * CPU-second. Without a cpu controller or root it says so instead.
+ */
+export async function heldSection<T extends { name: string }>(
+  section: { tests: T[]; rounds: number; durationSec: number; holdShare: number },
+  ours: Server,
+  /** The servers ours is set against, one column each. */
+  baselines: Server[],
+  load: (test: T, server: Server) => Load | undefined,
+): Promise<{ markdown: string; result: RoundsResult<T> | undefined }> {
+  const o = { ...section, ours, baselines, load, share: section.holdShare };
+  const hold = openCpuHold(o.share);
+  const percent = `${(o.share * 100).toFixed(0)} %`;
+  if (hold instanceof Error) {
+    console.log(`held rows not run: ${hold.message}`);
+    return { markdown: `Not run on this machine: ${hold.message} (the held rows need root and a cgroup cpu controller).`, result: undefined };
+  }
+  try {
+    const servers = [...o.baselines, o.ours];
+    const result = await runInterleaved({ tests: o.tests, servers, rounds: o.rounds, durationSec: o.durationSec, load: o.load, hold });
+    const comparison = comparisonTable(o.tests, o.ours, o.baselines.map((s) => ({ label: s.name, servers: [s] })), result);
+    const figures = figuresTable(o.tests, servers, result);
+    console.log(`\nheld to ${percent} of a core:\n${comparison}\n\n${figures}\n`);
+    const markdown = `Every server in turn held to ${percent} of its core by a CPU quota (a cgroup with
+\`cpu.cfs_quota_us\` ${quotaFor(o.share)} per ${HOLD_PERIOD_US} µs, bench/lib/cpu-hold.ts), the same rows, load generator
+and interleaved rounds as above. Held, a server is the limit of its run in rows where, free, the load
+generator saturates its core first; all servers then have the same CPU, so a ratio of req/s is one of
+work per CPU-second. A ratio is our req/s over the baseline's; "not saturated": one of the two servers
+used less than ${SERVER_BOUND_SHARE * 100} % of its ${percent}; a row still client-bound compares CPU per request, as above,
+and is no win. The server's share of a core in the figures is of the whole core (at most ${percent}).
+
+${comparison}
+
+${figures}`;
+    return { markdown, result };
+  } finally {
+    hold.close();
+  }
 }

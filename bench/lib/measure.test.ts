@@ -4,6 +4,10 @@ import fc from 'fast-check';
 import { checkProperty } from '../../test/helpers/property.ts';
 import { boundBy, compare, comparisonCell, efficiency, fastest, isClientBound, isKernelThread, machineVerdict, parseCpuTotals, parseProcStat } from './measure.ts';
 import { medianRun, type Measured } from './rounds.ts';
+import { cpuController, HOLD_PERIOD_US, openCpuHold, quotaFor } from './cpu-hold.ts';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { parseWrkReport } from './wrk.ts';
 
 /** A /proc/PID/stat line as the kernel writes it (52 fields), with the given name and times. */
@@ -131,6 +135,54 @@ describe('boundBy', () => {
     assert.equal(boundBy({ clientBound: true, serverShare: 1 }), 'client');
     assert.equal(boundBy({ clientBound: false, serverShare: 0.9 }), 'server');
     assert.equal(boundBy({ clientBound: false, serverShare: 0.89 }), 'neither');
+  });
+  it('counts a server held to a share of a core as the limit when it used that share', () => {
+    assert.equal(boundBy({ clientBound: false, serverShare: 0.24, cpuLimit: 0.25 }), 'server');
+    assert.equal(boundBy({ clientBound: false, serverShare: 0.2, cpuLimit: 0.25 }), 'neither');
+    assert.equal(boundBy({ clientBound: true, serverShare: 0.25, cpuLimit: 0.25 }), 'client');
+    assert.equal(comparisonCell(compare({ rps: 900, cpuPer10k: 1, clientBound: false, serverShare: 0.24, cpuLimit: 0.25 }, { rps: 1000, cpuPer10k: 1, clientBound: false, serverShare: 0.25, cpuLimit: 0.25 })), '0.90×');
+  });
+});
+
+describe('CPU holds', () => {
+  it('turns a share of a core into a quota per period', () => {
+    assert.equal(quotaFor(0.25), 5000);
+    assert.equal(quotaFor(1), HOLD_PERIOD_US);
+    assert.equal(quotaFor(0.01), 1000); // the kernel's smallest quota
+    for (const bad of [0, -0.5, 1.5, Number.NaN]) assert.throws(() => quotaFor(bad), /share of one core/);
+  });
+  it('finds the cpu controller in /proc/mounts, v1 before v2', () => {
+    const v1 = 'tmpfs /sys/fs/cgroup tmpfs rw 0 0\ncgroup /sys/fs/cgroup/cpu cgroup rw,relatime,cpu 0 0\ncgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0';
+    assert.deepEqual(cpuController(v1), { version: 1, root: '/sys/fs/cgroup/cpu' });
+    assert.deepEqual(cpuController('cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,cpu,cpuacct 0 0'), { version: 1, root: '/sys/fs/cgroup/cpu,cpuacct' });
+    assert.deepEqual(cpuController('cgroup2 /sys/fs/cgroup cgroup2 rw,nsdelegate 0 0'), { version: 2, root: '/sys/fs/cgroup' });
+    assert.equal(cpuController('cgroup /sys/fs/cgroup/cpuacct cgroup rw,cpuacct 0 0\nproc /proc proc rw 0 0'), undefined);
+    assert.equal(cpuController(''), undefined);
+  });
+  it('moves a process into a held group and back out, or says why it cannot here', async () => {
+    const hold = openCpuHold(0.3, `mediacdn-test-${process.pid}`);
+    const ctl = cpuController(readFileSync('/proc/mounts', 'utf8'));
+    if (hold instanceof Error) {
+      // Only without a cpu controller or without root may a machine lack holds.
+      assert.ok(ctl === undefined || process.getuid?.() !== 0, `a root process with a cpu controller got: ${hold.message}`);
+      assert.match(hold.message, /cgroup|cpu controller/);
+      return;
+    }
+    const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+    try {
+      await once(child, 'spawn');
+      const pid = child.pid as number;
+      const group = () => readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => (ctl?.version === 2 ? l.startsWith('0::') : /:(\w+,)*cpu(,\w+)*:/.test(l)));
+      hold.enter(pid);
+      assert.match(group() ?? '', new RegExp(`/mediacdn-test-${process.pid}$`));
+      hold.leave(pid);
+      assert.match(group() ?? '', /:\/$/);
+    } finally {
+      child.kill();
+      await once(child, 'exit').catch(() => {});
+      hold.close();
+    }
+    assert.equal(existsSync(`${ctl?.root}/mediacdn-test-${process.pid}`), false);
   });
 });
 

@@ -65,20 +65,21 @@ export function isClientBound(clientCpuSec: number, wallSec: number): boolean {
   return wallSec > 0 && clientCpuSec / wallSec >= CLIENT_BOUND_SHARE;
 }
 
-/** A server at this share of its core or more was the limit of its run. */
+/** A server at this share of its core (or of the share it was held to) or more was the limit of its run. */
 export const SERVER_BOUND_SHARE = 0.9;
 
 /**
- * What limited a run: the load generator (client-bound), the server (its core full), or neither,
- * which on a machine of our own means latency, and on a shared one other processes.
+ * What limited a run: the load generator (client-bound), the server (its core full, or all of the
+ * share of a core it was held to: `cpuLimit`, default 1), or neither, which on a machine of our own
+ * means latency, and on a shared one other processes.
  */
-export function boundBy(o: { clientBound: boolean; serverShare: number }): 'client' | 'server' | 'neither' {
+export function boundBy(o: { clientBound: boolean; serverShare: number; cpuLimit?: number }): 'client' | 'server' | 'neither' {
   if (o.clientBound) return 'client';
-  return o.serverShare >= SERVER_BOUND_SHARE ? 'server' : 'neither';
+  return o.serverShare >= SERVER_BOUND_SHARE * (o.cpuLimit ?? 1) ? 'server' : 'neither';
 }
 
 /** One server's (median) figures in one row, as much as a comparison needs. */
-export type RowFigures = { rps: number; cpuPer10k: number; clientBound: boolean; serverShare: number };
+export type RowFigures = { rps: number; cpuPer10k: number; clientBound: boolean; serverShare: number; cpuLimit?: number };
 
 export type Comparison =
   /** Neither run was client-bound: the req/s ratio stands, a win if above 1; `saturated` when both servers had their core full. */

@@ -4,6 +4,7 @@
 // used of the machine meanwhile. Paired runs (runPaired) load our server and a baseline at the same
 // time, so that both see the same machine: their CPU per request is compared within one run.
 import path from 'node:path';
+import type { CpuHold } from './cpu-hold.ts';
 import { benchCpuSec, CLIENT_CORE, machineBusySec, resetPeakRss, runPinned, treeCpuSec } from './cpu.ts';
 import type { Server } from './library.ts';
 import { efficiency, isClientBound } from './measure.ts';
@@ -28,6 +29,8 @@ export type Measured = LoadResult & {
   serverCpuSec: number;
   /** Server CPU over wall time: 1 is one core. */
   serverShare: number;
+  /** The share of a core the server was allowed (cpu-hold.ts): 1 when free. */
+  cpuLimit: number;
   /** Load generator CPU over its own run time. */
   clientShare: number;
   clientBound: boolean;
@@ -64,7 +67,17 @@ async function runLoad(load: Load, durationSec: number): Promise<LoadResult> {
   }
 }
 
-export async function measure(server: Server, load: Load, durationSec: number): Promise<Measured> {
+/** One run of `load` against `server`; with `hold`, the server is held to its share of a core meanwhile. */
+export async function measure(server: Server, load: Load, durationSec: number, hold?: CpuHold): Promise<Measured> {
+  hold?.enter(server.pid);
+  try {
+    return await measureFree(server, load, durationSec, hold?.share ?? 1);
+  } finally {
+    hold?.leave(server.pid);
+  }
+}
+
+async function measureFree(server: Server, load: Load, durationSec: number, cpuLimit: number): Promise<Measured> {
   resetPeakRss(server.pid);
   const s0 = treeCpuSec(server.pid);
   const b0 = benchCpuSec();
@@ -81,6 +94,7 @@ export async function measure(server: Server, load: Load, durationSec: number): 
     wallSec,
     serverCpuSec,
     serverShare: serverCpuSec / wallSec,
+    cpuLimit,
     clientShare: r.clientCpuSec / r.seconds,
     clientBound: isClientBound(r.clientCpuSec, r.seconds),
     otherCores: Math.max(0, (busy - ours) / wallSec),
@@ -117,6 +131,8 @@ export async function runInterleaved<T extends { name: string }>(o: {
   rounds: number;
   durationSec: number;
   load(test: T, server: Server): Load | undefined;
+  /** Every server held to this share of a core during its runs (cpu-hold.ts). */
+  hold?: CpuHold;
 }): Promise<RoundsResult<T>> {
   const results = new Map<T, Map<Server, Measured[]>>();
   const width = Math.max(...o.servers.map((s) => s.name.length));
@@ -125,7 +141,7 @@ export async function runInterleaved<T extends { name: string }>(o: {
       for (const s of o.servers) {
         const load = o.load(t, s);
         if (!load) continue;
-        const r = await measure(s, load, o.durationSec);
+        const r = await measure(s, load, o.durationSec, o.hold);
         if (r.errors > 0) console.warn(`  ${s.name} ${t.name}: ${r.errors} errors`);
         const byServer = results.get(t) ?? new Map<Server, Measured[]>();
         byServer.set(s, [...(byServer.get(s) ?? []), r]);
