@@ -208,6 +208,10 @@ generator saturates its core first; all servers then have the same CPU, so a rat
 work per CPU-second. A ratio is our req/s over the baseline's; "not saturated": one of the two servers
 used less than ${SERVER_BOUND_SHARE * 100} % of its ${percent}; a row still client-bound compares CPU per request, as above,
 and is no win. The server's share of a core in the figures is of the whole core (at most ${percent}).
+A quota is not free: each server's CPU per request held is higher than in the free rows, by as much
+as it loses to waiting for the quota in turn (more for a server with a thread per connection, as
+Varnish, than for an event loop), so the held ratios measure rows the free runs cannot, beside the
+free server-bound rows and the side-by-side ones, not instead of them.
 
 ${comparison}
 
