@@ -16,7 +16,7 @@
 //   BENCH_ROUNDS=3                 interleaved rounds (overrides the mode)
 //   BENCH_LISTENERS=500            radio listeners (overrides the mode)
 //   BENCH_PROFILE=<dir>            edge section: run our edge with --cpu-prof, profile written to <dir>
-//   BENCH_HOLD=0.25                share of a core each server is held to in the held rows (needs root)
+//   BENCH_HOLD=0.5                 share of a core each server is held to in the held rows (needs root)
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { loadAverage1 } from './lib/cpu.ts';
