@@ -12,7 +12,7 @@ import { checkTest } from './lib/check.ts';
 import { ALL_CORES, CLIENT_CORE } from './lib/cpu.ts';
 import { runColdStart, type ColdOrder, type ColdStartResult } from './lib/cold-start.ts';
 import { COMPARISON_LEGEND, comparisonTable, FIGURES_LEGEND, figuresTable, heading, heldSection, machineParagraph, methodParagraph, sideBySide, type Baseline } from './lib/http-report.ts';
-import { BIN, KiB, loadFor, MiB, ROOT, startCeiling, startOriginProcess, startPinned, versions, type FileSpec, type Server } from './lib/library.ts';
+import { BENCH_TOKEN, BIN, KiB, loadFor, MiB, ROOT, startCeiling, startOriginProcess, startPinned, versions, type FileSpec, type Server } from './lib/library.ts';
 import { NGINX_TUNINGS, startNginxProxyCache, type NginxTuning } from './lib/nginx.ts';
 import { peakRss, residentNow, startProcess, type Resident } from './lib/proc.ts';
 import { fmtInt, fmtMiB, markdownTable } from './lib/report.ts';
@@ -44,7 +44,7 @@ function startOurEdge(dataDir: string, upstream: string, profileDir: string | un
     cores: workers === 1 ? undefined : ALL_CORES,
     cmd: process.execPath,
     args: [...prof, BIN, 'edge', '--workers', String(workers), '--host', '127.0.0.1', '--port', '0', '--zone', `127.0.0.1=${upstream}`],
-    env: { ...process.env, MEDIACDN_DATA: dataDir, MEDIACDN_TOKEN: 'bench-token-0123456789abcdef', LOG_LEVEL: 'warn', DATABASE_URL: '' },
+    env: { ...process.env, MEDIACDN_DATA: dataDir, MEDIACDN_TOKEN: BENCH_TOKEN, LOG_LEVEL: 'warn', DATABASE_URL: '' },
     ready: /edge listening on (http:\/\/\S+)/,
   });
 }
@@ -63,15 +63,20 @@ async function proxyFailures(proxy: string): Promise<ProxyFailure[]> {
 
 /** Our edge's own totals of origin answers and retries (every zone), from /_mediacdn/stats. */
 async function originFigures(url: string): Promise<{ originResponses: number; originRetries: number }> {
-  const r = await fetch(`${url}/_mediacdn/stats`, { headers: { authorization: 'Bearer bench-token-0123456789abcdef' } });
-  if (r.status !== 200) throw new Error(`our edge: /_mediacdn/stats answered ${r.status}`);
-  const zones = ((await r.json()) as { zones: Record<string, { totals: { originResponses: number; originRetries: number } }> }).zones;
+  const { zones } = (await edgeStats(url)) as { zones: Record<string, { totals: { originResponses: number; originRetries: number } }> };
   const out = { originResponses: 0, originRetries: 0 };
   for (const z of Object.values(zones)) {
     out.originResponses += z.totals.originResponses;
     out.originRetries += z.totals.originRetries;
   }
   return out;
+}
+
+/** Our edge's /_mediacdn/stats document. */
+async function edgeStats(url: string): Promise<unknown> {
+  const r = await fetch(`${url}/_mediacdn/stats`, { headers: { authorization: `Bearer ${BENCH_TOKEN}` } });
+  if (r.status !== 200) throw new Error(`our edge: /_mediacdn/stats answered ${r.status}`);
+  return r.json();
 }
 
 async function proxyPost(proxy: string, what: string): Promise<void> {
@@ -188,6 +193,7 @@ export async function runEdgeBench(o: HttpSectionOptions & { profileDir?: string
       for (const e of [nginx[0], varnish, ours]) {
         const prefix = `/cold${i + 1}`;
         const objects = cold.map((f) => ({ path: `${prefix}/media/${lib.names.get(f.key)}`, body: lib.bytes.get(f.key) as Buffer }));
+        const label = `${run.order} order, origin +${run.originDelayMs} ms`;
         const before = e === ours ? await originFigures(ours.url) : undefined;
         const r = await runColdStart({ baseUrl: e.url, objects, clients: COLD_CLIENTS, order: run.order, seed: i + 1 });
         const counts = await proxyCounts(proxy);
@@ -198,21 +204,21 @@ export async function runEdgeBench(o: HttpSectionOptions & { profileDir?: string
         const broken = (await proxyFailures(proxy)).filter((f) => f.path.startsWith(`${e.prefix}${prefix}/`));
         if (broken.length > 0) {
           const reused = broken.filter((f) => f.reusedSocket).length;
-          coldNotes.push(`${run.order} order, origin +${run.originDelayMs} ms, ${e.name}: the proxy failed ${broken.length} forward(s) (${[...new Set(broken.map((f) => f.error))].join(', ')}; ${reused} on a reused keep-alive connection to the origin)`);
+          coldNotes.push(`${label}, ${e.name}: the proxy failed ${broken.length} forward(s) (${[...new Set(broken.map((f) => f.error))].join(', ')}; ${reused} on a reused keep-alive connection to the origin)`);
         }
         if (before) {
           const after = await originFigures(ours.url);
           const answers = after.originResponses - before.originResponses;
           const retries = after.originRetries - before.originRetries;
-          if (perObject.off > 0 || retries > 0) coldNotes.push(`${run.order} order, origin +${run.originDelayMs} ms, our edge: its statistics count ${answers} origin answers and ${retries} retries in the run`);
+          if (perObject.off > 0 || retries > 0) coldNotes.push(`${label}, our edge: its statistics count ${answers} origin answers and ${retries} retries in the run`);
         }
         const xc = Object.entries(r.xCache).sort(([a], [b]) => a.localeCompare(b)).map(([k, n]) => `${k} ${fmtInt(n)}`).join(', ');
         console.log(
-          `cold ${i + 1} (${run.order} order, origin +${run.originDelayMs} ms) ${e.name.padEnd(18)} origin requests per object ${perObject.perObject} (total ${perObject.total}), ` +
+          `cold ${i + 1} (${label}) ${e.name.padEnd(18)} origin requests per object ${perObject.perObject} (total ${perObject.total}), ` +
             `${r.failures} failures${r.firstFailure ? ` (${r.firstFailure})` : ''}, ${r.wallMs.toFixed(0)} ms, p99 ${r.p99Ms.toFixed(0)} ms; X-Cache: ${xc}`,
         );
         coldRows.push([
-          `${run.order} order, origin +${run.originDelayMs} ms`,
+          label,
           e.name,
           `${perObject.perObject}${perObject.off > 0 ? ` (**${perObject.off} objects ≠ 1**)` : ''}`,
           String(perObject.total),
@@ -305,9 +311,7 @@ ${coldNotes.length > 0 ? `\n${coldNotes.map((n) => `- ${n}`).join('\n')}\n` : ''
 
 /** Our (single-process) edge's own account of its memory, from /_mediacdn/stats. */
 async function processSample(url: string): Promise<ProcessSample> {
-  const r = await fetch(`${url}/_mediacdn/stats`, { headers: { authorization: 'Bearer bench-token-0123456789abcdef' } });
-  if (r.status !== 200) throw new Error(`our edge: /_mediacdn/stats answered ${r.status}`);
-  const sample = ((await r.json()) as { processes?: unknown[] }).processes?.[0];
+  const sample = ((await edgeStats(url)) as { processes?: unknown[] }).processes?.[0];
   if (!isProcessSample(sample)) throw new Error('our edge: /_mediacdn/stats gave no process sample');
   return sample;
 }

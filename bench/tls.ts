@@ -13,7 +13,7 @@ import { makeCa, makeLeaf } from '../test/helpers/tls.ts';
 import { checkTest } from './lib/check.ts';
 import { freePort } from './lib/proc.ts';
 import { COMPARISON_LEGEND, comparisonTable, FIGURES_LEGEND, figuresTable, heading, machineParagraph, sideBySide, type Baseline } from './lib/http-report.ts';
-import { BIN, loadFor, PLAYER_ORIGIN, ROOT, startCeiling, startOriginProcess, startPinned, versions, type HttpTest, type Server } from './lib/library.ts';
+import { BENCH_TOKEN, BIN, loadFor, PLAYER_ORIGIN, ROOT, startCeiling, startOriginProcess, startPinned, versions, type HttpTest, type Server } from './lib/library.ts';
 import { NGINX_TUNINGS, startNginxProxyCache, type NginxTuning } from './lib/nginx.ts';
 import { startProcess } from './lib/proc.ts';
 import { fmtInt, markdownTable } from './lib/report.ts';
@@ -64,7 +64,7 @@ function startOurTlsEdge(workDir: string, upstream: string, cert: string, key: s
     const s = await startPinned('our edge', {
       cmd: process.execPath,
       args: [BIN, '--config', configFile, 'edge', '--workers', '1', '--host', '127.0.0.1', '--port', '0', '--https-port', '0'],
-      env: { ...process.env, MEDIACDN_DATA: path.join(workDir, 'edge-tls-data'), MEDIACDN_TOKEN: 'bench-token-0123456789abcdef', LOG_LEVEL: 'warn', DATABASE_URL: '' },
+      env: { ...process.env, MEDIACDN_DATA: path.join(workDir, 'edge-tls-data'), MEDIACDN_TOKEN: BENCH_TOKEN, LOG_LEVEL: 'warn', DATABASE_URL: '' },
       ready: /edge listening on http:\/\/\S+ and (https:\/\/\S+)/,
     });
     return { ...s, url: s.url.replace('127.0.0.1', HOST) };

@@ -15,7 +15,7 @@ export type CpuHold = {
   readonly share: number;
   /** Moves a process tree (every process, all threads) under the quota. */
   enter(pid: number): void;
-  /** Moves it back where it was (no quota). */
+  /** Moves it to the hierarchy's root group, which has no quota (the bench's servers start there). */
   leave(pid: number): void;
   /** Removes the group (its processes must have left it). */
   close(): void;

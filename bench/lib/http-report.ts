@@ -188,21 +188,22 @@ export async function heldSection<T extends { name: string }>(
   baselines: Server[],
   load: (test: T, server: Server) => Load | undefined,
 ): Promise<{ markdown: string; result: RoundsResult<T> | undefined }> {
-  const o = { ...section, ours, baselines, load, share: section.holdShare };
-  const hold = openCpuHold(o.share);
-  const percent = `${(o.share * 100).toFixed(0)} %`;
+  const share = section.holdShare;
+  const hold = openCpuHold(share);
+  const percent = `${(share * 100).toFixed(0)} %`;
   if (hold instanceof Error) {
     console.log(`held rows not run: ${hold.message}`);
     return { markdown: `Not run on this machine: ${hold.message} (the held rows need root and a cgroup cpu controller).`, result: undefined };
   }
   try {
-    const servers = [...o.baselines, o.ours];
-    const result = await runInterleaved({ tests: o.tests, servers, rounds: o.rounds, durationSec: o.durationSec, load: o.load, hold });
-    const comparison = comparisonTable(o.tests, o.ours, o.baselines.map((s) => ({ label: s.name, servers: [s] })), result);
-    const figures = figuresTable(o.tests, servers, result);
+    const { tests } = section;
+    const servers = [...baselines, ours];
+    const result = await runInterleaved({ tests, servers, rounds: section.rounds, durationSec: section.durationSec, load, hold });
+    const comparison = comparisonTable(tests, ours, baselines.map((s) => ({ label: s.name, servers: [s] })), result);
+    const figures = figuresTable(tests, servers, result);
     console.log(`\nheld to ${percent} of a core:\n${comparison}\n\n${figures}\n`);
     const markdown = `Every server in turn held to ${percent} of its core by a CPU quota (a cgroup with
-\`cpu.cfs_quota_us\` ${quotaFor(o.share)} per ${HOLD_PERIOD_US} µs, bench/lib/cpu-hold.ts), the same rows, load generator
+\`cpu.cfs_quota_us\` ${quotaFor(share)} per ${HOLD_PERIOD_US} µs, bench/lib/cpu-hold.ts), the same rows, load generator
 and interleaved rounds as above. Held, a server is the limit of its run in rows where, free, the load
 generator saturates its core first; all servers then have the same CPU, so a ratio of req/s is one of
 work per CPU-second. A ratio is our req/s over the baseline's; "not saturated": one of the two servers

@@ -19,6 +19,9 @@ export const KiB = 1024;
 export const MiB = 1024 * KiB;
 export const ROOT = path.join(import.meta.dirname, '..', '..');
 /** The `mediacdn` bin, which the bench starts our servers with, as a user does (it keeps Node's compile cache). */
+/** The admin token of every server of ours the bench starts (their /_mediacdn/ endpoints). */
+export const BENCH_TOKEN = 'bench-token-0123456789abcdef';
+
 export const BIN = path.join(ROOT, 'bin', 'mediacdn.js');
 
 /** A server under test: its base URL and the pid whose process tree holds its memory. */
@@ -122,7 +125,7 @@ export function startOriginProcess(dataDir: string): Promise<Server> {
   return startPinned('our origin', {
     cmd: process.execPath,
     args: [BIN, 'origin', '--port', '0', '--workers', '1'],
-    env: { ...process.env, MEDIACDN_DATA: dataDir, MEDIACDN_TOKEN: 'bench-token-0123456789abcdef', LOG_LEVEL: 'warn', DATABASE_URL: '' },
+    env: { ...process.env, MEDIACDN_DATA: dataDir, MEDIACDN_TOKEN: BENCH_TOKEN, LOG_LEVEL: 'warn', DATABASE_URL: '' },
     ready: /origin listening on (http:\/\/\S+)/,
   });
 }

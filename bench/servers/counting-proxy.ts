@@ -27,7 +27,9 @@ function forward(req: http.IncomingMessage, res: http.ServerResponse, path: stri
     const out: http.OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(ur.headers)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
     res.writeHead(ur.statusCode ?? 502, out);
-    ur.on('aborted', () => failures.push({ path, error: 'answer broke off', reusedSocket: up.reusedSocket }));
+    ur.on('close', () => {
+      if (!ur.complete) failures.push({ path, error: 'answer broke off', reusedSocket: up.reusedSocket });
+    });
     ur.pipe(res);
   });
   up.on('error', (err: NodeJS.ErrnoException) => {
