@@ -3,7 +3,8 @@
 // requests over keep-alive connections (whole files, ranges, 304s, other preconditions, HEAD, OPTIONS,
 // missing and malformed names, HTTP/1.0, closing requests) and must send the same bytes, with the
 // files held whole in memory and with a large file answered from its hot blocks. The lane must also
-// have answered some of them.
+// have answered some of them. With the sendfile helper built, a third run keeps nothing in memory, so
+// the lane sends the large file's bodies from 64 KiB up with sendfile (test/origin-sendfile.test.ts).
 import assert from 'node:assert/strict';
 import { unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -62,6 +63,7 @@ test('the media lane sends the same bytes as the media handler for generated req
   for (const [label, settings] of [
     ['memory', {}],
     ['hot blocks', { memoryCacheMaxFileBytes: 128 * 1024 }],
+    ['sendfile', { memoryCacheMaxFileBytes: 16 * 1024, memoryCacheBytes: 0 }],
   ] as const) {
     await t.test(label, async () => {
       const o = await startTestOrigin({ origin: settings });
@@ -90,6 +92,9 @@ test('the media lane sends the same bytes as the media handler for generated req
         );
         assert.equal(plain.mediaLaneAnswers(), 0);
         laneAnswers += o.origin.mediaLaneAnswers() - before;
+        const sent = o.origin.sendfileStats();
+        if (label === 'sendfile' && sent.helper) assert.ok(sent.sendfileAnswers > 0 && sent.sendfileBytes > 0, `sendfile sent nothing: ${JSON.stringify(sent)}`);
+        else if (label === 'memory') assert.equal(sent.sendfileAnswers, 0, 'a file held whole in memory went out with sendfile');
       } finally {
         await plain.close();
         await o.close();

@@ -19,6 +19,12 @@ export const originSchema = z
     /** Bounded memory cache: small files whole, hot 64 KiB blocks of larger ones (0 disables). */
     memoryCacheBytes: z.number().int().min(0).default(64 * MiB),
     memoryCacheMaxFileBytes: z.number().int().min(0).default(1 * MiB),
+    /**
+     * Send bodies of 64 KiB to 1 MiB of files not held in memory with sendfile(2), when the helper
+     * was built at install (build/sendfile.node; needs a C compiler): the kernel sends them from the
+     * page cache without a copy through the process. false: always copy.
+     */
+    sendfile: z.boolean().default(true),
     headersTimeoutMs: z.number().int().positive().default(10_000),
     keepAliveTimeoutMs: z.number().int().positive().default(5_000),
     requestTimeoutMs: z.number().int().min(0).default(0),

@@ -1,7 +1,7 @@
 // What the origin keeps about each hot media file between requests: its record turned into a
 // representation and ready-made header lists, the bytes of small files, and an open file handle
 // for the rest (like nginx's open_file_cache). Bounded in entries and in bytes.
-import { open, close, read, readv, readFile } from 'node:fs';
+import { open, close, fstat, read, readv, readFile } from 'node:fs';
 import type { Logger } from 'pino';
 import { getMedia } from '../media/catalog.ts';
 import type { Library, MediaItem } from '../media/library.ts';
@@ -389,7 +389,16 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
           entry.room = roomy.room;
         } else entry.body = buf;
       } else {
-        entry.fd = await new Promise<number>((resolve, reject) => open(entry.path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
+        const fd = await new Promise<number>((resolve, reject) => open(entry.path, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
+        const size = await new Promise<number>((resolve, reject) => fstat(fd, (err, st) => (err ? reject(err) : resolve(st.size)))).catch((err) => {
+          close(fd, () => {});
+          throw err;
+        });
+        if (size !== item.byteSize) {
+          close(fd, () => {});
+          return markMissing(entry, `file is ${size} bytes, the record says ${item.byteSize}`);
+        }
+        entry.fd = fd;
         openFiles++;
       }
     } catch (err) {

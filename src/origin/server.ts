@@ -13,7 +13,8 @@ import { createLibrary, type Library, type MediaItem } from '../media/library.ts
 import { linkSigner } from '../edge/zone/signed-url.ts';
 import { purgesAfter } from '../db/purge-log.ts';
 import { createMediaCache, type MediaCache } from './media-cache.ts';
-import { CORS_HEADERS, MEDIA_PREFIX, MEDIA_TAIL_200, createMediaHandler, createMediaLane } from './media-handler.ts';
+import { CORS_HEADERS, MEDIA_PREFIX, MEDIA_TAIL_200, createMediaHandler, createMediaLane, type LaneCounters } from './media-handler.ts';
+import { sendfileHelper } from '../server/sendfile.ts';
 import { API_PREFIX, createApiHandler } from './api.ts';
 import { HttpError, sendError, sendJson } from './respond.ts';
 import { answerClientError } from '../server/client-error.ts';
@@ -61,6 +62,8 @@ export type RunningOrigin = {
   cacheStats(): ReturnType<MediaCache['stats']>;
   /** How many requests the media lane answered (createMediaLane). */
   mediaLaneAnswers(): number;
+  /** Whether large bodies go out with the sendfile helper (built, and origin.sendfile), and what it sent. */
+  sendfileStats(): { helper: boolean } & LaneCounters;
   /** Stops accepting, lets in-flight requests finish up to config.origin.shutdownGraceMs, then closes. */
   close(): Promise<void>;
 };
@@ -164,7 +167,9 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
   // connection goes to node:http from its first request with a body (uploads, the API) or anything
   // unusual (server/http1/serve.ts).
   // A media GET answered whole from memory skips the request objects (createMediaLane).
-  const lane = opts.mediaLane === false ? undefined : createMediaLane(cache);
+  const laneCounters: LaneCounters = { sendfileAnswers: 0, sendfileBytes: 0, sendfileRest: 0 };
+  const sendfile = config.origin.sendfile ? sendfileHelper() : undefined;
+  const lane = opts.mediaLane === false ? undefined : createMediaLane(cache, { sendfile, counters: laneCounters, logger });
   const plain = serveHttp1(server, onRequest, { maxHeaderBytes: http.maxHeaderSize, answer: lane });
   if (certificate) {
     certificate.onChange((c) => (server as https.Server).setSecureContext(secureContextOptions(c.cert, c.key)));
@@ -221,6 +226,7 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
     forgetMedia: (fileName) => cache.forget(fileName),
     cacheStats: () => cache.stats(),
     mediaLaneAnswers: () => plain.directAnswers,
+    sendfileStats: () => ({ helper: sendfile !== undefined, ...laneCounters }),
     close() {
       closing ??= (async () => {
         certificate?.close();

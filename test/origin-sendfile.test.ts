@@ -1,0 +1,142 @@
+// The origin's sendfile path (src/origin/media-handler.ts sendLarge, native/sendfile.c): the helper is
+// built wherever a C compiler is; a body larger than the socket's buffer takes is finished through the
+// stream, in order, while pipelined requests wait; a file cut short after it was opened closes the
+// connection (its head promised the length) and is answered 404 from then on; origin.sendfile: false
+// copies the same bytes.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { truncate, unlink, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import { sendfileHelper } from '../src/server/sendfile.ts';
+import { request, startTestOrigin, waitFor, wavOfSize } from './helpers/origin.ts';
+
+const MiB = 1024 * 1024;
+/** Nothing in memory: every body of the file comes from its open descriptor. */
+const NO_MEMORY = { memoryCacheMaxFileBytes: 16 * 1024, memoryCacheBytes: 0 };
+
+test('the sendfile helper is built where a C compiler is (npm ci runs scripts/build-native.mjs)', () => {
+  const cc = spawnSync('cc', ['--version']);
+  if (cc.error !== undefined || cc.status !== 0 || process.platform !== 'linux') return;
+  assert.equal(typeof sendfileHelper(), 'function', 'cc is there but build/sendfile.node is not: run node scripts/build-native.mjs');
+});
+
+/** Sends `text` and reads `count` answers of the form head + Content-Length body, reading nothing until `go` resolves. */
+async function pipelined(port: number, text: string, count: number, go: Promise<void>): Promise<{ head: string; body: Buffer }[]> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.pause();
+  socket.write(text);
+  await go;
+  const parts: Buffer[] = [];
+  let size = 0;
+  const answers: { head: string; body: Buffer }[] = [];
+  await new Promise<void>((resolve, reject) => {
+    socket.on('error', reject);
+    socket.on('close', () => reject(new Error(`closed after ${answers.length} answers`)));
+    socket.on('data', (chunk: Buffer) => {
+      parts.push(chunk);
+      size += chunk.length;
+      let buf = Buffer.concat(parts, size);
+      for (;;) {
+        const at = buf.indexOf('\r\n\r\n');
+        if (at < 0) break;
+        const head = buf.subarray(0, at).toString('latin1');
+        const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? 'NaN');
+        if (buf.length < at + 4 + length) break;
+        answers.push({ head, body: Buffer.from(buf.subarray(at + 4, at + 4 + length)) });
+        buf = buf.subarray(at + 4 + length);
+      }
+      parts.length = 0;
+      parts.push(buf);
+      size = buf.length;
+      if (answers.length === count) {
+        socket.removeAllListeners('close');
+        socket.destroy();
+        resolve();
+      }
+    });
+    socket.resume();
+  });
+  return answers;
+}
+
+for (const sendfile of [true, false]) {
+  test(`a client that reads late gets every pipelined 1 MiB answer whole and in order (sendfile ${sendfile ? 'on' : 'off'})`, async () => {
+    const o = await startTestOrigin({ origin: { ...NO_MEMORY, sendfile } });
+    try {
+      const bytes = wavOfSize(3 * MiB);
+      for (let i = 44; i < bytes.length; i += 4093) bytes[i] = i & 0xff;
+      const item = await o.addPath(await writeTemp(bytes));
+      // The record and the descriptor first, so the lane has them.
+      assert.equal((await request(o.url, { path: `/media/${item.fileName}`, headers: { range: 'bytes=0-0' } })).status, 206);
+      const ranges = [0, 1, 2, 0, 2].map((k) => [k * MiB + 7, k * MiB + 7 + MiB - 1] as const);
+      const text = ranges.map(([a, b]) => `GET /media/${item.fileName} HTTP/1.1\r\nHost: t\r\nRange: bytes=${a}-${Math.min(b, bytes.length - 1)}\r\n\r\n`).join('');
+      // Unread, the first answer fills the socket's buffers: its rest waits in the stream, and so do the requests behind it.
+      const go = sendfile ? waitFor(() => (o.origin.sendfileStats().sendfileRest > 0 ? true : undefined)).then(() => {}) : Promise.resolve();
+      const answers = await pipelined(o.origin.port, text, ranges.length, go);
+      for (const [i, [a, b]] of ranges.entries()) {
+        const end = Math.min(b, bytes.length - 1);
+        assert.match(answers[i].head, new RegExp(`^HTTP/1\\.1 206 [^]*\\r\\ncontent-range: bytes ${a}-${end}/${bytes.length}`, 'i'));
+        assert.ok(answers[i].body.equals(bytes.subarray(a, end + 1)), `answer ${i} differs`);
+      }
+      const stats = o.origin.sendfileStats();
+      if (sendfile && stats.helper) assert.ok(stats.sendfileAnswers >= 1 && stats.sendfileRest >= 1, JSON.stringify(stats));
+      if (!sendfile) assert.deepEqual(stats, { helper: false, sendfileAnswers: 0, sendfileBytes: 0, sendfileRest: 0 });
+    } finally {
+      await o.close();
+    }
+  });
+}
+
+test('a file cut short after it was opened closes the connection mid-body, then answers 404, and other files go on', async () => {
+  const o = await startTestOrigin({ origin: NO_MEMORY });
+  try {
+    const cut = await o.addPath(await writeTemp(wavOfSize(600 * 1024)));
+    const other = await o.addPath(await writeTemp(wavOfSize(300 * 1024)));
+    assert.equal((await request(o.url, { path: `/media/${cut.fileName}`, headers: { range: 'bytes=0-0' } })).status, 206);
+    await truncate(o.tl.lib.storage.localPath(cut.fileName), 100 * 1024);
+    const broken = await rawGet(o.origin.port, `/media/${cut.fileName}`, 'bytes=200000-400000');
+    // The helper sends the head before it finds the file short; without it, the read fails first (500).
+    if (sendfileHelper() !== undefined) {
+      assert.match(broken.head, /^HTTP\/1\.1 206 /);
+      assert.ok(broken.closed, `got ${broken.bodyBytes} body bytes of 200001 and no close`);
+    } else assert.match(broken.head, /^HTTP\/1\.1 500 /);
+    assert.equal((await request(o.url, { path: `/media/${cut.fileName}` })).status, 404);
+    assert.ok(o.logs.some((l) => /MEDIA FILE BROKEN/.test(String(l.msg))), 'the broken file was not logged');
+    const fine = await request(o.url, { path: `/media/${other.fileName}`, headers: { range: 'bytes=1000-199999' } });
+    assert.equal(fine.status, 206);
+    assert.equal(fine.body.length, 199000);
+  } finally {
+    await o.close();
+  }
+});
+
+/** One GET on its own connection: the head, how many body bytes came, and whether the server closed before Content-Length. */
+function rawGet(port: number, target: string, range: string): Promise<{ head: string; bodyBytes: number; closed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let buf = Buffer.alloc(0);
+    socket.on('data', (d: Buffer) => (buf = Buffer.concat([buf, d])));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      const at = buf.indexOf('\r\n\r\n');
+      if (at < 0) return reject(new Error(`no head: ${JSON.stringify(buf.toString('latin1').slice(0, 100))}`));
+      const head = buf.subarray(0, at).toString('latin1');
+      const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? 0);
+      const bodyBytes = buf.length - at - 4;
+      resolve({ head, bodyBytes, closed: bodyBytes < length });
+    });
+    socket.end(`GET ${target} HTTP/1.1\r\nHost: t\r\nRange: ${range}\r\n\r\n`);
+  });
+}
+
+let temps = 0;
+/** A file to ingest, removed when the test file ends. */
+async function writeTemp(bytes: Buffer): Promise<string> {
+  const file = path.join(os.tmpdir(), `mediacdn-sendfile-${process.pid}-${temps++}.wav`);
+  await writeFile(file, bytes);
+  after(() => unlink(file).catch(() => {}));
+  return file;
+}
