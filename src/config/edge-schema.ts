@@ -183,6 +183,11 @@ export const edgeConfigSchema = z
     memoryCacheBytes: bytes.default(256 * MiB),
     /** Largest object kept in the memory tier. */
     memoryObjectMaxBytes: bytes.default(32 * MiB),
+    /**
+     * Send hits of 64 KiB and more from the disk tier's copy with sendfile(2), when the helper was
+     * built at install (build/sendfile.node): no copy through the process. false: from memory.
+     */
+    sendfile: z.boolean().default(true),
     /** Disk tier under <dataDir>/cache/<zone>/ (0 disables it). */
     diskCacheBytes: bytes.default(10 * GiB),
     /** Larger objects pass through uncached. A fill holds its object in memory while it streams. */

@@ -13,6 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DirectAnswer } from '../server/http1/serve.ts';
 import type { EdgeCache } from './cache/cache.ts';
 import { Filler } from './cache/fill.ts';
+import type { SendHeadAndFile } from '../server/sendfile.ts';
 import { hitLane } from './hit-lane.ts';
 import type { MachineFills } from './cache/fill.ts';
 import { StoredViews } from './cache/stored-view.ts';
@@ -105,8 +106,8 @@ export class EdgeHandler {
   }
 
   /** The hit lane for the plain listener (hit-lane.ts): `stamp` is its fields, `open` the purge-log gate. */
-  hitLane(stamp: readonly string[], open: () => boolean): DirectAnswer {
-    return hitLane(this.#edge, stamp, open);
+  hitLane(stamp: readonly string[], open: () => boolean, sendfile?: SendHeadAndFile): DirectAnswer {
+    return hitLane(this.#edge, stamp, open, sendfile);
   }
 
   handle: RequestHandler = (req, res, stamp = NO_STAMP) => {

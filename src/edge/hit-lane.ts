@@ -15,6 +15,8 @@ import type { RequestHead } from '../server/http1/head.ts';
 import { HeadBytesCache, plainHead, writeLaneAnswer } from '../server/http1/message.ts';
 import type { HeadRoom } from '../server/http1/message.ts';
 import type { DirectAnswer } from '../server/http1/serve.ts';
+import { idleSocketFd, SENDFILE_MAX, SENDFILE_MIN, type SendHeadAndFile } from '../server/sendfile.ts';
+import type { Socket } from 'node:net';
 import { requestKey } from './cache/cache-key.ts';
 import { requestDirectives, reuseDecision } from './cache/freshness.ts';
 import type { EntryMeta } from './cache/store.ts';
@@ -29,7 +31,7 @@ import type { Zone } from './zone/zone.ts';
  * The hit lane of an edge's request path. `stamp` is the listener's fields for every response;
  * `open` says whether requests may be served now (the purge-log gate).
  */
-export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolean): DirectAnswer {
+export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolean, sendfile?: SendHeadAndFile): DirectAnswer {
   const heads = new HeadBytesCache();
   return (head, socket, keepAliveSeconds) => {
     if (!edge.memoisePlans || edge.connections !== undefined || !open()) return false;
@@ -76,9 +78,33 @@ export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolea
     }
     const buffer = hit.buffer;
     const body = segment === undefined ? undefined : segment.start === 0 && segment.end + 1 === buffer.length ? buffer : buffer.subarray(segment.start, segment.end + 1);
-    writeLaneAnswer(socket, text, body, hit.room, accounting(edge, zone, head, target, ip, shape.status, body === undefined ? 0 : body.length));
+    const done = accounting(edge, zone, head, target, ip, shape.status, body === undefined ? 0 : body.length);
+    if (sendfile !== undefined && body !== undefined && body.length >= SENDFILE_MIN && body.length <= SENDFILE_MAX && sendFromDisk(edge, socket, text, hit.meta, segment!.start, body, sendfile, done)) return true;
+    writeLaneAnswer(socket, text, body, hit.room, done);
     return true;
   };
+}
+
+/**
+ * A hit's head and body (SENDFILE_MIN to SENDFILE_MAX bytes: the kernel takes the pages from the
+ * page cache, which costs the edge less than copying the memory tier's bytes into the socket) sent
+ * from the disk tier's file of the same stored response, on a plain
+ * connection with nothing queued (else false, nothing written). What the socket's buffer did not take
+ * is written through the stream from the memory tier's bytes, so the answer is whole and in order.
+ */
+function sendFromDisk(edge: Edge, socket: Socket, head: Buffer, meta: EntryMeta, start: number, body: Buffer, sendfile: SendHeadAndFile, done: ((err?: Error | null) => void) | undefined): boolean {
+  const socketFd = idleSocketFd(socket);
+  const fd = socketFd === undefined ? undefined : edge.cache.disk?.bodyFd(meta);
+  if (socketFd === undefined || fd === undefined) return false;
+  const sent = sendfile(socketFd, head, fd, start, body.length);
+  if (sent <= 0) return false;
+  if (sent === head.length + body.length) {
+    done?.();
+    return true;
+  }
+  if (sent < head.length) socket.write(head.subarray(sent));
+  socket.write(body.subarray(Math.max(0, sent - head.length)), done);
+  return true;
 }
 
 /** The stored 200 the memory tier holds for this request (its Vary variant), with its bytes. */

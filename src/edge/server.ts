@@ -40,6 +40,7 @@ import type { WorkerLink } from './cluster/worker.ts';
 import { renderPrometheus } from './stats/prometheus.ts';
 import { sampleProcess } from './stats/process.ts';
 import { waitAtGate } from './control/purge-sync.ts';
+import { sendfileHelper } from '../server/sendfile.ts';
 
 export type EdgeRuntimeOptions = Omit<EdgeConfigInput, 'workers'> & {
   /** Disk tier root; each zone's entries live in <cacheDir>/<zone>/ (the CLI passes $MEDIACDN_DATA/cache). */
@@ -102,6 +103,8 @@ export type EdgeHandle = {
   stats: EdgeStats;
   /** How many requests the hit lane answered (edge/hit-lane.ts). */
   hitLaneAnswers(): number;
+  /** Disk-tier bodies held open for the hit lane's sendfile (DiskStore.bodyFd). */
+  openBodies(): number;
   /** Resolves when no background refresh (stale-while-revalidate) runs and every cache write reached its tier. */
   idle(): Promise<void>;
   /** Stops accepting, ends connections, saves statistics, closes the tiers. */
@@ -273,7 +276,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
   // Fresh memory hits on plain HTTP/1.1 skip the request objects (edge/hit-lane.ts); not where the
   // listener itself answers first (redirects to https), nor before the purge-log gate opens.
   const gateOpen = sync ? () => sync.open : cluster ? () => cluster.open : () => true;
-  const lane = useHitLane && !redirects ? handler.hitLane(workerStamp, gateOpen) : undefined;
+  const lane = useHitLane && !redirects ? handler.hitLane(workerStamp, gateOpen, config.sendfile ? sendfileHelper() : undefined) : undefined;
   const plain = serveHttp1(server, front('http1'), { maxHeaderBytes: config.maxHeaderBytes, answer: lane });
   servers.push(server);
   const main = await listen(server, config.port, config.host);
@@ -329,6 +332,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
     purgeLogCatchUp: () => sync?.catchUp() ?? Promise.resolve(true),
     stats,
     hitLaneAnswers: () => plain.directAnswers,
+    openBodies: () => cache.disk?.openBodies ?? 0,
     async idle() {
       await handler.idle();
       await cache.whenWritten();

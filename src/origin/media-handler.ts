@@ -14,7 +14,7 @@ import { planResponse, type BodySegment } from '../http/representation.ts';
 import { HeadBytesCache, plainHead, writeLaneAnswer, writeHeadShared } from '../server/http1/message.ts';
 import type { DirectAnswer } from '../server/http1/serve.ts';
 import { readBuffers, streamSlice } from '../server/read-buffers.ts';
-import { idleSocketFd, type SendHeadAndFile } from '../server/sendfile.ts';
+import { idleSocketFd, SENDFILE_MAX, SENDFILE_MIN, type SendHeadAndFile } from '../server/sendfile.ts';
 import { ONE_READ_MAX, RANGE_AT } from './media-cache.ts';
 import type { CachedMedia, MediaCache } from './media-cache.ts';
 
@@ -214,7 +214,7 @@ export function createMediaHandler(o: MediaHandlerOptions): MediaHandler {
  * answered as soon as server/http1 has read the head, with the bytes the handler writes for it (the
  * same shared field lists, through plainHead), but without request and response objects, when every
  * byte of it is at hand: in memory (the whole file, or its hot blocks), or, with the sendfile helper,
- * in the open file of one not held whole (a body from SENDFILE_MIN up to ONE_READ_MAX bytes, on a
+ * in the open file of one not held whole (a body of SENDFILE_MIN to SENDFILE_MAX bytes, on a
  * plain connection with nothing queued; sendLarge). Anything else returns false with nothing written
  * and goes to the handler (origin-media-lane.test.ts compares both on generated requests).
  */
@@ -237,7 +237,7 @@ export function createMediaLane(cache: MediaCache, o: { sendfile?: SendHeadAndFi
     let body: Buffer | Buffer[] | undefined;
     let start = 0;
     if (h.range === undefined && inm === undefined && h['if-modified-since'] === undefined) {
-      if (size >= SENDFILE_MIN && sendfile !== undefined && entry.body === undefined && size <= ONE_READ_MAX) {
+      if (size >= SENDFILE_MIN && size <= SENDFILE_MAX && sendfile !== undefined && entry.body === undefined) {
         const whole = heads.get(entry.headers200, 0, 0, 0, keepAliveSeconds) ?? madeHead(heads, 200, entry.headers200, NO_FIELDS, 0, 0, keepAliveSeconds);
         if (whole !== undefined && sendLarge(cache, entry, socket, whole, 0, size - 1, sendfile, counters, o.logger)) return true;
       }
@@ -250,7 +250,7 @@ export function createMediaLane(cache: MediaCache, o: { sendfile?: SendHeadAndFi
       if (r === undefined) return false;
       const key = entry.headers206Head;
       const length = r.end - r.start + 1;
-      const large = length >= SENDFILE_MIN && length <= ONE_READ_MAX && sendfile !== undefined && entry.body === undefined;
+      const large = length >= SENDFILE_MIN && length <= SENDFILE_MAX && sendfile !== undefined && entry.body === undefined;
       if (!large && (body = cache.held(entry, r.start, r.end)) === undefined) return false;
       start = r.start;
       text = heads.get(key, 0, r.start, r.end, keepAliveSeconds);
@@ -285,18 +285,12 @@ export type LaneCounters = {
   sendfileRest: number;
 };
 
-/**
- * Bodies from this size go out with sendfile: the kernel takes the pages from the page cache, where a
- * copy through memory (the hot blocks, or a read into a buffer) costs more than the call. (Measured
- * on the radio row, 256 KiB ranges held to half a core: 2.4x the requests per CPU-second of copying.)
- */
-export const SENDFILE_MIN = 64 * 1024;
 
 /**
  * A head and bytes start..end of a file not held whole, by the sendfile helper, on a plain socket
  * with nothing queued (else false, nothing written). What the socket's buffer did not take is
  * written through the stream after it: from the hot blocks if they hold it, else read at once from
- * the page cache (at most ONE_READ_MAX bytes; the pages the kernel just sent from are read-ahead's).
+ * the page cache (at most SENDFILE_MAX bytes; the pages the kernel just sent from are read-ahead's).
  * A file shorter than its record, or one that cannot be read, ends the connection: the head promised
  * a length it cannot have.
  */

@@ -5,6 +5,7 @@
 // drops records it cannot read, of unknown versions or whose body has the wrong length, and checks the
 // hash the first time an entry is read after the restart. Nothing unverified is ever served.
 import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -12,6 +13,8 @@ import { metaBytes, readBody } from './store.ts';
 import type { CacheStore, EntryMeta, StoreHit, StoreOptions, StoreUsage } from './store.ts';
 
 const DISK_FORMAT = 'mediacdn-edge-entry';
+/** Body descriptors kept open for the hit lane's sendfile (bodyFd). */
+const OPEN_BODIES = 64;
 const DISK_VERSION = 1;
 
 /** The saved metadata record. Readers refuse any other format / version. */
@@ -64,6 +67,8 @@ export class DiskStore implements CacheStore {
   /** Writes per key run one after the other so the index and the files agree. */
   readonly #queues = new Map<string, Promise<unknown>>();
   readonly #madeDirs = new Set<string>();
+  /** Open read-only descriptors of bodies, by body file name, oldest use first (bodyFd). */
+  readonly #fds = new Map<string, number>();
   #bytes = 0;
 
   private constructor(opts: DiskStoreOptions) {
@@ -152,6 +157,7 @@ export class DiskStore implements CacheStore {
     if (old) {
       this.#slots.delete(meta.key);
       this.#bytes -= old.bytes;
+      if (old.bodyFile !== e.bodyFile) this.#closeFd(old.bodyFile);
     }
     this.#slots.set(meta.key, { meta, dir: e.dir, hash: e.hash, bodyFile: e.bodyFile, sha256: e.sha256, bytes, verified: true });
     this.#bytes += bytes;
@@ -164,6 +170,7 @@ export class DiskStore implements CacheStore {
     if (!slot || slot.bodyFile !== bodyFile) return false;
     this.#slots.delete(key);
     this.#bytes -= slot.bytes;
+    this.#closeFd(bodyFile);
     return true;
   }
 
@@ -172,6 +179,49 @@ export class DiskStore implements CacheStore {
     if (!slot) return Promise.resolve(false);
     this.#drop(key, slot);
     return Promise.resolve(true);
+  }
+
+  /**
+   * An open descriptor of the body this tier holds for `meta` (the same stored response: same
+   * response time and size), for the hit lane's sendfile; undefined when the tier holds another or
+   * none, or its body was not verified yet. Kept open for the next hit, up to OPEN_BODIES of them;
+   * closed when the entry leaves (a body file is never rewritten: a new entry gets a new file).
+   */
+  bodyFd(meta: EntryMeta): number | undefined {
+    const slot = this.#slots.get(meta.key);
+    if (slot === undefined || !slot.verified || slot.meta.responseTime !== meta.responseTime || slot.meta.size !== meta.size) return undefined;
+    let fd = this.#fds.get(slot.bodyFile);
+    if (fd !== undefined) {
+      if (this.#fds.size > 1) {
+        this.#fds.delete(slot.bodyFile);
+        this.#fds.set(slot.bodyFile, fd);
+      }
+      return fd;
+    }
+    try {
+      fd = openSync(path.join(slot.dir, slot.bodyFile), 'r');
+    } catch {
+      return undefined;
+    }
+    this.#fds.set(slot.bodyFile, fd);
+    for (const [file, old] of this.#fds) {
+      if (this.#fds.size <= OPEN_BODIES) break;
+      this.#fds.delete(file);
+      closeSync(old);
+    }
+    return fd;
+  }
+
+  /** How many body descriptors bodyFd keeps open now. */
+  get openBodies(): number {
+    return this.#fds.size;
+  }
+
+  #closeFd(bodyFile: string): void {
+    const fd = this.#fds.get(bodyFile);
+    if (fd === undefined) return;
+    this.#fds.delete(bodyFile);
+    closeSync(fd);
   }
 
   *entries(): IterableIterator<EntryMeta> {
@@ -184,6 +234,7 @@ export class DiskStore implements CacheStore {
 
   async close(): Promise<void> {
     await Promise.allSettled([...this.#queues.values()]);
+    for (const file of [...this.#fds.keys()]) this.#closeFd(file);
   }
 
   async #put(meta: EntryMeta, body: readonly Buffer[]): Promise<boolean> {
@@ -225,7 +276,10 @@ export class DiskStore implements CacheStore {
       this.#slots.delete(meta.key);
       this.#bytes -= old.bytes;
       // The new record already replaced the old one on disk; only the old body file is left over.
-      if (old.bodyFile !== bodyFile) unlink(path.join(old.dir, old.bodyFile)).catch(() => {});
+      if (old.bodyFile !== bodyFile) {
+        this.#closeFd(old.bodyFile);
+        unlink(path.join(old.dir, old.bodyFile)).catch(() => {});
+      }
     }
     this.#slots.set(meta.key, { meta, dir, hash, bodyFile, sha256, bytes, verified: true });
     this.#bytes += bytes;
@@ -261,6 +315,7 @@ export class DiskStore implements CacheStore {
     if (this.#slots.get(key) !== slot) return;
     this.#slots.delete(key);
     this.#bytes -= slot.bytes;
+    this.#closeFd(slot.bodyFile);
     this.#onShared?.({ kind: 'dropped', key, bodyFile: slot.bodyFile });
     const metaFile = path.join(slot.dir, `${slot.hash}.meta`);
     const bodyFile = path.join(slot.dir, slot.bodyFile);

@@ -1,0 +1,89 @@
+// The edge's hit lane sends hits of 64 KiB and more from the disk tier's copy with sendfile
+// (edge/hit-lane.ts sendFromDisk, DiskStore.bodyFd): the bytes are the stored response's, whole
+// and in order for a client that reads late (the rest through the stream, from memory), with
+// pipelined requests behind; a purged or replaced object is never sent from its old file; and
+// with sendfile off the same bytes come from memory.
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { test } from 'node:test';
+import { SENDFILE_MAX, sendfileHelper } from '../src/server/sendfile.ts';
+import { bytes, startHarness, ZONE } from './helpers/edge-harness.ts';
+import { waitFor } from './helpers/origin.ts';
+
+const MiB = 1024 * 1024;
+const helper = sendfileHelper() !== undefined;
+
+/** Sends `text` on one connection and reads `count` head + Content-Length answers, reading nothing until `go` resolves. */
+async function pipelined(port: number, text: string, count: number, go: () => Promise<void>): Promise<{ head: string; body: Buffer }[]> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.pause();
+  socket.write(text);
+  await go();
+  let buf = Buffer.alloc(0);
+  const answers: { head: string; body: Buffer }[] = [];
+  await new Promise<void>((resolve, reject) => {
+    socket.on('error', reject);
+    socket.on('close', () => reject(new Error(`closed after ${answers.length} answers`)));
+    socket.on('data', (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      for (;;) {
+        const at = buf.indexOf('\r\n\r\n');
+        if (at < 0) break;
+        const head = buf.subarray(0, at).toString('latin1');
+        const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? 'NaN');
+        if (buf.length < at + 4 + length) break;
+        answers.push({ head, body: Buffer.from(buf.subarray(at + 4, at + 4 + length)) });
+        buf = buf.subarray(at + 4 + length);
+      }
+      if (answers.length === count) {
+        socket.removeAllListeners('close');
+        socket.destroy();
+        resolve();
+      }
+    });
+    socket.resume();
+  });
+  return answers;
+}
+
+for (const sendfile of [true, false]) {
+  test(`hits of a large object are the stored bytes, whole and in order, for a client that reads late (sendfile ${sendfile ? 'on' : 'off'})`, async () => {
+    const h = await startHarness({ sendfile });
+    try {
+      const body = bytes(3 * MiB, 7);
+      h.origin.route('/song.mp3', { headers: { 'cache-control': 'max-age=600', 'content-type': 'audio/mpeg' }, body });
+      assert.equal((await h.get('/song.mp3')).status, 200);
+      await h.edge.idle();
+      // A second hit memoises the plan the lane answers from.
+      assert.ok((await h.get('/song.mp3', { range: 'bytes=0-65535' })).body.equals(body.subarray(0, 65536)));
+      assert.ok((await h.get('/song.mp3')).body.equals(body));
+      const some = [[7, 7 + SENDFILE_MAX - 1], [2 * MiB, 2 * MiB + SENDFILE_MAX - 1], [100, 65_635], [MiB, MiB + 300_000], [0, MiB]] as const;
+      // About 8 MiB in all: more than the unread connection's buffers take.
+      const ranges = [...some, ...some, ...some];
+      const text = ranges.map(([a, b]) => `GET /song.mp3 HTTP/1.1\r\nHost: ${ZONE}\r\nRange: bytes=${a}-${b}\r\n\r\n`).join('') + `GET /song.mp3 HTTP/1.1\r\nHost: ${ZONE}\r\n\r\n`;
+      const lane = h.edge.hitLaneAnswers();
+      // Read once the lane wrote its first answer into the unread connection (its rest, past what the
+      // socket's buffers take, waits in the stream, and the requests behind it wait too).
+      const answers = await pipelined(h.edge.port, text, ranges.length + 1, () => waitFor(() => (h.edge.hitLaneAnswers() > lane ? true : undefined)).then(() => {}));
+      for (const [i, [a, b]] of ranges.entries()) {
+        assert.match(answers[i].head, new RegExp(`^HTTP/1\\.1 206 [^]*\\r\\ncontent-range: bytes ${a}-${b}/${body.length}`, 'i'));
+        assert.ok(answers[i].body.equals(body.subarray(a, b + 1)), `range ${i} differs`);
+      }
+      assert.ok(answers[ranges.length].body.equals(body), 'the whole object differs');
+      assert.ok(h.edge.hitLaneAnswers() > lane, 'the hit lane answered none of them');
+      assert.equal(h.edge.openBodies() > 0, sendfile && helper, `open bodies: ${h.edge.openBodies()}`);
+      // Purged, then stored anew with other bytes: the lane must not send the old file.
+      assert.equal((await h.control('POST', '/_mediacdn/purge', { url: `http://${ZONE}/song.mp3` })).status, 200);
+      assert.equal(h.edge.openBodies(), 0, 'a purged body is still open');
+      const next = bytes(2 * MiB, 8);
+      h.origin.route('/song.mp3', { headers: { 'cache-control': 'max-age=600', 'content-type': 'audio/mpeg' }, body: next });
+      assert.ok((await h.get('/song.mp3')).body.equals(next));
+      await h.edge.idle();
+      assert.ok((await h.get('/song.mp3', { range: 'bytes=0-65535' })).body.equals(next.subarray(0, 65536)));
+      const again = await pipelined(h.edge.port, `GET /song.mp3 HTTP/1.1\r\nHost: ${ZONE}\r\nRange: bytes=65536-393215\r\n\r\n`, 1, async () => {});
+      assert.ok(again[0].body.equals(next.subarray(65536, 393216)), 'a hit after the purge sent other bytes');
+    } finally {
+      await h.close();
+    }
+  });
+}
