@@ -4,47 +4,15 @@
 // pipelined requests behind; a purged or replaced object is never sent from its old file; and
 // with sendfile off the same bytes come from memory.
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { test } from 'node:test';
 import { SENDFILE_MAX, sendfileHelper } from '../src/server/sendfile.ts';
 import { bytes, startHarness, ZONE } from './helpers/edge-harness.ts';
 import { waitFor } from './helpers/origin.ts';
+import { pipelinedAnswers } from './helpers/pipelined.ts';
 
 const MiB = 1024 * 1024;
 const helper = sendfileHelper() !== undefined;
 
-/** Sends `text` on one connection and reads `count` head + Content-Length answers, reading nothing until `go` resolves. */
-async function pipelined(port: number, text: string, count: number, go: () => Promise<void>): Promise<{ head: string; body: Buffer }[]> {
-  const socket = net.connect(port, '127.0.0.1');
-  socket.pause();
-  socket.write(text);
-  await go();
-  let buf = Buffer.alloc(0);
-  const answers: { head: string; body: Buffer }[] = [];
-  await new Promise<void>((resolve, reject) => {
-    socket.on('error', reject);
-    socket.on('close', () => reject(new Error(`closed after ${answers.length} answers`)));
-    socket.on('data', (chunk: Buffer) => {
-      buf = Buffer.concat([buf, chunk]);
-      for (;;) {
-        const at = buf.indexOf('\r\n\r\n');
-        if (at < 0) break;
-        const head = buf.subarray(0, at).toString('latin1');
-        const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? 'NaN');
-        if (buf.length < at + 4 + length) break;
-        answers.push({ head, body: Buffer.from(buf.subarray(at + 4, at + 4 + length)) });
-        buf = buf.subarray(at + 4 + length);
-      }
-      if (answers.length === count) {
-        socket.removeAllListeners('close');
-        socket.destroy();
-        resolve();
-      }
-    });
-    socket.resume();
-  });
-  return answers;
-}
 
 for (const sendfile of [true, false]) {
   test(`hits of a large object are the stored bytes, whole and in order, for a client that reads late (sendfile ${sendfile ? 'on' : 'off'})`, async () => {
@@ -64,7 +32,7 @@ for (const sendfile of [true, false]) {
       const lane = h.edge.hitLaneAnswers();
       // Read once the lane wrote its first answer into the unread connection (its rest, past what the
       // socket's buffers take, waits in the stream, and the requests behind it wait too).
-      const answers = await pipelined(h.edge.port, text, ranges.length + 1, () => waitFor(() => (h.edge.hitLaneAnswers() > lane ? true : undefined)).then(() => {}));
+      const answers = await pipelinedAnswers(h.edge.port, text, ranges.length + 1, () => waitFor(() => (h.edge.hitLaneAnswers() > lane ? true : undefined)));
       for (const [i, [a, b]] of ranges.entries()) {
         assert.match(answers[i].head, new RegExp(`^HTTP/1\\.1 206 [^]*\\r\\ncontent-range: bytes ${a}-${b}/${body.length}`, 'i'));
         assert.ok(answers[i].body.equals(body.subarray(a, b + 1)), `range ${i} differs`);
@@ -80,7 +48,7 @@ for (const sendfile of [true, false]) {
       assert.ok((await h.get('/song.mp3')).body.equals(next));
       await h.edge.idle();
       assert.ok((await h.get('/song.mp3', { range: 'bytes=0-65535' })).body.equals(next.subarray(0, 65536)));
-      const again = await pipelined(h.edge.port, `GET /song.mp3 HTTP/1.1\r\nHost: ${ZONE}\r\nRange: bytes=65536-393215\r\n\r\n`, 1, async () => {});
+      const again = await pipelinedAnswers(h.edge.port, `GET /song.mp3 HTTP/1.1\r\nHost: ${ZONE}\r\nRange: bytes=65536-393215\r\n\r\n`, 1, async () => undefined);
       assert.ok(again[0].body.equals(next.subarray(65536, 393216)), 'a hit after the purge sent other bytes');
     } finally {
       await h.close();

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import { SENDFILE_MAX, sendfileHelper } from '../src/server/sendfile.ts';
 import { request, startTestOrigin, waitFor, wavOfSize } from './helpers/origin.ts';
+import { pipelinedAnswers } from './helpers/pipelined.ts';
 
 const MiB = 1024 * 1024;
 /** Nothing in memory: every body of the file comes from its open descriptor. */
@@ -23,44 +24,6 @@ test('the sendfile helper is built where a C compiler is (npm ci runs scripts/bu
   assert.equal(typeof sendfileHelper(), 'function', 'cc is there but build/sendfile.node is not: run node scripts/build-native.mjs');
 });
 
-/** Sends `text` and reads `count` answers of the form head + Content-Length body, reading nothing until `go` resolves. */
-async function pipelined(port: number, text: string, count: number, go: Promise<void>): Promise<{ head: string; body: Buffer }[]> {
-  const socket = net.connect(port, '127.0.0.1');
-  socket.pause();
-  socket.write(text);
-  await go;
-  const parts: Buffer[] = [];
-  let size = 0;
-  const answers: { head: string; body: Buffer }[] = [];
-  await new Promise<void>((resolve, reject) => {
-    socket.on('error', reject);
-    socket.on('close', () => reject(new Error(`closed after ${answers.length} answers`)));
-    socket.on('data', (chunk: Buffer) => {
-      parts.push(chunk);
-      size += chunk.length;
-      let buf = Buffer.concat(parts, size);
-      for (;;) {
-        const at = buf.indexOf('\r\n\r\n');
-        if (at < 0) break;
-        const head = buf.subarray(0, at).toString('latin1');
-        const length = Number(/\r\ncontent-length: (\d+)/i.exec(head)?.[1] ?? 'NaN');
-        if (buf.length < at + 4 + length) break;
-        answers.push({ head, body: Buffer.from(buf.subarray(at + 4, at + 4 + length)) });
-        buf = buf.subarray(at + 4 + length);
-      }
-      parts.length = 0;
-      parts.push(buf);
-      size = buf.length;
-      if (answers.length === count) {
-        socket.removeAllListeners('close');
-        socket.destroy();
-        resolve();
-      }
-    });
-    socket.resume();
-  });
-  return answers;
-}
 
 for (const sendfile of [true, false]) {
   test(`a client that reads late gets every pipelined 512 KiB answer whole and in order (sendfile ${sendfile ? 'on' : 'off'})`, async () => {
@@ -75,7 +38,7 @@ for (const sendfile of [true, false]) {
       const text = ranges.map(([a, b]) => `GET /media/${item.fileName} HTTP/1.1\r\nHost: t\r\nRange: bytes=${a}-${Math.min(b, bytes.length - 1)}\r\n\r\n`).join('');
       // Unread, the answers fill the socket's buffers (6 MiB in all): the rest of one waits in the stream, and so do the requests behind it.
       const go = sendfile ? waitFor(() => (o.origin.sendfileStats().sendfileRest > 0 ? true : undefined)).then(() => {}) : Promise.resolve();
-      const answers = await pipelined(o.origin.port, text, ranges.length, go);
+      const answers = await pipelinedAnswers(o.origin.port, text, ranges.length, () => go);
       for (const [i, [a, b]] of ranges.entries()) {
         const end = Math.min(b, bytes.length - 1);
         assert.match(answers[i].head, new RegExp(`^HTTP/1\\.1 206 [^]*\\r\\ncontent-range: bytes ${a}-${end}/${bytes.length}`, 'i'));
