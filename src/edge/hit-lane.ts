@@ -15,7 +15,7 @@ import type { RequestHead } from '../server/http1/head.ts';
 import { HeadBytesCache, plainHead, writeLaneAnswer } from '../server/http1/message.ts';
 import type { HeadRoom } from '../server/http1/message.ts';
 import type { DirectAnswer } from '../server/http1/serve.ts';
-import { idleSocketFd, SENDFILE_MAX, SENDFILE_MIN, type SendHeadAndFile } from '../server/sendfile.ts';
+import { sendHeadAndSlice, SENDFILE_MAX, SENDFILE_MIN, type SendHeadAndFile } from '../server/sendfile.ts';
 import type { Socket } from 'node:net';
 import { requestKey } from './cache/cache-key.ts';
 import { requestDirectives, reuseDecision } from './cache/freshness.ts';
@@ -93,17 +93,11 @@ export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolea
  * is written through the stream from the memory tier's bytes, so the answer is whole and in order.
  */
 function sendFromDisk(edge: Edge, socket: Socket, head: Buffer, meta: EntryMeta, start: number, body: Buffer, sendfile: SendHeadAndFile, done: ((err?: Error | null) => void) | undefined): boolean {
-  const socketFd = idleSocketFd(socket);
-  const fd = socketFd === undefined ? undefined : edge.cache.disk?.bodyFd(meta);
-  if (socketFd === undefined || fd === undefined) return false;
-  const sent = sendfile(socketFd, head, fd, start, body.length);
-  if (sent <= 0) return false;
-  if (sent === head.length + body.length) {
-    done?.();
-    return true;
-  }
-  if (sent < head.length) socket.write(head.subarray(sent));
-  socket.write(body.subarray(Math.max(0, sent - head.length)), done);
+  const fd = edge.cache.disk?.bodyFd(meta);
+  const sent = fd === undefined ? undefined : sendHeadAndSlice(socket, sendfile, head, fd, start, body.length);
+  if (sent === undefined) return false;
+  if (sent === body.length) done?.();
+  else socket.write(body.subarray(sent), done);
   return true;
 }
 

@@ -14,7 +14,7 @@ import { planResponse, type BodySegment } from '../http/representation.ts';
 import { HeadBytesCache, plainHead, writeLaneAnswer, writeHeadShared } from '../server/http1/message.ts';
 import type { DirectAnswer } from '../server/http1/serve.ts';
 import { readBuffers, streamSlice } from '../server/read-buffers.ts';
-import { idleSocketFd, SENDFILE_MAX, SENDFILE_MIN, type SendHeadAndFile } from '../server/sendfile.ts';
+import { sendHeadAndSlice, SENDFILE_MAX, SENDFILE_MIN, type SendHeadAndFile } from '../server/sendfile.ts';
 import { ONE_READ_MAX, RANGE_AT } from './media-cache.ts';
 import type { CachedMedia, MediaCache } from './media-cache.ts';
 
@@ -237,12 +237,9 @@ export function createMediaLane(cache: MediaCache, o: { sendfile?: SendHeadAndFi
     let body: Buffer | Buffer[] | undefined;
     let start = 0;
     if (h.range === undefined && inm === undefined && h['if-modified-since'] === undefined) {
-      if (size >= SENDFILE_MIN && size <= SENDFILE_MAX && sendfile !== undefined && entry.body === undefined) {
-        const whole = heads.get(entry.headers200, 0, 0, 0, keepAliveSeconds) ?? madeHead(heads, 200, entry.headers200, NO_FIELDS, 0, 0, keepAliveSeconds);
-        if (whole !== undefined && sendLarge(cache, entry, socket, whole, 0, size - 1, sendfile, counters, o.logger)) return true;
-      }
-      if (size > 0 && (body = cache.held(entry, 0, size - 1)) === undefined) return false;
       text = heads.get(entry.headers200, 0, 0, 0, keepAliveSeconds) ?? madeHead(heads, 200, entry.headers200, NO_FIELDS, 0, 0, keepAliveSeconds);
+      if (text !== undefined && sendfile !== undefined && bySendfile(entry, size) && sendLarge(cache, entry, socket, text, 0, size - 1, sendfile, counters, o.logger)) return true;
+      if (size > 0 && (body = cache.held(entry, 0, size - 1)) === undefined) return false;
     } else if (inm === entry.rep.etag) {
       text = heads.get(entry.headers304, 0, 0, 0, keepAliveSeconds) ?? madeHead(heads, 304, entry.headers304, NO_FIELDS, 0, 0, keepAliveSeconds);
     } else if (inm === undefined && h['if-range'] === undefined && h['if-modified-since'] === undefined) {
@@ -250,7 +247,7 @@ export function createMediaLane(cache: MediaCache, o: { sendfile?: SendHeadAndFi
       if (r === undefined) return false;
       const key = entry.headers206Head;
       const length = r.end - r.start + 1;
-      const large = length >= SENDFILE_MIN && length <= SENDFILE_MAX && sendfile !== undefined && entry.body === undefined;
+      const large = sendfile !== undefined && bySendfile(entry, length);
       if (!large && (body = cache.held(entry, r.start, r.end)) === undefined) return false;
       start = r.start;
       text = heads.get(key, 0, r.start, r.end, keepAliveSeconds);
@@ -258,8 +255,8 @@ export function createMediaLane(cache: MediaCache, o: { sendfile?: SendHeadAndFi
         const tail = ['content-range', `bytes ${r.start}-${r.end}/${size}`, 'content-length', String(length), ...entry.headers206Tail];
         text = madeHead(heads, 206, key, tail, r.start, r.end, keepAliveSeconds);
       }
-      if (large && text !== undefined && sendLarge(cache, entry, socket, text, r.start, r.end, sendfile, counters, o.logger)) return true;
-      if (large && (body = cache.held(entry, r.start, r.end)) === undefined) return false;
+      if (large && sendfile !== undefined && text !== undefined && sendLarge(cache, entry, socket, text, r.start, r.end, sendfile, counters, o.logger)) return true;
+      if (body === undefined && (body = cache.held(entry, r.start, r.end)) === undefined) return false;
     } else return false;
     if (text === undefined) return false;
     if (!Array.isArray(body)) {
@@ -276,7 +273,12 @@ export function createMediaLane(cache: MediaCache, o: { sendfile?: SendHeadAndFi
   };
 }
 
-/** What the media lane's sendfile answers did (RunningOrigin.mediaLaneStats). */
+/** Whether a body of `length` bytes of `entry` goes out with sendfile: a file not held whole, SENDFILE_MIN to SENDFILE_MAX bytes. */
+function bySendfile(entry: CachedMedia, length: number): boolean {
+  return entry.body === undefined && entry.fd !== undefined && length >= SENDFILE_MIN && length <= SENDFILE_MAX;
+}
+
+/** What the media lane's sendfile answers did (RunningOrigin.sendfileStats). */
 export type LaneCounters = {
   sendfileAnswers: number;
   /** Body bytes the kernel sent from files. */
@@ -284,7 +286,6 @@ export type LaneCounters = {
   /** Answers whose rest the socket's buffer did not take, written through the stream after it. */
   sendfileRest: number;
 };
-
 
 /**
  * A head and bytes start..end of a file not held whole, by the sendfile helper, on a plain socket
@@ -296,18 +297,14 @@ export type LaneCounters = {
  */
 function sendLarge(cache: MediaCache, entry: CachedMedia, socket: Socket, head: Buffer, start: number, end: number, sendfile: SendHeadAndFile, counters: LaneCounters, logger: Logger | undefined): boolean {
   const fd = entry.fd;
-  const socketFd = fd === undefined ? undefined : idleSocketFd(socket);
-  if (fd === undefined || socketFd === undefined) return false;
   const length = end - start + 1;
-  const sent = sendfile(socketFd, head, fd, start, length);
-  // Nothing written (a broken connection, or a file system without sendfile): the usual path answers.
-  if (sent <= 0) return false;
+  const sent = fd === undefined ? undefined : sendHeadAndSlice(socket, sendfile, head, fd, start, length);
+  if (fd === undefined || sent === undefined) return false;
   counters.sendfileAnswers++;
-  counters.sendfileBytes += Math.max(0, sent - head.length);
-  if (sent === head.length + length) return true;
+  counters.sendfileBytes += sent;
+  if (sent === length) return true;
   counters.sendfileRest++;
-  if (sent < head.length) socket.write(head.subarray(sent));
-  const from = Math.max(start, start + sent - head.length);
+  const from = start + sent;
   const held = cache.held(entry, from, end);
   if (held !== undefined) {
     if (Array.isArray(held)) for (const part of held) socket.write(part);

@@ -50,3 +50,19 @@ export function idleSocketFd(socket: Socket): number | undefined {
   const fd = (socket as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
   return typeof fd === 'number' && fd >= 0 ? fd : undefined;
 }
+
+/**
+ * `head`, then `length` bytes of `fileFd` from `start`, on `socket` by the helper, when the socket is
+ * a plain one with nothing queued; a part of the head the socket's buffer did not take is queued in
+ * its stream. Returns how many body bytes went out (the caller writes the rest after them), or
+ * undefined when nothing was written and the caller answers as usual.
+ */
+export function sendHeadAndSlice(socket: Socket, sendfile: SendHeadAndFile, head: Buffer, fileFd: number, start: number, length: number): number | undefined {
+  const socketFd = idleSocketFd(socket);
+  if (socketFd === undefined) return undefined;
+  const sent = sendfile(socketFd, head, fileFd, start, length);
+  // Nothing written (a broken connection, or a file system without sendfile).
+  if (sent <= 0) return undefined;
+  if (sent < head.length) socket.write(head.subarray(sent));
+  return Math.max(0, sent - head.length);
+}
