@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { isLibraryFileName } from '../media/keys.ts';
 import { planResponse, type BodySegment } from '../http/representation.ts';
-import { HeadBytesCache, plainHead, writeLaneAnswer, writeHeadShared } from '../server/http1/message.ts';
+import { HeadBytesCache, plainHead, RangeHeads, writeLaneAnswer, writeHeadShared } from '../server/http1/message.ts';
 import type { DirectAnswer } from '../server/http1/serve.ts';
 import { readBuffers, streamSlice } from '../server/read-buffers.ts';
 import { sendHeadAndSlice, SENDFILE_MAX, SENDFILE_MIN, type SendHeadAndFile } from '../server/sendfile.ts';
@@ -220,6 +220,7 @@ export function createMediaHandler(o: MediaHandlerOptions): MediaHandler {
  */
 export function createMediaLane(cache: MediaCache, o: { sendfile?: SendHeadAndFile; counters?: LaneCounters; logger?: Logger } = {}): DirectAnswer {
   const heads = new HeadBytesCache();
+  const ranges = new RangeHeads();
   const { sendfile } = o;
   const counters = o.counters ?? { sendfileAnswers: 0, sendfileBytes: 0, sendfileRest: 0 };
   return (head, socket, keepAliveSeconds) => {
@@ -247,16 +248,18 @@ export function createMediaLane(cache: MediaCache, o: { sendfile?: SendHeadAndFi
       if (r === undefined) return false;
       const key = entry.headers206Head;
       const length = r.end - r.start + 1;
-      const large = sendfile !== undefined && bySendfile(entry, length);
-      if (!large && (body = cache.held(entry, r.start, r.end)) === undefined) return false;
+      if (sendfile !== undefined && bySendfile(entry, length)) {
+        // Listeners ask for a new range each time: its head is joined from a template, as a string.
+        const joined = ranges.get(key, key, entry.headers206Tail, r.start, r.end, size, -1, keepAliveSeconds);
+        if (joined !== undefined && sendLarge(cache, entry, socket, joined, r.start, r.end, sendfile, counters, o.logger)) return true;
+      }
+      if ((body = cache.held(entry, r.start, r.end)) === undefined) return false;
       start = r.start;
       text = heads.get(key, 0, r.start, r.end, keepAliveSeconds);
       if (text === undefined) {
         const tail = ['content-range', `bytes ${r.start}-${r.end}/${size}`, 'content-length', String(length), ...entry.headers206Tail];
         text = madeHead(heads, 206, key, tail, r.start, r.end, keepAliveSeconds);
       }
-      if (large && sendfile !== undefined && text !== undefined && sendLarge(cache, entry, socket, text, r.start, r.end, sendfile, counters, o.logger)) return true;
-      if (body === undefined && (body = cache.held(entry, r.start, r.end)) === undefined) return false;
     } else return false;
     if (text === undefined) return false;
     if (!Array.isArray(body)) {
@@ -295,7 +298,7 @@ export type LaneCounters = {
  * A file shorter than its record, or one that cannot be read, ends the connection: the head promised
  * a length it cannot have.
  */
-function sendLarge(cache: MediaCache, entry: CachedMedia, socket: Socket, head: Buffer, start: number, end: number, sendfile: SendHeadAndFile, counters: LaneCounters, logger: Logger | undefined): boolean {
+function sendLarge(cache: MediaCache, entry: CachedMedia, socket: Socket, head: Buffer | string, start: number, end: number, sendfile: SendHeadAndFile, counters: LaneCounters, logger: Logger | undefined): boolean {
   const fd = entry.fd;
   const length = end - start + 1;
   const sent = fd === undefined ? undefined : sendHeadAndSlice(socket, sendfile, head, fd, start, length);

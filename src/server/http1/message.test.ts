@@ -1,10 +1,12 @@
 // The answer writers of message.ts that the lanes use, on real sockets: a head written into the room
-// in front of a stored body must not change bytes a queued write still has to send.
+// in front of a stored body must not change bytes a queued write still has to send; RangeHeads joins
+// the heads plainHead makes.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { withHeadRoom, writeLaneAnswer } from './message.ts';
+import fc from 'fast-check';
+import { plainHead, RangeHeads, withHeadRoom, writeLaneAnswer } from './message.ts';
 
 /** A head of fixed length naming its client (every head the same length, so framing never shifts). */
 const headFor = (who: string): Buffer => Buffer.from(`HTTP/1.1 200 OK\r\nx-who: ${who.padEnd(8, '.')}\r\ncontent-length: ${BODY}\r\n\r\n`, 'latin1');
@@ -71,5 +73,41 @@ describe('writeLaneAnswer', { timeout: 60_000 }, () => {
     assert.equal(lastBytes.length, headFor('last').length + BODY);
     last.socket.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+});
+
+describe('RangeHeads', () => {
+  const shared = Object.freeze(['content-type', 'audio/wav', 'etag', '"abc"', 'cache-control', 'public, max-age=31536000, immutable', 'accept-ranges', 'bytes']);
+  const rest = Object.freeze(['access-control-allow-origin', '*', 'x-served-by', 'edge-1']);
+  const expected = (start: number, end: number, size: number, age: number, keepAlive: number) =>
+    plainHead(206, shared, ['content-range', `bytes ${start}-${end}/${size}`, 'content-length', String(end - start + 1), ...(age >= 0 ? ['age', String(age)] : []), ...rest], keepAlive);
+
+  it('joins the same head plainHead makes, for any range, Age and keep-alive, repeats and changes alike', () => {
+    const heads = new RangeHeads();
+    const key = {};
+    const ask = fc.record({ start: fc.nat(2 ** 40), span: fc.nat(2 ** 30), extra: fc.nat(2 ** 30), age: fc.integer({ min: -1, max: 10 ** 9 }), keepAlive: fc.constantFrom(5, 65) });
+    fc.assert(
+      fc.property(fc.array(ask, { minLength: 1, maxLength: 12 }), (asks) => {
+        for (const a of [...asks, ...asks]) {
+          const end = a.start + a.span;
+          const size = end + 1 + a.extra;
+          // (The Date field is this second's in both; a second turning between the two calls is retried.)
+          for (let tries = 0; ; tries++) {
+            const got = heads.get(key, shared, rest, a.start, end, size, a.age, a.keepAlive);
+            const want = expected(a.start, end, size, a.age, a.keepAlive);
+            if (got === want || tries > 2) {
+              assert.equal(got, want);
+              break;
+            }
+          }
+        }
+      }),
+    );
+  });
+
+  it('gives no head for a list plainHead does not take (its own Connection field)', () => {
+    const withConnection = ['connection', 'close', ...shared];
+    assert.equal(new RangeHeads().get(withConnection, withConnection, rest, 0, 9, 100, -1, 5), undefined);
+    assert.equal(new RangeHeads().get(shared, shared, ['connection', 'close'], 0, 9, 100, 3, 5), undefined);
   });
 });

@@ -239,6 +239,60 @@ export class HeadBytesCache {
   }
 }
 
+/** Where a RangeHeads template leaves a value open: a character no checked field value holds. */
+const HOLE = '\u0000';
+
+/** A 206 head's template and the last head joined from it (RangeHeads). */
+type RangeTemplate = {
+  rest: readonly string[];
+  aged: boolean;
+  keepAlive: number;
+  date: string;
+  /** plainHead's text split at its holes: Content-Range's value, Content-Length's, Age's when aged. */
+  parts: string[];
+  start: number;
+  end: number;
+  size: number;
+  age: number;
+  text: string;
+};
+
+/**
+ * Plain 206 heads whose answers differ in their range (and Age): plainHead(206, shared,
+ * [content-range, content-length, age?, ...rest]) made once a second per key object with the values
+ * left open, and joined around each answer's numbers, a few string joins instead of a head built and
+ * converted per answer (listeners reading a file in consecutive ranges ask for a new range each
+ * time). The last head is kept for a repeat of its numbers. Strings, for writers that take them
+ * (the sendfile helper copies one as it sends it).
+ */
+export class RangeHeads {
+  readonly #slots = new WeakMap<object, RangeTemplate>();
+
+  /** The head for bytes start..end of `size` (age -1: no Age field), or undefined when it is not a plain head. */
+  get(key: object, shared: readonly string[], rest: readonly string[], start: number, end: number, size: number, age: number, keepAlive: number): string | undefined {
+    const date = httpDate();
+    const aged = age >= 0;
+    let slot = this.#slots.get(key);
+    if (slot === undefined || slot.date !== date || slot.keepAlive !== keepAlive || slot.rest !== rest || slot.aged !== aged) {
+      const tail = aged ? ['content-range', HOLE, 'content-length', HOLE, 'age', HOLE, ...rest] : ['content-range', HOLE, 'content-length', HOLE, ...rest];
+      const text = plainHead(206, shared, tail, keepAlive);
+      const parts = text?.split(HOLE);
+      if (parts === undefined || parts.length !== (aged ? 4 : 3)) return undefined;
+      slot = { rest, aged, keepAlive, date, parts, start: -1, end: -1, size: -1, age: -1, text: '' };
+      this.#slots.set(key, slot);
+    } else if (slot.start === start && slot.end === end && slot.size === size && slot.age === age) return slot.text;
+    const p = slot.parts;
+    let text = `${p[0]}bytes ${start}-${end}/${size}${p[1]}${end - start + 1}${p[2]}`;
+    if (aged) text += `${age}${p[3]}`;
+    slot.start = start;
+    slot.end = end;
+    slot.size = size;
+    slot.age = age;
+    slot.text = text;
+    return text;
+  }
+}
+
 /**
  * Where a small answer is joined: reused while every write of it completes at once (the kernel took
  * the bytes), replaced when one waits in a socket's queue (which then keeps the old one). A fresh
