@@ -226,4 +226,30 @@ describe('edge: the hit lane answers exactly as the request path', () => {
     assert.equal(path.edge.hitLaneAnswers(), 0);
     assert.deepEqual(await counted(lane), await counted(path));
   });
+
+  it('sends ranges of 64 KiB and more with sendfile, each with the head the request path sends, as the clock moves', async () => {
+    const lane = await startHarness({ sendfile: true }, ZONE_OPTIONS);
+    const path = await startHarness({ hitLane: false }, ZONE_OPTIONS);
+    after(() => Promise.all([lane.close(), path.close()]));
+    const edges = [lane, path];
+    const big = bytes(2 * 1024 * 1024 + 123, 9);
+    for (const h of edges) h.origin.route('/big.mp3', { headers: { 'content-type': 'audio/mpeg', 'cache-control': 'max-age=100000', etag: '"b1"' }, body: big });
+    const clients = edges.map((h) => new Client(h.edge.port));
+    const KiB = 1024;
+    // Consecutive 256 KiB ranges as a listener reads them, the last one short, and ranges at the limits.
+    const ranges = [[0, 256 * KiB - 1], [256 * KiB, 512 * KiB - 1], [512 * KiB, 768 * KiB - 1], [2 * 1024 * KiB, big.length - 1 + 500], [7, 7 + 64 * KiB - 1], [100, 100 + 512 * KiB - 1], [0, 256 * KiB - 1]];
+    for (let round = 0; round < 3; round++) {
+      for (const [a, b] of ranges) {
+        const text = `GET /big.mp3 HTTP/1.1\r\nHost: ${ZONE}\r\nOrigin: https://radio.example\r\nRange: bytes=${a}-${b}\r\n\r\n`;
+        const answers = [];
+        for (const c of clients) answers.push(await c.exchange(text, 'GET'));
+        assert.equal(answers[0], answers[1]);
+      }
+      for (const h of edges) h.clock.advance(round === 0 ? 1 : 3600);
+    }
+    for (const c of clients) c.close();
+    assert.ok(lane.edge.hitLaneAnswers() >= 12, `the lane answered ${lane.edge.hitLaneAnswers()}`);
+    assert.ok(lane.edge.openBodies() > 0, 'no hit went out from the disk tier');
+    assert.deepEqual(await counted(lane), await counted(path));
+  });
 });

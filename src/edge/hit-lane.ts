@@ -12,7 +12,7 @@
 // to plan — returns false with nothing written, and the request takes the request path as before.
 // (test/edge-hit-lane.test.ts sends the same generated requests to an edge with and without it.)
 import type { RequestHead } from '../server/http1/head.ts';
-import { HeadBytesCache, plainHead, writeLaneAnswer } from '../server/http1/message.ts';
+import { HeadBytesCache, plainHead, RangeHeads, writeLaneAnswer } from '../server/http1/message.ts';
 import type { HeadRoom } from '../server/http1/message.ts';
 import type { DirectAnswer } from '../server/http1/serve.ts';
 import { sendHeadAndSlice, SENDFILE_MAX, SENDFILE_MIN, type SendHeadAndFile } from '../server/sendfile.ts';
@@ -33,6 +33,7 @@ import type { Zone } from './zone/zone.ts';
  */
 export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolean, sendfile?: SendHeadAndFile): DirectAnswer {
   const heads = new HeadBytesCache();
+  const ranges = new RangeHeads();
   return (head, socket, keepAliveSeconds) => {
     if (!edge.memoisePlans || edge.connections !== undefined || !open()) return false;
     const h = head.headers;
@@ -67,6 +68,18 @@ export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolea
     const ranged = shape.status === 206 && segment !== undefined;
     const a = ranged ? segment.start : -1;
     const b = ranged ? segment.end : -1;
+    const buffer = hit.buffer;
+    const body = segment === undefined ? undefined : segment.start === 0 && segment.end + 1 === buffer.length ? buffer : buffer.subarray(segment.start, segment.end + 1);
+    const bySendfile = sendfile !== undefined && body !== undefined && body.length >= SENDFILE_MIN && body.length <= SENDFILE_MAX;
+    if (bySendfile && ranged) {
+      // Listeners ask for a new range each time: its head is joined from a template, as a string.
+      const joined = ranges.get(shared, shared, stamp, a, b, meta.size, ageSeconds, keepAliveSeconds);
+      if (joined === undefined) return false;
+      const done = accounting(edge, zone, head, target, ip, shape.status, body.length);
+      if (sendFromDisk(edge, socket, joined, meta, a, body, sendfile, done)) return true;
+      writeLaneAnswer(socket, Buffer.from(joined, 'latin1'), body, hit.room, done);
+      return true;
+    }
     let text = heads.get(shared, ageSeconds, a, b, keepAliveSeconds);
     if (text === undefined) {
       const tail = shape.status === 206 ? rangeFields(shape.segments, meta) : [];
@@ -76,10 +89,8 @@ export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolea
       if (made === undefined) return false;
       text = heads.set(shared, ageSeconds, a, b, keepAliveSeconds, made);
     }
-    const buffer = hit.buffer;
-    const body = segment === undefined ? undefined : segment.start === 0 && segment.end + 1 === buffer.length ? buffer : buffer.subarray(segment.start, segment.end + 1);
     const done = accounting(edge, zone, head, target, ip, shape.status, body === undefined ? 0 : body.length);
-    if (sendfile !== undefined && body !== undefined && body.length >= SENDFILE_MIN && body.length <= SENDFILE_MAX && sendFromDisk(edge, socket, text, hit.meta, segment!.start, body, sendfile, done)) return true;
+    if (bySendfile && sendFromDisk(edge, socket, text, hit.meta, segment!.start, body, sendfile, done)) return true;
     writeLaneAnswer(socket, text, body, hit.room, done);
     return true;
   };
@@ -92,7 +103,7 @@ export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolea
  * connection with nothing queued (else false, nothing written). What the socket's buffer did not take
  * is written through the stream from the memory tier's bytes, so the answer is whole and in order.
  */
-function sendFromDisk(edge: Edge, socket: Socket, head: Buffer, meta: EntryMeta, start: number, body: Buffer, sendfile: SendHeadAndFile, done: ((err?: Error | null) => void) | undefined): boolean {
+function sendFromDisk(edge: Edge, socket: Socket, head: Buffer | string, meta: EntryMeta, start: number, body: Buffer, sendfile: SendHeadAndFile, done: ((err?: Error | null) => void) | undefined): boolean {
   const fd = edge.cache.disk?.bodyFd(meta);
   const sent = fd === undefined ? undefined : sendHeadAndSlice(socket, sendfile, head, fd, start, body.length);
   if (sent === undefined) return false;
