@@ -4,15 +4,12 @@
 // compiles this at install, and src/server/sendfile.ts loads it (without it, bodies are copied).
 //
 // sendHeadAndFile(socketFd, head, fileFd, offset, count) -> bytes written (head first, then body),
-// the head a Buffer or a string of latin1 characters (a head joined per answer is written without
-// a Buffer made for it),
 // which may be fewer than head.length + count (the socket's buffer is full, or the file ended): the
 // caller writes the rest through the socket's stream. A negative result is -errno when nothing could
 // be written for a reason other than a full buffer.
 #include <node_api.h>
 #include <errno.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <sys/sendfile.h>
@@ -31,31 +28,11 @@ static napi_value send_head_and_file(napi_env env, napi_callback_info info) {
   void *head;
   size_t head_length;
   bool is_buffer = false;
-  napi_valuetype head_type;
-  // A string head is copied here: on the stack when it fits (heads are a few hundred bytes), else
-  // into memory freed before returning.
-  char stack_head[8192];
-  char *heap_head = NULL;
   if (napi_get_value_int32(env, argv[0], &sock) != napi_ok || sock < 0) return fail(env, "socketFd must be a descriptor");
-  if (napi_typeof(env, argv[1], &head_type) != napi_ok) return fail(env, "head must be a Buffer or a string");
-  if (head_type == napi_string) {
-    if (napi_get_value_string_latin1(env, argv[1], NULL, 0, &head_length) != napi_ok) return fail(env, "head must be a Buffer or a string");
-    if (head_length < sizeof stack_head) head = stack_head;
-    else if ((head = heap_head = malloc(head_length + 1)) == NULL) return fail(env, "no memory for the head");
-    size_t copied = 0;
-    if (napi_get_value_string_latin1(env, argv[1], head, head_length + 1, &copied) != napi_ok || copied != head_length) {
-      free(heap_head);
-      return fail(env, "head must be a Buffer or a string");
-    }
-  } else if (napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, argv[1], &head, &head_length) != napi_ok) return fail(env, "head must be a Buffer or a string");
-  const char *bad = NULL;
-  if (napi_get_value_int32(env, argv[2], &file) != napi_ok || file < 0) bad = "fileFd must be a descriptor";
-  else if (napi_get_value_int64(env, argv[3], &offset) != napi_ok || offset < 0) bad = "offset must be a non-negative integer";
-  else if (napi_get_value_int64(env, argv[4], &count) != napi_ok || count < 0) bad = "count must be a non-negative integer";
-  if (bad != NULL) {
-    free(heap_head);
-    return fail(env, bad);
-  }
+  if (napi_is_buffer(env, argv[1], &is_buffer) != napi_ok || !is_buffer || napi_get_buffer_info(env, argv[1], &head, &head_length) != napi_ok) return fail(env, "head must be a Buffer");
+  if (napi_get_value_int32(env, argv[2], &file) != napi_ok || file < 0) return fail(env, "fileFd must be a descriptor");
+  if (napi_get_value_int64(env, argv[3], &offset) != napi_ok || offset < 0) return fail(env, "offset must be a non-negative integer");
+  if (napi_get_value_int64(env, argv[4], &count) != napi_ok || count < 0) return fail(env, "count must be a non-negative integer");
 
   int64_t written = 0;
   int error = 0;
@@ -84,7 +61,6 @@ static napi_value send_head_and_file(napi_env env, napi_callback_info info) {
       left -= n;
     }
   }
-  free(heap_head);
   napi_value result;
   napi_create_int64(env, written == 0 && error != 0 ? -error : written, &result);
   return result;

@@ -72,12 +72,13 @@ export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolea
     const body = segment === undefined ? undefined : segment.start === 0 && segment.end + 1 === buffer.length ? buffer : buffer.subarray(segment.start, segment.end + 1);
     const bySendfile = sendfile !== undefined && body !== undefined && body.length >= SENDFILE_MIN && body.length <= SENDFILE_MAX;
     if (bySendfile && ranged) {
-      // Listeners ask for a new range each time: its head is joined from a template, as a string.
-      const joined = ranges.get(shared, shared, stamp, a, b, meta.size, ageSeconds, keepAliveSeconds);
-      if (joined === undefined) return false;
+      // Listeners ask for a new range each time: its head is written into a template's bytes (copied
+      // when it has to wait in the socket's queue: the next range rewrites them).
+      const rangeHead = ranges.get(shared, shared, stamp, a, b, meta.size, ageSeconds, keepAliveSeconds);
+      if (rangeHead === undefined) return false;
       const done = accounting(edge, zone, head, target, ip, shape.status, body.length);
-      if (sendFromDisk(edge, socket, joined, meta, a, body, sendfile, done)) return true;
-      writeLaneAnswer(socket, Buffer.from(joined, 'latin1'), body, hit.room, done);
+      if (sendFromDisk(edge, socket, rangeHead, meta, a, body, sendfile, done)) return true;
+      writeLaneAnswer(socket, Buffer.from(rangeHead), body, hit.room, done);
       return true;
     }
     let text = heads.get(shared, ageSeconds, a, b, keepAliveSeconds);
@@ -103,7 +104,7 @@ export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolea
  * connection with nothing queued (else false, nothing written). What the socket's buffer did not take
  * is written through the stream from the memory tier's bytes, so the answer is whole and in order.
  */
-function sendFromDisk(edge: Edge, socket: Socket, head: Buffer | string, meta: EntryMeta, start: number, body: Buffer, sendfile: SendHeadAndFile, done: ((err?: Error | null) => void) | undefined): boolean {
+function sendFromDisk(edge: Edge, socket: Socket, head: Buffer, meta: EntryMeta, start: number, body: Buffer, sendfile: SendHeadAndFile, done: ((err?: Error | null) => void) | undefined): boolean {
   const fd = edge.cache.disk?.bodyFd(meta);
   const sent = fd === undefined ? undefined : sendHeadAndSlice(socket, sendfile, head, fd, start, body.length);
   if (sent === undefined) return false;

@@ -249,9 +249,9 @@ export function createMediaLane(cache: MediaCache, o: { sendfile?: SendHeadAndFi
       const key = entry.headers206Head;
       const length = r.end - r.start + 1;
       if (sendfile !== undefined && bySendfile(entry, length)) {
-        // Listeners ask for a new range each time: its head is joined from a template, as a string.
-        const joined = ranges.get(key, key, entry.headers206Tail, r.start, r.end, size, -1, keepAliveSeconds);
-        if (joined !== undefined && sendLarge(cache, entry, socket, joined, r.start, r.end, sendfile, counters, o.logger)) return true;
+        // Listeners ask for a new range each time: its head is written into a template's bytes.
+        const rangeHead = ranges.get(key, key, entry.headers206Tail, r.start, r.end, size, -1, keepAliveSeconds);
+        if (rangeHead !== undefined && sendLarge(cache, entry, socket, rangeHead, r.start, r.end, sendfile, counters, o.logger)) return true;
       }
       if ((body = cache.held(entry, r.start, r.end)) === undefined) return false;
       start = r.start;
@@ -298,7 +298,7 @@ export type LaneCounters = {
  * A file shorter than its record, or one that cannot be read, ends the connection: the head promised
  * a length it cannot have.
  */
-function sendLarge(cache: MediaCache, entry: CachedMedia, socket: Socket, head: Buffer | string, start: number, end: number, sendfile: SendHeadAndFile, counters: LaneCounters, logger: Logger | undefined): boolean {
+function sendLarge(cache: MediaCache, entry: CachedMedia, socket: Socket, head: Buffer, start: number, end: number, sendfile: SendHeadAndFile, counters: LaneCounters, logger: Logger | undefined): boolean {
   const fd = entry.fd;
   const length = end - start + 1;
   const sent = fd === undefined ? undefined : sendHeadAndSlice(socket, sendfile, head, fd, start, length);

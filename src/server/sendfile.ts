@@ -8,12 +8,11 @@ import path from 'node:path';
 import type { Socket } from 'node:net';
 
 /**
- * Writes `head` (bytes, or a string of latin1 characters) then bytes [offset, offset + count) of
- * `fileFd` to `socketFd` as far as the socket's buffer takes them; returns how many bytes of the two
- * it wrote (possibly fewer, 0 when the buffer is full), or -errno when it could write nothing for
- * another reason.
+ * Writes `head` then bytes [offset, offset + count) of `fileFd` to `socketFd` as far as the socket's
+ * buffer takes them; returns how many bytes of the two it wrote (possibly fewer, 0 when the buffer is
+ * full), or -errno when it could write nothing for another reason.
  */
-export type SendHeadAndFile = (socketFd: number, head: Buffer | string, fileFd: number, offset: number, count: number) => number;
+export type SendHeadAndFile = (socketFd: number, head: Buffer, fileFd: number, offset: number, count: number) => number;
 
 /**
  * Bodies from SENDFILE_MIN up to SENDFILE_MAX go out with sendfile. Below, a copy costs less than the
@@ -55,18 +54,16 @@ export function idleSocketFd(socket: Socket): number | undefined {
 /**
  * `head`, then `length` bytes of `fileFd` from `start`, on `socket` by the helper, when the socket is
  * a plain one with nothing queued; a part of the head the socket's buffer did not take is queued in
- * its stream. Returns how many body bytes went out (the caller writes the rest after them), or
+ * its stream (a copy of it). Returns how many body bytes went out (the caller writes the rest after them), or
  * undefined when nothing was written and the caller answers as usual.
  */
-export function sendHeadAndSlice(socket: Socket, sendfile: SendHeadAndFile, head: Buffer | string, fileFd: number, start: number, length: number): number | undefined {
+export function sendHeadAndSlice(socket: Socket, sendfile: SendHeadAndFile, head: Buffer, fileFd: number, start: number, length: number): number | undefined {
   const socketFd = idleSocketFd(socket);
   if (socketFd === undefined) return undefined;
   const sent = sendfile(socketFd, head, fileFd, start, length);
   // Nothing written (a broken connection, or a file system without sendfile).
   if (sent <= 0) return undefined;
-  if (sent < head.length) {
-    if (typeof head === 'string') socket.write(head.slice(sent), 'latin1');
-    else socket.write(head.subarray(sent));
-  }
+  // (A copy: a head's bytes may be rewritten for the next answer, RangeHeads, before these go out.)
+  if (sent < head.length) socket.write(Buffer.from(head.subarray(sent)));
   return Math.max(0, sent - head.length);
 }

@@ -85,7 +85,7 @@ describe('RangeHeads', () => {
   it('joins the same head plainHead makes, for any range, Age and keep-alive, repeats and changes alike', () => {
     const heads = new RangeHeads();
     const key = {};
-    const ask = fc.record({ start: fc.nat(2 ** 40), span: fc.nat(2 ** 30), extra: fc.nat(2 ** 30), age: fc.integer({ min: -1, max: 10 ** 9 }), keepAlive: fc.constantFrom(5, 65) });
+    const ask = fc.record({ start: fc.oneof(fc.nat(2 ** 40), fc.constantFrom(0, 9, 10, 99, 100)), span: fc.nat(2 ** 30), extra: fc.nat(2 ** 30), age: fc.oneof(fc.integer({ min: -1, max: 10 ** 9 }), fc.constantFrom(0, 9, 10)), keepAlive: fc.constantFrom(5, 65) });
     fc.assert(
       fc.property(fc.array(ask, { minLength: 1, maxLength: 12 }), (asks) => {
         for (const a of [...asks, ...asks]) {
@@ -93,7 +93,7 @@ describe('RangeHeads', () => {
           const size = end + 1 + a.extra;
           // (The Date field is this second's in both; a second turning between the two calls is retried.)
           for (let tries = 0; ; tries++) {
-            const got = heads.get(key, shared, rest, a.start, end, size, a.age, a.keepAlive);
+            const got = heads.get(key, shared, rest, a.start, end, size, a.age, a.keepAlive)?.toString('latin1');
             const want = expected(a.start, end, size, a.age, a.keepAlive);
             if (got === want || tries > 2) {
               assert.equal(got, want);

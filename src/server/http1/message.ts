@@ -242,34 +242,59 @@ export class HeadBytesCache {
 /** Where a RangeHeads template leaves a value open: a character no checked field value holds. */
 const HOLE = '\u0000';
 
-/** A 206 head's template and the last head joined from it (RangeHeads). */
+/** The most digits a number of a head has (2^53 has 16). */
+const MAX_DIGITS = 16;
+
+/** A 206 head's template, in the bytes its heads are written into (RangeHeads). */
 type RangeTemplate = {
   rest: readonly string[];
   aged: boolean;
   keepAlive: number;
   date: string;
-  /** plainHead's text split at its holes: Content-Range's value, Content-Length's, Age's when aged. */
-  parts: string[];
+  /** The heads' bytes: the part up to Content-Range's first number written once, the rest per answer. */
+  bytes: Buffer;
+  fixed: number;
+  /** What follows Content-Range's value, Content-Length's, and Age's (when aged). */
+  afterRange: Buffer;
+  afterLength: Buffer;
+  afterAge: Buffer;
+  /** The last head (a view of `bytes`) and its numbers. */
+  head: Buffer;
   start: number;
   end: number;
   size: number;
   age: number;
-  text: string;
 };
+
+/** Writes the digits of a non-negative integer at `at`; returns where they end. */
+function writeDigits(buf: Buffer, at: number, n: number): number {
+  let end = at + 1;
+  for (let x = n; x >= 10; x = Math.floor(x / 10)) end++;
+  let i = end;
+  let x = n;
+  do {
+    buf[--i] = 48 + (x % 10);
+    x = Math.floor(x / 10);
+  } while (x > 0);
+  return end;
+}
 
 /**
  * Plain 206 heads whose answers differ in their range (and Age): plainHead(206, shared,
- * [content-range, content-length, age?, ...rest]) made once a second per key object with the values
- * left open, and joined around each answer's numbers, a few string joins instead of a head built and
+ * [content-range, content-length, age?, ...rest]) made once a second per key object with those
+ * values left open, and each answer's numbers written into its bytes, instead of a head built and
  * converted per answer (listeners reading a file in consecutive ranges ask for a new range each
- * time). The last head is kept for a repeat of its numbers. Strings, for writers that take them
- * (the sendfile helper copies one as it sends it).
+ * time, and the strings of a head made per answer were a third of what the origin allocated per
+ * answer). The last head is kept for a repeat of its numbers.
+ *
+ * The bytes are a key's own and are rewritten by its next get: a caller that does not write them
+ * at once (a write that waits in a socket's queue) copies them.
  */
 export class RangeHeads {
   readonly #slots = new WeakMap<object, RangeTemplate>();
 
   /** The head for bytes start..end of `size` (age -1: no Age field), or undefined when it is not a plain head. */
-  get(key: object, shared: readonly string[], rest: readonly string[], start: number, end: number, size: number, age: number, keepAlive: number): string | undefined {
+  get(key: object, shared: readonly string[], rest: readonly string[], start: number, end: number, size: number, age: number, keepAlive: number): Buffer | undefined {
     const date = httpDate();
     const aged = age >= 0;
     let slot = this.#slots.get(key);
@@ -278,18 +303,38 @@ export class RangeHeads {
       const text = plainHead(206, shared, tail, keepAlive);
       const parts = text?.split(HOLE);
       if (parts === undefined || parts.length !== (aged ? 4 : 3)) return undefined;
-      slot = { rest, aged, keepAlive, date, parts, start: -1, end: -1, size: -1, age: -1, text: '' };
+      const latin1 = (t: string | undefined) => Buffer.from(t ?? '', 'latin1');
+      const first = latin1(`${parts[0]}bytes `);
+      const afterRange = latin1(parts[1]);
+      const afterLength = latin1(parts[2]);
+      const afterAge = latin1(parts[3]);
+      const bytes = Buffer.alloc(first.length + 5 * MAX_DIGITS + 2 + afterRange.length + afterLength.length + afterAge.length);
+      bytes.set(first, 0);
+      slot = { rest, aged, keepAlive, date, bytes, fixed: first.length, afterRange, afterLength, afterAge, head: bytes.subarray(0, 0), start: -1, end: -1, size: -1, age: -1 };
       this.#slots.set(key, slot);
-    } else if (slot.start === start && slot.end === end && slot.size === size && slot.age === age) return slot.text;
-    const p = slot.parts;
-    let text = `${p[0]}bytes ${start}-${end}/${size}${p[1]}${end - start + 1}${p[2]}`;
-    if (aged) text += `${age}${p[3]}`;
+    } else if (slot.start === start && slot.end === end && slot.size === size && slot.age === age) return slot.head;
+    const bytes = slot.bytes;
+    let at = writeDigits(bytes, slot.fixed, start);
+    bytes[at++] = 0x2d; // -
+    at = writeDigits(bytes, at, end);
+    bytes[at++] = 0x2f; // /
+    at = writeDigits(bytes, at, size);
+    bytes.set(slot.afterRange, at);
+    at = writeDigits(bytes, at + slot.afterRange.length, end - start + 1);
+    bytes.set(slot.afterLength, at);
+    at += slot.afterLength.length;
+    if (aged) {
+      at = writeDigits(bytes, at, age);
+      bytes.set(slot.afterAge, at);
+      at += slot.afterAge.length;
+    }
+    // Heads of as many digits as the last one's are the same view.
+    if (slot.head.length !== at) slot.head = bytes.subarray(0, at);
     slot.start = start;
     slot.end = end;
     slot.size = size;
     slot.age = age;
-    slot.text = text;
-    return text;
+    return slot.head;
   }
 }
 
