@@ -4,7 +4,7 @@
 // to its binary, as in Node's release archives and Debian's nodejs-dev). Without either, or on a
 // system other than Linux, it says so and exits 0: the origin then copies bodies, as before.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 const root = path.join(import.meta.dirname, '..');
@@ -39,9 +39,15 @@ function main() {
   const headers = nodeHeaders();
   if (headers === undefined) return skip(`no Node-API headers (node_api.h) beside ${process.execPath} or in /usr/include/node`);
   mkdirSync(path.dirname(out), { recursive: true });
-  const r = spawnSync('cc', ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-I', headers, '-DNODE_GYP_MODULE_NAME=sendfile', source, '-o', out], { encoding: 'utf8' });
+  // Built beside it and renamed over it: a process loading the helper meanwhile (a server, a test run
+  // while npx installs this checkout into its cache and so runs this script again) finds the old file
+  // or the new one, never one half written.
+  const building = `${out}.${process.pid}.tmp`;
+  const r = spawnSync('cc', ['-O2', '-Wall', '-Werror', '-shared', '-fPIC', '-I', headers, '-DNODE_GYP_MODULE_NAME=sendfile', source, '-o', building], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) rmSync(building, { force: true });
   if (r.error) return skip(`no C compiler: cc ${/** @type {NodeJS.ErrnoException} */ (r.error).code ?? r.error.message}`);
   if (r.status !== 0) return skip(`cc failed: ${(r.stderr || r.stdout).trim().split('\n').slice(0, 5).join(' / ')}`);
+  renameSync(building, out);
   console.log(`mediacdn: built ${path.relative(root, out)} (sendfile for large media bodies)`);
 }
 

@@ -2,10 +2,12 @@
 // built wherever a C compiler is; a body larger than the socket's buffer takes is finished through the
 // stream, in order, while pipelined requests wait; a file cut short after it was opened closes the
 // connection (its head promised the length) and is answered 404 from then on; origin.sendfile: false
-// copies the same bytes.
+// copies the same bytes. A rebuild (npx installing the checkout into its cache runs the postinstall
+// again, during a test run) replaces the helper by a rename, never writing the loaded file in place.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { truncate, unlink, writeFile } from 'node:fs/promises';
+import { statSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, rm, truncate, unlink, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,6 +26,28 @@ test('the sendfile helper is built where a C compiler is (npm ci runs scripts/bu
   assert.equal(typeof sendfileHelper(), 'function', 'cc is there but build/sendfile.node is not: run node scripts/build-native.mjs');
 });
 
+
+test('scripts/build-native.mjs puts a new helper in place by a rename, leaving nothing else behind', async (t) => {
+  const cc = spawnSync('cc', ['--version']);
+  if (cc.error !== undefined || cc.status !== 0 || process.platform !== 'linux') return;
+  const root = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-build-native-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const checkout = path.join(import.meta.dirname, '..');
+  for (const dir of ['scripts', 'native']) await mkdir(path.join(root, dir));
+  await copyFile(path.join(checkout, 'scripts/build-native.mjs'), path.join(root, 'scripts/build-native.mjs'));
+  await copyFile(path.join(checkout, 'native/sendfile.c'), path.join(root, 'native/sendfile.c'));
+  const build = () => spawnSync(process.execPath, [path.join(root, 'scripts/build-native.mjs')], { encoding: 'utf8' });
+  const first = build();
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stdout, /built build\/sendfile\.node/);
+  const helper = path.join(root, 'build/sendfile.node');
+  const before = statSync(helper).ino;
+  const again = build();
+  assert.equal(again.status, 0, again.stderr);
+  // Another file (a process that loaded the old one keeps it), and no half-built file left over.
+  assert.notEqual(statSync(helper).ino, before);
+  assert.deepEqual(await readdir(path.join(root, 'build')), ['sendfile.node']);
+});
 
 for (const sendfile of [true, false]) {
   test(`a client that reads late gets every pipelined 512 KiB answer whole and in order (sendfile ${sendfile ? 'on' : 'off'})`, async () => {
