@@ -71,28 +71,21 @@ export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolea
     const buffer = hit.buffer;
     const body = segment === undefined ? undefined : segment.start === 0 && segment.end + 1 === buffer.length ? buffer : buffer.subarray(segment.start, segment.end + 1);
     const bySendfile = sendfile !== undefined && body !== undefined && body.length >= SENDFILE_MIN && body.length <= SENDFILE_MAX;
-    if (bySendfile && ranged) {
-      // Listeners ask for a new range each time: its head is written into a template's bytes (copied
-      // when it has to wait in the socket's queue: the next range rewrites them).
-      const rangeHead = ranges.get(shared, shared, stamp, a, b, meta.size, ageSeconds, keepAliveSeconds);
-      if (rangeHead === undefined) return false;
-      const done = accounting(edge, zone, head, target, ip, shape.status, body.length);
-      if (sendFromDisk(edge, socket, rangeHead, meta, a, body, sendfile, done)) return true;
-      writeLaneAnswer(socket, Buffer.from(rangeHead), body, hit.room, done);
-      return true;
-    }
-    let text = heads.get(shared, ageSeconds, a, b, keepAliveSeconds);
-    if (text === undefined) {
+    // Listeners ask for a new range each time: a range sent with sendfile has its head written into a
+    // template's bytes, which the next range rewrites (so copied when it has to wait in a queue).
+    const templated = bySendfile && ranged;
+    let text = templated ? ranges.get(shared, shared, stamp, a, b, meta.size, ageSeconds, keepAliveSeconds) : heads.get(shared, ageSeconds, a, b, keepAliveSeconds);
+    if (text === undefined && !templated) {
       const tail = shape.status === 206 ? rangeFields(shape.segments, meta) : [];
       tail.push('age', String(ageSeconds));
       for (let i = 0; i < stamp.length; i++) tail.push(stamp[i]);
       const made = plainHead(shape.status, shared, tail, keepAliveSeconds);
-      if (made === undefined) return false;
-      text = heads.set(shared, ageSeconds, a, b, keepAliveSeconds, made);
+      if (made !== undefined) text = heads.set(shared, ageSeconds, a, b, keepAliveSeconds, made);
     }
+    if (text === undefined) return false;
     const done = accounting(edge, zone, head, target, ip, shape.status, body === undefined ? 0 : body.length);
-    if (bySendfile && sendFromDisk(edge, socket, text, hit.meta, segment!.start, body, sendfile, done)) return true;
-    writeLaneAnswer(socket, text, body, hit.room, done);
+    if (bySendfile && sendFromDisk(edge, socket, text, meta, segment!.start, body, sendfile, done)) return true;
+    writeLaneAnswer(socket, templated ? Buffer.from(text) : text, body, hit.room, done);
     return true;
   };
 }

@@ -1,8 +1,9 @@
 // The sendfile helper on real sockets: head then file slice arrive byte for byte; a slice past the
 // file's end stops at it; the part of a head the socket did not take is queued as a copy, so the
-// head's bytes may be rewritten at once (RangeHeads); bad arguments are refused with a TypeError, a bad descriptor with -errno;
-// idleSocketFd gives no descriptor for a socket with bytes queued. (Skipped where it was not built:
-// test/origin-sendfile.test.ts fails when a C compiler is there and the helper is not.)
+// head's bytes may be rewritten at once (RangeHeads); bad arguments are refused with a TypeError, a
+// bad descriptor with -errno; idleSocketFd gives no descriptor for a socket with bytes queued.
+// (Skipped where it was not built: test/origin-sendfile.test.ts fails when a C compiler is there and
+// the helper is not.)
 import assert from 'node:assert/strict';
 import { closeSync, openSync, writeFileSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
