@@ -70,7 +70,7 @@ for (const sendfile of [true, false]) {
       }
       const stats = o.origin.sendfileStats();
       if (sendfile && stats.helper) assert.ok(stats.sendfileAnswers >= 1 && stats.sendfileRest >= 1, JSON.stringify(stats));
-      if (!sendfile) assert.deepEqual(stats, { helper: false, sendfileAnswers: 0, sendfileBytes: 0, sendfileRest: 0 });
+      if (!sendfile) assert.deepEqual(stats, { helper: false, sendfileAnswers: 0, sendfileBytes: 0, sendfileRest: 0, sendfileTails: 0 });
     } finally {
       await o.close();
     }
@@ -95,6 +95,85 @@ test('a file cut short after it was opened closes the connection mid-body, then 
     const fine = await request(o.url, { path: `/media/${other.fileName}`, headers: { range: 'bytes=1000-199999' } });
     assert.equal(fine.status, 206);
     assert.equal(fine.body.length, 199000);
+  } finally {
+    await o.close();
+  }
+});
+
+test('a body longer than the socket takes goes on from the file as the client reads, whole and in order, with requests behind it waiting, even when its entry is dropped meanwhile', async () => {
+  const o = await startTestOrigin({ origin: NO_MEMORY });
+  try {
+    const bytes = wavOfSize(8 * MiB);
+    for (let i = 44; i < bytes.length; i += 4093) bytes[i] = i & 0xff;
+    const item = await o.addPath(await writeTemp(bytes));
+    assert.equal((await request(o.url, { path: `/media/${item.fileName}`, headers: { range: 'bytes=0-0' } })).status, 206);
+    const asks: Array<[string | undefined, number, number]> = [[undefined, 0, bytes.length - 1], ['bytes=0-', 0, bytes.length - 1], ['bytes=1000-5000000', 1000, 5000000], ['bytes=100-199', 100, 199]];
+    const text = asks.map(([range]) => `GET /media/${item.fileName} HTTP/1.1\r\nHost: t\r\n${range ? `Range: ${range}\r\n` : ''}\r\n`).join('');
+    const helper = sendfileHelper() !== undefined;
+    // Unread, the first answer fills the socket's buffers and the rest of it waits for room: then the
+    // entry is dropped (a delete, an eviction), and the descriptor must stay open for that rest.
+    const go = async () => {
+      if (!helper) return;
+      await waitFor(() => (o.origin.sendfileStats().sendfileTails > 0 ? true : undefined));
+      o.origin.forgetMedia(item.fileName);
+      assert.equal(o.origin.cacheStats().openFiles, 1);
+    };
+    const answers = await pipelinedAnswers(o.origin.port, text, asks.length, go);
+    for (const [i, [range, a, b]] of asks.entries()) {
+      assert.match(answers[i].head, range ? new RegExp(`^HTTP/1\\.1 206 [^]*\\r\\ncontent-range: bytes ${a}-${b}/${bytes.length}`, 'i') : /^HTTP\/1\.1 200 /);
+      assert.ok(answers[i].body.equals(bytes.subarray(a, b + 1)), `answer ${i} differs`);
+    }
+    const stats = o.origin.sendfileStats();
+    if (helper) assert.ok(stats.sendfileTails >= 1 && stats.sendfileBytes > 8 * MiB, JSON.stringify(stats));
+    // Every descriptor is closed once its entry is gone and nothing sends from it.
+    o.origin.forgetMedia(item.fileName);
+    await waitFor(() => (o.origin.cacheStats().openFiles === 0 ? true : undefined));
+  } finally {
+    await o.close();
+  }
+});
+
+test('a client that goes away, or a file cut short, in the middle of a long body ends that connection only', async () => {
+  const o = await startTestOrigin({ origin: NO_MEMORY });
+  try {
+    const item = await o.addPath(await writeTemp(wavOfSize(8 * MiB)));
+    const other = await o.addPath(await writeTemp(wavOfSize(300 * 1024)));
+    assert.equal((await request(o.url, { path: `/media/${item.fileName}`, headers: { range: 'bytes=0-0' } })).status, 206);
+    const helper = sendfileHelper() !== undefined;
+    // A client that reads 1 MiB and leaves.
+    const leaver = net.connect(o.origin.port, '127.0.0.1');
+    leaver.write(`GET /media/${item.fileName} HTTP/1.1\r\nHost: t\r\n\r\n`);
+    let got = 0;
+    await new Promise<void>((resolve) => leaver.on('data', (d: Buffer) => {
+      got += d.length;
+      if (got >= MiB) {
+        leaver.destroy();
+        resolve();
+      }
+    }));
+    // The file cut to 3 MiB while a paused client waits in the middle of its body: it gets less than the
+    // head promised and a closed connection.
+    const cut = net.connect(o.origin.port, '127.0.0.1');
+    cut.pause();
+    cut.write(`GET /media/${item.fileName} HTTP/1.1\r\nHost: t\r\nRange: bytes=0-\r\n\r\n`);
+    const before = helper ? o.origin.sendfileStats().sendfileTails : 0;
+    if (helper) await waitFor(() => (o.origin.sendfileStats().sendfileTails > before ? true : undefined));
+    await truncate(o.tl.lib.storage.localPath(item.fileName), 3 * MiB);
+    let cutBytes = 0;
+    cut.on('data', (d: Buffer) => (cutBytes += d.length));
+    await new Promise((resolve) => {
+      cut.on('close', resolve);
+      cut.resume();
+    });
+    assert.ok(cutBytes < 8 * MiB, `got ${cutBytes} bytes of a file cut to 3 MiB`);
+    if (helper) assert.ok(o.logs.some((l) => /MEDIA FILE BROKEN/.test(String(l.msg))), 'the cut file was not logged');
+    // Others are served as before; every descriptor is closed once nothing needs it.
+    const fine = await request(o.url, { path: `/media/${other.fileName}`, headers: { range: 'bytes=1000-199999' } });
+    assert.equal(fine.status, 206);
+    assert.equal(fine.body.length, 199000);
+    o.origin.forgetMedia(item.fileName);
+    o.origin.forgetMedia(other.fileName);
+    await waitFor(() => (o.origin.cacheStats().openFiles === 0 ? true : undefined));
   } finally {
     await o.close();
   }

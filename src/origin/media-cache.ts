@@ -107,6 +107,11 @@ export type MediaCache = {
    * whole file's from its first byte, a hot block's from the block's first byte.
    */
   roomAt(entry: CachedMedia, start: number): HeadRoom | undefined;
+  /**
+   * Keeps an entry's descriptor open, even once the entry is evicted or forgotten, until the returned
+   * function is called (once is enough): a body the kernel sends from it as the socket empties.
+   */
+  keepOpen(entry: CachedMedia): () => void;
   /** readBytes: bytes read from files by positioned reads and block reads since the start. */
   stats(): { entries: number; memoryBytes: number; openFiles: number; readBytes: number };
   close(): void;
@@ -465,6 +470,16 @@ export function createMediaCache(o: MediaCacheOptions): MediaCache {
     roomAt(entry, start) {
       if (entry.body !== undefined) return start === 0 ? entry.room : undefined;
       return start % BLOCK_SIZE === 0 ? entry.blocks.get(start / BLOCK_SIZE)?.room : undefined;
+    },
+    keepOpen(entry) {
+      entry.refs++;
+      let open = true;
+      return () => {
+        if (!open) return;
+        open = false;
+        entry.refs--;
+        release(entry);
+      };
     },
     stats: () => ({ entries: slots.size, memoryBytes, openFiles, readBytes }),
     close() {

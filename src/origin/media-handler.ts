@@ -1,7 +1,7 @@
 // GET / HEAD / OPTIONS for /media/<key>.<ext>: only library-shaped names are looked up; Range and
 // conditional requests are answered by the shared planner (src/http/representation.ts); bodies come
 // from memory, from one positioned read, or stream from disk with backpressure.
-import { createReadStream, readSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -12,9 +12,9 @@ import type { Logger } from 'pino';
 import { isLibraryFileName } from '../media/keys.ts';
 import { planResponse, type BodySegment } from '../http/representation.ts';
 import { HeadBytesCache, plainHead, RangeHeads, writeLaneAnswer, writeHeadShared } from '../server/http1/message.ts';
-import type { DirectAnswer } from '../server/http1/serve.ts';
+import type { AnswerHold, DirectAnswer } from '../server/http1/serve.ts';
 import { readBuffers, streamSlice } from '../server/read-buffers.ts';
-import { sendHeadAndSlice, SENDFILE_MAX, SENDFILE_MIN, type SendHeadAndFile } from '../server/sendfile.ts';
+import { readFully, sendFileTail, sendHeadAndSlice, SENDFILE_MIN, type SendHeadAndFile } from '../server/sendfile.ts';
 import { ONE_READ_MAX, RANGE_AT } from './media-cache.ts';
 import type { CachedMedia, MediaCache } from './media-cache.ts';
 
@@ -214,7 +214,7 @@ export function createMediaHandler(o: MediaHandlerOptions): MediaHandler {
  * answered as soon as server/http1 has read the head, with the bytes the handler writes for it (the
  * same shared field lists, through plainHead), but without request and response objects, when every
  * byte of it is at hand: in memory (the whole file, or its hot blocks), or, with the sendfile helper,
- * in the open file of one not held whole (a body of SENDFILE_MIN to SENDFILE_MAX bytes, on a
+ * in the open file of one not held whole (a body of SENDFILE_MIN bytes or more, on a
  * plain connection with nothing queued; sendLarge). Anything else returns false with nothing written
  * and goes to the handler (origin-media-lane.test.ts compares both on generated requests).
  */
@@ -222,8 +222,8 @@ export function createMediaLane(cache: MediaCache, o: { sendfile?: SendHeadAndFi
   const heads = new HeadBytesCache();
   const ranges = new RangeHeads();
   const { sendfile } = o;
-  const counters = o.counters ?? { sendfileAnswers: 0, sendfileBytes: 0, sendfileRest: 0 };
-  return (head, socket, keepAliveSeconds) => {
+  const counters = o.counters ?? { sendfileAnswers: 0, sendfileBytes: 0, sendfileRest: 0, sendfileTails: 0 };
+  return (head, socket, keepAliveSeconds, connection) => {
     const url = head.url;
     if (!url.startsWith(MEDIA_PREFIX)) return false;
     const q = url.indexOf('?');
@@ -239,7 +239,7 @@ export function createMediaLane(cache: MediaCache, o: { sendfile?: SendHeadAndFi
     let start = 0;
     if (h.range === undefined && inm === undefined && h['if-modified-since'] === undefined) {
       text = heads.get(entry.headers200, 0, 0, 0, keepAliveSeconds) ?? madeHead(heads, 200, entry.headers200, NO_FIELDS, 0, 0, keepAliveSeconds);
-      if (text !== undefined && sendfile !== undefined && bySendfile(entry, size) && sendLarge(cache, entry, socket, text, 0, size - 1, sendfile, counters, o.logger)) return true;
+      if (text !== undefined && sendfile !== undefined && bySendfile(entry, size) && sendLarge(cache, entry, socket, text, 0, size - 1, sendfile, counters, o.logger, connection)) return true;
       if (size > 0 && (body = cache.held(entry, 0, size - 1)) === undefined) return false;
     } else if (inm === entry.rep.etag) {
       text = heads.get(entry.headers304, 0, 0, 0, keepAliveSeconds) ?? madeHead(heads, 304, entry.headers304, NO_FIELDS, 0, 0, keepAliveSeconds);
@@ -251,7 +251,7 @@ export function createMediaLane(cache: MediaCache, o: { sendfile?: SendHeadAndFi
       if (sendfile !== undefined && bySendfile(entry, length)) {
         // Listeners ask for a new range each time: its head is written into a template's bytes.
         const rangeHead = ranges.get(key, key, entry.headers206Tail, r.start, r.end, size, -1, keepAliveSeconds);
-        if (rangeHead !== undefined && sendLarge(cache, entry, socket, rangeHead, r.start, r.end, sendfile, counters, o.logger)) return true;
+        if (rangeHead !== undefined && sendLarge(cache, entry, socket, rangeHead, r.start, r.end, sendfile, counters, o.logger, connection)) return true;
       }
       if ((body = cache.held(entry, r.start, r.end)) === undefined) return false;
       start = r.start;
@@ -276,10 +276,16 @@ export function createMediaLane(cache: MediaCache, o: { sendfile?: SendHeadAndFi
   };
 }
 
-/** Whether a body of `length` bytes of `entry` goes out with sendfile: a file not held whole, SENDFILE_MIN to SENDFILE_MAX bytes. */
+/** Whether a body of `length` bytes of `entry` goes out with sendfile: a file not held whole, SENDFILE_MIN bytes or more. */
 function bySendfile(entry: CachedMedia, length: number): boolean {
-  return entry.body === undefined && entry.fd !== undefined && length >= SENDFILE_MIN && length <= SENDFILE_MAX;
+  return entry.body === undefined && entry.fd !== undefined && length >= SENDFILE_MIN;
 }
+
+/**
+ * A rest the socket's buffer did not take, up to this size, is read at once and written through the
+ * stream; a longer one is sent from the file as the buffer empties (sendFileTail).
+ */
+const COPY_REST_MAX = 64 * 1024;
 
 /** What the media lane's sendfile answers did (RunningOrigin.sendfileStats). */
 export type LaneCounters = {
@@ -288,17 +294,20 @@ export type LaneCounters = {
   sendfileBytes: number;
   /** Answers whose rest the socket's buffer did not take, written through the stream after it. */
   sendfileRest: number;
+  /** Of those, the ones whose rest was sent from the file as the socket's buffer emptied (sendFileTail). */
+  sendfileTails: number;
 };
 
 /**
  * A head and bytes start..end of a file not held whole, by the sendfile helper, on a plain socket
- * with nothing queued (else false, nothing written). What the socket's buffer did not take is
- * written through the stream after it: from the hot blocks if they hold it, else read at once from
- * the page cache (at most SENDFILE_MAX bytes; the pages the kernel just sent from are read-ahead's).
- * A file shorter than its record, or one that cannot be read, ends the connection: the head promised
- * a length it cannot have.
+ * with nothing queued (else false, nothing written). What the socket's buffer did not take follows
+ * it: from the hot blocks if they hold it; a short rest (COPY_REST_MAX) read at once from the page
+ * cache (the pages the kernel just sent from are read-ahead's) and written through the stream; a
+ * longer one sent from the file as the buffer empties (sendFileTail), the connection held and the
+ * descriptor kept open meanwhile. A file shorter than its record, or one that cannot be read, ends
+ * the connection: the head promised a length it cannot have.
  */
-function sendLarge(cache: MediaCache, entry: CachedMedia, socket: Socket, head: Buffer, start: number, end: number, sendfile: SendHeadAndFile, counters: LaneCounters, logger: Logger | undefined): boolean {
+function sendLarge(cache: MediaCache, entry: CachedMedia, socket: Socket, head: Buffer, start: number, end: number, sendfile: SendHeadAndFile, counters: LaneCounters, logger: Logger | undefined, connection: AnswerHold): boolean {
   const fd = entry.fd;
   const length = end - start + 1;
   const sent = fd === undefined ? undefined : sendHeadAndSlice(socket, sendfile, head, fd, start, length);
@@ -314,26 +323,42 @@ function sendLarge(cache: MediaCache, entry: CachedMedia, socket: Socket, head: 
     else socket.write(held);
     return true;
   }
+  if (end - from + 1 > COPY_REST_MAX) {
+    counters.sendfileTails++;
+    const release = connection.hold();
+    const close = cache.keepOpen(entry);
+    sendFileTail(socket, sendfile, fd, from, end, (how, bytes) => {
+      counters.sendfileBytes += bytes;
+      close();
+      if (how.kind === 'file-ended') fileEnded(cache, entry, socket, end, how.at, logger);
+      else if (how.kind === 'socket') socket.destroy();
+      release();
+    });
+    return true;
+  }
   const rest = Buffer.allocUnsafe(end - from + 1);
-  let got = 0;
+  let got: number;
   try {
-    while (got < rest.length) {
-      const n = readSync(fd, rest, got, rest.length - got, from + got);
-      if (n === 0) break;
-      got += n;
-    }
+    got = readFully(fd, rest, from);
   } catch (err) {
-    logger?.error({ err, fileName: entry.fileName }, 'error while sending media body');
-    got = -1;
+    fileEnded(cache, entry, socket, end, -1, logger, err);
+    return true;
   }
   if (got === rest.length) socket.write(rest);
-  else {
-    if (got >= 0) logger?.error({ mediaId: entry.id, fileName: entry.fileName, path: entry.path }, `MEDIA FILE BROKEN: record ${entry.id} exists but its file ends before byte ${end}; connection closed (run \`mediacdn check\`)`);
-    // Looked up again on the next request (a replaced file is opened anew).
-    cache.forget(entry.fileName);
-    socket.destroy();
-  }
+  else fileEnded(cache, entry, socket, end, from + got, logger);
   return true;
+}
+
+/**
+ * A body cut short because the file ended at byte `at` (-1: it could not be read) before byte `end`:
+ * logged, the entry looked up again on the next request (a replaced file is opened anew), and the
+ * connection closed, since the head promised more.
+ */
+function fileEnded(cache: MediaCache, entry: CachedMedia, socket: Socket, end: number, at: number, logger: Logger | undefined, err?: unknown): void {
+  if (at < 0) logger?.error({ err, fileName: entry.fileName }, 'error while sending media body');
+  else logger?.error({ mediaId: entry.id, fileName: entry.fileName, path: entry.path }, `MEDIA FILE BROKEN: record ${entry.id} exists but its file ends before byte ${end}; connection closed (run \`mediacdn check\`)`);
+  cache.forget(entry.fileName);
+  socket.destroy();
 }
 
 /** plainHead's head for a lane answer, kept in `heads` under `shared` (undefined: not a plain head). */

@@ -167,7 +167,7 @@ export async function startOrigin(opts: StartOriginOptions): Promise<RunningOrig
   // connection goes to node:http from its first request with a body (uploads, the API) or anything
   // unusual (server/http1/serve.ts).
   // A media GET answered whole from memory skips the request objects (createMediaLane).
-  const laneCounters: LaneCounters = { sendfileAnswers: 0, sendfileBytes: 0, sendfileRest: 0 };
+  const laneCounters: LaneCounters = { sendfileAnswers: 0, sendfileBytes: 0, sendfileRest: 0, sendfileTails: 0 };
   const sendfile = config.origin.sendfile ? sendfileHelper() : undefined;
   const lane = opts.mediaLane === false ? undefined : createMediaLane(cache, { sendfile, counters: laneCounters, logger });
   const plain = serveHttp1(server, onRequest, { maxHeaderBytes: http.maxHeaderSize, answer: lane });

@@ -2,7 +2,7 @@
 // head and a slice of an open file written to a plain TCP socket by the kernel, without copying the
 // bytes through this process. Loaded once; undefined when it was not built (no C compiler), and then
 // callers copy bodies as before.
-import { existsSync } from 'node:fs';
+import { existsSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Socket } from 'node:net';
@@ -15,10 +15,13 @@ import type { Socket } from 'node:net';
 export type SendHeadAndFile = (socketFd: number, head: Buffer, fileFd: number, offset: number, count: number) => number;
 
 /**
- * Bodies from SENDFILE_MIN up to SENDFILE_MAX go out with sendfile. Below, a copy costs less than the
- * call; above, the socket's buffer seldom takes the whole body at once, and the rest, copied through
- * the stream after it, made a 1 MiB hit cost 1.3-1.4x what copying all of it did (edge, held to half
- * a core), where 64 KiB ranges cost 0.9x and 256 KiB ranges 0.35x.
+ * Bodies from SENDFILE_MIN go out with sendfile: below, a copy costs less than the call. The edge's
+ * hits stop at SENDFILE_MAX: above, the socket's buffer seldom takes the whole body at once, and the
+ * rest, written from the memory tier through the stream after it, made a 1 MiB hit cost 1.3-1.4x what
+ * writing all of it from memory did (edge, held to half a core), where 64 KiB ranges cost 0.9x and
+ * 256 KiB ranges 0.35x. The origin has no copy in memory to write: it sends a long rest from the file
+ * as the socket's buffer empties (sendFileTail), a whole 32 MiB file at 0.11 CPU-s per GB against
+ * 0.36 when it was read and written through the process (nginx with sendfile: 0.08).
  */
 export const SENDFILE_MIN = 64 * 1024;
 export const SENDFILE_MAX = 512 * 1024;
@@ -66,4 +69,72 @@ export function sendHeadAndSlice(socket: Socket, sendfile: SendHeadAndFile, head
   // (A copy: a head's bytes may be rewritten for the next answer, RangeHeads, before these go out.)
   if (sent < head.length) socket.write(Buffer.from(head.subarray(sent)));
   return Math.max(0, sent - head.length);
+}
+
+/**
+ * Bytes written through the stream to learn when a socket's buffer has room again (libuv tells a
+ * handle's owner nothing else): the next bytes of the body, read from the file, after which the
+ * kernel sends on from the file.
+ */
+export const TAIL_KICK = 16 * 1024;
+
+/** How a file's tail ended: sent whole, the file ended first, or the socket failed or closed. */
+export type TailEnd = { kind: 'sent' } | { kind: 'file-ended'; at: number } | { kind: 'socket'; error: Error | undefined };
+
+/**
+ * Bytes [from, end] of `fileFd` on `socket`, after whatever was written to it before, by sendfile
+ * each time the socket's buffer has room: a few KiB of the body (TAIL_KICK) are read and written
+ * through the stream, whose callback comes once the socket took them, then the helper sends on as far
+ * as the buffer takes; and so on until the last byte, or until the file ends short (the caller's head
+ * promised more: it closes the connection) or the socket fails. Nothing else may write to the socket
+ * meanwhile (the connection is held: serve.ts AnswerHold). `done` is called once, never before this
+ * returns; `sent` counts the bytes the kernel sent from the file.
+ */
+export function sendFileTail(socket: Socket, sendfile: SendHeadAndFile, fileFd: number, from: number, end: number, done: (how: TailEnd, sent: number) => void): void {
+  let at = from;
+  let bySendfile = 0;
+  // One buffer for every kick of this tail: the socket is done with it when its write's callback comes.
+  // (A new one each time would be memory outside V8's heap at every turn, which brings on its full collections.)
+  const buffer = Buffer.allocUnsafeSlow(Math.min(TAIL_KICK, end - from + 1));
+  const kick = (): void => {
+    const bytes = buffer.length <= end - at + 1 ? buffer : buffer.subarray(0, end - at + 1);
+    let got: number;
+    try {
+      got = readFully(fileFd, bytes, at);
+    } catch {
+      got = -1;
+    }
+    if (got !== bytes.length) {
+      process.nextTick(done, { kind: 'file-ended', at: at + Math.max(0, got) }, bySendfile);
+      return;
+    }
+    at += got;
+    socket.write(bytes, (err) => (err ? done({ kind: 'socket', error: err }, bySendfile) : more()));
+  };
+  const more = (): void => {
+    if (at > end) return done({ kind: 'sent' }, bySendfile);
+    const fd = idleSocketFd(socket);
+    if (fd === undefined) return done({ kind: 'socket', error: undefined }, bySendfile);
+    const n = sendfile(fd, EMPTY, fileFd, at, end - at + 1);
+    if (n < 0) return done({ kind: 'socket', error: new Error(`sendfile failed: errno ${-n}`) }, bySendfile);
+    at += n;
+    bySendfile += n;
+    if (at > end) return done({ kind: 'sent' }, bySendfile);
+    // The buffer is full (or the file ended: the kick's read says which).
+    kick();
+  };
+  kick();
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Fills `bytes` from `fd` at `position` with positioned reads, at once; fewer bytes when the file ends first. Throws what the read throws. */
+export function readFully(fd: number, bytes: Buffer, position: number): number {
+  let got = 0;
+  while (got < bytes.length) {
+    const n = readSync(fd, bytes, got, bytes.length - got, position + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
 }

@@ -507,6 +507,78 @@ describe('serveHttp1', { timeout: 60_000 }, () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
+  /**
+   * A server whose direct answer to /held writes its head and `first` now, holds the connection, and
+   * writes `rest` when the test calls finish() (which lets go twice: the second does nothing).
+   */
+  async function heldAnswerServer(server: http.Server, first: string, rest: string): Promise<{ front: Http1Front; port: number; isHolding: Promise<void>; finish(): void }> {
+    let finish = (): void => {};
+    let holding!: () => void;
+    const isHolding = new Promise<void>((resolve) => (holding = resolve));
+    const front = serveHttp1(server, handler, {
+      maxHeaderBytes: 16 * 1024,
+      answer: (head, socket, _keepAlive, connection) => {
+        if (head.url !== '/held') return false;
+        socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${first.length + rest.length}\r\n\r\n${first}`);
+        const release = connection.hold();
+        finish = () => {
+          socket.write(rest);
+          release();
+          release();
+        };
+        holding();
+        return true;
+      },
+    });
+    return { front, port: await listen(server), isHolding, finish: () => finish() };
+  }
+
+  it('a direct answer that holds its connection: requests behind it wait, the idle sweep and closeIdle leave it until it lets go', async () => {
+    const LIMIT = 50;
+    const server = http.createServer({ keepAliveTimeout: LIMIT });
+    server.keepAliveTimeoutBuffer = 0;
+    const held = await heldAnswerServer(server, 'firs', 't-in');
+    const socket = net.connect(held.port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (d) => (text += d.toString('latin1')));
+    let gone = false;
+    const closed = new Promise<void>((resolve) => socket.on('close', () => {
+      gone = true;
+      resolve();
+    }));
+    socket.write('GET /held HTTP/1.1\r\nHost: a\r\n\r\nGET /array HTTP/1.1\r\nHost: a\r\n\r\n');
+    await held.isHolding;
+    // Four times the keep-alive time, silent: the held answer keeps the connection; /array waits.
+    await new Promise((r) => setTimeout(r, 4 * LIMIT));
+    assert.equal(gone, false, 'the idle sweep closed a held connection');
+    assert.equal(text, 'HTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\nfirs');
+    held.front.closeIdle();
+    await new Promise((r) => setImmediate(r));
+    assert.equal(gone, false, 'closeIdle closed a held connection');
+    held.finish();
+    await closed;
+    // The held answer whole, then no other: closeIdle asked for no further request.
+    assert.equal(text, 'HTTP/1.1 200 OK\r\ncontent-length: 8\r\n\r\nfirst-in');
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('a request pipelined behind a held direct answer is answered once it lets go', async () => {
+    const server = http.createServer();
+    const held = await heldAnswerServer(server, 'ab', 'cd');
+    const socket = net.connect(held.port, '127.0.0.1');
+    let text = '';
+    socket.on('data', (d) => (text += d.toString('latin1')));
+    socket.write('GET /held HTTP/1.1\r\nHost: a\r\n\r\nGET /array HTTP/1.1\r\nHost: a\r\n\r\n');
+    await held.isHolding;
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(text, 'HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nab');
+    held.finish();
+    while (!text.endsWith('hello')) await new Promise((r) => setTimeout(r, 5));
+    assert.match(text, /^HTTP\/1\.1 200 OK\r\ncontent-length: 4\r\n\r\nabcdHTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nhello$/);
+    socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
   it('closeIdle ends idle connections now and busy ones once their answer is out', async () => {
     const server = http.createServer();
     let release!: () => void;

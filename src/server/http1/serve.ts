@@ -94,8 +94,19 @@ export function serveHttp1(server: Server | Http2SecureServer, onRequest: Reques
  * media lane): given a keep-alive HTTP/1.1 GET and the connection, it either writes the complete
  * answer to the socket and returns true, or writes nothing and returns false, and the request goes to
  * the request listener. It may be called with a request to any path, on plain and TLS connections.
+ * An answer that goes on after it returned (a long body sent as the socket's buffer empties) takes
+ * `connection.hold()` first and calls what that returns once its last byte is written or it gave up.
  */
-export type DirectAnswer = (head: RequestHead, socket: Socket, keepAliveSeconds: number) => boolean;
+export type DirectAnswer = (head: RequestHead, socket: Socket, keepAliveSeconds: number, connection: AnswerHold) => boolean;
+
+/** What a direct answer holds while it goes on after it returned. */
+export type AnswerHold = {
+  /**
+   * Until the returned release is called (once is enough; later calls do nothing), the connection
+   * answers no further request, and its idle limit does not run.
+   */
+  hold(): () => void;
+};
 
 type Front = {
   server: Server | Http2SecureServer;
@@ -153,7 +164,7 @@ class IdleSweep {
   }
 }
 
-class Connection implements ResponseOwner {
+class Connection implements ResponseOwner, AnswerHold {
   readonly socket: Socket;
   readonly keepAliveSeconds: number;
   readonly #front: Front;
@@ -161,6 +172,8 @@ class Connection implements ResponseOwner {
   #pending: Buffer | undefined;
   /** The answer being written; the next request waits for it. */
   #current: Http1Response | undefined;
+  /** A direct answer that goes on after it returned (AnswerHold); the next request waits for it too. */
+  #held = false;
   /**
    * Answers not closed yet (an ended one waits for its last write): the connection's end closes them.
    * Seldom more than one: a list, which unlike a set makes no new table as answers come and go.
@@ -205,7 +218,7 @@ class Connection implements ResponseOwner {
    */
   idleLook(count: number, step: number): void {
     if (this.#idleLimit === 0) return;
-    if (this.#current !== undefined || this.socket.writableLength > 0) this.#seen = count;
+    if (this.#current !== undefined || this.#held || this.socket.writableLength > 0) this.#seen = count;
     else if ((count - this.#seen - 1) * step >= this.#idleLimit) this.socket.destroy();
   }
 
@@ -248,7 +261,7 @@ class Connection implements ResponseOwner {
     if (this.#reading) return;
     this.#reading = true;
     try {
-      while (this.#pending !== undefined && this.#current === undefined && !this.#closing && !this.#gone) {
+      while (this.#pending !== undefined && this.#current === undefined && !this.#held && !this.#closing && !this.#gone) {
         const socket = this.socket;
         // Answers to pipelined requests still in the socket's buffer: read on once it drained.
         if (socket.writableLength > socket.writableHighWaterMark) return;
@@ -263,7 +276,7 @@ class Connection implements ResponseOwner {
         if (head.method === 'GET' && head.keepAlive && head.minor === 1 && this.#answered(head)) continue;
         this.#serve(head);
       }
-      if (this.#pending !== undefined && this.#pending.length > PENDING_PAUSE && this.#current !== undefined && !this.#paused) {
+      if (this.#pending !== undefined && this.#pending.length > PENDING_PAUSE && (this.#current !== undefined || this.#held) && !this.#paused) {
         this.#paused = true;
         this.socket.pause();
       }
@@ -277,7 +290,7 @@ class Connection implements ResponseOwner {
     const answer = this.#front.answer;
     if (answer === undefined) return false;
     try {
-      if (!answer(head, this.socket, this.keepAliveSeconds)) return false;
+      if (!answer(head, this.socket, this.keepAliveSeconds, this)) return false;
       this.#front.directAnswers++;
       return true;
     } catch (err) {
@@ -303,7 +316,18 @@ class Connection implements ResponseOwner {
   /** No further request: closed now if nothing is being answered, else once the answer is out. */
   closeWhenIdle(): void {
     this.#closing = true;
-    if (this.#current === undefined) this.socket.end();
+    if (this.#current === undefined && !this.#held) this.socket.end();
+  }
+
+  hold(): () => void {
+    this.#held = true;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.#held = false;
+      this.#answerDone();
+    };
   }
 
   released(res: Http1Response): void {
@@ -318,6 +342,11 @@ class Connection implements ResponseOwner {
     if (this.#current !== res) return;
     this.#current = undefined;
     if (last) this.#closing = true;
+    this.#answerDone();
+  }
+
+  /** An answer is out (or given up): close if asked to, else read on. */
+  #answerDone(): void {
     if (this.#closing) {
       this.socket.end();
       return;
