@@ -14,8 +14,8 @@
 import type { RequestHead } from '../server/http1/head.ts';
 import { HeadBytesCache, plainHead, RangeHeads, writeLaneAnswer } from '../server/http1/message.ts';
 import type { HeadRoom } from '../server/http1/message.ts';
-import type { DirectAnswer } from '../server/http1/serve.ts';
-import { sendHeadAndSlice, SENDFILE_MAX, SENDFILE_MIN, type SendHeadAndFile } from '../server/sendfile.ts';
+import type { AnswerHold, DirectAnswer } from '../server/http1/serve.ts';
+import { COPY_REST_MAX, sendFileTail, sendHeadAndSlice, SENDFILE_MIN, type SendHeadAndFile } from '../server/sendfile.ts';
 import type { Socket } from 'node:net';
 import { requestKey } from './cache/cache-key.ts';
 import { requestDirectives, reuseDecision } from './cache/freshness.ts';
@@ -34,7 +34,7 @@ import type { Zone } from './zone/zone.ts';
 export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolean, sendfile?: SendHeadAndFile): DirectAnswer {
   const heads = new HeadBytesCache();
   const ranges = new RangeHeads();
-  return (head, socket, keepAliveSeconds) => {
+  return (head, socket, keepAliveSeconds, connection) => {
     if (!edge.memoisePlans || edge.connections !== undefined || !open()) return false;
     const h = head.headers;
     // Authorization needs the stored response's permission (lookup); absolute-form targets name their host.
@@ -70,7 +70,7 @@ export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolea
     const b = ranged ? segment.end : -1;
     const buffer = hit.buffer;
     const body = segment === undefined ? undefined : segment.start === 0 && segment.end + 1 === buffer.length ? buffer : buffer.subarray(segment.start, segment.end + 1);
-    const bySendfile = sendfile !== undefined && body !== undefined && body.length >= SENDFILE_MIN && body.length <= SENDFILE_MAX;
+    const bySendfile = sendfile !== undefined && body !== undefined && body.length >= SENDFILE_MIN;
     // Listeners ask for a new range each time: a range sent with sendfile has its head written into a
     // template's bytes, which the next range rewrites (so copied when it has to wait in a queue).
     const templated = bySendfile && ranged;
@@ -84,25 +84,39 @@ export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolea
     }
     if (text === undefined) return false;
     const done = accounting(edge, zone, head, target, ip, shape.status, body === undefined ? 0 : body.length);
-    if (bySendfile && sendFromDisk(edge, socket, text, meta, segment!.start, body, sendfile, done)) return true;
+    if (bySendfile && sendFromDisk(edge, socket, text, meta, segment!.start, body, buffer, sendfile, done, connection)) return true;
     writeLaneAnswer(socket, templated ? Buffer.from(text) : text, body, hit.room, done);
     return true;
   };
 }
 
 /**
- * A hit's head and body (SENDFILE_MIN to SENDFILE_MAX bytes: the kernel takes the pages from the
- * page cache, which costs the edge less than copying the memory tier's bytes into the socket) sent
- * from the disk tier's file of the same stored response, on a plain
- * connection with nothing queued (else false, nothing written). What the socket's buffer did not take
- * is written through the stream from the memory tier's bytes, so the answer is whole and in order.
+ * A hit's head and body (SENDFILE_MIN bytes or more: the kernel takes the pages from the page cache,
+ * which costs the edge less than copying the memory tier's bytes into the socket) sent from the disk
+ * tier's file of the same stored response, on a plain connection with nothing queued (else false,
+ * nothing written). What the socket's buffer did not take follows in order: up to COPY_REST_MAX
+ * bytes written through the stream from the memory tier's bytes (`whole`, the object at the file's
+ * offsets); more, sent on from the file as the buffer empties (sendFileTail, its kicks from memory),
+ * the connection held and the descriptor kept open meanwhile.
  */
-function sendFromDisk(edge: Edge, socket: Socket, head: Buffer, meta: EntryMeta, start: number, body: Buffer, sendfile: SendHeadAndFile, done: ((err?: Error | null) => void) | undefined): boolean {
-  const fd = edge.cache.disk?.bodyFd(meta);
+function sendFromDisk(edge: Edge, socket: Socket, head: Buffer, meta: EntryMeta, start: number, body: Buffer, whole: Buffer, sendfile: SendHeadAndFile, done: ((err?: Error | null) => void) | undefined, connection: AnswerHold): boolean {
+  const disk = edge.cache.disk;
+  const fd = disk?.bodyFd(meta);
   const sent = fd === undefined ? undefined : sendHeadAndSlice(socket, sendfile, head, fd, start, body.length);
-  if (sent === undefined) return false;
+  if (disk === undefined || fd === undefined || sent === undefined) return false;
   if (sent === body.length) done?.();
-  else socket.write(body.subarray(sent), done);
+  else if (body.length - sent <= COPY_REST_MAX) socket.write(body.subarray(sent), done);
+  else {
+    const release = connection.hold();
+    const close = disk.keepOpen(fd);
+    sendFileTail(socket, sendfile, fd, start + sent, start + body.length - 1, (how) => {
+      close();
+      // (With the bytes in memory the file cannot end short: only the socket fails.)
+      if (how.kind !== 'sent') socket.destroy();
+      done?.(how.kind === 'sent' ? undefined : how.kind === 'socket' && how.error !== undefined ? how.error : new Error('connection closed mid-body'));
+      release();
+    }, whole);
+  }
   return true;
 }
 

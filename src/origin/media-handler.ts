@@ -14,7 +14,7 @@ import { planResponse, type BodySegment } from '../http/representation.ts';
 import { HeadBytesCache, plainHead, RangeHeads, writeLaneAnswer, writeHeadShared } from '../server/http1/message.ts';
 import type { AnswerHold, DirectAnswer } from '../server/http1/serve.ts';
 import { readBuffers, streamSlice } from '../server/read-buffers.ts';
-import { readFully, sendFileTail, sendHeadAndSlice, SENDFILE_MIN, type SendHeadAndFile } from '../server/sendfile.ts';
+import { COPY_REST_MAX, readFully, sendFileTail, sendHeadAndSlice, SENDFILE_MIN, type SendHeadAndFile } from '../server/sendfile.ts';
 import { ONE_READ_MAX, RANGE_AT } from './media-cache.ts';
 import type { CachedMedia, MediaCache } from './media-cache.ts';
 
@@ -280,12 +280,6 @@ export function createMediaLane(cache: MediaCache, o: { sendfile?: SendHeadAndFi
 function bySendfile(entry: CachedMedia, length: number): boolean {
   return entry.body === undefined && entry.fd !== undefined && length >= SENDFILE_MIN;
 }
-
-/**
- * A rest the socket's buffer did not take, up to this size, is read at once and written through the
- * stream; a longer one is sent from the file as the buffer empties (sendFileTail).
- */
-const COPY_REST_MAX = 64 * 1024;
 
 /** What the media lane's sendfile answers did (RunningOrigin.sendfileStats). */
 export type LaneCounters = {

@@ -15,16 +15,15 @@ import type { Socket } from 'node:net';
 export type SendHeadAndFile = (socketFd: number, head: Buffer, fileFd: number, offset: number, count: number) => number;
 
 /**
- * Bodies from SENDFILE_MIN go out with sendfile: below, a copy costs less than the call. The edge's
- * hits stop at SENDFILE_MAX: above, the socket's buffer seldom takes the whole body at once, and the
- * rest, written from the memory tier through the stream after it, made a 1 MiB hit cost 1.3-1.4x what
- * writing all of it from memory did (edge, held to half a core), where 64 KiB ranges cost 0.9x and
- * 256 KiB ranges 0.35x. The origin has no copy in memory to write: it sends a long rest from the file
- * as the socket's buffer empties (sendFileTail), a whole 32 MiB file at 0.11 CPU-s per GB against
- * 0.36 when it was read and written through the process (nginx with sendfile: 0.08).
+ * Bodies from SENDFILE_MIN go out with sendfile: below, a copy costs less than the call. What the
+ * socket's buffer does not take at once follows through the stream when it is short (COPY_REST_MAX),
+ * else by sendfile as the buffer empties (sendFileTail). Before that, bodies stopped at 512 KiB: a
+ * 1 MiB edge hit whose rest was written from memory through the stream cost 1.3-1.4x what writing all
+ * of it from memory did. Measured with wrk, free, CPU-s per GB in one run: a 1 MiB edge hit 0.12
+ * (from memory 0.22; nginx proxy_cache with sendfile 0.11); a whole 32 MiB file from the origin 0.11
+ * (read and written through the process 0.36; nginx static with sendfile 0.08).
  */
 export const SENDFILE_MIN = 64 * 1024;
-export const SENDFILE_MAX = 512 * 1024;
 
 export const SENDFILE_ADDON = path.join(import.meta.dirname, '..', '..', 'build', 'sendfile.node');
 
@@ -72,6 +71,13 @@ export function sendHeadAndSlice(socket: Socket, sendfile: SendHeadAndFile, head
 }
 
 /**
+ * A rest the socket's buffer did not take, up to this size, is written through the stream at once
+ * (read from the file, or from memory); a longer one is sent from the file as the buffer empties
+ * (sendFileTail).
+ */
+export const COPY_REST_MAX = 64 * 1024;
+
+/**
  * Bytes written through the stream to learn when a socket's buffer has room again (libuv tells a
  * handle's owner nothing else): the next bytes of the body, read from the file, after which the
  * kernel sends on from the file.
@@ -87,24 +93,32 @@ export type TailEnd = { kind: 'sent' } | { kind: 'file-ended'; at: number } | { 
  * through the stream, whose callback comes once the socket took them, then the helper sends on as far
  * as the buffer takes; and so on until the last byte, or until the file ends short (the caller's head
  * promised more: it closes the connection) or the socket fails. Nothing else may write to the socket
- * meanwhile (the connection is held: serve.ts AnswerHold). `done` is called once, never before this
- * returns; `sent` counts the bytes the kernel sent from the file.
+ * meanwhile (the connection is held: serve.ts AnswerHold). With `held`, the same bytes in memory at
+ * the file's offsets (the edge's memory tier), the kicks are slices of it instead of reads. `done` is
+ * called once, never before this returns; `sent` counts the bytes the kernel sent from the file.
  */
-export function sendFileTail(socket: Socket, sendfile: SendHeadAndFile, fileFd: number, from: number, end: number, done: (how: TailEnd, sent: number) => void): void {
+export function sendFileTail(socket: Socket, sendfile: SendHeadAndFile, fileFd: number, from: number, end: number, done: (how: TailEnd, sent: number) => void, held?: Buffer): void {
   let at = from;
   let bySendfile = 0;
   // One buffer for every kick of this tail: the socket is done with it when its write's callback comes.
   // (A new one each time would be memory outside V8's heap at every turn, which brings on its full collections.)
-  const buffer = Buffer.allocUnsafeSlow(Math.min(TAIL_KICK, end - from + 1));
+  const buffer = held === undefined ? Buffer.allocUnsafeSlow(Math.min(TAIL_KICK, end - from + 1)) : undefined;
   const kick = (): void => {
-    const bytes = buffer.length <= end - at + 1 ? buffer : buffer.subarray(0, end - at + 1);
+    const length = Math.min(TAIL_KICK, end - at + 1);
+    let bytes: Buffer;
     let got: number;
-    try {
-      got = readFully(fileFd, bytes, at);
-    } catch {
-      got = -1;
+    if (held !== undefined) {
+      bytes = held.subarray(at, at + length);
+      got = bytes.length;
+    } else {
+      bytes = (buffer as Buffer).subarray(0, length);
+      try {
+        got = readFully(fileFd, bytes, at);
+      } catch {
+        got = -1;
+      }
     }
-    if (got !== bytes.length) {
+    if (got !== length) {
       process.nextTick(done, { kind: 'file-ended', at: at + Math.max(0, got) }, bySendfile);
       return;
     }

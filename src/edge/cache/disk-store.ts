@@ -69,6 +69,8 @@ export class DiskStore implements CacheStore {
   readonly #madeDirs = new Set<string>();
   /** Open read-only descriptors of bodies, by body file name, oldest use first (bodyFd). */
   readonly #fds = new Map<string, number>();
+  /** Descriptors a long answer sends from (keepOpen), by descriptor: how many, and whether to close once none does. */
+  readonly #kept = new Map<number, { count: number; close: boolean }>();
   #bytes = 0;
 
   private constructor(opts: DiskStoreOptions) {
@@ -207,7 +209,7 @@ export class DiskStore implements CacheStore {
     for (const [file, old] of this.#fds) {
       if (this.#fds.size <= OPEN_BODIES) break;
       this.#fds.delete(file);
-      closeSync(old);
+      this.#closeOrKeep(old);
     }
     return fd;
   }
@@ -221,7 +223,32 @@ export class DiskStore implements CacheStore {
     const fd = this.#fds.get(bodyFile);
     if (fd === undefined) return;
     this.#fds.delete(bodyFile);
-    closeSync(fd);
+    this.#closeOrKeep(fd);
+  }
+
+  /**
+   * Keeps a descriptor bodyFd gave open until the returned function is called (once is enough), even
+   * once its entry leaves or more recent bodies push it out: a long answer sent from it as the
+   * socket's buffer empties. (Closed under it, its number could be another file's by then.)
+   */
+  keepOpen(fd: number): () => void {
+    const kept = this.#kept.get(fd) ?? { count: 0, close: false };
+    kept.count++;
+    this.#kept.set(fd, kept);
+    let open = true;
+    return () => {
+      if (!open) return;
+      open = false;
+      if (--kept.count > 0) return;
+      this.#kept.delete(fd);
+      if (kept.close) closeSync(fd);
+    };
+  }
+
+  #closeOrKeep(fd: number): void {
+    const kept = this.#kept.get(fd);
+    if (kept === undefined) closeSync(fd);
+    else kept.close = true;
   }
 
   *entries(): IterableIterator<EntryMeta> {
