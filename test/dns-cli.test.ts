@@ -2,16 +2,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { CLI, runCli } from './helpers/cli.ts';
 import { dig, rdata } from './helpers/dns.ts';
+import { tempDirSync } from './helpers/temp.ts';
 
 const ZONE = 'cdn.radio.example';
 
 function project(dns: Record<string, unknown> = {}, fleet?: unknown[]): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'mediacdn-dns-cli-'));
+  const dir = tempDirSync('mediacdn-dns-cli-');
   writeFileSync(
     path.join(dir, 'mediacdn.config.json'),
     JSON.stringify({

@@ -8,11 +8,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import dgram from 'node:dgram';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { runCli } from './helpers/cli.ts';
 import { dig, rdata } from './helpers/dns.ts';
+import { tempDirSync } from './helpers/temp.ts';
 
 const ZONE = 'cdn.radio.example';
 
@@ -61,7 +61,7 @@ async function eventually(port: number, args: string[], expected: string[], what
 }
 
 test('PowerDNS serves the exported routing: CIDR rules, default set, failover on health, all down → all', async () => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'mediacdn-pdns-'));
+  const dir = tempDirSync('mediacdn-pdns-');
   const healthPort = await freePort();
   const fra = healthServer('127.0.0.2', healthPort);
   const nyc = healthServer('127.0.0.3', healthPort);

@@ -12,10 +12,8 @@ import { startDnsService, type DnsService } from '../src/dns/service.ts';
 import { httpProbe } from '../src/dns/health.ts';
 import { dig, rdata } from './helpers/dns.ts';
 import { fakeTimers } from './helpers/fake-timers.ts';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import dnsPacket from 'dns-packet';
+import { tempDirSync } from './helpers/temp.ts';
 
 const ZONE = 'cdn.radio.example';
 
@@ -36,7 +34,7 @@ function config(fleetControl: Record<string, string>, extra: Record<string, unkn
   const many = Array.from({ length: 40 }, (_, i) => `192.0.2.${i + 100}`);
   return loadConfig({
     env: {},
-    cwd: mkdtempSync(path.join(os.tmpdir(), 'mediacdn-dns-')),
+    cwd: tempDirSync('mediacdn-dns-'),
     flags: {
       edge: { zones: [{ host: ZONE, origin: 'http://127.0.0.1:9' }, { host: 'media.other.example', origin: 'http://127.0.0.1:9' }] },
       fleet: [

@@ -1,9 +1,7 @@
 // Edge scenarios for two-layer caching: two edges behind one shield edge make one origin request per
 // object between them; purges sent to an edge reach the shield first.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import { startEdge } from '../src/edge/server.ts';
@@ -11,6 +9,7 @@ import type { EdgeHandle } from '../src/edge/server.ts';
 import { ADMIN_TOKEN, ZONE, bytes } from './helpers/edge-harness.ts';
 import { startCountingOrigin } from './helpers/counting-origin.ts';
 import type { CountingOrigin } from './helpers/counting-origin.ts';
+import { tempDirSync } from './helpers/temp.ts';
 
 describe('edge: shield', () => {
   let origin: CountingOrigin;
@@ -20,7 +19,7 @@ describe('edge: shield', () => {
   const agent = new Agent({ connections: 200 });
 
   async function edge(zone: Record<string, unknown>): Promise<EdgeHandle> {
-    const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-shield-'));
+    const cacheDir = tempDirSync('mediacdn-shield-');
     dirs.push(cacheDir);
     return startEdge({ host: '127.0.0.1', port: 0, cacheDir, adminToken: ADMIN_TOKEN, retryBaseDelayMs: 1, zones: [{ host: ZONE, ...zone }] });
   }
@@ -91,7 +90,7 @@ describe('edge: shield', () => {
 
   it('keeps its copy and answers 502 when the shield cannot confirm the purge', async () => {
     origin.route('/keep.mp3', { headers: { 'cache-control': 'max-age=600' }, body: 'k' });
-    const orphanDir = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-shield-'));
+    const orphanDir = tempDirSync('mediacdn-shield-');
     dirs.push(orphanDir);
     const lonely = await startEdge({ host: '127.0.0.1', port: 0, cacheDir: orphanDir, adminToken: ADMIN_TOKEN, zones: [{ host: ZONE, shield: shield.url, shieldAdmin: 'http://127.0.0.1:9' }] });
     try {

@@ -2,13 +2,13 @@
 // fleet total, and the same rows in the origin's /api/edge-stats JSON next to the old snapshot fields.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ADMIN_TOKEN, startHarness } from './helpers/edge-harness.ts';
 import { runCli } from './helpers/cli.ts';
 import { fetchFleetStats, statsSources, type FleetStats } from '../src/cli/fleet-stats.ts';
 import { loadConfig } from '../src/config/index.ts';
+import { tempDirSync } from './helpers/temp.ts';
 
 test('mediacdn stats shows each fleet edge and the fleet total; /api/edge-stats adds per-edge rows', async () => {
   const fra = await startHarness();
@@ -27,7 +27,7 @@ test('mediacdn stats shows each fleet edge and the fleet total; /api/edge-stats 
       { name: 'nyc', addresses: ['198.51.100.10'], location: { lat: 40.7, lon: -74.0 }, control: nyc.edge.url },
       { name: 'sfo', addresses: ['203.0.113.10'], location: { lat: 37.8, lon: -122.4 }, control: 'http://127.0.0.1:9' },
     ];
-    const cwd = mkdtempSync(path.join(os.tmpdir(), 'mediacdn-fleet-stats-'));
+    const cwd = tempDirSync('mediacdn-fleet-stats-');
     writeFileSync(path.join(cwd, 'mediacdn.config.json'), JSON.stringify({ fleet }));
     const env = { MEDIACDN_TOKEN: ADMIN_TOKEN };
 
@@ -58,7 +58,7 @@ test('mediacdn stats shows each fleet edge and the fleet total; /api/edge-stats 
     assert.equal(api.zones['cdn.example.com'].totals.requests, 4);
     assert.deepEqual(api.edges.map((e) => e.ok), [true, true, false, false]);
 
-    const down = mkdtempSync(path.join(os.tmpdir(), 'mediacdn-fleet-stats-'));
+    const down = tempDirSync('mediacdn-fleet-stats-');
     writeFileSync(path.join(down, 'mediacdn.config.json'), JSON.stringify({ fleet: [fleet[2]] }));
     const none = await runCli(['stats'], { cwd: down, env });
     assert.equal(none.code, 1);

@@ -14,6 +14,7 @@ import { processIdentity, readRunning, runningFile, writeRunning } from '../src/
 import { startEdge } from '../src/edge/server.ts';
 import { checkAsyncProperty, checkProperty } from './helpers/property.ts';
 import { startCountingOrigin } from './helpers/counting-origin.ts';
+import { tempDirSync } from './helpers/temp.ts';
 
 const TOKEN = 'purge-hostile-admin-token-0123456789';
 const ZONE = 'cdn.hostile.test';
@@ -75,7 +76,7 @@ test('a damaged position file or a purge log answering garbage: the edge serves,
   });
   await new Promise<void>((resolve) => log.listen(0, '127.0.0.1', resolve));
   const logUrl = `http://127.0.0.1:${(log.address() as AddressInfo).port}/api/purges`;
-  const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-purge-hostile-'));
+  const cacheDir = tempDirSync('mediacdn-purge-hostile-');
   t.after(async () => {
     await origin.close();
     await new Promise<void>((resolve) => log.close(() => resolve()));

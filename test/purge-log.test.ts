@@ -18,6 +18,7 @@ import type { PurgeLogSource } from '../src/edge/control/purge-sync.ts';
 import { checkAsyncProperty } from './helpers/property.ts';
 import { makeTestLibrary } from './helpers/library.ts';
 import { startTestOrigin, TEST_TOKEN, waitFor } from './helpers/origin.ts';
+import { tempDirSync } from './helpers/temp.ts';
 
 test('purge log: numbers in order, holds back entries not yet due, resets an edge it cannot bring up to date', async (t) => {
   const tl = await makeTestLibrary();
@@ -81,7 +82,7 @@ test('GET /api/purges: admin token, a strict "after", the page as JSON; hostile 
 /** A real origin with one file, and an edge in front of it that catches up on the origin's purge log. */
 async function setup(t: import('node:test').TestContext) {
   const o = await startTestOrigin({ recordTtlMs: 0 });
-  const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-purge-log-'));
+  const cacheDir = tempDirSync('mediacdn-purge-log-');
   t.after(async () => {
     await o.close();
     await rm(cacheDir, { recursive: true, force: true });

@@ -12,6 +12,7 @@ import { startProcess } from './proc.ts';
 import { makeCa, makeLeaf } from '../../test/helpers/tls.ts';
 import { missingTools, requireTools, TOOL_PACKAGES } from './tools.ts';
 import { parseWrkReport } from './wrk.ts';
+import { tempDirSync } from '../../test/helpers/temp.ts';
 
 const RADIO_CLIENT = path.join(import.meta.dirname, 'radio-client.ts');
 const HANDSHAKE_CLIENT = path.join(import.meta.dirname, 'handshake-client.ts');
@@ -112,7 +113,7 @@ describe('handshake client', () => {
     const ca = await makeCa('handshake test CA', dir);
     const leaf = await makeLeaf(ca, ['localhost'], path.join(dir, 'localhost'));
     caFile = ca.certFile;
-    otherCaFile = (await makeCa('another CA', await mkdtemp(path.join(os.tmpdir(), 'mediacdn-handshake-ca-')))).certFile;
+    otherCaFile = (await makeCa('another CA', tempDirSync('mediacdn-handshake-ca-'))).certFile;
     // The https ceiling (node:http2's secure server, HTTP/1.1 by ALPN), as the TLS bench runs it.
     ceiling = await startProcess({ cmd: process.execPath, args: [path.join(import.meta.dirname, '../servers/memory-ceiling.ts'), dir, leaf.certFile, leaf.keyFile], ready: /listening on (https:\/\/\S+)/ });
     base = ceiling.match[1].replace('127.0.0.1', 'localhost');

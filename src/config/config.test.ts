@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from './index.ts';
 import { ConfigError } from '../errors.ts';
+import { tempDirSync } from '../../test/helpers/temp.ts';
 
-const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'mediacdn-config-'));
+const tmp = () => tempDirSync('mediacdn-config-');
 
 test('defaults need no setup: SQLite and media under ./data, links to the local origin', () => {
   const cwd = tmp();

@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from './index.ts';
 import { fleetOf, healthUrl } from './fleet.ts';
 import { ConfigError } from '../errors.ts';
+import { tempDirSync } from '../../test/helpers/temp.ts';
 
-const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'mediacdn-fleet-'));
+const tmp = () => tempDirSync('mediacdn-fleet-');
 
 const FRA = { name: 'fra', addresses: ['192.0.2.10'], location: { lat: 50.1, lon: 8.7 }, control: 'http://10.0.0.2:8081' };
 const NYC = { name: 'nyc', addresses: ['198.51.100.10', '2001:DB8::10'], location: { lat: 40.7, lon: -74.0 }, control: 'http://10.0.0.3:8081/' };

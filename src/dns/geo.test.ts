@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { builtinLocator, chainLocators, GeoDatabaseError, mmdbLocator } from './geo.ts';
 import { configuredLocator } from './service.ts';
 import { loadConfig } from '../config/index.ts';
 import { writeMmdb } from '../../test/helpers/mmdb.ts';
+import { tempDirSync } from '../../test/helpers/temp.ts';
 
-const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'mediacdn-geo-'));
+const tmp = () => tempDirSync('mediacdn-geo-');
 
 function sampleDb(): string {
   const file = path.join(tmp(), 'city.mmdb');

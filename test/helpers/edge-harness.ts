@@ -1,8 +1,6 @@
 // Edge scenario set-up: a counting origin, an edge in front of it with a fake clock and its own temp
 // cache folder, and a small HTTP client that sets the Host header of the zone.
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { Agent, request } from 'undici';
 import { startEdge } from '../../src/edge/server.ts';
 import type { EdgeHandle, EdgeRuntimeOptions } from '../../src/edge/server.ts';
@@ -12,6 +10,7 @@ import { emptyFigures, viewFigures } from '../../src/edge/stats/figures.ts';
 import type { FiguresView } from '../../src/edge/stats/figures.ts';
 import { startCountingOrigin } from './counting-origin.ts';
 import type { CountingOrigin } from './counting-origin.ts';
+import { tempDirSync } from './temp.ts';
 
 export const ZONE = 'cdn.example.com';
 /** The admin bearer token every harness edge accepts. */
@@ -47,7 +46,7 @@ export async function startHarness(over: Partial<EdgeRuntimeOptions> = {}, zone:
   };
   const now = () => clock.now;
   const origin = await startCountingOrigin({ now });
-  const cacheDir = await mkdtemp(path.join(os.tmpdir(), 'mediacdn-edge-'));
+  const cacheDir = tempDirSync('mediacdn-edge-');
   const events: OutcomeEvent[] = [];
   const options = (o: Partial<EdgeRuntimeOptions>): EdgeRuntimeOptions => ({
     host: '127.0.0.1',

@@ -3,14 +3,14 @@
 // clients over HTTP/1.1 and HTTP/2 that name a zone by SNI while connecting to 127.0.0.1.
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import http2 from 'node:http2';
 import https from 'node:https';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
+import { tempDirSync } from './temp.ts';
 
 const run = promisify(execFile);
 
@@ -18,7 +18,7 @@ export type Ca = { dir: string; certFile: string; keyFile: string; pem: Buffer }
 export type Leaf = { certFile: string; keyFile: string; cert: Buffer; key: Buffer; fingerprint: string };
 
 export async function tempDir(prefix = 'mediacdn-tls-'): Promise<string> {
-  return mkdtemp(path.join(os.tmpdir(), prefix));
+  return tempDirSync(prefix);
 }
 
 /** A new CA (its own folder unless `dir` is given). */

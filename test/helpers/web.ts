@@ -1,8 +1,7 @@
 // A real origin with the web routes mounted, for the browser tests of the listener page and the
 // dashboard: a throw-away library whose MEDIA_URL is the origin's own /media/, demo media, a browser.
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before } from 'node:test';
 import pino from 'pino';
@@ -14,6 +13,7 @@ import { startOrigin, type RunningOrigin } from '../../src/origin/server.ts';
 import { createWebRoutes, PUBLIC_API_PATHS, webAdminJson } from '../../src/web/routes.ts';
 import { launchBrowser } from './browser.ts';
 import { FIXTURES, makeTestLibrary, type TestLibrary } from './library.ts';
+import { tempDirSync } from './temp.ts';
 
 export const WEB_TOKEN = 'web-test-admin-token-0123456789';
 
@@ -83,7 +83,7 @@ export async function screenshotDir(): Promise<string> {
     await mkdir(dir, { recursive: true });
     return dir;
   }
-  return mkdtemp(path.join(os.tmpdir(), 'mediacdn-screenshots-'));
+  return tempDirSync('mediacdn-screenshots-');
 }
 
 export const VIEWPORTS = {
