@@ -102,8 +102,9 @@ export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolea
 function sendFromDisk(edge: Edge, socket: Socket, head: Buffer, meta: EntryMeta, start: number, body: Buffer, whole: Buffer, sendfile: SendHeadAndFile, done: ((err?: Error | null) => void) | undefined, connection: AnswerHold): boolean {
   const disk = edge.cache.disk;
   const fd = disk?.bodyFd(meta);
-  const sent = fd === undefined ? undefined : sendHeadAndSlice(socket, sendfile, head, fd, start, body.length);
-  if (disk === undefined || fd === undefined || sent === undefined) return false;
+  if (disk === undefined || fd === undefined) return false;
+  const sent = sendHeadAndSlice(socket, sendfile, head, fd, start, body.length);
+  if (sent === undefined) return false;
   if (sent === body.length) done?.();
   else if (body.length - sent <= COPY_REST_MAX) socket.write(body.subarray(sent), done);
   else {

@@ -303,9 +303,10 @@ export type LaneCounters = {
  */
 function sendLarge(cache: MediaCache, entry: CachedMedia, socket: Socket, head: Buffer, start: number, end: number, sendfile: SendHeadAndFile, counters: LaneCounters, logger: Logger | undefined, connection: AnswerHold): boolean {
   const fd = entry.fd;
+  if (fd === undefined) return false;
   const length = end - start + 1;
-  const sent = fd === undefined ? undefined : sendHeadAndSlice(socket, sendfile, head, fd, start, length);
-  if (fd === undefined || sent === undefined) return false;
+  const sent = sendHeadAndSlice(socket, sendfile, head, fd, start, length);
+  if (sent === undefined) return false;
   counters.sendfileAnswers++;
   counters.sendfileBytes += sent;
   if (sent === length) return true;
@@ -324,7 +325,7 @@ function sendLarge(cache: MediaCache, entry: CachedMedia, socket: Socket, head: 
     sendFileTail(socket, sendfile, fd, from, end, (how, bytes) => {
       counters.sendfileBytes += bytes;
       close();
-      if (how.kind === 'file-ended') fileEnded(cache, entry, socket, end, how.at, logger);
+      if (how.kind === 'file') fileEnded(cache, entry, socket, end, logger, how.error);
       else if (how.kind === 'socket') socket.destroy();
       release();
     });
@@ -335,21 +336,21 @@ function sendLarge(cache: MediaCache, entry: CachedMedia, socket: Socket, head: 
   try {
     got = readFully(fd, rest, from);
   } catch (err) {
-    fileEnded(cache, entry, socket, end, -1, logger, err);
+    fileEnded(cache, entry, socket, end, logger, err);
     return true;
   }
   if (got === rest.length) socket.write(rest);
-  else fileEnded(cache, entry, socket, end, from + got, logger);
+  else fileEnded(cache, entry, socket, end, logger);
   return true;
 }
 
 /**
- * A body cut short because the file ended at byte `at` (-1: it could not be read) before byte `end`:
+ * A body cut short because the file ended before byte `end` (or, with `err`, could not be read):
  * logged, the entry looked up again on the next request (a replaced file is opened anew), and the
  * connection closed, since the head promised more.
  */
-function fileEnded(cache: MediaCache, entry: CachedMedia, socket: Socket, end: number, at: number, logger: Logger | undefined, err?: unknown): void {
-  if (at < 0) logger?.error({ err, fileName: entry.fileName }, 'error while sending media body');
+function fileEnded(cache: MediaCache, entry: CachedMedia, socket: Socket, end: number, logger: Logger | undefined, err?: unknown): void {
+  if (err !== undefined) logger?.error({ err, fileName: entry.fileName }, 'error while sending media body');
   else logger?.error({ mediaId: entry.id, fileName: entry.fileName, path: entry.path }, `MEDIA FILE BROKEN: record ${entry.id} exists but its file ends before byte ${end}; connection closed (run \`mediacdn check\`)`);
   cache.forget(entry.fileName);
   socket.destroy();

@@ -84,8 +84,8 @@ export const COPY_REST_MAX = 64 * 1024;
  */
 export const TAIL_KICK = 16 * 1024;
 
-/** How a file's tail ended: sent whole, the file ended first, or the socket failed or closed. */
-export type TailEnd = { kind: 'sent' } | { kind: 'file-ended'; at: number } | { kind: 'socket'; error: Error | undefined };
+/** How a file's tail ended: sent whole, the file ended first (`error`: or could not be read), or the socket failed or closed. */
+export type TailEnd = { kind: 'sent' } | { kind: 'file'; error: unknown } | { kind: 'socket'; error: Error | undefined };
 
 /**
  * Bytes [from, end] of `fileFd` on `socket`, after whatever was written to it before, by sendfile
@@ -106,23 +106,22 @@ export function sendFileTail(socket: Socket, sendfile: SendHeadAndFile, fileFd: 
   const kick = (): void => {
     const length = Math.min(TAIL_KICK, end - at + 1);
     let bytes: Buffer;
-    let got: number;
-    if (held !== undefined) {
-      bytes = held.subarray(at, at + length);
-      got = bytes.length;
-    } else {
+    if (held !== undefined) bytes = held.subarray(at, at + length);
+    else {
       bytes = (buffer as Buffer).subarray(0, length);
+      let got: number;
       try {
         got = readFully(fileFd, bytes, at);
-      } catch {
-        got = -1;
+      } catch (error) {
+        process.nextTick(done, { kind: 'file', error }, bySendfile);
+        return;
+      }
+      if (got !== length) {
+        process.nextTick(done, { kind: 'file', error: undefined }, bySendfile);
+        return;
       }
     }
-    if (got !== length) {
-      process.nextTick(done, { kind: 'file-ended', at: at + Math.max(0, got) }, bySendfile);
-      return;
-    }
-    at += got;
+    at += length;
     socket.write(bytes, (err) => (err ? done({ kind: 'socket', error: err }, bySendfile) : more()));
   };
   const more = (): void => {
