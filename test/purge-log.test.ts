@@ -171,6 +171,57 @@ test('a request that finds a catch-up under way from before the link came back w
   assert.equal(await answer, '200 MISS', 'the request waited for a catch-up begun after it arrived');
 });
 
+test('a purge sent to the edge takes in the log\'s copy of it: what clients refill afterwards is not dropped by the next poll', async (t) => {
+  const { o, cacheDir, zone, mediaPath, get } = await setup(t);
+  // The log straight from the database, as `mediacdn up` reads it; `stale` answers one read with a
+  // page taken before the purge was written (a poll that was under way when the purge came).
+  let stale: { page: Awaited<ReturnType<PurgeLogSource>>; release: Promise<void> } | undefined;
+  const source: PurgeLogSource = async (after) => {
+    if (stale) {
+      const s = stale;
+      stale = undefined;
+      await s.release;
+      return s.page;
+    }
+    return purgesAfter(o.tl.lib.db, after, Date.now());
+  };
+  // No poll of its own in this test: each catch-up is one the test starts, or one the purge starts.
+  const edge = await startEdge({ host: '127.0.0.1', port: 0, cacheDir, adminToken: TEST_TOKEN, zones: [{ host: zone, origin: o.url }], purgeLog: source, purgeLogIntervalMs: 3_600_000 });
+  t.after(() => edge.close());
+  const directPurge = async () => {
+    const r = await request(`${edge.url}/_mediacdn/purge`, { method: 'POST', headers: { authorization: `Bearer ${TEST_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ url: `http://${zone}${mediaPath}` }) });
+    return { status: r.statusCode, body: (await r.body.json()) as unknown };
+  };
+  // As `mediacdn purge` does it: the log entry first, then the purge sent to the edge.
+  assert.equal(await edge.purgeLogCatchUp(), true);
+  assert.equal(await get(edge), '200 MISS');
+  assert.equal(await get(edge), '200 HIT');
+  const [first] = await appendPurges(o.tl.lib.db, [{ url: `http://${zone}${mediaPath}` }], Date.now());
+  assert.deepEqual(await directPurge(), { status: 200, body: { removed: 1 } });
+  assert.equal(edge.purgeLog()?.seq, first, 'the purge answer came after the log entry was applied');
+  assert.equal(await get(edge), '200 MISS');
+  assert.equal(await get(edge), '200 HIT');
+  assert.equal(await edge.purgeLogCatchUp(), true);
+  assert.equal(await get(edge), '200 HIT', 'the next poll leaves the refilled copy alone');
+
+  // A poll under way since before the second entry was written does not count as the catch-up.
+  let release: () => void = () => {};
+  stale = { page: await purgesAfter(o.tl.lib.db, first, Date.now()), release: new Promise<void>((r) => (release = r)) };
+  const underWay = edge.purgeLogCatchUp();
+  const [second] = await appendPurges(o.tl.lib.db, [{ url: `http://${zone}${mediaPath}` }], Date.now());
+  const purged = directPurge();
+  // Released once the edge has applied the purge and is waiting for a catch-up.
+  await waitFor(() => (edge.usage().memory?.entries === 0 && edge.usage().disk?.entries === 0 ? true : undefined));
+  release();
+  assert.equal(await underWay, true);
+  assert.deepEqual(await purged, { status: 200, body: { removed: 1 } });
+  assert.equal(edge.purgeLog()?.seq, second, 'a fresh catch-up took in the second entry');
+  assert.equal(await get(edge), '200 MISS');
+  assert.equal(await get(edge), '200 HIT');
+  assert.equal(await edge.purgeLogCatchUp(), true);
+  assert.equal(await get(edge), '200 HIT');
+});
+
 test('a delete through one origin purges the edges only once every origin has stopped serving the file', async (t) => {
   // Two origin processes on one library (workers, or hosts on one database): the delete goes through A,
   // the edge fills from B, which trusts its record of the file for recordTtlMs.

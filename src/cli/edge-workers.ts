@@ -79,6 +79,7 @@ export async function runEdgePrimary(config: Config, io: Io, n: number, token: s
     maxZones: Math.max(1, e.zones.length),
     lockTimeoutMs: e.coalesceTimeoutMs,
     catchUp: (): Promise<unknown> | undefined => sync?.gate(),
+    afterDirectPurge: async () => sync?.afterDirectPurge(),
     onWarning: (m) => io.err(m),
   });
   const statsFile = path.join(cacheDir, 'stats.json');

@@ -200,11 +200,20 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
   }
   /** This process's figures with its memory (a worker's go to the primary, which adds its own). */
   const withProcess = (role: 'edge' | 'worker'): StatsSnapshot => ({ ...stats.snapshot(), processes: [sampleProcess(role, cluster?.index, cache.memory?.usage())] });
+  // Opened below, once the handler exists; control requests are served only after that.
+  let sync: PurgeSync | undefined;
   const control = createControlHandler({
     token: adminToken,
     zones: controlZones,
     // With several workers a purge is answered once every worker applied it, and statistics are the edge's.
-    purge: cluster ? (selector) => cluster.purgeAll(selector) : (selector) => cache.purge(selector),
+    // A direct purge also brings the edge up to date with the purge log (see PurgeSync.afterDirectPurge).
+    purge: cluster
+      ? (selector) => cluster.purgeAll(selector)
+      : async (selector) => {
+          const removed = await cache.purge(selector);
+          await sync?.afterDirectPurge();
+          return removed;
+        },
     statsJson: cluster ? () => cluster.stats() : () => withProcess('edge'),
     metricsText: async () => renderPrometheus(cluster ? await cluster.stats() : withProcess('edge')),
   });
@@ -236,7 +245,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
     machine: cluster,
   });
   // The purge log is read by the primary when there are several workers; they wait at its gate.
-  const sync = cluster ? undefined : await openPurgeSync(purgeLog, config, root, adminToken, controlZones, cache, onWarning);
+  sync = cluster ? undefined : await openPurgeSync(purgeLog, config, root, adminToken, controlZones, cache, onWarning);
   const handle = sync ? sync.wrap(handler.handle) : cluster ? waitAtGate(() => cluster.gate(), handler.handle) : handler.handle;
   const workerField = cluster ? String(cluster.index) : undefined;
   // Before listening: the primary's purges (a purge log catch-up a first request waits for) reach this worker.

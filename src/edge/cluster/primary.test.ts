@@ -12,8 +12,8 @@ import { EdgeStats } from '../stats/counting.ts';
 
 type Box = Peer & { inbox: ToWorker[] };
 
-function setup(workers: number, limits: EdgePrimaryOptions['rateLimits'] = []): { primary: EdgePrimary; peers: Box[] } {
-  const primary = new EdgePrimary({ now: () => 1_800_000_000_000, rateLimits: limits, maxZones: 4, lockTimeoutMs: 60_000 });
+function setup(workers: number, limits: EdgePrimaryOptions['rateLimits'] = [], more: Partial<EdgePrimaryOptions> = {}): { primary: EdgePrimary; peers: Box[] } {
+  const primary = new EdgePrimary({ now: () => 1_800_000_000_000, rateLimits: limits, maxZones: 4, lockTimeoutMs: 60_000, ...more });
   const peers: Box[] = [];
   for (let id = 1; id <= workers; id++) {
     const inbox: ToWorker[] = [];
@@ -114,6 +114,31 @@ test('a purge is answered once every ready worker applied it; a worker that dies
   await new Promise((r) => setImmediate(r));
   const reply = a.inbox.find((m) => m.edge === 'reply' && m.id === 5);
   assert.equal(reply?.edge === 'reply' ? reply.value : undefined, 3, 'the most one worker removed');
+});
+
+test('a purge sent to the edge is answered after the purge log catch-up that follows it', async () => {
+  let caughtUp: () => void = () => {};
+  let asked = 0;
+  const { primary, peers } = setup(1, [], {
+    afterDirectPurge: () => {
+      asked++;
+      return new Promise<void>((r) => (caughtUp = r));
+    },
+  });
+  const [a] = peers;
+  primary.receive(a.id, { edge: 'purge', id: 5, selector: { kind: 'zone', zone: 'z.test' } });
+  const ask = a.inbox.find((m) => m.edge === 'apply-purge') as { id: number };
+  primary.receive(a.id, { edge: 'reply', id: ask.id, value: 2 });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(asked, 1, 'the catch-up starts once the workers applied the purge');
+  assert.equal(a.inbox.find((m) => m.edge === 'reply' && m.id === 5), undefined, 'not answered before the catch-up');
+  caughtUp();
+  await new Promise((r) => setImmediate(r));
+  const reply = a.inbox.find((m) => m.edge === 'reply' && m.id === 5);
+  assert.equal(reply?.edge === 'reply' ? reply.value : undefined, 2);
+  // A purge the log itself brings (purgeAll) does not start another catch-up.
+  void primary.purgeAll({ kind: 'zone', zone: 'z.test' });
+  assert.equal(asked, 1);
 });
 
 test('statistics: every worker\'s figures merged, and those of a worker that died kept', async () => {

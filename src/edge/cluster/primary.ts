@@ -34,6 +34,8 @@ export type EdgePrimaryOptions = {
   lockTimeoutMs: number;
   /** The purge log gate: undefined when in step, else a promise settled once a catch-up was tried. */
   catchUp?: () => Promise<unknown> | undefined;
+  /** After a purge sent to the edge directly: the purge log catch-up that takes in the log's copy of it. */
+  afterDirectPurge?: () => Promise<void>;
   onWarning?: (message: string) => void;
 };
 
@@ -124,7 +126,13 @@ export class EdgePrimary {
         for (const p of this.#peers.values()) if (p.id !== id) p.send({ edge: 'disk', event: msg.event });
         return;
       case 'purge':
-        void this.purgeAll(msg.selector).then((removed) => peer.send({ edge: 'reply', id: msg.id, value: removed }));
+        // A purge sent to the edge directly; then the purge log's copy of it (see PurgeSync.afterDirectPurge).
+        void this.purgeAll(msg.selector)
+          .then(async (removed) => {
+            await this.#o.afterDirectPurge?.();
+            return removed;
+          })
+          .then((removed) => peer.send({ edge: 'reply', id: msg.id, value: removed }));
         return;
       case 'stats':
         void this.stats().then((s) => peer.send({ edge: 'reply', id: msg.id, value: s }));

@@ -171,6 +171,19 @@ export class PurgeSync {
     return waitAtGate(() => this.gate(), handle, (n) => (this.#waiting += n));
   }
 
+  /**
+   * After a purge sent to this edge directly (`POST /_mediacdn/purge`): a catch-up begun now. The
+   * sender wrote that purge into the log before it sent it, so without this the next poll would apply
+   * the log's copy of it once more and drop what clients refilled in between. Skipped while the log is
+   * unreachable: requests wait at the gate then, and the purge answer must not wait for a timeout.
+   */
+  async afterDirectPurge(): Promise<void> {
+    if (!this.#inStep || this.#closed) return;
+    // A catch-up in flight may have read the log before the purge was written into it.
+    if (this.#running) await this.#running;
+    await this.catchUp();
+  }
+
   /** Applies every purge due after the position; one at a time, shared by concurrent callers. Never rejects. */
   catchUp(): Promise<boolean> {
     this.#running ??= this.#run().finally(() => {
