@@ -40,7 +40,7 @@ import type { WorkerLink } from './cluster/worker.ts';
 import { renderPrometheus } from './stats/prometheus.ts';
 import { sampleProcess } from './stats/process.ts';
 import { waitAtGate } from './control/purge-sync.ts';
-import { sendfileHelper } from '../server/sendfile.ts';
+import { sendfileHelper, type SendHeadAndFile } from '../server/sendfile.ts';
 
 export type EdgeRuntimeOptions = Omit<EdgeConfigInput, 'workers'> & {
   /** Disk tier root; each zone's entries live in <cacheDir>/<zone>/ (the CLI passes $MEDIACDN_DATA/cache). */
@@ -53,6 +53,8 @@ export type EdgeRuntimeOptions = Omit<EdgeConfigInput, 'workers'> & {
   statsFile?: string | false;
   /** Retry jitter source in [0, 1); default Math.random. */
   random?: () => number;
+  /** The hit lane's sendfile when `sendfile` is on; default the built helper (tests wrap it to take fewer bytes, as a fuller socket buffer does). */
+  sendfileWith?: SendHeadAndFile;
   /** Per-response hook (access log, tests): zone, outcome (hit/miss/...), status, bytes, client. */
   onOutcome?: (e: OutcomeEvent) => void;
   /** The purge log to catch up on (default: edge.purgeLogUrl over HTTP with the admin token, when set). */
@@ -112,7 +114,7 @@ export type EdgeHandle = {
 };
 
 export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle> {
-  const { cacheDir, now = Date.now, adminToken, statsFile, random, onOutcome, onError, onWarning, purgeLog, memoisePlans, hitLane: useHitLane = true, onLog, certificateSettleMs, certificatePollMs, httpsIdleTimeoutMs, cluster, ...rest } = options;
+  const { cacheDir, now = Date.now, adminToken, statsFile, random, onOutcome, onError, onWarning, purgeLog, memoisePlans, hitLane: useHitLane = true, onLog, certificateSettleMs, certificatePollMs, httpsIdleTimeoutMs, cluster, sendfileWith, ...rest } = options;
   const config = edgeConfigSchema.parse(rest);
   const log = onLog ?? onWarning ?? ((m: string) => process.emitWarning(m));
   // Certificates first: a missing or bad file stops the start before anything listens.
@@ -285,7 +287,7 @@ export async function startEdge(options: EdgeRuntimeOptions): Promise<EdgeHandle
   // Fresh memory hits on plain HTTP/1.1 skip the request objects (edge/hit-lane.ts); not where the
   // listener itself answers first (redirects to https), nor before the purge-log gate opens.
   const gateOpen = sync ? () => sync.open : cluster ? () => cluster.open : () => true;
-  const lane = useHitLane && !redirects ? handler.hitLane(workerStamp, gateOpen, config.sendfile ? sendfileHelper() : undefined) : undefined;
+  const lane = useHitLane && !redirects ? handler.hitLane(workerStamp, gateOpen, config.sendfile ? (sendfileWith ?? sendfileHelper()) : undefined) : undefined;
   const plain = serveHttp1(server, front('http1'), { maxHeaderBytes: config.maxHeaderBytes, answer: lane });
   servers.push(server);
   const main = await listen(server, config.port, config.host);

@@ -101,6 +101,17 @@ export class EdgeCache {
     return hit;
   }
 
+  /** A disk-tier body found shorter than its record while the hit lane sent it: dropped, as lookup drops one. */
+  dropDamaged(meta: EntryMeta): void {
+    if (this.disk === undefined || this.disk.peek(meta.key) !== meta) return;
+    void this.disk.delete(meta.key).then(() => this.#forgetIfGone(meta.key));
+  }
+
+  /** Whether lookup copies a disk hit of this size into the memory tier (the hit lane leaves those to it). */
+  promotes(size: number): boolean {
+    return this.memory !== undefined && size <= this.#memoryObjectMaxBytes;
+  }
+
   /** The metadata of the variant that would answer this request (no tier access, no recency change). */
   select(primaryKey: string, requestHeaders: Headers): EntryMeta | undefined {
     const keys = this.#variants.get(primaryKey);

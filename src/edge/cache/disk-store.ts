@@ -214,6 +214,14 @@ export class DiskStore implements CacheStore {
     return fd;
   }
 
+  /** A hit served without get() (the hit lane's disk-only answers): the entry becomes the most recently used. */
+  touch(key: string): void {
+    const slot = this.#slots.get(key);
+    if (slot === undefined) return;
+    this.#slots.delete(key);
+    this.#slots.set(key, slot);
+  }
+
   /** How many body descriptors bodyFd keeps open now. */
   get openBodies(): number {
     return this.#fds.size;
