@@ -1,6 +1,7 @@
 // The hit lane (src/edge/hit-lane.ts) answers exactly as the request path would: two edges, one with
 // the lane and one without, get the same generated requests over keep-alive connections (hits,
-// ranges, 304s, CORS, refusals, misses, stale objects, control endpoints, HTTP/1.0, closing requests)
+// ranges, 304s, CORS, refusals, misses, stale objects, control endpoints, HTTP/1.0, closing requests;
+// and with every object too large for the memory tier, hits from the disk tier alone)
 // and must send the same bytes, count the same statistics, log the same access-log events and ask
 // their origins the same requests. The lane must also have answered some of them.
 import assert from 'node:assert/strict';
@@ -27,6 +28,8 @@ const SETTINGS = [
   { name: 'limits', edge: { maxConnectionsPerIp: 50 }, zone: { rateLimit: { requestsPerSecond: 10_000, burst: 10_000 } } },
   { name: 'Referer rule', edge: {}, zone: { allowedReferrers: ['radio.example'], allowEmptyReferrer: true } },
   { name: 'cache overrides', edge: {}, zone: { ...ZONE_OPTIONS, edgeTtlSeconds: 20, browserTtlSeconds: 60, queryString: 'ignore' as const, staleWhileRevalidateSeconds: 30 } },
+  // Every object too large for the memory tier: the lane answers from the disk tier alone (sendfile).
+  { name: 'disk tier only', edge: { memoryObjectMaxBytes: 1024 }, zone: ZONE_OPTIONS },
 ];
 
 function routes(h: Harness): void {
@@ -105,6 +108,7 @@ async function counted(h: Harness): Promise<object> {
 describe('edge: the hit lane answers exactly as the request path', () => {
   it('sends the same bytes, statistics, access-log events and origin requests for generated requests', async () => {
     let laneAnswers = 0;
+    let diskOnlyAnswers = 0;
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...SETTINGS), steps, async (settings, sequence) => {
         const lane = await startHarness(settings.edge, settings.zone);
@@ -138,6 +142,7 @@ describe('edge: the hit lane answers exactly as the request path', () => {
           );
           assert.equal(path.edge.hitLaneAnswers(), 0);
           laneAnswers += lane.edge.hitLaneAnswers();
+          if (settings.name === 'disk tier only') diskOnlyAnswers += lane.edge.hitLaneAnswers();
         } finally {
           for (const c of clients) c.close();
           await Promise.all(edges.map((h) => h.close()));
@@ -146,6 +151,7 @@ describe('edge: the hit lane answers exactly as the request path', () => {
       { numRuns: 150 },
     );
     assert.ok(laneAnswers > 0, 'the hit lane answered no request in any run');
+    assert.ok(diskOnlyAnswers > 0, 'the hit lane answered no request from the disk tier alone');
   });
 
   // Each setting that can refuse a request, after hits the lane answered: a request of the same
