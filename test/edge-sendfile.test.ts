@@ -4,14 +4,16 @@
 // by sendfile as the socket empties), with pipelined requests behind; a purged or replaced object is
 // never sent from its old file, while an answer already sending from it keeps it open to the end
 // (DiskStore.keepOpen); a client that leaves mid-body ends only its connection; and with sendfile off
-// the same bytes come from memory.
+// the same bytes come from memory. Objects too large for the memory tier are sent from the disk tier
+// alone (short rests and tail kicks read from the file); a file cut short ends the connection and
+// drops the entry; such hits keep the disk tier's LRU order.
 import assert from 'node:assert/strict';
 import { readdirSync, statSync, truncateSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { sendfileHelper, type SendHeadAndFile } from '../src/server/sendfile.ts';
-import { bytes, startHarness, ZONE } from './helpers/edge-harness.ts';
+import { bytes, startHarness, ZONE, type Harness } from './helpers/edge-harness.ts';
 import { waitFor } from './helpers/origin.ts';
 import { pipelinedAnswers } from './helpers/pipelined.ts';
 
@@ -20,31 +22,47 @@ const MiB = 1024 * 1024;
 const HALF_MIB = 512 * 1024;
 const helper = sendfileHelper() !== undefined;
 
+/**
+ * `body` at `target` on the origin, filled into the edge and stored, then a range and the whole
+ * object once each through the request path, which memoises the plans the lane answers from.
+ */
+async function storedAndPlanned(h: Harness, target: string, body: Buffer): Promise<void> {
+  h.origin.route(target, { headers: { 'cache-control': 'max-age=600', 'content-type': 'audio/mpeg' }, body });
+  assert.equal((await h.get(target)).status, 200);
+  await h.edge.idle();
+  assert.ok((await h.get(target, { range: 'bytes=0-65535' })).body.equals(body.subarray(0, 65536)));
+  assert.ok((await h.get(target)).body.equals(body));
+}
+
+/** Pipelined requests for each of `ranges` of `target`, then for the whole of it. */
+function rangesThenWhole(target: string, ranges: readonly (readonly [number, number])[]): string {
+  return ranges.map(([a, b]) => `GET ${target} HTTP/1.1\r\nHost: ${ZONE}\r\nRange: bytes=${a}-${b}\r\n\r\n`).join('') + `GET ${target} HTTP/1.1\r\nHost: ${ZONE}\r\n\r\n`;
+}
+
+/** The answers to rangesThenWhole: each range's 206 and bytes, then the whole object. */
+function assertRangesThenWhole(answers: { head: string; body: Buffer }[], ranges: readonly (readonly [number, number])[], body: Buffer): void {
+  for (const [i, [a, b]] of ranges.entries()) {
+    assert.match(answers[i].head, new RegExp(`^HTTP/1\\.1 206 [^]*\\r\\ncontent-range: bytes ${a}-${b}/${body.length}`, 'i'));
+    assert.ok(answers[i].body.equals(body.subarray(a, b + 1)), `range ${i} differs`);
+  }
+  assert.ok(answers[ranges.length].body.equals(body), 'the whole object differs');
+}
 
 for (const sendfile of [true, false]) {
   test(`hits of a large object are the stored bytes, whole and in order, for a client that reads late (sendfile ${sendfile ? 'on' : 'off'})`, async () => {
     const h = await startHarness({ sendfile });
     try {
       const body = bytes(3 * MiB, 7);
-      h.origin.route('/song.mp3', { headers: { 'cache-control': 'max-age=600', 'content-type': 'audio/mpeg' }, body });
-      assert.equal((await h.get('/song.mp3')).status, 200);
-      await h.edge.idle();
-      // A second hit memoises the plan the lane answers from.
-      assert.ok((await h.get('/song.mp3', { range: 'bytes=0-65535' })).body.equals(body.subarray(0, 65536)));
-      assert.ok((await h.get('/song.mp3')).body.equals(body));
+      await storedAndPlanned(h, '/song.mp3', body);
       const some = [[7, 7 + HALF_MIB - 1], [2 * MiB, 2 * MiB + HALF_MIB - 1], [100, 65_635], [MiB, MiB + 300_000], [0, MiB]] as const;
       // About 8 MiB in all: more than the unread connection's buffers take.
       const ranges = [...some, ...some, ...some];
-      const text = ranges.map(([a, b]) => `GET /song.mp3 HTTP/1.1\r\nHost: ${ZONE}\r\nRange: bytes=${a}-${b}\r\n\r\n`).join('') + `GET /song.mp3 HTTP/1.1\r\nHost: ${ZONE}\r\n\r\n`;
+      const text = rangesThenWhole('/song.mp3', ranges);
       const lane = h.edge.hitLaneAnswers();
       // Read once the lane wrote its first answer into the unread connection (its rest, past what the
       // socket's buffers take, waits in the stream, and the requests behind it wait too).
       const answers = await pipelinedAnswers(h.edge.port, text, ranges.length + 1, () => waitFor(() => (h.edge.hitLaneAnswers() > lane ? true : undefined)));
-      for (const [i, [a, b]] of ranges.entries()) {
-        assert.match(answers[i].head, new RegExp(`^HTTP/1\\.1 206 [^]*\\r\\ncontent-range: bytes ${a}-${b}/${body.length}`, 'i'));
-        assert.ok(answers[i].body.equals(body.subarray(a, b + 1)), `range ${i} differs`);
-      }
-      assert.ok(answers[ranges.length].body.equals(body), 'the whole object differs');
+      assertRangesThenWhole(answers, ranges, body);
       assert.ok(h.edge.hitLaneAnswers() > lane, 'the hit lane answered none of them');
       assert.equal(h.edge.openBodies() > 0, sendfile && helper, `open bodies: ${h.edge.openBodies()}`);
       // Purged, then stored anew with other bytes: the lane must not send the old file.
@@ -67,12 +85,7 @@ test('a long hit goes on from the disk copy as the client reads: a purge meanwhi
   const h = await startHarness({ sendfile: true });
   try {
     const body = bytes(8 * MiB, 9);
-    h.origin.route('/mix.mp3', { headers: { 'cache-control': 'max-age=600', 'content-type': 'audio/mpeg' }, body });
-    assert.equal((await h.get('/mix.mp3')).status, 200);
-    await h.edge.idle();
-    // Hits memoise the plans the lane answers from.
-    assert.ok((await h.get('/mix.mp3', { range: 'bytes=0-65535' })).body.equals(body.subarray(0, 65536)));
-    assert.ok((await h.get('/mix.mp3')).body.equals(body));
+    await storedAndPlanned(h, '/mix.mp3', body);
     const lane = h.edge.hitLaneAnswers();
     const text = `GET /mix.mp3 HTTP/1.1\r\nHost: ${ZONE}\r\n\r\nGET /mix.mp3 HTTP/1.1\r\nHost: ${ZONE}\r\nRange: bytes=100-199\r\n\r\n`;
     // Unread, the first answer fills the connection's buffers; the object is purged while its rest waits.
@@ -145,14 +158,10 @@ for (const sendfile of [true, false]) {
       // Short, long and last ranges, pipelined and read late: short rests read from the file, long ones by sendfile as the socket empties.
       const some = [[0, 1], [5, 70_000], [MiB - 3, 3 * MiB], [6 * MiB - 200_000, 6 * MiB - 1], [4 * MiB, 4 * MiB + 300_000]] as const;
       const ranges = [...some, ...some];
-      const text = ranges.map(([a, b]) => `GET /long.mp3 HTTP/1.1\r\nHost: ${ZONE}\r\nRange: bytes=${a}-${b}\r\n\r\n`).join('') + `GET /long.mp3 HTTP/1.1\r\nHost: ${ZONE}\r\n\r\n`;
+      const text = rangesThenWhole('/long.mp3', ranges);
       const before = h.edge.hitLaneAnswers();
       const answers = await pipelinedAnswers(h.edge.port, text, ranges.length + 1, () => (sendfile && helper ? waitFor(() => (h.edge.hitLaneAnswers() > before ? true : undefined)) : Promise.resolve()));
-      for (const [i, [a, b]] of ranges.entries()) {
-        assert.match(answers[i].head, new RegExp(`^HTTP/1\\.1 206 [^]*\\r\\ncontent-range: bytes ${a}-${b}/${body.length}`, 'i'));
-        assert.ok(answers[i].body.equals(body.subarray(a, b + 1)), `range ${i} differs`);
-      }
-      assert.ok(answers[ranges.length].body.equals(body), 'the whole object read late differs');
+      assertRangesThenWhole(answers, ranges, body);
       // Without the sendfile helper the lane has no way to send a disk-only body: the request path answers.
       assert.equal(h.edge.hitLaneAnswers() - lane, sendfile && helper ? 3 + ranges.length : 0, 'answers by the hit lane');
       assert.equal(h.origin.count('/long.mp3'), 1, 'every answer came from the cache');
@@ -172,11 +181,7 @@ test('a disk-only object through a socket that takes 40 KiB at a time: short res
   const h = await startHarness({ sendfile: true, memoryObjectMaxBytes: MiB, sendfileWith: tight() });
   try {
     const body = bytes(3 * MiB, 16);
-    h.origin.route('/slow.mp3', { headers: { 'cache-control': 'max-age=600', 'content-type': 'audio/mpeg' }, body });
-    assert.equal((await h.get('/slow.mp3')).status, 200);
-    await h.edge.idle();
-    assert.ok((await h.get('/slow.mp3', { range: 'bytes=0-99' })).body.equals(body.subarray(0, 100)));
-    assert.ok((await h.get('/slow.mp3')).body.equals(body));
+    await storedAndPlanned(h, '/slow.mp3', body);
     const lane = h.edge.hitLaneAnswers();
     for (const [a, b] of [[10, 100_009], [MiB, MiB + 40 * 1024 - 1], [2 * MiB, 2 * MiB + 500_000], [3 * MiB - 70_000, 3 * MiB - 1]] as const) {
       const r = await h.get('/slow.mp3', { range: `bytes=${a}-${b}` });
@@ -192,28 +197,25 @@ test('a disk-only object through a socket that takes 40 KiB at a time: short res
 
 for (const how of ['a long rest by sendfile', 'a short rest read from the file'] as const) {
   test(`a disk-only object whose file was cut short (${how}): the connection ends, the entry is dropped, the next request fetches it again`, { skip: !helper && 'no sendfile helper' }, async () => {
-  const h = await startHarness({ sendfile: true, memoryObjectMaxBytes: MiB, sendfileWith: how === 'a long rest by sendfile' ? undefined : tight() });
-  try {
-    const body = bytes(4 * MiB, 12);
-    h.origin.route('/cut.mp3', { headers: { 'cache-control': 'max-age=600', 'content-type': 'audio/mpeg' }, body });
-    assert.equal((await h.get('/cut.mp3')).status, 200);
-    await h.edge.idle();
-    assert.ok((await h.get('/cut.mp3')).body.equals(body), 'the request path answers it once (and verifies the file)');
-    assert.ok((await h.get('/cut.mp3', { range: 'bytes=0-99' })).body.equals(body.subarray(0, 100)), 'and a range once');
-    const lane = h.edge.hitLaneAnswers();
-    assert.ok((await h.get('/cut.mp3')).body.equals(body));
-    assert.equal(h.edge.hitLaneAnswers(), lane + 1);
-    truncateSync(largestFile(h.cacheDir), 2 * MiB);
-    if (how === 'a long rest by sendfile') await assert.rejects(h.get('/cut.mp3'), 'the answer promised 4 MiB and could not send them');
-    else await assert.rejects(h.get('/cut.mp3', { range: `bytes=${2 * MiB - 50_000}-${2 * MiB + 49_999}` }), 'the answer promised 100,000 bytes and could not send them');
-    await waitFor(() => (h.edge.usage().disk?.entries === 0 ? true : undefined));
-    const again = await h.get('/cut.mp3');
-    assert.equal(again.headers['x-cache'], 'MISS');
-    assert.ok(again.body.equals(body));
-    assert.equal(h.origin.count('/cut.mp3'), 2);
-  } finally {
-    await h.close();
-  }
+    const h = await startHarness({ sendfile: true, memoryObjectMaxBytes: MiB, sendfileWith: how === 'a long rest by sendfile' ? undefined : tight() });
+    try {
+      const body = bytes(4 * MiB, 12);
+      // The request path answers it once (and verifies the file), and a range once.
+      await storedAndPlanned(h, '/cut.mp3', body);
+      const lane = h.edge.hitLaneAnswers();
+      assert.ok((await h.get('/cut.mp3')).body.equals(body));
+      assert.equal(h.edge.hitLaneAnswers(), lane + 1);
+      truncateSync(largestFile(h.cacheDir), 2 * MiB);
+      if (how === 'a long rest by sendfile') await assert.rejects(h.get('/cut.mp3'), 'the answer promised 4 MiB and could not send them');
+      else await assert.rejects(h.get('/cut.mp3', { range: `bytes=${2 * MiB - 50_000}-${2 * MiB + 49_999}` }), 'the answer promised 100,000 bytes and could not send them');
+      await waitFor(() => (h.edge.usage().disk?.entries === 0 ? true : undefined));
+      const again = await h.get('/cut.mp3');
+      assert.equal(again.headers['x-cache'], 'MISS');
+      assert.ok(again.body.equals(body));
+      assert.equal(h.origin.count('/cut.mp3'), 2);
+    } finally {
+      await h.close();
+    }
   });
 }
 

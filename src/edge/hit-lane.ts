@@ -1,17 +1,18 @@
 // The hit lane: a keep-alive HTTP/1.1 GET on the plain listener for a fresh object in the memory tier
-// (or, too large for it, in the disk tier alone) is answered as soon as its head is read (server/http1/serve.ts's DirectAnswer), with the bytes the
-// request path writes for it (recv → admit → hotlink → sign → lookup → deliver, from a memoised
-// plan) and the same statistics and access-log line, but without the request and response objects,
-// the stage loop and the response's events: on a small hit those cost as much as the rest of our work.
+// (or, too large for it, in the disk tier alone) is answered as soon as its head is read
+// (server/http1/serve.ts's DirectAnswer), with the bytes the request path writes for it (recv →
+// admit → hotlink → sign → lookup → deliver, from a memoised plan) and the same statistics and
+// access-log line, but without the request and response objects, the stage loop and the response's
+// events: on a small hit those cost as much as the rest of our work.
 //
 // It takes only what those stages pass straight through: a zone without a rate limit, a
 // concurrent-request limit, signed links or Referer rules; a client on no block list; an edge in step
 // with its purge log; a stored 200 that is fresh for this request; a request shape whose plan was
 // memoised by an earlier answer (plain GET, one byte range, If-None-Match of the stored ETag). An
 // object too large for the memory tier (memoryObjectMaxBytes) is taken from the disk tier alone, its
-// body always by sendfile (without the helper, none is taken). Anything else — a refusal, a control endpoint, a stale object, a
-// disk-tier object the request path would copy into memory, a first answer to plan — returns false
-// with nothing written, and the request takes the request path as before.
+// body always by sendfile (without the helper, none is taken). Anything else — a refusal, a control
+// endpoint, a stale object, a disk-tier object the request path would copy into memory, a first
+// answer to plan — returns false with nothing written, and the request takes the request path.
 // (test/edge-hit-lane.test.ts sends the same generated requests to an edge with and without it.)
 import type { RequestHead } from '../server/http1/head.ts';
 import { HeadBytesCache, plainHead, RangeHeads, writeLaneAnswer } from '../server/http1/message.ts';
@@ -54,8 +55,7 @@ export function hitLane(edge: Edge, stamp: readonly string[], open: () => boolea
     if (zone === undefined || zone.rateLimiter !== undefined || zone.signingKeys !== undefined || zone.referrers !== undefined) return false;
     const ip = connectionClientIp(socket, socket.remoteAddress, h['x-forwarded-for'], edge);
     if (edge.blocked(ip) || zone.blocked(ip)) return false;
-    const primary = requestKey(zone, target).primary;
-    const hit = memoryHit(edge, primary, h) ?? (sendfile === undefined ? undefined : diskOnlyHit(edge, primary, h));
+    const hit = storedHit(edge, requestKey(zone, target).primary, h, sendfile !== undefined);
     if (hit === undefined) return false;
     const meta = hit.meta;
     const d = edge.views.of(meta, zone);
@@ -158,23 +158,19 @@ function readRest(fd: number, position: number, length: number): Buffer | Error 
 }
 
 /**
- * The stored 200 only the disk tier holds for this request, when lookup would not copy it into
- * memory (larger than memoryObjectMaxBytes, or no memory tier): those the request path would read
- * through the process every time. Smaller ones go to the request path, which promotes them.
+ * The stored 200 for this request (its Vary variant): from the memory tier with its bytes; or, with
+ * `fromDisk` (the sendfile helper is there), one only the disk tier holds when lookup would not copy
+ * it into memory (larger than memoryObjectMaxBytes, or no memory tier), which the request path would
+ * read through the process every time. Smaller disk hits go to the request path, which promotes them.
  */
-function diskOnlyHit(edge: Edge, primary: string, headers: RequestHead['headers']): { meta: EntryMeta; buffer: undefined; room: undefined } | undefined {
-  if (edge.cache.disk === undefined) return undefined;
-  const meta = edge.cache.select(primary, headers);
-  if (meta === undefined || meta.status !== 200 || edge.cache.promotes(meta.size)) return undefined;
-  return { meta, buffer: undefined, room: undefined };
-}
-
-/** The stored 200 the memory tier holds for this request (its Vary variant), with its bytes. */
-function memoryHit(edge: Edge, primary: string, headers: RequestHead['headers']): { meta: EntryMeta; buffer: Buffer; room: HeadRoom | undefined } | undefined {
-  const sel = edge.cache.select(primary, headers);
-  const hit = sel && edge.cache.memory?.getSync(sel.key);
-  if (!hit || hit.body.kind !== 'buffer' || hit.meta.status !== 200) return undefined;
-  return { meta: hit.meta, buffer: hit.body.buffer, room: hit.body.room };
+function storedHit(edge: Edge, primary: string, headers: RequestHead['headers'], fromDisk: boolean): { meta: EntryMeta; buffer: Buffer | undefined; room: HeadRoom | undefined } | undefined {
+  const cache = edge.cache;
+  const sel = cache.select(primary, headers);
+  if (sel === undefined) return undefined;
+  const hit = cache.memory?.getSync(sel.key);
+  if (hit !== undefined) return hit.body.kind === 'buffer' && hit.meta.status === 200 ? { meta: hit.meta, buffer: hit.body.buffer, room: hit.body.room } : undefined;
+  if (!fromDisk || cache.disk === undefined || sel.status !== 200 || cache.promotes(sel.size)) return undefined;
+  return { meta: sel, buffer: undefined, room: undefined };
 }
 
 /**

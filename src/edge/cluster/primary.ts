@@ -127,12 +127,10 @@ export class EdgePrimary {
         return;
       case 'purge':
         // A purge sent to the edge directly; then the purge log's copy of it (see PurgeSync.afterDirectPurge).
-        void this.purgeAll(msg.selector)
-          .then(async (removed) => {
-            await this.#o.afterDirectPurge?.();
-            return removed;
-          })
-          .then((removed) => peer.send({ edge: 'reply', id: msg.id, value: removed }));
+        void this.purgeAll(msg.selector).then(async (removed) => {
+          await this.#o.afterDirectPurge?.();
+          peer.send({ edge: 'reply', id: msg.id, value: removed });
+        });
         return;
       case 'stats':
         void this.stats().then((s) => peer.send({ edge: 'reply', id: msg.id, value: s }));
